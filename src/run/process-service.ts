@@ -1,0 +1,176 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { formatCommand } from "../lib/exec.js";
+import { ui } from "../ui/output.js";
+import { LineSplitter, RingBuffer } from "./lines.js";
+import type { ExitInfo, Service } from "./service.js";
+
+export interface ProcessSpec {
+  name: string;
+  file: string;
+  args: string[];
+  cwd: string;
+  env?: Record<string, string>;
+  /** Polled until it resolves true. */
+  probe: () => Promise<boolean>;
+}
+
+/**
+ * A supervised child process. It runs the real binary (no shell, no `go run`)
+ * in a process group of its own, so a terminal's Ctrl-C reaches envoywasm
+ * only, and stop() can signal everything the child started.
+ */
+export class ProcessService implements Service {
+  readonly name: string;
+  readonly exited: Promise<ExitInfo>;
+  private child: ChildProcess | undefined;
+  private exitInfo: ExitInfo | undefined;
+  private resolveExit!: (info: ExitInfo) => void;
+  private readonly recent = new RingBuffer(60);
+
+  constructor(
+    private readonly spec: ProcessSpec,
+    private readonly onLine: (service: string, line: string) => void,
+  ) {
+    this.name = spec.name;
+    this.exited = new Promise((resolve) => {
+      this.resolveExit = resolve;
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.exitInfo === undefined;
+  }
+
+  recentLines(): string[] {
+    return this.recent.all();
+  }
+
+  async start(): Promise<void> {
+    ui.debug(`$ ${formatCommand(this.spec.file, this.spec.args, this.spec.env, this.spec.cwd)}`);
+    const child = spawn(this.spec.file, this.spec.args, {
+      cwd: this.spec.cwd,
+      env: { ...process.env, ...this.spec.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    this.child = child;
+    const splitters = [child.stdout, child.stderr].map((stream) => {
+      const splitter = new LineSplitter((line) => {
+        this.recent.push(line);
+        this.onLine(this.name, line);
+      });
+      stream?.setEncoding("utf8");
+      stream?.on("data", (chunk: string) => splitter.push(chunk));
+      return { stream, splitter };
+    });
+    let streamsOpen = splitters.length;
+    let exitSeen: ExitInfo | undefined;
+    const finish = () => {
+      if (exitSeen !== undefined && streamsOpen === 0 && this.exitInfo === undefined) {
+        this.exitInfo = exitSeen;
+        this.resolveExit(exitSeen);
+      }
+    };
+    for (const { stream, splitter } of splitters) {
+      stream?.on("close", () => {
+        splitter.flush();
+        streamsOpen--;
+        finish();
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", () => resolve());
+      child.once("error", (error) => {
+        if (this.exitInfo === undefined) {
+          this.exitInfo = { code: 127, signal: null };
+          this.resolveExit(this.exitInfo);
+        }
+        reject(error);
+      });
+    });
+    child.once("exit", (code, signal) => {
+      exitSeen = { code, signal };
+      // A grandchild may hold the pipes open; do not wait for them forever.
+      setTimeout(() => {
+        streamsOpen = 0;
+        finish();
+      }, 500).unref();
+      finish();
+    });
+  }
+
+  async waitReady(timeoutMs: number, onWaiting?: (elapsedMs: number) => void): Promise<void> {
+    const started = Date.now();
+    let lastNotice = started;
+    for (;;) {
+      if (this.exitInfo !== undefined) throw new ServiceExitedError(this.name, this.exitInfo);
+      if (await this.spec.probe().catch(() => false)) return;
+      const now = Date.now();
+      if (now - started > timeoutMs) throw new ServiceTimeoutError(this.name, timeoutMs);
+      if (onWaiting !== undefined && now - lastNotice >= 2000) {
+        lastNotice = now;
+        onWaiting(now - started);
+      }
+      const exited = await Promise.race([this.exited.then(() => true), delay(50).then(() => false)]);
+      if (exited) throw new ServiceExitedError(this.name, this.exitInfo!);
+    }
+  }
+
+  async stop(graceMs: number): Promise<ExitInfo> {
+    if (this.child === undefined) return { code: null, signal: null };
+    if (this.exitInfo !== undefined) return this.exitInfo;
+    this.signalGroup("SIGTERM");
+    const timer = setTimeout(() => this.signalGroup("SIGKILL"), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+      // Whatever the child started must not outlive it.
+      this.signalGroup("SIGKILL");
+    }
+  }
+
+  killNow(): void {
+    this.signalGroup("SIGKILL");
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      try {
+        if (this.exitInfo === undefined) process.kill(pid, signal);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+export class ServiceExitedError extends Error {
+  constructor(
+    readonly service: string,
+    readonly exit: ExitInfo,
+  ) {
+    super(`${service} ${exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`} before it was ready`);
+  }
+}
+
+export class ServiceTimeoutError extends Error {
+  constructor(
+    readonly service: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`${service} was not ready after ${Math.round(timeoutMs / 1000)} s`);
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

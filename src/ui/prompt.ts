@@ -1,0 +1,27 @@
+import type { Prompter, Question } from "../commands/init.js";
+
+/** Asks init's questions with inquirer; used only when a person is at a terminal. */
+export const inquirerPrompter: Prompter = async (questions: Question[]) => {
+  const { default: inquirer } = await import("inquirer");
+  const answers: Record<string, string> = {};
+  for (const q of questions) {
+    if (q.choices !== undefined) {
+      const { value } = await inquirer.prompt<{ value: string }>([
+        {
+          type: "select",
+          name: "value",
+          message: q.message,
+          default: q.default,
+          choices: q.choices.map((c) => ({ name: `${c.value.padEnd(11)} ${c.description}`, value: c.value, short: c.value })),
+        },
+      ]);
+      answers[q.key] = value;
+    } else {
+      const { value } = await inquirer.prompt<{ value: string }>([
+        { type: "input", name: "value", message: q.message, default: q.default, validate: (v: string) => q.validate(v.trim()) },
+      ]);
+      answers[q.key] = value.trim();
+    }
+  }
+  return answers;
+};

@@ -1,0 +1,133 @@
+import type { Toolchain } from "../lib/project-config.js";
+import {
+  ENV_ABI_SPECIFIC,
+  ENV_MODULE,
+  envFunctionsForAbi,
+  HOST_FUNCTION_SETS,
+  hostFunctionsFor,
+  WASI_MODULE,
+  WASI_UNSTABLE_MODULE,
+  type HostFunctionSet,
+  type ProxyWasmAbiVersion,
+} from "./host-abi.js";
+
+/**
+ * Checks a built module the way Envoy will load it, but before Envoy does:
+ * Node's own compiler must accept it, it must export the proxy-wasm entry
+ * points Envoy calls, and it may import only what Envoy's Wasm host provides.
+ * Envoy reports the last as a "missing import" only when it starts.
+ */
+
+export interface ModuleFacts {
+  exports: string[];
+  imports: { module: string; name: string; kind: string }[];
+  abiVersion: string | undefined;
+}
+
+export interface CheckResult {
+  facts: ModuleFacts;
+  errors: string[];
+  warnings: string[];
+  /** The Envoy version whose host functions the imports were checked against. */
+  checkedAgainst: string;
+}
+
+/** Exports Envoy needs from any HTTP filter plugin. */
+const REQUIRED_EXPORTS = [
+  "memory",
+  "proxy_on_context_create",
+  "proxy_on_vm_start",
+  "proxy_on_configure",
+  "proxy_on_request_headers",
+  "proxy_on_response_headers",
+  "proxy_on_done",
+  "proxy_on_delete",
+] as const;
+
+export class WasmCompileError extends Error {}
+
+export async function inspectModule(bytes: Uint8Array): Promise<ModuleFacts> {
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(bytes);
+  } catch (error) {
+    throw new WasmCompileError(error instanceof Error ? error.message : String(error));
+  }
+  const exports = WebAssembly.Module.exports(module).map((e) => e.name);
+  const imports = WebAssembly.Module.imports(module).map((i) => ({ module: i.module, name: i.name, kind: i.kind }));
+  const abi = exports.find((e) => e.startsWith("proxy_abi_version_"));
+  return { exports, imports, abiVersion: abi?.slice("proxy_abi_version_".length) };
+}
+
+export function checkModule(
+  facts: ModuleFacts,
+  options: { toolchain: Toolchain; envoyVersion?: string },
+): CheckResult {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const has = new Set(facts.exports);
+
+  const abi = facts.abiVersion !== undefined && facts.abiVersion in ENV_ABI_SPECIFIC ? (facts.abiVersion as ProxyWasmAbiVersion) : undefined;
+  if (facts.abiVersion !== undefined && abi === undefined) {
+    errors.push(
+      `it exports proxy_abi_version_${facts.abiVersion}, an ABI version Envoy does not know (it knows ${Object.keys(ENV_ABI_SPECIFIC).join(", ")})`,
+    );
+  }
+  if (facts.abiVersion === undefined) {
+    errors.push(
+      "it is not a proxy-wasm plugin: no proxy_abi_version_* export. Import github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm and call proxywasm.SetVMContext in init()",
+    );
+  }
+  if (options.toolchain === "go" && has.has("_start") && !has.has("_initialize")) {
+    errors.push(
+      "it was built as a WASI command (exports _start, not _initialize); Envoy would fail it with `restricted_callback`. Build with -buildmode=c-shared and register contexts in init(), not main()",
+    );
+  } else if (options.toolchain === "go" && !has.has("_initialize")) {
+    errors.push("it does not export _initialize, which a Go reactor module (-buildmode=c-shared) must");
+  } else if (options.toolchain === "tinygo" && !has.has("_initialize") && !has.has("_start")) {
+    errors.push("it exports neither _initialize nor _start, so Envoy cannot initialise the Go runtime");
+  }
+  if (!has.has("malloc") && !has.has("proxy_on_memory_allocate")) {
+    errors.push("it exports neither proxy_on_memory_allocate nor malloc; Envoy cannot pass data to it (\"Wasm module is missing malloc function\")");
+  }
+  if (facts.abiVersion !== undefined) {
+    for (const name of REQUIRED_EXPORTS) {
+      if (!has.has(name)) errors.push(`missing export ${name}, which Envoy calls on an HTTP filter plugin`);
+    }
+  }
+
+  const set = pickHostSet(options.envoyVersion);
+  const checkedAgainst = options.envoyVersion ?? `${set.since} (the newest known)`;
+  const env = new Set(abi === undefined ? set.env : envFunctionsForAbi(set, abi));
+  const wasi = new Set(set.wasi);
+  for (const imp of facts.imports) {
+    const label = `${imp.module}.${imp.name}`;
+    if (imp.kind === "memory" || imp.kind === "table") {
+      // The runtime creates imported memories and tables itself, whatever their names.
+      continue;
+    } else if (imp.kind !== "function") {
+      errors.push(`imports the ${imp.kind} ${label}; Envoy's Wasm host provides only functions (it fails a module importing a ${imp.kind})`);
+    } else if (imp.module === ENV_MODULE) {
+      if (!env.has(imp.name)) {
+        errors.push(
+          `imports ${label}, a host function Envoy ${checkedAgainst} does not provide (Envoy would fail with "missing import"); the SDK may be newer than this Envoy`,
+        );
+      }
+    } else if (imp.module === WASI_MODULE || imp.module === WASI_UNSTABLE_MODULE) {
+      if (!wasi.has(imp.name)) {
+        errors.push(
+          `imports ${label}, a WASI function Envoy ${checkedAgainst} does not provide (Envoy would fail with "missing import"); it usually comes from os, net or file use in the plugin`,
+        );
+      }
+    } else {
+      errors.push(`imports ${label} from module "${imp.module}", which Envoy does not provide (only env, ${WASI_MODULE} and ${WASI_UNSTABLE_MODULE})`);
+    }
+  }
+  return { facts, errors, warnings, checkedAgainst };
+}
+
+function pickHostSet(envoyVersion: string | undefined): HostFunctionSet {
+  const newest = HOST_FUNCTION_SETS[HOST_FUNCTION_SETS.length - 1]!;
+  if (envoyVersion === undefined) return newest;
+  return hostFunctionsFor(envoyVersion) ?? HOST_FUNCTION_SETS[0]!;
+}

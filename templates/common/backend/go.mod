@@ -1,0 +1,3 @@
+module {{backendModule}}
+
+go 1.24

@@ -1,0 +1,167 @@
+// Unit tests run with the SDK's host emulator (proxytest), no Envoy needed:
+//
+//	go test ./...
+//
+// Each test runs twice: against the Go code directly ("go") and against the
+// compiled .wasm ("wasm"), which is what Envoy actually loads. The wasm run is
+// skipped until the plugin has been built.
+
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/stretchr/testify/require"
+)
+
+// newHost starts the plugin with the given configuration (nil: none).
+func newHost(t *testing.T, vm types.VMContext, configuration []byte) (proxytest.HostEmulator, func()) {
+	t.Helper()
+	opt := proxytest.NewEmulatorOption().WithVMContext(vm)
+	if configuration != nil {
+		opt = opt.WithPluginConfiguration(configuration)
+	}
+	host, reset := proxytest.NewHostEmulator(opt)
+	require.Equal(t, types.OnPluginStartStatusOK, host.StartPlugin())
+	return host, reset
+}
+
+// serve runs one request/response through the plugin and returns the
+// response headers as the client would see them.
+func serve(t *testing.T, host proxytest.HostEmulator, requestHeaders [][2]string) [][2]string {
+	t.Helper()
+	id := host.InitializeHttpContext()
+	require.Equal(t, types.ActionContinue, host.CallOnRequestHeaders(id, requestHeaders, true))
+	response := [][2]string{{":status", "200"}, {"content-type", "text/plain"}}
+	require.Equal(t, types.ActionContinue, host.CallOnResponseHeaders(id, response, false))
+	host.CompleteHttpContext(id)
+	return host.GetCurrentResponseHeaders(id)
+}
+
+func TestAddsConfiguredHeader(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host, reset := newHost(t, vm, []byte(`{"header": "X-Hello", "value": "world"}`))
+		defer reset()
+
+		got := serve(t, host, [][2]string{{":path", "/hello"}, {"x-request-id", "req-42"}})
+
+		require.Contains(t, got, [2]string{"x-hello", "world"})
+		require.Contains(t, got, [2]string{"content-type", "text/plain"}, "existing headers are kept")
+		require.Contains(t, host.GetInfoLogs(), "added response header x-hello: world (request id req-42)")
+	})
+}
+
+func TestDefaultsWithoutConfiguration(t *testing.T) {
+	for name, configuration := range map[string][]byte{
+		"absent": nil,
+		"empty":  []byte(" \n"),
+		"object": []byte(`{}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			vmTest(t, func(t *testing.T, vm types.VMContext) {
+				host, reset := newHost(t, vm, configuration)
+				defer reset()
+
+				got := serve(t, host, [][2]string{{":path", "/hello"}})
+
+				require.Contains(t, got, [2]string{"x-envoywasm", defaultValue})
+				require.Contains(t, host.GetInfoLogs(), "added response header x-envoywasm: "+defaultValue+" (request id -)")
+			})
+		})
+	}
+}
+
+func TestDefaultsForMissingKey(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host, reset := newHost(t, vm, []byte(`{"value": "only the value"}`))
+		defer reset()
+
+		got := serve(t, host, [][2]string{{":path", "/"}})
+
+		require.Contains(t, got, [2]string{"x-envoywasm", "only the value"})
+	})
+}
+
+func TestLogsRequestHeadersInOneLine(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host, reset := newHost(t, vm, nil)
+		defer reset()
+
+		headers := [][2]string{{":method", "GET"}, {":path", "/hello"}, {"x-request-id", "req-7"}}
+		serve(t, host, headers)
+
+		line := logLine(t, host.GetInfoLogs(), "request headers: ")
+		for _, h := range headers {
+			require.Contains(t, line, "["+h[0]+" "+h[1]+"]")
+		}
+	})
+}
+
+func TestInvalidConfigurationFailsPluginStart(t *testing.T) {
+	for name, configuration := range map[string]string{
+		"not JSON":            `{"header": `,
+		"not an object":       `"x-hello"`,
+		"header not a string": `{"header": 42}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			vmTest(t, func(t *testing.T, vm types.VMContext) {
+				opt := proxytest.NewEmulatorOption().
+					WithVMContext(vm).
+					WithPluginConfiguration([]byte(configuration))
+				host, reset := proxytest.NewHostEmulator(opt)
+				defer reset()
+
+				require.Equal(t, types.OnPluginStartStatusFailed, host.StartPlugin())
+				logs := host.GetCriticalLogs()
+				require.Len(t, logs, 1)
+				require.Contains(t, logs[0], "invalid plugin configuration")
+			})
+		})
+	}
+}
+
+// logLine returns the first log line that starts with prefix.
+func logLine(t *testing.T, logs []string, prefix string) string {
+	t.Helper()
+	for _, l := range logs {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	require.Failf(t, "log line not found", "no line starts with %q in %q", prefix, logs)
+	return ""
+}
+
+// vmTest runs f twice: as subtest "go" with the plugin's VMContext called
+// directly, and as subtest "wasm" with the compiled plugin loaded in a Wasm
+// runtime. The .wasm path is $ENVOYWASM_WASM, or else the envoywasm build output.
+func vmTest(t *testing.T, f func(*testing.T, types.VMContext)) {
+	t.Helper()
+
+	t.Run("go", func(t *testing.T) {
+		f(t, &vmContext{})
+	})
+
+	t.Run("wasm", func(t *testing.T) {
+		path := os.Getenv("ENVOYWASM_WASM")
+		if path == "" {
+			path = "{{wasmFromPlugin}}"
+		}
+		wasm, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			t.Skipf("%s not found: run `envoywasm build` first to also test the compiled plugin", path)
+		}
+		require.NoError(t, err)
+
+		vm, err := proxytest.NewWasmVMContext(wasm)
+		require.NoError(t, err)
+		defer vm.Close()
+		f(t, vm)
+	})
+}

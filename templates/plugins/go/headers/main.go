@@ -1,0 +1,70 @@
+// An Envoy HTTP filter plugin that logs the request and response headers.
+//
+// Built with the standard Go compiler:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o plugin.wasm .
+package main
+
+import (
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// main is never called: a c-shared module only runs its init functions.
+func main() {}
+
+// init registers the plugin with the proxy-wasm host. With the standard Go
+// compiler this must happen in init, because Envoy never calls main.
+func init() {
+	proxywasm.SetVMContext(&vmContext{})
+}
+
+// vmContext is created once per Wasm VM (one per Envoy worker thread).
+type vmContext struct {
+	// Embedding the defaults means we only implement what we need.
+	types.DefaultVMContext
+}
+
+func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
+	return &pluginContext{}
+}
+
+// pluginContext is created once per plugin configuration. This plugin needs no
+// configuration, so whatever is configured (or nothing) is accepted.
+type pluginContext struct {
+	types.DefaultPluginContext
+}
+
+func (*pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
+	return &httpContext{}
+}
+
+// httpContext is created for every HTTP request (stream).
+type httpContext struct {
+	types.DefaultHttpContext
+}
+
+func (*httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {
+	logHeaders("request", proxywasm.GetHttpRequestHeaders)
+	return types.ActionContinue
+}
+
+func (*httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) types.Action {
+	logHeaders("response", proxywasm.GetHttpResponseHeaders)
+	return types.ActionContinue
+}
+
+// logHeaders writes the whole header list, values included, as ONE log line:
+//
+//	request headers: [[:authority localhost:10000] [:path /hello] ...]
+//
+// One line per request keeps Envoy's log readable when requests interleave.
+// Beware: values such as authorization or cookie headers end up in the log.
+func logHeaders(kind string, get func() ([][2]string, error)) {
+	headers, err := get()
+	if err != nil {
+		proxywasm.LogErrorf("failed to get %s headers: %v", kind, err)
+		return
+	}
+	proxywasm.LogInfof("%s headers: %v", kind, headers)
+}
