@@ -36,6 +36,7 @@ export function buildProgram(): Command {
     .option("-C, --cwd <dir>", "run as if started in <dir>")
     .option("--verbose", "show the commands run and stack traces")
     .option("--no-color", "no colours (also: NO_COLOR=1)")
+    .exitOverride()
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
@@ -212,7 +213,6 @@ export function buildProgram(): Command {
 /** Runs the CLI; returns the exit code. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   let exitCode = 0;
   try {
     await program.parseAsync(argv);

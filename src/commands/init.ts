@@ -180,7 +180,8 @@ function templateValues(a: Answers): TemplateValues {
   for (const key of ["listenerPort", "adminPort", "backendPort"] as const) {
     const clash = ports.get(a[key]);
     if (clash !== undefined) {
-      throw new UsageError(`--${flagName(key)} ${a[key]} is already the ${flagName(clash as keyof Answers)}`, {
+      const label = (k: string) => k.replace("Port", "");
+      throw new UsageError(`the ${label(clash)} and ${label(key)} ports are both ${a[key]}`, {
         hint: "give the listener, admin and backend ports different numbers",
       });
     }

@@ -84,8 +84,8 @@ export function parseProjectConfig(text: string, displayName = PROJECT_FILE): Pr
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const syntax = doc.errors[0];
   if (syntax !== undefined) {
-    const pos = syntax.linePos?.[0];
-    const where = pos === undefined ? displayName : `${displayName}:${pos.line}:${pos.col}`;
+    const pos = lineCounter.linePos(syntax.pos[0]);
+    const where = `${displayName}:${pos.line}:${pos.col}`;
     const firstLine = syntax.message.split("\n")[0] ?? syntax.message;
     throw new UserError(`${where}: invalid YAML: ${firstLine}`, {
       hint: `fix the syntax of ${displayName} (it must be a YAML mapping)`,

@@ -1,0 +1,78 @@
+import { execa, type ResultPromise } from "execa";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+export const BIN = path.join(REPO, "bin", "envoywasm.js");
+
+export interface CliResult {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  signal: string | undefined;
+}
+
+/** Runs the real CLI as a subprocess; never throws on a non-zero exit. */
+export async function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number; input?: string } = {},
+): Promise<CliResult> {
+  const result = await execa(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? REPO,
+    env: { NO_COLOR: "1", ...options.env },
+    reject: false,
+    timeout: options.timeoutMs ?? 170_000,
+    input: options.input ?? "",
+  });
+  return {
+    exitCode: result.exitCode,
+    stdout: String(result.stdout ?? ""),
+    stderr: String(result.stderr ?? ""),
+    signal: result.signal,
+  };
+}
+
+/** Starts the CLI without waiting for it (for foreground `up`). */
+export function spawnCli(args: string[], options: { cwd: string; env?: Record<string, string> }): ResultPromise {
+  return execa(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    reject: false,
+    all: true,
+    buffer: true,
+  });
+}
+
+const made: string[] = [];
+
+export async function tempDir(prefix = "envoywasm-test-"): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export async function removeTempDirs(): Promise<void> {
+  await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen({ port: 0, host: "127.0.0.1" }, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function freePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}

@@ -1,0 +1,192 @@
+import { execa } from "execa";
+import { chmod, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkModule, inspectModule } from "../../src/wasm/check.js";
+import { removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
+
+afterAll(removeTempDirs);
+
+const ENVOY = process.env.ENVOY_BIN ?? "envoy";
+const GO_TEMPLATES = ["headers", "add-header", "auth"] as const;
+
+/** One project per template, built once, shared by the tests below. */
+const projects = new Map<string, string>();
+
+beforeAll(async () => {
+  const root = await tempDir();
+  for (const template of GO_TEMPLATES) {
+    const r = await runCli(["init", `b-${template}`, "--template", template], { cwd: root });
+    expect(r.exitCode, r.stderr).toBe(0);
+    projects.set(template, path.join(root, `b-${template}`));
+  }
+});
+
+describe("envoywasm build (go toolchain, real Go)", () => {
+  for (const template of GO_TEMPLATES) {
+    it(`builds the ${template} template to a module Envoy accepts`, async () => {
+      const dir = projects.get(template)!;
+      const r = await runCli(["build", "--json"], { cwd: dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { wasm: string; bytes: number; ms: number; upToDate: boolean };
+      expect(out).toMatchObject({ wasm: path.join(dir, `build/b-${template}.wasm`), upToDate: false });
+      const bytes = await readFile(out.wasm);
+      expect(bytes.length).toBe(out.bytes);
+      const facts = await inspectModule(bytes);
+      expect(facts.exports).toEqual(expect.arrayContaining(["_initialize", "memory", "proxy_on_context_create", "proxy_on_vm_start", "proxy_on_request_headers", "proxy_on_memory_allocate"]));
+      expect(facts.exports).not.toContain("_start");
+      expect(facts.abiVersion).toMatch(/^0_2_\d$/);
+      expect(checkModule(facts, { toolchain: "go", envoyVersion: "1.40.0" }).errors).toEqual([]);
+
+      // The real Envoy accepts the generated config with this module, from the project root.
+      const validate = await execa(ENVOY, ["--mode", "validate", "-c", "envoy.yaml"], { cwd: dir, reject: false, all: true });
+      expect(validate.all).toContain("OK");
+      expect(validate.exitCode).toBe(0);
+    });
+  }
+
+  it("skips an up-to-date build, rebuilds on a change and with --force", async () => {
+    const dir = projects.get("headers")!;
+    expect((await runCli(["build"], { cwd: dir })).exitCode).toBe(0);
+    const again = await runCli(["build", "--json"], { cwd: dir });
+    expect(JSON.parse(again.stdout)).toMatchObject({ upToDate: true });
+    const human = await runCli(["build"], { cwd: path.join(dir, "plugin") });
+    expect(human.stderr).toContain("is up to date");
+    expect(human.stdout.trim()).toBe(path.join(dir, "build/b-headers.wasm"));
+
+    const forced = await runCli(["build", "--force", "--json"], { cwd: dir });
+    expect(JSON.parse(forced.stdout)).toMatchObject({ upToDate: false });
+
+    const main = path.join(dir, "plugin/main.go");
+    await writeFile(main, `${await readFile(main, "utf8")}\n// a change\n`);
+    const changed = await runCli(["build", "--json"], { cwd: dir });
+    expect(JSON.parse(changed.stdout)).toMatchObject({ upToDate: false });
+
+    // A test file does not change the module.
+    const test = path.join(dir, "plugin/main_test.go");
+    await writeFile(test, `${await readFile(test, "utf8")}\n// a test change\n`);
+    expect(JSON.parse((await runCli(["build", "--json"], { cwd: dir })).stdout)).toMatchObject({ upToDate: true });
+  });
+
+  it("shows compiler errors with project-relative paths, exits 1 and keeps the last good module", async () => {
+    const root = await tempDir();
+    expect((await runCli(["init", "broken", "--template", "headers"], { cwd: root })).exitCode).toBe(0);
+    const dir = path.join(root, "broken");
+    expect((await runCli(["build"], { cwd: dir })).exitCode).toBe(0);
+    const before = await readFile(path.join(dir, "build/broken.wasm"));
+    const main = path.join(dir, "plugin/main.go");
+    await writeFile(main, (await readFile(main, "utf8")).replace("func main() {}", "func main() { undefinedThing() }"));
+    const r = await runCli(["build"], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/plugin\/main\.go:\d+:\d+: undefined: undefinedThing/);
+    expect(r.stderr).not.toMatch(/^\.\/main\.go/m);
+    expect(r.stderr).toContain("error: the plugin did not compile");
+    expect(await readFile(path.join(dir, "build/broken.wasm"))).toEqual(before);
+  });
+
+  it("refuses a module that is not a proxy-wasm plugin, naming the missing export", async () => {
+    const root = await tempDir();
+    expect((await runCli(["init", "notplugin"], { cwd: root })).exitCode).toBe(0);
+    const dir = path.join(root, "notplugin");
+    await writeFile(path.join(dir, "plugin/main.go"), 'package main\n\nimport "fmt"\n\nfunc init() { fmt.Println("hi") }\n\nfunc main() {}\n');
+    const r = await runCli(["build"], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("the built module would not load in Envoy");
+    expect(r.stderr).toContain("it is not a proxy-wasm plugin: no proxy_abi_version_* export");
+    expect(r.stderr).toContain("nothing was written to build/notplugin.wasm");
+  });
+
+  it("envoywasm test runs the plugin's tests natively and against the built .wasm", async () => {
+    for (const template of GO_TEMPLATES) {
+      const dir = projects.get(template)!;
+      const r = await runCli(["test", "-v"], { cwd: dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/--- PASS: \S+\/go /);
+      expect(r.stdout).toMatch(/--- PASS: \S+\/wasm /);
+      expect(r.stdout).not.toMatch(/--- SKIP: \S+\/wasm/);
+    }
+  });
+
+  it("envoywasm test passes go test's failure through", async () => {
+    const dir = projects.get("auth")!;
+    const test = path.join(dir, "plugin/main_test.go");
+    const original = await readFile(test, "utf8");
+    await writeFile(test, `${original}\nfunc TestMustFail(t *testing.T) { t.Fatal("on purpose") }\n`);
+    try {
+      const r = await runCli(["test", "--run", "TestMustFail"], { cwd: dir });
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toContain("on purpose");
+    } finally {
+      await writeFile(test, original);
+    }
+  });
+});
+
+describe("toolchain checks", () => {
+  /** A folder for PATH that holds a stand-in program and nothing else. */
+  async function fakeBin(name: string, script: string): Promise<string> {
+    const dir = await tempDir("envoywasm-bin-");
+    await writeFile(path.join(dir, name), `#!/bin/sh\n${script}\n`);
+    await chmod(path.join(dir, name), 0o755);
+    return dir;
+  }
+
+  it("names the Go it found when it is older than 1.24 (stand-in `go` printing an old version)", async () => {
+    const root = await tempDir();
+    expect((await runCli(["init", "oldgo"], { cwd: root })).exitCode).toBe(0);
+    const bin = await fakeBin("go", 'echo "go version go1.22.5 linux/amd64"');
+    const r = await runCli(["build"], { cwd: path.join(root, "oldgo"), env: { PATH: `${bin}:/usr/bin:/bin` } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("found Go 1.22.5, but building a proxy-wasm plugin with Go needs Go 1.24 or newer");
+  });
+
+  it("says how to get TinyGo when a tinygo project is built without it", async () => {
+    const root = await tempDir();
+    expect((await runCli(["init", "tg", "--toolchain", "tinygo"], { cwd: root })).exitCode).toBe(0);
+    const r = await runCli(["build"], { cwd: path.join(root, "tg"), env: { PATH: path.dirname(process.execPath) + ":/usr/bin:/bin" } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("tinygo was not found on PATH");
+    expect(r.stderr).toContain("tinygo.org");
+  });
+
+  // TinyGo cannot be installed here. This checks the exact command line envoywasm
+  // runs for it, with a stand-in that records its arguments; it compiles nothing.
+  it("runs `tinygo build -o <tmp> -scheduler=none -target=wasi .` in the plugin folder", async () => {
+    const root = await tempDir();
+    expect((await runCli(["init", "tg2", "--toolchain", "tinygo"], { cwd: root })).exitCode).toBe(0);
+    const log = path.join(root, "tinygo-args.txt");
+    const bin = await fakeBin(
+      "tinygo",
+      `if [ "$1" = version ]; then echo "tinygo version 0.37.0 linux/amd64 (using go version go1.24.0)"; exit 0; fi\npwd > ${log}\necho "$@" >> ${log}\necho "stand-in tinygo: not a compiler" >&2\nexit 3`,
+    );
+    const r = await runCli(["build"], { cwd: path.join(root, "tg2"), env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("stand-in tinygo: not a compiler");
+    const [cwd, args] = (await readFile(log, "utf8")).trim().split("\n");
+    expect(cwd).toBe(path.join(root, "tg2", "plugin"));
+    expect(args).toMatch(/^build -o \.\.\/build\/\.tg2\.wasm\.[0-9a-f]+\.tmp -scheduler=none -target=wasi \.$/);
+  });
+
+  // The tinygo templates' own unit tests run on the SDK's emulator under regular Go.
+  for (const template of GO_TEMPLATES) {
+    it(`the tinygo ${template} template's Go tests pass natively`, async () => {
+      const root = await tempDir();
+      expect((await runCli(["init", "tgt", "--toolchain", "tinygo", "--template", template], { cwd: root })).exitCode).toBe(0);
+      const r = await execa("go", ["test", "-count=1", "./..."], { cwd: path.join(root, "tgt", "plugin"), reject: false, all: true });
+      expect(r.all).toMatch(/^ok\s/m);
+      expect(r.exitCode).toBe(0);
+    });
+
+    it(`the tinygo ${template} envoy.yaml is valid for Envoy (with the go build of the same template as module)`, async () => {
+      const root = await tempDir();
+      expect((await runCli(["init", "tgv", "--toolchain", "tinygo", "--template", template], { cwd: root })).exitCode).toBe(0);
+      const dir = path.join(root, "tgv");
+      await mkdir(path.join(dir, "build"));
+      // TinyGo cannot run here: stand in the same plugin built with Go, so Envoy loads a real module.
+      await copyFile(path.join(projects.get(template)!, `build/b-${template}.wasm`), path.join(dir, "build/tgv.wasm"));
+      const validate = await execa(ENVOY, ["--mode", "validate", "-c", "envoy.yaml"], { cwd: dir, reject: false, all: true });
+      expect(validate.all).toContain("OK");
+      expect(validate.exitCode).toBe(0);
+    });
+  }
+});

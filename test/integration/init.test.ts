@@ -1,0 +1,136 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { parseProjectConfig } from "../../src/lib/project-config.js";
+import { removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
+
+afterAll(removeTempDirs);
+
+const TEMPLATES = ["headers", "add-header", "auth"] as const;
+const TOOLCHAINS = ["go", "tinygo"] as const;
+
+describe("envoywasm init", () => {
+  for (const template of TEMPLATES) {
+    for (const toolchain of TOOLCHAINS) {
+      it(`writes a ${template} project for ${toolchain}`, async () => {
+        const root = await tempDir();
+        const r = await runCli(["init", "demo-plugin", "--template", template, "--toolchain", toolchain, "--listener-port", "9085"], { cwd: root });
+        expect(r.stderr).toContain(`created demo-plugin (${template} template, ${toolchain} toolchain)`);
+        expect(r.exitCode).toBe(0);
+        const dir = path.join(root, "demo-plugin");
+        for (const f of ["envoywasm.yaml", "envoy.yaml", ".gitignore", "README.md", "plugin/go.mod", "plugin/go.sum", "plugin/main.go", "plugin/main_test.go", "backend/go.mod", "backend/main.go"]) {
+          expect(existsSync(path.join(dir, f)), f).toBe(true);
+          expect(r.stdout).toContain(f);
+        }
+        const config = parseProjectConfig(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"));
+        expect(config).toMatchObject({ name: "demo-plugin", toolchain, ports: { listener: 9085, admin: 8001, backend: 8080 } });
+        const envoy = parse(await readFile(path.join(dir, "envoy.yaml"), "utf8")) as Record<string, any>;
+        expect(envoy.admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 8001 });
+        const listener = envoy.static_resources.listeners[0];
+        expect(listener.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 9085 });
+        const filters = listener.filter_chains[0].filters[0].typed_config.http_filters;
+        expect(filters[1].typed_config["@type"]).toBe("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
+        const wasm = filters[0].typed_config.config;
+        expect(wasm.vm_config.code.local.filename).toBe("build/demo-plugin.wasm");
+        expect(wasm.root_id).toBe("demo-plugin");
+        expect(JSON.parse(wasm.configuration.value)).toEqual(config.plugin.config);
+        const gomod = await readFile(path.join(dir, "plugin/go.mod"), "utf8");
+        expect(gomod).toContain("module example.com/demo-plugin/plugin");
+        expect(gomod).toContain(toolchain === "go" ? "github.com/proxy-wasm/proxy-wasm-go-sdk" : "github.com/tetratelabs/proxy-wasm-go-sdk");
+      });
+    }
+  }
+
+  it("refuses a folder that is not empty, and writes nothing", async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "notes.txt"), "mine");
+    const r = await runCli(["init", "--name", "x"], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/error: .* is not empty \(it has notes\.txt\)/);
+    expect(r.stderr).toContain("--force");
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(existsSync(path.join(dir, "envoywasm.yaml"))).toBe(false);
+  });
+
+  it("with --force writes only the template's files and keeps the user's", async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "notes.txt"), "mine");
+    await writeFile(path.join(dir, "envoy.yaml"), "old");
+    const r = await runCli(["init", "--name", "x", "--force"], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    expect(await readFile(path.join(dir, "notes.txt"), "utf8")).toBe("mine");
+    expect(await readFile(path.join(dir, "envoy.yaml"), "utf8")).toContain("static_resources");
+    expect(r.stdout).toContain("envoy.yaml (overwritten)");
+  });
+
+  it("rejects a bad name with exit 2, naming the flag", async () => {
+    const dir = await tempDir();
+    const r = await runCli(["init", "--name", "My_Plugin"], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--name "My_Plugin"');
+    expect(r.stderr).toContain("lowercase letters");
+  });
+
+  it("rejects clashing ports and an unknown template", async () => {
+    const dir = await tempDir();
+    const ports = await runCli(["init", "a", "--listener-port", "8080"], { cwd: dir });
+    expect(ports.exitCode).toBe(2);
+    expect(ports.stderr).toContain("the listener and backend ports are both 8080");
+    const template = await runCli(["init", "b", "--template", "nope"], { cwd: dir });
+    expect(template.exitCode).toBe(2);
+    expect(template.stderr).toContain("Allowed choices are headers, add-header, auth");
+    expect(existsSync(path.join(dir, "a"))).toBe(false);
+  });
+
+  it("without a terminal, a folder name that is not a valid name needs --name", async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, "Bad Name!"));
+    const r = await runCli(["init"], { cwd: path.join(root, "Bad Name!") });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("pass --name <name>");
+  });
+
+  it("escapes values for where they land (module path in go.mod, names in YAML and Go)", async () => {
+    const dir = await tempDir();
+    const r = await runCli(["init", "p", "--module", "github.com/o/p-1.x/plugin", "--template", "add-header"], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    expect(await readFile(path.join(dir, "p/plugin/go.mod"), "utf8")).toMatch(/^module github\.com\/o\/p-1\.x\/plugin$/m);
+    const bad = await runCli(["init", "q", "--module", 'evil"\nmodule x'], { cwd: dir });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("not a Go module path");
+  });
+});
+
+describe("envoywasm.yaml errors", () => {
+  it("points at file:line:column for YAML syntax and for wrong values", async () => {
+    const dir = await tempDir();
+    expect((await runCli(["init", "--name", "cfg"], { cwd: dir })).exitCode).toBe(0);
+    const file = path.join(dir, "envoywasm.yaml");
+    const good = await readFile(file, "utf8");
+
+    await writeFile(file, good.replace("ports:\n  listener: 8085", "ports:\n  listener: [8085"));
+    let r = await runCli(["build"], { cwd: path.join(dir, "plugin") });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/envoywasm\.yaml:\d+:\d+: invalid YAML/);
+
+    await writeFile(file, good.replace("listener: 8085", "listener: lots"));
+    r = await runCli(["build"], { cwd: path.join(dir, "backend") });
+    const line = good.split("\n").findIndex((l) => l.includes("listener: 8085")) + 1;
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`envoywasm.yaml:${line}:13: ports.listener must be a port number from 1 to 65535 (got "lots")`);
+
+    await writeFile(file, good.replace("toolchain: \"go\"", "toolchain: rust"));
+    r = await runCli(["build"], { cwd: dir });
+    expect(r.stderr).toContain("toolchain must be one of go, tinygo");
+  });
+
+  it("says how to start when there is no project", async () => {
+    const dir = await tempDir();
+    const r = await runCli(["build"], { cwd: dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("no envoywasm.yaml found");
+    expect(r.stderr).toContain("envoywasm init");
+  });
+});

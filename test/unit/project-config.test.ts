@@ -1,0 +1,363 @@
+import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { UserError } from "../../src/errors.js";
+import { closest, findProjectRoot, loadProject, parseProjectConfig } from "../../src/lib/project-config.js";
+
+/** Runs parseProjectConfig and returns the UserError it must throw. */
+function failure(text: string, displayName?: string): UserError {
+  try {
+    parseProjectConfig(text, displayName);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    return error as UserError;
+  }
+  throw new Error(`expected parseProjectConfig to fail for:\n${text}`);
+}
+
+const FULL = `# a project file with every setting
+name: my-plugin
+toolchain: tinygo
+runtime: docker
+plugin:
+  dir: src/plugin
+  wasm: out/my-plugin.wasm
+  rootId: my_root_id
+  vmId: my_vm_id
+  config:
+    header: x-hello
+    value: "world"
+    nested: { list: [1, 2] }
+envoy:
+  config: conf/envoy.yaml
+  version: "1.39.1"
+  bin: /opt/envoy/bin/envoy
+  image: envoyproxy/envoy:v1.39-latest
+  logLevel: debug
+ports:
+  listener: 10000
+  admin: 9901
+  backend: 3000
+backend:
+  dir: services/backend
+`;
+
+describe("parseProjectConfig", () => {
+  it("reads every setting of a full config", () => {
+    expect(parseProjectConfig(FULL)).toEqual({
+      name: "my-plugin",
+      toolchain: "tinygo",
+      runtime: "docker",
+      plugin: {
+        dir: "src/plugin",
+        wasm: "out/my-plugin.wasm",
+        rootId: "my_root_id",
+        vmId: "my_vm_id",
+        config: { header: "x-hello", value: "world", nested: { list: [1, 2] } },
+      },
+      envoy: {
+        config: "conf/envoy.yaml",
+        version: "1.39.1",
+        bin: "/opt/envoy/bin/envoy",
+        image: "envoyproxy/envoy:v1.39-latest",
+        logLevel: "debug",
+      },
+      ports: { listener: 10000, admin: 9901, backend: 3000 },
+      backend: { dir: "services/backend" },
+    });
+  });
+
+  it("fills in defaults from a config with only a name", () => {
+    const config = parseProjectConfig("name: x\n");
+    expect(config).toEqual({
+      name: "x",
+      toolchain: "go",
+      runtime: "native",
+      plugin: { dir: "plugin", wasm: "build/x.wasm", rootId: "x", vmId: "x", config: {} },
+      envoy: { config: "envoy.yaml", image: "envoyproxy/envoy:v1.40-latest", logLevel: "info" },
+      ports: { listener: 8085, admin: 8001, backend: 8080 },
+      backend: { dir: "backend" },
+    });
+    // Optional settings are absent, not present-and-undefined.
+    expect("version" in config.envoy).toBe(false);
+    expect("bin" in config.envoy).toBe(false);
+  });
+
+  it("treats empty sections and null values as unset", () => {
+    const config = parseProjectConfig("name: a1\nplugin:\nenvoy:\n  version:\n  bin: ~\nports: {}\n");
+    expect(config.plugin.wasm).toBe("build/a1.wasm");
+    expect(config.ports).toEqual({ listener: 8085, admin: 8001, backend: 8080 });
+    expect("version" in config.envoy).toBe(false);
+    expect("bin" in config.envoy).toBe(false);
+  });
+
+  it("accepts a two-part envoy.version when it is quoted", () => {
+    expect(parseProjectConfig('name: x\nenvoy:\n  version: "1.40"\n').envoy.version).toBe("1.40");
+    // Unquoted, YAML reads 1.40 as the number 1.4: it must be refused, not misread.
+    const e = failure("name: x\nenvoy:\n  version: 1.40\n");
+    expect(e.message).toBe("envoywasm.yaml:3:12: envoy.version must be a non-empty string (got 1.4)");
+  });
+
+  describe("YAML syntax errors", () => {
+    it("points at the line and column of the error", () => {
+      const e = failure("name: x\ntoolchain: go\nruntime: @native\n");
+      expect(e.message).toMatch(/^envoywasm\.yaml:3:10: invalid YAML: /);
+      expect(e.message).toContain("reserved character @");
+      expect(e.exitCode).toBe(1);
+      expect(e.hint).toContain("fix the syntax of envoywasm.yaml");
+    });
+
+    it("reports tabs used as indentation on their line", () => {
+      expect(failure("name: x\nplugin:\n\tdir: p\n").message).toMatch(/^envoywasm\.yaml:3:1: invalid YAML: Tabs/);
+    });
+
+    it("keeps only the first line of the parser's message", () => {
+      const e = failure("name: x\nplugin:\n  dir: p\n  wasm: a: b\n");
+      expect(e.message).toMatch(/^envoywasm\.yaml:4:9: invalid YAML: /);
+      expect(e.message).not.toContain("\n");
+    });
+
+    it("refuses duplicate keys", () => {
+      const e = failure("name: x\ntoolchain: go\nname: y\n");
+      expect(e.message).toMatch(/^envoywasm\.yaml:3:1: invalid YAML: Map keys must be unique/);
+    });
+
+    it("uses the display name it is given", () => {
+      expect(failure("a: [\n", "../proj/envoywasm.yaml").message).toMatch(/^\.\.\/proj\/envoywasm\.yaml:\d+:\d+: invalid YAML/);
+    });
+  });
+
+  describe("unknown settings", () => {
+    it("names a misspelt top-level key and suggests the right one", () => {
+      const e = failure("name: x\nplugn:\n");
+      expect(e.message).toBe('envoywasm.yaml:2:7: plugn unknown setting (did you mean "plugin"?)');
+      expect(e.hint).toBe("allowed here: name, toolchain, runtime, plugin, envoy, ports, backend");
+      expect(e.exitCode).toBe(1);
+    });
+
+    it("names the full path of a misspelt nested key", () => {
+      const e = failure("name: x\nports:\n  listner: 9000\n");
+      expect(e.message).toBe('envoywasm.yaml:3:12: ports.listner unknown setting (did you mean "listener"?)');
+      expect(e.hint).toBe("allowed here: listener, admin, backend");
+    });
+
+    it("gives no suggestion for a key that resembles nothing", () => {
+      const e = failure("name: x\nplugin:\n  dir: p\n  frobnicate: 1\n");
+      expect(e.message).toBe("envoywasm.yaml:4:15: plugin.frobnicate unknown setting");
+      expect(e.hint).toBe("allowed here: dir, wasm, rootId, vmId, config");
+    });
+
+    it("accepts anything under plugin.config", () => {
+      expect(parseProjectConfig("name: x\nplugin:\n  config:\n    anyKey: [1, {a: b}]\n").plugin.config).toEqual({
+        anyKey: [1, { a: "b" }],
+      });
+    });
+
+    // BUG: for an unknown key whose value is a block mapping, the location is
+    // that of the value (the first line *below* the key), so the editor jumps
+    // to `dir: p` rather than to `plugn:`. See the report.
+    it.fails("points at the unknown key itself when its value is a block mapping", () => {
+      const e = failure("name: x\nplugn:\n  dir: p\n");
+      expect(e.message).toBe('envoywasm.yaml:2:1: plugn unknown setting (did you mean "plugin"?)');
+    });
+  });
+
+  describe("invalid values name the key, what is allowed, and where the value is", () => {
+    const cases: { what: string; text: string; message: string; hint?: string }[] = [
+      {
+        what: "a port that is not a number",
+        text: "name: x\nports:\n  listener: abc\n",
+        message: 'envoywasm.yaml:3:13: ports.listener must be a port number from 1 to 65535 (got "abc")',
+      },
+      {
+        what: "a port out of range",
+        text: "name: x\nports:\n  listener: 9000\n  admin: 70000\n",
+        message: "envoywasm.yaml:4:10: ports.admin must be a port number from 1 to 65535 (got 70000)",
+      },
+      {
+        what: "port 0",
+        text: "name: x\nports:\n  backend: 0\n",
+        message: "envoywasm.yaml:3:12: ports.backend must be a port number from 1 to 65535 (got 0)",
+      },
+      {
+        what: "a fractional port",
+        text: "name: x\nports:\n  backend: 80.5\n",
+        message: "envoywasm.yaml:3:12: ports.backend must be a port number from 1 to 65535 (got 80.5)",
+      },
+      {
+        what: "an unknown toolchain",
+        text: "name: x\ntoolchain: rust\n",
+        message: 'envoywasm.yaml:2:12: toolchain must be one of go, tinygo (got "rust")',
+      },
+      {
+        what: "an unknown runtime",
+        text: "name: x\n\nruntime: podman\n",
+        message: 'envoywasm.yaml:3:10: runtime must be one of native, docker (got "podman")',
+      },
+      {
+        what: "an unknown log level",
+        text: "name: x\nenvoy:\n  logLevel: verbose\n",
+        message:
+          'envoywasm.yaml:3:13: envoy.logLevel must be one of trace, debug, info, warning, warn, error, critical, off (got "verbose")',
+      },
+      {
+        what: "a name with capitals",
+        text: "# project\nname: MyPlugin\n",
+        message: 'envoywasm.yaml:2:7: name is not valid (got "MyPlugin")',
+        hint: "use lowercase letters, digits and single dashes, starting with a letter (e.g. my-plugin)",
+      },
+      {
+        what: "a name with a double dash",
+        text: "name: my--plugin\n",
+        message: 'envoywasm.yaml:1:7: name is not valid (got "my--plugin")',
+      },
+      {
+        what: "a numeric name",
+        text: "name: 42\n",
+        message: "envoywasm.yaml:1:7: name must be a non-empty string (got 42)",
+      },
+      {
+        what: "an absolute plugin.wasm",
+        text: "name: x\nplugin:\n  wasm: /tmp/x.wasm\n",
+        message: 'envoywasm.yaml:3:9: plugin.wasm must be a path inside the project (got "/tmp/x.wasm")',
+        hint: "use a relative path such as build/plugin.wasm",
+      },
+      {
+        what: "a plugin.wasm that climbs out with ..",
+        text: "name: x\nplugin:\n  wasm: build/../../x.wasm\n",
+        message: 'envoywasm.yaml:3:9: plugin.wasm must be a path inside the project (got "build/../../x.wasm")',
+      },
+      {
+        what: "a backend.dir with a Windows-style ..",
+        text: "name: x\nbackend:\n  dir: ..\\elsewhere\n",
+        message: 'envoywasm.yaml:3:8: backend.dir must be a path inside the project (got "..\\\\elsewhere")',
+      },
+      {
+        what: "a section that is not a mapping",
+        text: "name: x\nplugin: 5\n",
+        message: "envoywasm.yaml:2:9: plugin must be a mapping",
+      },
+      {
+        what: "an envoy.version that is not a version",
+        text: "name: x\nenvoy:\n  version: latest\n",
+        message: 'envoywasm.yaml:3:12: envoy.version is not valid (got "latest")',
+        hint: 'use an Envoy version such as "1.40.0" or "1.40"',
+      },
+    ];
+    for (const c of cases) {
+      it(`refuses ${c.what}`, () => {
+        const e = failure(c.text);
+        expect(e.message).toBe(c.message);
+        expect(e.exitCode).toBe(1);
+        expect(e.hint).toBe(c.hint ?? e.hint);
+        expect(e.hint).toBeTruthy();
+      });
+    }
+
+    it("hints at the file to edit when there is no better hint", () => {
+      const e = failure("name: x\ntoolchain: rust\n", "sub/envoywasm.yaml");
+      expect(e.message).toMatch(/^sub\/envoywasm\.yaml:2:12: /);
+      expect(e.hint).toBe("edit sub/envoywasm.yaml");
+    });
+
+    it("requires a name, pointing at the start of the file", () => {
+      const e = failure("toolchain: go\n");
+      expect(e.message).toBe("envoywasm.yaml:1:1: name is required");
+      expect(e.hint).toContain("lowercase letters");
+    });
+
+    it("refuses a file that is not a mapping", () => {
+      expect(failure("- a\n- b\n").message).toBe("envoywasm.yaml:1:1: must be a YAML mapping of settings");
+      expect(failure("").message).toBe("envoywasm.yaml: must be a YAML mapping of settings");
+    });
+  });
+
+  describe("duplicate ports", () => {
+    it("refuses two ports with the same number, naming both", () => {
+      const e = failure("name: x\nports:\n  listener: 9000\n  admin: 9000\n");
+      expect(e.message).toBe("envoywasm.yaml:4:10: ports.admin uses port 9000, which ports.listener uses too");
+      expect(e.hint).toBe("give each port its own number");
+      expect(e.exitCode).toBe(1);
+    });
+
+    it("refuses a port that clashes with another port's default", () => {
+      // backend defaults to 8080
+      const e = failure("name: x\nports:\n  listener: 8080\n");
+      expect(e.message).toContain("ports.backend uses port 8080, which ports.listener uses too");
+    });
+  });
+});
+
+describe("closest", () => {
+  const TOP = ["name", "toolchain", "runtime", "plugin", "envoy", "ports", "backend"];
+  it("suggests the nearest allowed word for a typo", () => {
+    expect(closest("plugn", TOP)).toBe("plugin");
+    expect(closest("toolchian", TOP)).toBe("toolchain");
+    expect(closest("listner", ["listener", "admin", "backend"])).toBe("listener");
+    expect(closest("nam", TOP)).toBe("name");
+  });
+  it("ignores case when comparing but returns the candidate's spelling", () => {
+    expect(closest("LogLevel", ["logLevel"])).toBe("logLevel");
+    expect(closest("rootid", ["rootId", "vmId"])).toBe("rootId");
+  });
+  it("suggests nothing when nothing is near", () => {
+    expect(closest("xyz", TOP)).toBeUndefined();
+    expect(closest("lstnr", ["listener"])).toBeUndefined();
+    expect(closest("ab", ["admin"])).toBeUndefined();
+    expect(closest("anything", [])).toBeUndefined();
+  });
+});
+
+describe("findProjectRoot and loadProject", () => {
+  let tmp: string | undefined;
+  afterEach(async () => {
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    tmp = undefined;
+  });
+
+  async function makeProject(text: string): Promise<{ root: string; nested: string }> {
+    tmp = await realpath(await mkdtemp(path.join(os.tmpdir(), "envoywasm-config-")));
+    const root = path.join(tmp, "proj");
+    const nested = path.join(root, "plugin", "deep", "er");
+    await mkdir(nested, { recursive: true });
+    await writeFile(path.join(root, "envoywasm.yaml"), text);
+    return { root, nested };
+  }
+
+  it("walks up from a nested folder to the folder with envoywasm.yaml", async () => {
+    const { root, nested } = await makeProject("name: x\n");
+    expect(findProjectRoot(nested)).toBe(root);
+    expect(findProjectRoot(root)).toBe(root);
+    // a relative start is resolved against the process's cwd
+    expect(findProjectRoot(path.relative(process.cwd(), nested))).toBe(root);
+  });
+
+  it("returns undefined when no folder up to / has one", async () => {
+    await makeProject("name: x\n");
+    // tmp itself (above proj) has no envoywasm.yaml, nor does anything above it
+    expect(findProjectRoot(tmp!)).toBeUndefined();
+  });
+
+  it("loads the project from a nested folder, naming the file relative to the cwd in errors", async () => {
+    const { root, nested } = await makeProject("name: x\nports:\n  admin: 70000\n");
+    const error = await loadProject(nested).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toBe(
+      "../../../envoywasm.yaml:3:10: ports.admin must be a port number from 1 to 65535 (got 70000)",
+    );
+    await writeFile(path.join(root, "envoywasm.yaml"), "name: good\n");
+    const project = await loadProject(nested);
+    expect(project.root).toBe(root);
+    expect(project.file).toBe(path.join(root, "envoywasm.yaml"));
+    expect(project.config.name).toBe("good");
+  });
+
+  it("says how to create a project when there is none", async () => {
+    await makeProject("name: x\n");
+    const error = await loadProject(tmp!).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toContain(`no envoywasm.yaml found in ${tmp}`);
+    expect((error as UserError).hint).toContain("envoywasm init");
+  });
+});
