@@ -47,9 +47,6 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
 
   const started = performance.now();
   const prepared = await prepareUp(options);
-  if (prepared.reaped.length > 0) {
-    ui.warn(`an earlier run ended without cleaning up; stopped what it left: ${prepared.reaped.join(", ")}`);
-  }
   ui.info(ui.paint("gray", `• Envoy ${prepared.envoy.version} (${prepared.envoy.path}, from ${prepared.envoy.source})`));
   const { plan } = prepared;
   const curl = `curl -i http://127.0.0.1:${plan.ports.listener}/hello`;

@@ -51,6 +51,7 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
   const { config } = project;
 
   const reaped = await checkNotRunning(paths);
+  if (reaped.length > 0) options.onWarning?.(`an earlier run ended without cleaning up; stopped what it left: ${reaped.join(", ")}`);
 
   options.onPhase?.("finding Envoy");
   const envoy = await locateEnvoy({

@@ -116,6 +116,21 @@ describe("writePlan", () => {
     expect((await readdir(tmp)).sort()).toEqual(["mine.txt", "plugin"]);
   });
 
+  // BUG: the pre-check lstat()s each target, and a target under a regular
+  // file fails with ENOTDIR, which is taken for "does not exist". Earlier
+  // files are then written (overwriting envoywasm.yaml here) before mkdir
+  // fails with a raw EEXIST, not a UserError. See the report.
+  it.fails("refuses a planned path under an existing regular file before writing anything", async () => {
+    await writeFile(path.join(tmp, "envoywasm.yaml"), "name: mine\n");
+    await writeFile(path.join(tmp, "plugin"), "a file where the plugin folder goes\n");
+    const e = await rejection(writePlan(tmp, PLAN, true));
+    expect(e.message).toContain(path.join(tmp, "plugin"));
+    expect(await snapshot(tmp)).toEqual({
+      "envoywasm.yaml": "name: mine\n",
+      plugin: "a file where the plugin folder goes\n",
+    });
+  });
+
   it("leaves no temporary files behind", async () => {
     await writePlan(tmp, PLAN, false);
     const all = await readdir(tmp, { recursive: true });
