@@ -177,6 +177,7 @@ class Validator {
           [...p, key],
           `unknown setting${near === undefined ? "" : ` (did you mean "${near}"?)`}`,
           `allowed here: ${allowed.join(", ")}`,
+          true,
         );
       }
     }
@@ -188,7 +189,13 @@ class Validator {
       if (o.fallback !== undefined) return o.fallback;
       throw this.fail(p, "is required", o.rule === undefined ? undefined : `use ${o.rule}`);
     }
-    if (typeof v !== "string" || v === "") throw this.fail(p, `must be a non-empty string (got ${show(v)})`);
+    if (typeof v !== "string" || v === "") {
+      // `version: 1.40` is the number 1.4 to YAML: say to quote what was written.
+      const node = this.doc.getIn(p, true);
+      const written = isScalar(node) && typeof node.source === "string" ? node.source : String(v);
+      const hint = typeof v === "number" ? `quote it: "${written}"` : undefined;
+      throw this.fail(p, `must be a non-empty string (got ${show(v)})`, hint);
+    }
     if (o.pattern !== undefined && !o.pattern.test(v)) {
       throw this.fail(p, `is not valid (got ${show(v)})`, `use ${o.rule ?? o.pattern.source}`);
     }
@@ -219,16 +226,16 @@ class Validator {
     return v;
   }
 
-  private fail(p: Path, message: string, hint?: string): UserError {
+  private fail(p: Path, message: string, hint?: string, atKey = false): UserError {
     const key = p.length === 0 ? "" : `${p.join(".")} `;
-    return new UserError(`${this.where(p)}: ${key}${message}`, {
+    return new UserError(`${this.where(p, atKey)}: ${key}${message}`, {
       hint: hint ?? `edit ${this.file}`,
     });
   }
 
   /** file:line:column of the value at p (or of its key, or the nearest parent). */
-  private where(p: Path): string {
-    for (let depth = p.length; depth >= 0; depth--) {
+  private where(p: Path, atKey = false): string {
+    for (let depth = atKey ? p.length - 1 : p.length; depth >= 0; depth--) {
       const parentPath = p.slice(0, depth);
       const node: unknown = depth === 0 ? this.doc.contents : this.doc.getIn(parentPath, true);
       if (depth < p.length) {

@@ -30,7 +30,11 @@ export async function writePlan(dir: string, files: readonly PlannedFile[], forc
   const kinds = new Map<string, "new" | "file">();
   for (const file of files) {
     const target = path.join(dir, file.path);
-    const stat = await lstat(target).catch(() => undefined);
+    await requireFolders(dir, path.dirname(file.path));
+    const stat = await lstat(target).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return undefined;
+      throw error;
+    });
     if (stat === undefined) kinds.set(file.path, "new");
     else if (stat.isFile()) kinds.set(file.path, "file");
     else throw new UserError(`${target} exists and is not a regular file`, { hint: "move it out of the way and run init again" });
@@ -42,6 +46,21 @@ export async function writePlan(dir: string, files: readonly PlannedFile[], forc
     (kinds.get(file.path) === "file" ? report.overwritten : report.created).push(file.path);
   }
   return report;
+}
+
+/** Each existing folder on the way to a planned file must be a folder. */
+async function requireFolders(dir: string, relDir: string): Promise<void> {
+  let current = dir;
+  for (const part of relDir.split("/").filter((p) => p !== "" && p !== ".")) {
+    current = path.join(current, part);
+    const stat = await lstat(current).catch(() => undefined);
+    if (stat === undefined) return;
+    if (!stat.isDirectory()) {
+      throw new UserError(`${current} exists and is not a folder, but the template puts files in it`, {
+        hint: "move it out of the way and run init again",
+      });
+    }
+  }
 }
 
 async function listExisting(dir: string): Promise<string[]> {

@@ -19,7 +19,7 @@ export class LineSplitter {
     if (this.pending !== "") {
       const rest = this.pending;
       this.pending = "";
-      this.onLine(rest);
+      this.onLine(rest.endsWith("\r") ? rest.slice(0, -1) : rest);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { styleText } from "node:util";
+import { paint } from "../ui/ansi.js";
 
 /**
  * The one format for service output, shared by `up` (live) and `logs` (read
@@ -34,10 +34,10 @@ export interface FormatOptions {
 
 export function formatLine(service: string, line: string, o: FormatOptions): string {
   const wasm = isWasmLine(line);
-  const body = o.colour && wasm ? styleText(["bold", "yellow"], line) : line;
+  const body = o.colour && wasm ? paint(["bold", "yellow"], line) : line;
   if (!o.prefix) return body;
   const label = `${service.padEnd(o.width)} |`;
-  return `${o.colour ? styleText(colourFor(service, o.services), label) : label} ${body}`;
+  return `${o.colour ? paint(colourFor(service, o.services), label) : label} ${body}`;
 }
 
 /** A line as stored in .envoywasm/logs/<service>.log: ISO time, a space, the line. */

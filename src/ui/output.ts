@@ -1,4 +1,4 @@
-import { styleText } from "node:util";
+import { paint, type Style } from "./ansi.js";
 
 /**
  * Where envoywasm talks to people. Results go to stdout; progress, warnings
@@ -6,7 +6,6 @@ import { styleText } from "node:util";
  * is unset (https://no-color.org), or when FORCE_COLOR asks for it.
  */
 
-type Style = Parameters<typeof styleText>[0];
 
 export interface UiOptions {
   verbose: boolean;
@@ -33,12 +32,12 @@ class Ui {
 
   /** Paint text for stderr. */
   paint(style: Style, text: string): string {
-    return this.stderrColour ? styleText(style, text) : text;
+    return this.stderrColour ? paint(style, text) : text;
   }
 
   /** Paint text for stdout. */
   paintOut(style: Style, text: string): string {
-    return this.stdoutColour ? styleText(style, text) : text;
+    return this.stdoutColour ? paint(style, text) : text;
   }
 
   /** A line of progress on stderr. */

@@ -120,7 +120,7 @@ describe("writePlan", () => {
   // file fails with ENOTDIR, which is taken for "does not exist". Earlier
   // files are then written (overwriting envoywasm.yaml here) before mkdir
   // fails with a raw EEXIST, not a UserError. See the report.
-  it.fails("refuses a planned path under an existing regular file before writing anything", async () => {
+  it("refuses a planned path under an existing regular file before writing anything", async () => {
     await writeFile(path.join(tmp, "envoywasm.yaml"), "name: mine\n");
     await writeFile(path.join(tmp, "plugin"), "a file where the plugin folder goes\n");
     const e = await rejection(writePlan(tmp, PLAN, true));
