@@ -185,6 +185,7 @@ export function buildProgram(): Command {
     .command("list")
     .summary("list the Envoy versions in envoywasm's cache")
     .option("--json", "print them as JSON")
+    .addHelpText("after", example("envoywasm envoy list"))
     .action(async (opts: { json?: boolean }) => {
       const { runEnvoyList } = await import("./cli/envoy.js");
       await runEnvoyList(opts);
@@ -194,6 +195,7 @@ export function buildProgram(): Command {
     .summary("show the Envoy `up` would run here, and how it was found")
     .option("--envoy <path>", "as for up")
     .option("--json", "print it as JSON")
+    .addHelpText("after", example("envoywasm envoy which\nENVOY_BIN=/opt/envoy/bin/envoy envoywasm envoy which --json"))
     .action(async (opts: { envoy?: string; json?: boolean }, command: Command) => {
       const { runEnvoyWhich } = await import("./cli/envoy.js");
       await runEnvoyWhich(opts, globals(command));

@@ -12,7 +12,7 @@ export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-export async function runBuild(opts: { force?: boolean; json?: boolean }, globals: { cwd: string }): Promise<void> {
+export async function runBuild(opts: { force?: boolean; json?: boolean; quiet?: boolean }, globals: { cwd: string }): Promise<void> {
   const progress = ui.json ? undefined : await startProgress("building the plugin");
   try {
     const result = await build({
@@ -34,7 +34,7 @@ export async function runBuild(opts: { force?: boolean; json?: boolean }, global
     else progress?.succeed(`built ${what} in ${formatMs(result.ms)}`);
     for (const w of result.warnings) ui.warn(w);
     if (!result.upToDate) ui.debug(`checked exports (ABI ${result.abiVersion ?? "?"}) and imports against Envoy ${result.checkedAgainst ?? "?"}`);
-    ui.result(result.wasm);
+    if (opts.quiet !== true) ui.result(result.wasm);
   } catch (error) {
     progress?.fail();
     throw error;

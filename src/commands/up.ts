@@ -50,6 +50,11 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
   const paths = projectPaths(project);
   const { config } = project;
 
+  if (config.runtime === "docker") {
+    throw new UserError("runtime: docker is not implemented yet; envoywasm runs Envoy natively for now", {
+      hint: "set `runtime: native` in envoywasm.yaml",
+    });
+  }
   const reaped = await checkNotRunning(paths);
   if (reaped.length > 0) options.onWarning?.(`an earlier run ended without cleaning up; stopped what it left: ${reaped.join(", ")}`);
 

@@ -18,6 +18,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Stream the program's output to ours instead of capturing it. */
   inherit?: boolean;
+  /** With inherit: the program's stdout goes to our stderr (progress, not results). */
+  stdoutToStderr?: boolean;
   input?: string;
 }
 
@@ -43,7 +45,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     extendEnv: true,
     reject: false,
     all: options.inherit !== true,
-    stdio: options.inherit === true ? ["ignore", "inherit", "inherit"] : ["pipe", "pipe", "pipe"],
+    stdio: options.inherit === true ? ["ignore", options.stdoutToStderr === true ? 2 : "inherit", "inherit"] : ["pipe", "pipe", "pipe"],
     input: options.input,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
