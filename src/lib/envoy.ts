@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
-import { open, readdir, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { envoyCacheDir } from "./cache.js";
+import { cacheHome, envoyCacheDir } from "./cache.js";
+import { writeFileAtomic } from "./write-plan.js";
 import { run } from "./exec.js";
 import type { ProjectConfig } from "./project-config.js";
 
@@ -106,12 +107,50 @@ export async function locateEnvoy(options: LocateOptions): Promise<EnvoyBinary> 
   return describeEnvoy(chosen.path, chosen.source);
 }
 
-/** Runs `envoy --version`; resolves wrapper scripts (pip's entry point) to the real binary. */
+/**
+ * Runs `envoy --version`; resolves wrapper scripts (pip's entry point) to the
+ * real binary. Remembered per file (path, size, mtime) in envoywasm's cache:
+ * through pyenv's shim this takes half a second, on every `up`.
+ */
 export async function describeEnvoy(file: string, source: string): Promise<EnvoyBinary> {
   const s = await stat(file).catch(() => undefined);
   if (s === undefined || !s.isFile()) {
     throw new UserError(`Envoy not found at ${file} (from ${source})`, { hint: "fix the path, or run `envoywasm envoy install`" });
   }
+  const memoKey = `${file}\0${s.size}\0${s.mtimeMs}`;
+  const memo = await readMemo();
+  const known = memo[memoKey];
+  if (known !== undefined && existsSync(known.path)) return { ...known, source };
+  const described = await describeUncached(file, source);
+  memo[memoKey] = { path: described.path, version: described.version };
+  await writeMemo(memo);
+  return described;
+}
+
+type Memo = Record<string, { path: string; version: string }>;
+
+function memoFile(): string {
+  return path.join(cacheHome(), "envoy-binaries.json");
+}
+
+async function readMemo(): Promise<Memo> {
+  try {
+    return JSON.parse(await readFile(memoFile(), "utf8")) as Memo;
+  } catch {
+    return {};
+  }
+}
+
+async function writeMemo(memo: Memo): Promise<void> {
+  try {
+    await mkdir(cacheHome(), { recursive: true });
+    await writeFileAtomic(memoFile(), JSON.stringify(memo, null, 2));
+  } catch {
+    // A read-only cache only costs time.
+  }
+}
+
+async function describeUncached(file: string, source: string): Promise<EnvoyBinary> {
   const result = await run(file, ["--version"], { timeoutMs: 30_000 });
   const text = `${result.stdout}\n${result.stderr}`;
   const version = parseEnvoyVersion(text);

@@ -39,28 +39,15 @@ export function parseGoVersion(text: string): [number, number, number] | undefin
   return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
 }
 
+let goDetected: Promise<ToolchainInfo> | undefined;
+
 const goAdapter: ToolchainAdapter = {
   name: "go",
-  async detect() {
-    const result = await run("go", ["version"], { timeoutMs: 30_000 });
-    if (result.spawnError !== undefined) {
-      throw new UserError("the go toolchain was not found on PATH", {
-        hint: "install Go 1.24 or newer (https://go.dev/dl/) and make sure `go version` works, or use --toolchain tinygo",
-      });
-    }
-    const version = parseGoVersion(result.stdout);
-    if (result.exitCode !== 0 || version === undefined) {
-      throw new UserError(`\`go version\` failed: ${(result.stderr || result.stdout).trim() || `exit ${result.exitCode}`}`, {
-        hint: "check your Go installation (GOROOT, GOTOOLCHAIN)",
-      });
-    }
-    const [major, minor] = version;
-    if (major < MIN_GO.major || (major === MIN_GO.major && minor < MIN_GO.minor)) {
-      throw new UserError(`found Go ${version.join(".")}, but building a proxy-wasm plugin with Go needs Go 1.24 or newer`, {
-        hint: "Go 1.24 added -buildmode=c-shared for wasip1 (the reactor Envoy loads); upgrade Go (https://go.dev/dl/) or set GOTOOLCHAIN=go1.24.0",
-      });
-    }
-    return { name: "go", version: result.stdout.trim() };
+  detect() {
+    // One `go version` per run is enough (up builds the plugin and the backend).
+    goDetected ??= detectGo();
+    goDetected.catch(() => (goDetected = undefined));
+    return goDetected;
   },
   fetchCommand() {
     return { file: "go", args: ["mod", "download"], env: {} };
@@ -73,6 +60,28 @@ const goAdapter: ToolchainAdapter = {
     };
   },
 };
+
+async function detectGo(): Promise<ToolchainInfo> {
+  const result = await run("go", ["version"], { timeoutMs: 30_000 });
+  if (result.spawnError !== undefined) {
+    throw new UserError("the go toolchain was not found on PATH", {
+      hint: "install Go 1.24 or newer (https://go.dev/dl/) and make sure `go version` works, or use --toolchain tinygo",
+    });
+  }
+  const version = parseGoVersion(result.stdout);
+  if (result.exitCode !== 0 || version === undefined) {
+    throw new UserError(`\`go version\` failed: ${(result.stderr || result.stdout).trim() || `exit ${result.exitCode}`}`, {
+      hint: "check your Go installation (GOROOT, GOTOOLCHAIN)",
+    });
+  }
+  const [major, minor] = version;
+  if (major < MIN_GO.major || (major === MIN_GO.major && minor < MIN_GO.minor)) {
+    throw new UserError(`found Go ${version.join(".")}, but building a proxy-wasm plugin with Go needs Go 1.24 or newer`, {
+      hint: "Go 1.24 added -buildmode=c-shared for wasip1 (the reactor Envoy loads); upgrade Go (https://go.dev/dl/) or set GOTOOLCHAIN=go1.24.0",
+    });
+  }
+  return { name: "go", version: result.stdout.trim() };
+}
 
 const tinygoAdapter: ToolchainAdapter = {
   name: "tinygo",

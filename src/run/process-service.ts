@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { formatCommand } from "../lib/exec.js";
 import { ui } from "../ui/output.js";
 import { LineSplitter, RingBuffer } from "./lines.js";
@@ -51,7 +51,12 @@ export class ProcessService implements Service {
 
   async start(): Promise<void> {
     ui.debug(`$ ${formatCommand(this.spec.file, this.spec.args, this.spec.env, this.spec.cwd)}`);
-    const child = spawn(this.spec.file, this.spec.args, {
+    // With setpriv, the kernel kills the child if this process dies without
+    // stopping it (kill -9, a crash): Node has no prctl(PR_SET_PDEATHSIG) of
+    // its own. setpriv execs the program, so the pid stays the program's.
+    const setpriv = pdeathsigWrapper();
+    const [file, args] = setpriv === undefined ? [this.spec.file, this.spec.args] : [setpriv, ["--pdeathsig", "KILL", "--", this.spec.file, ...this.spec.args]];
+    const child = spawn(file, args, {
       cwd: this.spec.cwd,
       env: { ...process.env, ...this.spec.env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -169,6 +174,25 @@ export class ServiceTimeoutError extends Error {
   ) {
     super(`${service} was not ready after ${Math.round(timeoutMs / 1000)} s`);
   }
+}
+
+let setprivPath: string | null | undefined;
+
+/** setpriv (util-linux, Linux) if it is there and knows --pdeathsig. */
+function pdeathsigWrapper(): string | undefined {
+  if (setprivPath === undefined) {
+    setprivPath = null;
+    if (process.platform === "linux" && process.env.ENVOYWASM_NO_PDEATHSIG === undefined) {
+      for (const candidate of ["/usr/bin/setpriv", "/bin/setpriv"]) {
+        const probe = spawnSync(candidate, ["--pdeathsig", "KILL", "--", "true"], { stdio: "ignore" });
+        if (probe.status === 0) {
+          setprivPath = candidate;
+          break;
+        }
+      }
+    }
+  }
+  return setprivPath ?? undefined;
 }
 
 export function delay(ms: number): Promise<void> {

@@ -189,29 +189,49 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     expect(ended.exitCode).toBe(0);
   });
 
-  it("cleans up after a supervisor that was killed -9, and says so", async () => {
-    const p = await newProject("headers");
-    expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
+  async function killSupervisor(p: Project): Promise<{ services: { pid: number }[] }> {
     const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { supervisorPid: number; services: { pid: number }[] };
     process.kill(state.supervisorPid, "SIGKILL");
-    await waitFor(() => {
-      try {
-        process.kill(state.supervisorPid, 0);
-        return readFileSync(`/proc/${state.supervisorPid}/stat`, "utf8").includes(") Z ");
-      } catch {
-        return true;
-      }
-    });
+    await waitFor(() => !alive(state.supervisorPid));
+    return state;
+  }
+
+  it("a supervisor killed -9 takes its services with it (pdeathsig), and the next up cleans its state", async () => {
+    const p = await newProject("headers");
+    expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
+    const state = await killSupervisor(p);
+    await waitFor(() => state.services.every((s) => !alive(s.pid)), 5_000);
     const status = await runCli(["status"], { cwd: p.dir });
     expect(status.stdout).toContain("an earlier run died without cleaning up");
     const up = await runCli(["up", "-d"], { cwd: p.dir });
     expect(up.exitCode, up.stderr).toBe(0);
+    expect((await request(p.ports.listener)).status).toBe(200);
+  });
+
+  it("without pdeathsig, the next up stops what a killed supervisor left, and says so", async () => {
+    const p = await newProject("headers");
+    const env = { ENVOYWASM_NO_PDEATHSIG: "1" };
+    expect((await runCli(["up", "-d"], { cwd: p.dir, env })).exitCode).toBe(0);
+    const state = await killSupervisor(p);
     // Envoy may die with its pipe; the idle backend stays until envoywasm stops it.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(state.services.some((s) => alive(s.pid))).toBe(true);
+    const up = await runCli(["up", "-d"], { cwd: p.dir, env });
+    expect(up.exitCode, up.stderr).toBe(0);
     expect(up.stderr).toMatch(/an earlier run ended without cleaning up; stopped what it left: .*\(pid \d+\)/);
-    for (const s of state.services) expect(() => process.kill(s.pid, 0)).toThrow();
+    for (const s of state.services) expect(alive(s.pid)).toBe(false);
     expect((await request(p.ports.listener)).status).toBe(200);
   });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+  } catch {
+    return false;
+  }
+}
 
 describe("envoywasm up in the foreground", () => {
   it("Ctrl-C stops Envoy and the backend and exits 0", async () => {
@@ -232,6 +252,18 @@ describe("envoywasm up in the foreground", () => {
     expect(result.exitCode).toBe(0);
     expect(err).toContain("stopped envoy and backend");
     await expectAllStopped(p);
+  });
+
+  it("kill -9 of the CLI itself leaves nothing running", async () => {
+    const p = await newProject("headers");
+    const up = spawnCli(["up"], { cwd: p.dir });
+    let err = "";
+    up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    await waitFor(() => err.includes("ready in"));
+    up.kill("SIGKILL");
+    await up;
+    await waitFor(() => processesUnder(p.dir).length === 0, 5_000);
+    for (const port of [p.ports.listener, p.ports.backend]) expect(await portInUse(port)).toBe(false);
   });
 
   it("SIGTERM stops both too", async () => {
