@@ -1,7 +1,18 @@
 import type { Prompter, Question } from "../commands/init.js";
+import { CancelledError } from "../errors.js";
 
 /** Asks init's questions with inquirer; used only when a person is at a terminal. */
 export const inquirerPrompter: Prompter = async (questions: Question[]) => {
+  try {
+    return await ask(questions);
+  } catch (error) {
+    // Ctrl-C at a prompt: a cancel, not a crash.
+    if (error instanceof Error && error.name === "ExitPromptError") throw new CancelledError("SIGINT");
+    throw error;
+  }
+};
+
+async function ask(questions: Question[]): Promise<Record<string, string>> {
   const { default: inquirer } = await import("inquirer");
   const answers: Record<string, string> = {};
   for (const q of questions) {
@@ -24,4 +35,4 @@ export const inquirerPrompter: Prompter = async (questions: Question[]) => {
     }
   }
   return answers;
-};
+}

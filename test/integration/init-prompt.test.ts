@@ -1,0 +1,62 @@
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseProjectConfig } from "../../src/lib/project-config.js";
+import { BIN, removeTempDirs, tempDir } from "../helpers/cli.js";
+
+afterAll(removeTempDirs);
+
+/**
+ * Runs the CLI on a real pseudo-terminal (util-linux `script`), answering
+ * each prompt once it appears, the way a person would.
+ */
+function atTerminal(args: string, cwd: string, answers: [prompt: string, keys: string][]): Promise<{ code: number | null; screen: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("script", ["-qfec", `${process.execPath} ${BIN} ${args}`, "/dev/null"], {
+      cwd,
+      env: { ...process.env, NO_COLOR: "1", TERM: "xterm" },
+    });
+    let screen = "";
+    const pending = [...answers];
+    child.stdout.on("data", (chunk: Buffer) => {
+      screen += chunk.toString();
+      while (pending.length > 0 && screen.includes(pending[0]![0])) {
+        const [, keys] = pending.shift()!;
+        setTimeout(() => child.stdin.write(keys), 150);
+      }
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, screen: screen.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "") });
+    });
+  });
+}
+
+describe("envoywasm init at a terminal", () => {
+  it("asks for what the flags do not say, and uses the answers", async () => {
+    const dir = await tempDir();
+    const { code, screen } = await atTerminal("init proj --backend-port 9180", dir, [
+      ["Project name", "cool-plugin\r"],
+      ["Template", "\u001b[B\r"], // arrow down: add-header
+      ["Toolchain", "\r"],
+      ["Listener port", "nope\r"],
+      ["must be a port number", "\u0015" + "9185\r"], // Ctrl-U clears the bad answer
+      ["Envoy admin port", "\r"],
+    ]);
+    expect(screen).not.toContain("Backend port"); // given as a flag: not asked
+    expect(code).toBe(0);
+    const config = parseProjectConfig(await readFile(path.join(dir, "proj", "envoywasm.yaml"), "utf8"));
+    expect(config).toMatchObject({ name: "cool-plugin", toolchain: "go", ports: { listener: 9185, admin: 8001, backend: 9180 } });
+    expect(await readFile(path.join(dir, "proj", "plugin", "main.go"), "utf8")).toContain("x-envoywasm");
+  });
+
+  it("asks nothing with --yes", async () => {
+    const dir = await tempDir();
+    const { code, screen } = await atTerminal("init quiet --yes", dir, []);
+    expect(code).toBe(0);
+    expect(screen).not.toContain("?");
+    expect(screen).toContain("created quiet (headers template, go toolchain)");
+  });
+});
