@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
-import { buildKey, readStamp, stampMatches, writeStamp } from "../lib/build-cache.js";
+import { buildKey, modulesKey, readStamp, stampMatches, writeStamp } from "../lib/build-cache.js";
 import { run, tailLines } from "../lib/exec.js";
 import { projectPaths } from "../lib/paths.js";
 import { loadProject, type Project } from "../lib/project-config.js";
@@ -69,7 +69,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   }
 
   const fetch = toolchain.fetchCommand();
-  if (fetch !== undefined) {
+  const modules = await modulesKey(paths.pluginDir);
+  if (fetch !== undefined && stamp?.modulesKey !== modules) {
     options.onPhase?.("fetching Go modules");
     await runStep(fetch, paths.pluginDir, project.root, config.plugin.dir, options, "fetching the plugin's Go modules failed");
   }
@@ -105,7 +106,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     await rename(temp, paths.wasm);
     const s = await stat(paths.wasm);
     await mkdir(paths.state, { recursive: true });
-    await writeStamp(paths.buildStamp, { key, wasm: paths.wasm, bytes: s.size, mtimeMs: s.mtimeMs });
+    await writeStamp(paths.buildStamp, { key, wasm: paths.wasm, bytes: s.size, mtimeMs: s.mtimeMs, modulesKey: modules });
     return {
       wasm: paths.wasm,
       wasmRelative: relWasm,

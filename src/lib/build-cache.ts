@@ -14,6 +14,15 @@ export interface BuildStamp {
   wasm: string;
   bytes: number;
   mtimeMs: number;
+  /** go.mod and go.sum as they were when their modules were last fetched. */
+  modulesKey?: string;
+}
+
+/** A hash of go.mod and go.sum: when it is unchanged, the modules are already fetched. */
+export async function modulesKey(moduleDir: string): Promise<string> {
+  const hash = createHash("sha256");
+  for (const f of ["go.mod", "go.sum"]) hash.update(await readFile(path.join(moduleDir, f)).catch(() => Buffer.from(`no ${f}`)));
+  return hash.digest("hex");
 }
 
 const SKIP_DIRS = new Set([".git", "node_modules", ".envoywasm", "build", "testdata"]);

@@ -1,4 +1,3 @@
-import { execa } from "execa";
 import { ui } from "../ui/output.js";
 
 /**
@@ -39,6 +38,8 @@ export interface RunResult {
 export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const command = formatCommand(file, args, options.env, options.cwd);
   ui.debug(`$ ${command}`);
+  // execa and its dependencies take ~0.1 s to load: only when a program runs.
+  const { execa } = await import("execa");
   const result = await execa(file, args, {
     cwd: options.cwd,
     env: options.env,

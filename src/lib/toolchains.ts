@@ -1,4 +1,10 @@
+import { statSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { UserError } from "../errors.js";
+import { cacheHome } from "./cache.js";
+import { onPath } from "./envoy.js";
+import { writeFileAtomic } from "./write-plan.js";
 import { run } from "./exec.js";
 import type { Toolchain } from "./project-config.js";
 
@@ -44,8 +50,10 @@ let goDetected: Promise<ToolchainInfo> | undefined;
 const goAdapter: ToolchainAdapter = {
   name: "go",
   detect() {
-    // One `go version` per run is enough (up builds the plugin and the backend).
-    goDetected ??= detectGo();
+    // One `go version` per run is enough (up builds the plugin and the backend),
+    // and none while the go binary and the settings that pick a toolchain stay
+    // the same: that keeps a no-op build from starting any program.
+    goDetected ??= remembered(goIdentity(), detectGo);
     goDetected.catch(() => (goDetected = undefined));
     return goDetected;
   },
@@ -60,6 +68,41 @@ const goAdapter: ToolchainAdapter = {
     };
   },
 };
+
+/** What decides which Go runs: the binary on PATH and the variables that switch toolchains. */
+function goIdentity(): string | undefined {
+  const go = onPath("go");
+  if (go === undefined) return undefined;
+  try {
+    const s = statSync(go);
+    const env = ["GOTOOLCHAIN", "GOROOT", "GOPATH", "GOENV"].map((k) => `${k}=${process.env[k] ?? ""}`).join("\0");
+    return `${go}\0${s.size}\0${s.mtimeMs}\0${env}`;
+  } catch {
+    return undefined;
+  }
+}
+
+async function remembered(identity: string | undefined, detect: () => Promise<ToolchainInfo>): Promise<ToolchainInfo> {
+  const file = path.join(cacheHome(), "go-version.json");
+  if (identity !== undefined) {
+    try {
+      const memo = JSON.parse(await readFile(file, "utf8")) as { identity: string; info: ToolchainInfo };
+      if (memo.identity === identity) return memo.info;
+    } catch {
+      // Nothing remembered yet.
+    }
+  }
+  const info = await detect();
+  if (identity !== undefined) {
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFileAtomic(file, JSON.stringify({ identity, info }));
+    } catch {
+      // A read-only cache only costs time.
+    }
+  }
+  return info;
+}
 
 async function detectGo(): Promise<ToolchainInfo> {
   const result = await run("go", ["version"], { timeoutMs: 30_000 });

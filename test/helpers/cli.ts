@@ -1,4 +1,5 @@
 import { execa, type ResultPromise } from "execa";
+import { mkdtempSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -7,6 +8,10 @@ import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = path.join(REPO, "bin", "envoywasm.js");
+
+/** envoywasm's cache for this test file, so tests leave the user's own alone. */
+const HOME = mkdtempSync(path.join(os.tmpdir(), "envoywasm-test-home-"));
+process.on("exit", () => rmSync(HOME, { recursive: true, force: true }));
 
 export interface CliResult {
   exitCode: number | undefined;
@@ -22,7 +27,7 @@ export async function runCli(
 ): Promise<CliResult> {
   const result = await execa(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? REPO,
-    env: { NO_COLOR: "1", ...options.env },
+    env: { NO_COLOR: "1", ENVOYWASM_HOME: HOME, ...options.env },
     reject: false,
     timeout: options.timeoutMs ?? 170_000,
     input: options.input ?? "",
@@ -39,7 +44,7 @@ export async function runCli(
 export function spawnCli(args: string[], options: { cwd: string; env?: Record<string, string> }): ResultPromise {
   return execa(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
+    env: { NO_COLOR: "1", ENVOYWASM_HOME: HOME, ...options.env },
     reject: false,
     all: true,
     buffer: true,
