@@ -65,10 +65,15 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
     terminal: process.stdout,
     colour: ui.stdoutColour,
     onProgress: (text) => ui.info(ui.paint("gray", `• ${text}`)),
-    onReady: () => {
+    showStartup: ui.verbose,
+    onReady: ({ services, hiddenStartupLines }) => {
+      const each = services.map((s) => `${s.name} ${formatMs(s.ms)}`).join(", ");
       ui.success(
-        `ready in ${formatMs(Math.round(performance.now() - started))}: Envoy on 127.0.0.1:${plan.ports.listener} (admin ${plan.ports.admin}), backend on ${plan.ports.backend}`,
+        `ready in ${formatMs(Math.round(performance.now() - started))} (${each}): Envoy on 127.0.0.1:${plan.ports.listener} (admin ${plan.ports.admin}), backend on ${plan.ports.backend}`,
       );
+      if (hiddenStartupLines > 0) {
+        ui.info(ui.paint("gray", `  (${hiddenStartupLines} lines of Envoy start-up info are in .envoywasm/logs/envoy.log; --verbose shows them here)`));
+      }
       ui.info(`  try:  ${curl}      Ctrl-C stops both`);
     },
     onStopping: (why) => ui.info(ui.paint("gray", `• ${why}: stopping envoy and backend (Ctrl-C again to force)`)),

@@ -16,12 +16,19 @@ export interface LogMuxOptions {
   colour: boolean;
   /** Extra observers (readiness hints, failure classification). */
   onLine?: (service: string, line: string) => void;
+  /**
+   * Until ready() is called, lines for which this says false go only to the
+   * log files (Envoy's start-up chatter: a hundred lines of extension lists).
+   */
+  showWhileStarting?: (service: string, line: string) => boolean;
 }
 
 export class LogMux {
   private readonly files = new Map<string, WriteStream>();
   private readonly width: number;
   private muted = false;
+  private starting = true;
+  private held = 0;
 
   constructor(private readonly options: LogMuxOptions) {
     this.width = Math.max(...options.services.map((s) => s.length));
@@ -36,10 +43,20 @@ export class LogMux {
     this.files.get(service)?.write(stampLine(line));
     this.options.onLine?.(service, line);
     if (this.options.terminal !== undefined && !this.muted) {
+      if (this.starting && this.options.showWhileStarting?.(service, line) === false) {
+        this.held++;
+        return;
+      }
       this.options.terminal.write(
         `${formatLine(service, line, { colour: this.options.colour, prefix: true, width: this.width, services: this.options.services })}\n`,
       );
     }
+  }
+
+  /** From now on every line is echoed; returns how many start-up lines were not. */
+  ready(): number {
+    this.starting = false;
+    return this.held;
   }
 
   /** Stop echoing to the terminal (files still get every line). */

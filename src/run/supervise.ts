@@ -21,7 +21,9 @@ export interface SuperviseHooks {
   colour: boolean;
   /** A progress note while starting ("starting envoy…", "waiting for envoy (INITIALIZING)…"). */
   onProgress?: (text: string) => void;
-  onReady?: (info: { ms: number }) => void;
+  onReady?: (info: { ms: number; services: { name: string; ms: number }[]; hiddenStartupLines: number }) => void;
+  /** Echo every start-up line, not only warnings, errors and the plugin's. */
+  showStartup?: boolean;
   /** Told once when stopping starts, with why. */
   onStopping?: (why: string) => void;
 }
@@ -37,7 +39,9 @@ export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<R
     logsDir: plan.logsDir,
     ...(hooks.terminal === undefined ? {} : { terminal: hooks.terminal }),
     colour: hooks.colour,
+    ...(hooks.showStartup === true ? {} : { showWhileStarting: startupLineWorthShowing }),
   });
+  const timings: { name: string; ms: number }[] = [];
   const services: Service[] = plan.services.map(
     (spec) => new ProcessService({ ...spec, probe: probeFor(spec) }, (service, line) => mux.line(service, line)),
   );
@@ -93,6 +97,7 @@ export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<R
       }
       state.services.push({ name: service.name, pid: service.pid!, match: spec.file, port: spec.port });
       await writeState(plan.stateFile, state);
+      const serviceStarted = performance.now();
       const ready = service.waitReady(plan.readyTimeoutMs, (ms) =>
         hooks.onProgress?.(`waiting for ${service.name} (${(ms / 1000).toFixed(0)} s)`),
       );
@@ -104,11 +109,13 @@ export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<R
         await stopAll();
         throw startFailure(service, outcome);
       }
+      timings.push({ name: service.name, ms: Math.round(performance.now() - serviceStarted) });
     }
     if (stopSignal === undefined) {
       state.readyAt = new Date().toISOString();
       await writeState(plan.stateFile, state);
-      hooks.onReady?.({ ms: Math.round(performance.now() - started) });
+      const hiddenStartupLines = mux.ready();
+      hooks.onReady?.({ ms: Math.round(performance.now() - started), services: timings, hiddenStartupLines });
 
       const crashed = Promise.race(services.map((s) => s.exited.then((exit) => ({ service: s, exit }))));
       const first = await Promise.race([crashed, stopRequested.then(() => undefined)]);
@@ -130,6 +137,14 @@ export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<R
     for (const s of signals) process.off(s, onSignal);
     process.off("exit", onExit);
   }
+}
+
+/** While starting, show Envoy's warnings, errors and plugin lines, and everything the backend says. */
+export function startupLineWorthShowing(service: string, line: string): boolean {
+  if (service !== "envoy") return true;
+  if (/\bwasm log\b/.test(line)) return true;
+  const level = /^\[[^\]]+\]\[\d+\]\[(\w+)\]/.exec(line)?.[1];
+  return level === undefined || !["trace", "debug", "info"].includes(level);
 }
 
 function startFailure(service: Service, error: unknown): UserError {

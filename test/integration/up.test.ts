@@ -245,6 +245,14 @@ describe("envoywasm up in the foreground", () => {
     const probe = randomUUID();
     expect((await request(p.ports.listener, { "x-probe": probe })).status).toBe(200);
     await waitFor(() => out.includes(probe), 10_000);
+    // `logs` works from another terminal while the foreground up runs.
+    const logs = await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir });
+    expect(logs.stdout).toContain(probe);
+    expect(err).toMatch(/ready in [\d.]+ m?s \(backend [\d.]+ m?s, envoy [\d.]+ m?s\)/);
+    // Envoy's start-up info went to the file only; its plugin lines were shown.
+    expect(err).toMatch(/\d+ lines of Envoy start-up info are in \.envoywasm\/logs\/envoy\.log/);
+    expect(out).not.toContain("initializing epoch 0");
+    expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).toContain("initializing epoch 0");
     // Streamed lines carry an aligned prefix per service, and none is split.
     for (const line of out.trim().split("\n")) expect(line).toMatch(/^(envoy  |backend) \| /);
     up.kill("SIGINT");
