@@ -2,6 +2,7 @@ import { UserError } from "../errors.js";
 import { diagnoseEnvoy, envoyErrorLines } from "./envoy-diagnose.js";
 import { LogMux } from "./log-mux.js";
 import type { RunPlan } from "./plan.js";
+import { TrapWatcher, type PluginTrap } from "./plugin-watch.js";
 import { probeFor } from "./probes.js";
 import { delay, ProcessService, ServiceExitedError, ServiceTimeoutError } from "./process-service.js";
 import { describeExit, type ExitInfo, type Service } from "./service.js";
@@ -24,6 +25,8 @@ export interface SuperviseHooks {
   onReady?: (info: { ms: number; services: { name: string; ms: number }[]; hiddenStartupLines: number }) => void;
   /** Echo every start-up line, not only warnings, errors and the plugin's. */
   showStartup?: boolean;
+  /** Told when the plugin traps (a Go panic) while running. */
+  onPluginTrap?: (trap: PluginTrap) => void;
   /** Told once when stopping starts, with why. */
   onStopping?: (why: string) => void;
 }
@@ -34,12 +37,14 @@ export type RunOutcome =
 
 export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<RunOutcome> {
   const started = performance.now();
+  const traps = hooks.onPluginTrap === undefined ? undefined : new TrapWatcher(plan.root, hooks.onPluginTrap);
   const mux = new LogMux({
     services: plan.services.map((s) => s.name),
     logsDir: plan.logsDir,
     ...(hooks.terminal === undefined ? {} : { terminal: hooks.terminal }),
     colour: hooks.colour,
     ...(hooks.showStartup === true ? {} : { showWhileStarting: startupLineWorthShowing }),
+    ...(traps === undefined ? {} : { onLine: (service: string, line: string) => traps.feed(service, line) }),
   });
   const timings: { name: string; ms: number }[] = [];
   const services: Service[] = plan.services.map(
@@ -132,6 +137,7 @@ export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<R
     return { kind: "stopped", signal: stopSignal ?? "SIGTERM" };
   } finally {
     await stopAll().catch(() => {});
+    traps?.flush();
     await removeState(plan.stateFile);
     await mux.close();
     for (const s of signals) process.off(s, onSignal);

@@ -31,12 +31,12 @@ class Ui {
   }
 
   /** Paint text for stderr. */
-  paint(style: Style, text: string): string {
+  paint(style: Style | readonly Style[], text: string): string {
     return this.stderrColour ? paint(style, text) : text;
   }
 
   /** Paint text for stdout. */
-  paintOut(style: Style, text: string): string {
+  paintOut(style: Style | readonly Style[], text: string): string {
     return this.stdoutColour ? paint(style, text) : text;
   }
 

@@ -274,6 +274,31 @@ describe("envoywasm up in the foreground", () => {
     for (const port of [p.ports.listener, p.ports.backend]) expect(await portInUse(port)).toBe(false);
   });
 
+  it("reports a plugin panic in one place: message, Go frame and file:line, and the 503s that follow", async () => {
+    const p = await newProject("headers");
+    const main = path.join(p.dir, "plugin/main.go");
+    const code = readFileSync(main, "utf8");
+    const at = code.indexOf("{", code.indexOf("OnHttpRequestHeaders(")) + 1;
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      main,
+      `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`,
+    );
+    const up = spawnCli(["up"], { cwd: p.dir });
+    let err = "";
+    up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    await waitFor(() => err.includes("ready in"));
+    expect((await request(p.ports.listener)).status).toBe(200);
+    expect((await request(p.ports.listener, { "x-panic": "yes" })).status).toBe(503);
+    await waitFor(() => err.includes("its VM is now dead"), 10_000);
+    expect(err).toContain("the plugin panicked: assignment to entry in nil map (in proxy_on_request_headers)");
+    expect(err).toMatch(/at main\.\(\*\w+\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\)/);
+    expect((await request(p.ports.listener)).status).toBe(503);
+    up.kill("SIGINT");
+    expect((await up).exitCode).toBe(0);
+    await expectAllStopped(p);
+  });
+
   it("SIGTERM stops both too", async () => {
     const p = await newProject("add-header");
     const up = spawnCli(["up"], { cwd: p.dir });

@@ -1,0 +1,105 @@
+import path from "node:path";
+
+/**
+ * Watches Envoy's lines for a plugin that trapped (a Go panic), and tells it
+ * in one place. Envoy prints a Go panic as dozens of `[error][wasm] wasm log`
+ * fragments (one per write the Go runtime makes), then "Function: proxy_on_…
+ * failed: Uncaught RuntimeError: unreachable" and a backtrace. After that the
+ * VM is dead and every request gets a 503 (failure_policy FAIL_CLOSED) until
+ * Envoy restarts; nothing in Envoy's output says that plainly.
+ */
+export interface PluginTrap {
+  /** The proxy-wasm callback that trapped, e.g. proxy_on_request_headers. */
+  callback: string;
+  /** The panic message, e.g. "assignment to entry in nil map". */
+  message?: string;
+  /** The plugin's function that panicked, e.g. main.(*httpContext).OnHttpRequestHeaders. */
+  func?: string;
+  /** Where, relative to the project root when it is inside it, e.g. plugin/main.go:50. */
+  location?: string;
+}
+
+const FRAGMENT = /\]\[error\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
+const FAILED = /Function: (\w+) failed: Uncaught \w+: /;
+
+export class TrapWatcher {
+  private fragments: string[] = [];
+  private pending: PluginTrap | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly root: string,
+    private readonly onTrap: (trap: PluginTrap) => void,
+  ) {}
+
+  feed(service: string, line: string): void {
+    if (service !== "envoy") return;
+    const fragment = FRAGMENT.exec(line);
+    if (fragment !== null) {
+      this.fragments.push(fragment[1] ?? "");
+      if (this.fragments.length > 400) this.fragments.shift();
+      return;
+    }
+    const failed = FAILED.exec(line);
+    if (failed !== null) {
+      this.flush();
+      this.pending = { callback: failed[1]!, ...this.fromPanicText(this.fragments) };
+      this.fragments = [];
+      // The backtrace follows on lines of its own; report once it has passed.
+      this.timer = setTimeout(() => this.flush(), 100);
+      this.timer.unref();
+      return;
+    }
+    if (this.pending !== undefined && this.pending.func === undefined) {
+      const frame = /^\s+\d+:\s+0x[0-9a-f]+ - (main\..+)$/.exec(line);
+      if (frame !== null) this.pending.func = frame[1];
+    }
+  }
+
+  /** Reports a trap seen but not yet reported. */
+  flush(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const trap = this.pending;
+    this.pending = undefined;
+    if (trap !== undefined) this.onTrap(trap);
+  }
+
+  /**
+   * The Go runtime prints a panic in many small writes, and Envoy logs each
+   * as a line with its trailing newline cut off; so read the fragments as
+   * they come rather than as text: "panic: " then the message, a "main.…"
+   * frame, then "\t", "/abs/path/main.go", ":", "50".
+   */
+  private fromPanicText(fragments: string[]): Omit<PluginTrap, "callback"> {
+    const out: Omit<PluginTrap, "callback"> = {};
+    const start = fragments.findIndex((f) => f.startsWith("panic: "));
+    if (start < 0) return out;
+    const rest = fragments.slice(start);
+    const inline = rest[0]!.slice("panic: ".length).trim();
+    const message = inline !== "" ? inline : rest[1]?.trim();
+    if (message !== undefined && message !== "") out.message = message.replace(/ \[recovered\]$/, "");
+    const func = rest.find((f) => /^main\.\S+$/.test(f));
+    if (func !== undefined) out.func = func;
+    for (let i = 0; i < rest.length; i++) {
+      const file = rest[i]!;
+      if (!/^\/\S+\.go$/.test(file) || file.includes("/pkg/mod/") || file.includes("/src/runtime/")) continue;
+      const line = rest[i + 1] === ":" && /^\d+$/.test(rest[i + 2] ?? "") ? `:${rest[i + 2]}` : "";
+      const rel = path.relative(this.root, file);
+      out.location = (rel.startsWith("..") ? file : rel) + line;
+      break;
+    }
+    return out;
+  }
+}
+
+export function describeTrap(trap: PluginTrap): string[] {
+  const what = trap.message === undefined ? "trapped" : `panicked: ${trap.message}`;
+  const lines = [`the plugin ${what} (in ${trap.callback})`];
+  if (trap.func !== undefined || trap.location !== undefined) {
+    lines.push(`  at ${[trap.func, trap.location === undefined ? undefined : `(${trap.location})`].filter(Boolean).join(" ")}`);
+  }
+  lines.push("  its VM is now dead: Envoy answers 503 to every request until it restarts (failure_policy FAIL_CLOSED).");
+  lines.push("  Fix the plugin, then stop and start `envoywasm up` again.");
+  return lines;
+}
