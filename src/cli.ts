@@ -249,4 +249,3 @@ function report(error: unknown): number {
   return code;
 }
 
-export { UsageError };

@@ -7,6 +7,7 @@ import {
   findTemplate,
   MODULE_PATH,
   render,
+  SDK_MODULES,
   TEMPLATES,
   type TemplateValues,
 } from "../lib/templates.js";
@@ -175,7 +176,8 @@ function defaultModule(name: string): string {
   return `example.com/${name}/plugin`;
 }
 
-function templateValues(a: Answers): TemplateValues {
+/** The placeholder values a project's templates are rendered with. */
+export function templateValues(a: Answers): TemplateValues {
   const ports = new Map<number, string>();
   for (const key of ["listenerPort", "adminPort", "backendPort"] as const) {
     const clash = ports.get(a[key]);
@@ -197,6 +199,7 @@ function templateValues(a: Answers): TemplateValues {
     toolchain: a.toolchain,
     template: a.template,
     pluginModule: a.module,
+    sdkModule: SDK_MODULES[a.toolchain],
     backendModule: `${a.module.replace(/\/plugin$/, "")}/backend`,
     pluginDir: PLUGIN_DIR,
     backendDir: BACKEND_DIR,

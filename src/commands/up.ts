@@ -233,4 +233,3 @@ function findWasmConfiguration(node: unknown): string | undefined {
   return undefined;
 }
 
-export { describeEnvoy };

@@ -10,11 +10,18 @@ import type { Toolchain } from "./project-config.js";
  *
  * Escaping is decided by where a placeholder lands:
  *  - .go / .yaml / .json: a string value must sit inside a double-quoted
- *    literal and is escaped for that language; a number or an object may sit
- *    bare (an object as JSON, which is also valid YAML flow syntax).
+ *    literal (in Go, an import path too) and is escaped for that language;
+ *    a number or an object may sit bare (an object as JSON, which is also
+ *    valid YAML flow syntax).
  *  - go.mod: only a module path, checked against Go's rules.
  *  - anything else (Markdown, .gitignore): the value as it is.
  */
+
+/** The Go SDK each toolchain's templates use. */
+export const SDK_MODULES: Record<Toolchain, string> = {
+  go: "github.com/proxy-wasm/proxy-wasm-go-sdk",
+  tinygo: "github.com/tetratelabs/proxy-wasm-go-sdk",
+};
 
 export const TEMPLATES_DIR = fileURLToPath(new URL("../../templates/", import.meta.url));
 
@@ -70,14 +77,18 @@ export function findTemplate(name: string): TemplateInfo | undefined {
 /** Files a project gets: the shared ones, then the plugin flavour for the toolchain. */
 export async function render(input: RenderInput, templatesDir = TEMPLATES_DIR): Promise<PlannedFile[]> {
   const common = path.join(templatesDir, "common");
-  const plugin = path.join(templatesDir, "plugins", input.toolchain, input.template);
+  // A plugin template: its tests, shared by both toolchains (the SDK's import
+  // path is a placeholder), and the code and go.mod of each toolchain's SDK.
+  const pluginDirs = ["both", input.toolchain].map((d) => path.join(templatesDir, "plugins", input.template, d));
   const sources: { from: string; to: string }[] = [];
   for (const rel of await listFiles(common)) {
     const to = rel.startsWith("backend/") ? `${input.backendDir}/${rel.slice("backend/".length)}` : rel;
     sources.push({ from: path.join(common, rel), to: outputName(to) });
   }
-  for (const rel of await listFiles(plugin)) {
-    sources.push({ from: path.join(plugin, rel), to: `${input.pluginDir}/${outputName(rel)}` });
+  for (const plugin of pluginDirs) {
+    for (const rel of await listFiles(plugin)) {
+      sources.push({ from: path.join(plugin, rel), to: `${input.pluginDir}/${outputName(rel)}` });
+    }
   }
   const files: PlannedFile[] = [];
   for (const source of sources) {

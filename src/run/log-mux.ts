@@ -26,7 +26,6 @@ export interface LogMuxOptions {
 export class LogMux {
   private readonly files = new Map<string, WriteStream>();
   private readonly width: number;
-  private muted = false;
   private starting = true;
   private held = 0;
 
@@ -42,7 +41,7 @@ export class LogMux {
   line(service: string, line: string): void {
     this.files.get(service)?.write(stampLine(line));
     this.options.onLine?.(service, line);
-    if (this.options.terminal !== undefined && !this.muted) {
+    if (this.options.terminal !== undefined) {
       if (this.starting && this.options.showWhileStarting?.(service, line) === false) {
         this.held++;
         return;
@@ -57,11 +56,6 @@ export class LogMux {
   ready(): number {
     this.starting = false;
     return this.held;
-  }
-
-  /** Stop echoing to the terminal (files still get every line). */
-  mute(): void {
-    this.muted = true;
   }
 
   async close(): Promise<void> {

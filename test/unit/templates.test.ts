@@ -5,6 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
+import { templateValues } from "../../src/commands/init.js";
 import { parseProjectConfig } from "../../src/lib/project-config.js";
 import {
   escapeGoString,
@@ -264,31 +265,17 @@ describe("renderText: go.mod and text", () => {
   });
 });
 
-/** What `init` passes to render(), built the way templateValues() in src/commands/init.ts does. */
+/** What `init` passes to render(). */
 function initValues(template: string, toolchain: "go" | "tinygo"): TemplateValues {
-  const name = "my-plugin";
-  const module = `example.com/${name}/plugin`;
-  const wasmPath = `build/${name}.wasm`;
-  const pluginConfig = findTemplate(template)!.pluginConfig(name);
-  return {
-    pluginName: name,
-    rootId: name,
-    vmId: name,
-    toolchain,
+  return templateValues({
+    name: "my-plugin",
     template,
-    pluginModule: module,
-    backendModule: `${module.replace(/\/plugin$/, "")}/backend`,
-    pluginDir: "plugin",
-    backendDir: "backend",
-    wasmPath,
-    wasmFromPlugin: path.posix.relative("plugin", wasmPath),
-    pluginConfig,
-    pluginConfigJson: JSON.stringify(pluginConfig),
+    toolchain,
     listenerPort: 18085,
     adminPort: 18001,
     backendPort: 18080,
-    envoyImage: "envoyproxy/envoy:v1.40-latest",
-  };
+    module: "example.com/my-plugin/plugin",
+  });
 }
 
 const SDK = {

@@ -4,7 +4,7 @@
 //
 // Each test runs twice: against the Go code directly ("go") and against the
 // compiled .wasm ("wasm"), which is what Envoy actually loads. The wasm run is
-// skipped until the plugin has been built.
+// skipped until the plugin has been built (`envoywasm build`).
 
 package main
 
@@ -15,9 +15,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 	"github.com/stretchr/testify/require"
+
+	"{{sdkModule}}/proxywasm/proxytest"
+	"{{sdkModule}}/proxywasm/types"
 )
 
 // newHost starts the plugin with the given configuration (nil: none).

@@ -3,8 +3,8 @@
 //	go test ./...
 //
 // Each test runs twice: against the Go code directly ("go") and against the
-// .wasm compiled by TinyGo ("wasm"), which is what Envoy actually loads. The
-// wasm run is skipped until the plugin has been built.
+// compiled .wasm ("wasm"), which is what Envoy actually loads. The wasm run is
+// skipped until the plugin has been built (`envoywasm build`).
 
 package main
 
@@ -16,8 +16,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
-	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"{{sdkModule}}/proxywasm/proxytest"
+	"{{sdkModule}}/proxywasm/types"
 )
 
 // newHost starts the plugin with the given configuration (nil: none).
