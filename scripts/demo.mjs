@@ -17,8 +17,12 @@ const repo = fileURLToPath(new URL("..", import.meta.url));
 const cli = path.join(repo, "bin", "envoywasm.js");
 const keep = process.argv.includes("--keep");
 
+const colour = process.stderr.isTTY === true && !process.env.NO_COLOR;
+const bold = (t) => (colour ? `\x1b[1m${t}\x1b[0m` : t);
+const green = (t) => (colour ? `\x1b[32m${t}\x1b[0m` : t);
+
 function step(text) {
-  process.stderr.write(`\n\x1b[1m==> ${text}\x1b[0m\n`);
+  process.stderr.write(`\n${bold(`==> ${text}`)}\n`);
 }
 
 function envoywasm(args, cwd, { capture = false } = {}) {
@@ -113,4 +117,4 @@ try {
   if (project !== undefined && !keep) rmSync(path.dirname(project), { recursive: true, force: true });
   else if (project !== undefined) process.stderr.write(`project kept in ${project}\n`);
 }
-if (process.exitCode !== 1) process.stderr.write("\n\x1b[32mdone: one request through a Go Wasm plugin in Envoy\x1b[0m\n");
+if (process.exitCode !== 1) process.stderr.write(`\n${green("done: one request through a Go Wasm plugin in Envoy")}\n`);

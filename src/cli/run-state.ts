@@ -3,6 +3,7 @@ import { logs, parseDuration } from "../commands/logs.js";
 import { status } from "../commands/status.js";
 import { UsageError } from "../errors.js";
 import { formatLine } from "../run/log-format.js";
+import { describeTrap } from "../run/plugin-watch.js";
 import { ui } from "../ui/output.js";
 
 export async function runDown(globals: { cwd: string }): Promise<void> {
@@ -42,6 +43,13 @@ export async function runStatus(opts: { json?: boolean }, globals: { cwd: string
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) ui.result(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  if (result.pluginTraps.length === 0) {
+    ui.result("plugin: no traps in this run");
+  } else {
+    const last = result.pluginTraps[result.pluginTraps.length - 1]!;
+    ui.result(`plugin: ${result.pluginTraps.length} trap(s); the last at ${last.at}:`);
+    for (const line of describeTrap(last)) ui.result(`  ${line}`);
+  }
 }
 
 export interface LogsFlags {

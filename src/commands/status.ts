@@ -1,4 +1,8 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { loadProject } from "../lib/project-config.js";
+import { parseStampedLine } from "../run/log-format.js";
+import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
 import { projectPaths } from "../lib/paths.js";
 import { canConnect } from "../run/ports.js";
 import { envoyState } from "../run/probes.js";
@@ -23,13 +27,15 @@ export interface StatusResult {
   /** State left by a run whose supervisor is gone. */
   stale: boolean;
   services: ServiceStatus[];
+  /** Traps (Go panics) the plugin hit in this run, from Envoy's log; each killed a VM. */
+  pluginTraps: (PluginTrap & { at: string })[];
 }
 
 export async function status(options: { cwd: string }): Promise<StatusResult> {
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
   const state = await readState(paths.runState);
-  if (state === undefined) return { running: false, stale: false, services: [] };
+  if (state === undefined) return { running: false, stale: false, services: [], pluginTraps: [] };
   const uptime = Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000));
   const services: ServiceStatus[] = [];
   for (const s of state.services) {
@@ -48,5 +54,21 @@ export async function status(options: { cwd: string }): Promise<StatusResult> {
     envoyVersion: state.envoy.version,
     stale: !alive,
     services,
+    pluginTraps: await trapsInLog(path.join(paths.logs, "envoy.log"), project.root),
   };
+}
+
+async function trapsInLog(file: string, root: string): Promise<(PluginTrap & { at: string })[]> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  const traps: (PluginTrap & { at: string })[] = [];
+  let at = "";
+  const watcher = new TrapWatcher(root, (trap) => traps.push({ ...trap, at }));
+  for (const raw of text.split("\n")) {
+    const entry = parseStampedLine(raw);
+    if (entry === undefined) continue;
+    at = new Date(entry.at).toISOString();
+    watcher.feed("envoy", entry.line);
+  }
+  watcher.flush();
+  return traps;
 }

@@ -294,6 +294,10 @@ describe("envoywasm up in the foreground", () => {
     expect(err).toContain("the plugin panicked: assignment to entry in nil map (in proxy_on_request_headers)");
     expect(err).toMatch(/at main\.\(\*\w+\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\)/);
     expect((await request(p.ports.listener)).status).toBe(503);
+    // status tells the same from Envoy's log, e.g. for a detached run.
+    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { pluginTraps: { message: string; location: string }[] };
+    expect(status.pluginTraps).toHaveLength(1);
+    expect(status.pluginTraps[0]).toMatchObject({ message: "assignment to entry in nil map", location: expect.stringMatching(/^plugin\/main\.go:\d+$/) });
     up.kill("SIGINT");
     expect((await up).exitCode).toBe(0);
     await expectAllStopped(p);
