@@ -329,6 +329,21 @@ describe("envoywasm up in the foreground", () => {
     await expectAllStopped(p);
   });
 
+  it("when the backend dies, says so, stops Envoy and exits non-zero", async () => {
+    const p = await newProject("auth");
+    const up = spawnCli(["up"], { cwd: p.dir });
+    let err = "";
+    up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    await waitFor(() => err.includes("ready in"));
+    const backend = (await statusOf(p)).services.find((s) => s.name === "backend")!;
+    process.kill(backend.pid, "SIGKILL");
+    const result = await up;
+    expect(result.exitCode).toBe(1);
+    expect(err).toContain("backend was killed by SIGKILL on its own; stopped the other service");
+    expect(err).toMatch(/backend \| .*listening on 127\.0\.0\.1:\d+/);
+    await expectAllStopped(p);
+  });
+
   it("refuses a port that is taken before starting anything, naming the port and its holder", async () => {
     const p = await newProject("headers");
     const blocker = net.createServer();
