@@ -3,7 +3,7 @@ import { openSync, closeSync, mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { UserError } from "../errors.js";
+import { CancelledError, UserError } from "../errors.js";
 import { prepareUp, type UpOptions } from "../commands/up.js";
 import type { RunPlan } from "../run/plan.js";
 import { describeTrap } from "../run/plugin-watch.js";
@@ -115,11 +115,25 @@ async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
     env: { ...process.env, NO_COLOR: "1" },
   });
   closeSync(out);
+  // Ctrl-C while it starts: the background supervisor must not carry on alone.
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = signal;
+    child.kill("SIGTERM");
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const message = await new Promise<DaemonMessage | { type: "exit"; code: number | null }>((resolve) => {
     child.once("message", (m) => resolve(m as DaemonMessage));
     child.once("exit", (code) => resolve({ type: "exit", code }));
   });
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   child.removeAllListeners();
+  if (interrupted !== undefined) {
+    if (message.type !== "exit") await new Promise((resolve) => child.once("exit", resolve));
+    throw new CancelledError(interrupted);
+  }
   if (child.connected) child.disconnect();
   child.unref();
   if (message.type === "ready") return message.ms;

@@ -170,6 +170,19 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     });
   }
 
+  it("Ctrl-C while up -d waits for the services stops them too (exit 130)", async () => {
+    const p = await newProject("headers");
+    const up = spawnCli(["up", "-d"], { cwd: p.dir });
+    let err = "";
+    up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    // The background supervisor starts right after this line; Envoy then needs over a second.
+    await waitFor(() => err.includes("• Envoy "));
+    await new Promise((r) => setTimeout(r, 300));
+    up.kill("SIGINT");
+    expect((await up).exitCode).toBe(130);
+    await expectAllStopped(p);
+  });
+
   it("refuses a second up while running, and logs -f follows new lines", async () => {
     const p = await newProject("headers");
     expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
