@@ -22,6 +22,8 @@ export interface ModuleFacts {
   exports: string[];
   imports: { module: string; name: string; kind: string }[];
   abiVersion: string | undefined;
+  /** The module's own memory's initial size in 64 KiB pages, when it defines one. */
+  initialMemoryPages?: number;
 }
 
 export interface CheckResult {
@@ -56,8 +58,44 @@ export async function inspectModule(bytes: Uint8Array): Promise<ModuleFacts> {
   const exports = WebAssembly.Module.exports(module).map((e) => e.name);
   const imports = WebAssembly.Module.imports(module).map((i) => ({ module: i.module, name: i.name, kind: i.kind }));
   const abi = exports.find((e) => e.startsWith("proxy_abi_version_"));
-  return { exports, imports, abiVersion: abi?.slice("proxy_abi_version_".length) };
+  const pages = initialMemoryPages(bytes);
+  return { exports, imports, abiVersion: abi?.slice("proxy_abi_version_".length), ...(pages === undefined ? {} : { initialMemoryPages: pages }) };
 }
+
+/** Reads the first memory's initial page count from the memory section (id 5). */
+export function initialMemoryPages(bytes: Uint8Array): number | undefined {
+  let i = 8; // magic and version
+  const leb = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const byte = bytes[i++];
+      if (byte === undefined) throw new RangeError("truncated");
+      result += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((byte & 0x80) === 0) return result;
+    }
+  };
+  try {
+    while (i < bytes.length) {
+      const id = bytes[i++];
+      const size = leb();
+      const end = i + size;
+      if (id === 5) {
+        if (leb() === 0) return undefined;
+        i++; // limits flags
+        return leb();
+      }
+      i = end;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** A Go module that starts with this much memory per VM is worth a word (16 MiB). */
+const LARGE_INITIAL_PAGES = 256;
 
 export function checkModule(
   facts: ModuleFacts,
@@ -96,6 +134,13 @@ export function checkModule(
     }
   }
 
+  if (facts.initialMemoryPages !== undefined && facts.initialMemoryPages >= LARGE_INITIAL_PAGES) {
+    const mib = Math.round((facts.initialMemoryPages * 64) / 1024);
+    warnings.push(
+      `the module starts with ${mib} MiB of memory, and Envoy makes one VM per worker thread (plus one); ` +
+        "Go 1.26.0 to 1.26.2 start every wasip1 module with ~34 MiB (golang/go#78321): use Go 1.26.3 or newer",
+    );
+  }
   const set = pickHostSet(options.envoyVersion);
   const checkedAgainst = options.envoyVersion ?? `${set.since} (the newest known)`;
   const env = new Set(abi === undefined ? set.env : envFunctionsForAbi(set, abi));

@@ -23,6 +23,8 @@ export interface ModuleSpec {
    * function of its own, of type () -> ().
    */
   exports?: readonly string[];
+  /** Initial pages of the module's own memory (default 1). */
+  memoryPages?: number;
 }
 
 const SECTION = { type: 1, import: 2, function: 3, memory: 5, export: 7, code: 10 } as const;
@@ -86,7 +88,7 @@ export function buildModule(spec: ModuleSpec): Uint8Array {
   if (functionExports.length > 0) {
     bytes.push(...section(SECTION.function, vector(functionExports.map(() => [0x00]))));
   }
-  if (defineMemory) bytes.push(...section(SECTION.memory, vector([[0x00, 0x01]])));
+  if (defineMemory) bytes.push(...section(SECTION.memory, vector([[0x00, ...uleb128(spec.memoryPages ?? 1)]])));
   if (exports.length > 0) {
     let nextFunction = importedFunctions;
     const entries = exports.map((e) =>

@@ -290,3 +290,25 @@ describe("checkModule", () => {
     });
   });
 });
+
+describe("initial memory", () => {
+  it("reads the initial pages of the module's memory and warns from 16 MiB", async () => {
+    const small = await inspectModule(buildModule({ exports: GOOD_EXPORTS, imports: GOOD_IMPORTS, memoryPages: 43 }));
+    expect(small.initialMemoryPages).toBe(43);
+    expect(checkModule(small, { toolchain: "go", envoyVersion: "1.40.0" }).warnings).toEqual([]);
+
+    // What Go 1.26.0-1.26.2 produce (golang/go#78321): 550 pages.
+    const large = await inspectModule(buildModule({ exports: GOOD_EXPORTS, imports: GOOD_IMPORTS, memoryPages: 550 }));
+    expect(large.initialMemoryPages).toBe(550);
+    const result = checkModule(large, { toolchain: "go", envoyVersion: "1.40.0" });
+    expect(result.errors).toEqual([]);
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toContain("starts with 34 MiB of memory");
+    expect(result.warnings[0]).toContain("Go 1.26.3 or newer");
+  });
+
+  it("has no initial size for a module that imports its memory", async () => {
+    const facts = await inspectModule(buildModule({ exports: ["memory"], imports: [{ module: "env", name: "memory", kind: "memory" }] }));
+    expect(facts.initialMemoryPages).toBeUndefined();
+  });
+});
