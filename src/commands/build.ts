@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
-import { buildKey, modulesKey, readStamp, stampMatches, writeStamp } from "../lib/build-cache.js";
+import { buildKey, modulesKey, readStamp, sourceFiles, stampMatches, writeStamp } from "../lib/build-cache.js";
 import { run, tailLines } from "../lib/exec.js";
 import { projectPaths } from "../lib/paths.js";
 import { loadProject, type Project } from "../lib/project-config.js";
@@ -103,6 +103,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         hint: "fix the plugin and build again; nothing was written to " + relWasm,
       });
     }
+    check.warnings.push(...(await goroutineWarnings(paths.pluginDir, config.plugin.dir)));
     await rename(temp, paths.wasm);
     const s = await stat(paths.wasm);
     await mkdir(paths.state, { recursive: true });
@@ -152,6 +153,28 @@ async function runStep(
         : "the compiler's messages are above; fix the code and run `envoywasm build` again",
     });
   }
+}
+
+/**
+ * A `go` statement in a plugin: the host calls the plugin and waits, and
+ * a goroutine still running when the callback returns blocks the VM
+ * (possibly for good). Worth a word at build time rather than a hung request.
+ */
+export async function goroutineWarnings(pluginDir: string, pluginRel: string): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const rel of await sourceFiles(pluginDir)) {
+    if (!rel.endsWith(".go")) continue;
+    const lines = (await readFile(path.join(pluginDir, rel), "utf8")).split("\n");
+    lines.forEach((line, index) => {
+      const code = line.replace(/\/\/.*$/, "").replace(/"(?:[^"\\]|\\.)*"|`[^`]*`/g, '""');
+      if (/(^|[;{\s])go\s+(func\b|[\w.]+\()/.test(code)) {
+        warnings.push(
+          `${pluginRel}/${rel}:${index + 1}: a goroutine in a plugin must finish before the callback returns, or the VM blocks; use OnTick or DispatchHttpCall for work that waits`,
+        );
+      }
+    });
+  }
+  return warnings;
 }
 
 /** Compiler paths are relative to the plugin folder; make them relative to the project. */

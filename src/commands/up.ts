@@ -75,6 +75,7 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
     onPhase: (p) => options.onPhase?.(p),
     ...(options.onCompilerOutput === undefined ? {} : { onCompilerOutput: options.onCompilerOutput }),
   });
+  for (const warning of built.warnings) options.onWarning?.(warning);
   if (built.upToDate) {
     // The last build checked imports against the pinned or newest Envoy; check this one.
     const check = checkModule(await inspectModule(await readFile(paths.wasm)), { toolchain: config.toolchain, envoyVersion: envoy.version });
