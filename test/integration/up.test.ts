@@ -151,6 +151,9 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
       const mine = lines.filter((l) => l.includes(probe));
       expect(mine.length).toBeGreaterThan(0);
       expect(mine[0]).toContain("request headers:");
+      expect((await runCli(["logs", "--wasm", "--since", "10m"], { cwd: p.dir })).stdout).toContain(probe);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await runCli(["logs", "--wasm", "--since", "1s"], { cwd: p.dir })).stdout).not.toContain(probe);
       const backendLogs = await runCli(["logs", "backend", "--no-prefix", "--tail", "5"], { cwd: p.dir });
       expect(backendLogs.stdout).toMatch(/GET \/hello status=200/);
       expect(backendLogs.stdout).not.toContain("backend |");
