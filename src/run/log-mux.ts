@@ -27,6 +27,7 @@ export class LogMux {
   private readonly files = new Map<string, WriteStream>();
   private readonly width: number;
   private starting = true;
+  private closed = false;
   private held = 0;
 
   constructor(private readonly options: LogMuxOptions) {
@@ -39,6 +40,8 @@ export class LogMux {
   }
 
   line(service: string, line: string): void {
+    // A grandchild may still hold a pipe after its service stopped.
+    if (this.closed) return;
     this.files.get(service)?.write(stampLine(line));
     this.options.onLine?.(service, line);
     if (this.options.terminal !== undefined) {
@@ -59,6 +62,7 @@ export class LogMux {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(
       [...this.files.values()].map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
     );

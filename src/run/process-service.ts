@@ -87,6 +87,16 @@ export class ProcessService implements Service {
         finish();
       });
     }
+    // Listen before anything can happen: a program may exit at once.
+    child.once("exit", (code, signal) => {
+      exitSeen = { code, signal };
+      // A grandchild may hold the pipes open; do not wait for them forever.
+      setTimeout(() => {
+        streamsOpen = 0;
+        finish();
+      }, 500).unref();
+      finish();
+    });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", () => resolve());
       child.once("error", (error) => {
@@ -96,15 +106,6 @@ export class ProcessService implements Service {
         }
         reject(error);
       });
-    });
-    child.once("exit", (code, signal) => {
-      exitSeen = { code, signal };
-      // A grandchild may hold the pipes open; do not wait for them forever.
-      setTimeout(() => {
-        streamsOpen = 0;
-        finish();
-      }, 500).unref();
-      finish();
     });
   }
 
