@@ -13,7 +13,10 @@ export interface Progress {
 }
 
 export async function startProgress(text: string): Promise<Progress> {
-  if (process.stderr.isTTY === true && !ui.json && ui.stderrColour) {
+  // A terminal that reports no width (a bare pty, some CI runners) makes ora
+  // clear "Infinity" lines per frame and hang: draw plain lines there.
+  const width = process.stderr.columns ?? 0;
+  if (process.stderr.isTTY === true && width > 0 && !ui.json && ui.stderrColour) {
     const { default: ora } = await import("ora");
     const spinner = ora({ text, stream: process.stderr }).start();
     return {

@@ -11,9 +11,14 @@ afterAll(removeTempDirs);
  * Runs the CLI on a real pseudo-terminal (util-linux `script`), answering
  * each prompt once it appears, the way a person would.
  */
-function atTerminal(args: string, cwd: string, answers: [prompt: string, keys: string][]): Promise<{ code: number | null; screen: string }> {
+function atTerminal(
+  args: string,
+  cwd: string,
+  answers: [prompt: string, keys: string][],
+  before = "",
+): Promise<{ code: number | null; screen: string }> {
   return new Promise((resolve) => {
-    const child = spawn("script", ["-qfec", `${process.execPath} ${BIN} ${args}`, "/dev/null"], {
+    const child = spawn("script", ["-qfec", `${before}${process.execPath} ${BIN} ${args}`, "/dev/null"], {
       cwd,
       env: { ...process.env, NO_COLOR: "1", TERM: "xterm" },
     });
@@ -33,6 +38,22 @@ function atTerminal(args: string, cwd: string, answers: [prompt: string, keys: s
     });
   });
 }
+
+describe("envoywasm build at a terminal", () => {
+  // A pty that reports 0 columns once made ora clear "Infinity" lines a frame: a hang.
+  it("draws its spinner, or plain lines where the terminal has no width, and finishes", async () => {
+    const dir = await tempDir();
+    expect((await atTerminal("init spin --yes", dir, [])).code).toBe(0);
+    const bare = await atTerminal("build", path.join(dir, "spin"), []);
+    expect(bare.code).toBe(0);
+    expect(bare.screen).toContain("compiling plugin/ with go");
+    expect(bare.screen).toMatch(/built build\/spin\.wasm/);
+    const sized = await atTerminal("build --force", path.join(dir, "spin"), [], "stty cols 100 rows 30; ");
+    expect(sized.code).toBe(0);
+    expect(sized.screen).toMatch(/built build\/spin\.wasm/);
+    expect(sized.screen.length).toBeLessThan(5000);
+  });
+});
 
 describe("envoywasm init at a terminal", () => {
   it("asks for what the flags do not say, and uses the answers", async () => {
