@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { failurePolicyOf, readEnvoyConfig, wasmPluginConfig, type FailurePolicy } from "../lib/envoy-config.js";
 import { loadProject } from "../lib/project-config.js";
 import { parseStampedLine } from "../run/log-format.js";
 import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
@@ -54,15 +55,19 @@ export async function status(options: { cwd: string }): Promise<StatusResult> {
     envoyVersion: state.envoy.version,
     stale: !alive,
     services,
-    pluginTraps: await trapsInLog(path.join(paths.logs, "envoy.log"), project.root),
+    pluginTraps: await trapsInLog(
+      path.join(paths.logs, "envoy.log"),
+      project.root,
+      failurePolicyOf(wasmPluginConfig(await readEnvoyConfig(paths.envoyConfig))),
+    ),
   };
 }
 
-async function trapsInLog(file: string, root: string): Promise<(PluginTrap & { at: string })[]> {
+async function trapsInLog(file: string, root: string, policy: FailurePolicy): Promise<(PluginTrap & { at: string })[]> {
   const text = await readFile(file, "utf8").catch(() => "");
   const traps: (PluginTrap & { at: string })[] = [];
   let at = "";
-  const watcher = new TrapWatcher(root, (trap) => traps.push({ ...trap, at }));
+  const watcher = new TrapWatcher(root, (trap) => traps.push({ ...trap, at }), policy);
   for (const raw of text.split("\n")) {
     const entry = parseStampedLine(raw);
     if (entry === undefined) continue;

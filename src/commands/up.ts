@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { UserError } from "../errors.js";
+import { failurePolicyOf, readEnvoyConfig, wasmPluginConfig } from "../lib/envoy-config.js";
 import { describeEnvoy, locateEnvoy, requireEnvoyForToolchain, type EnvoyBinary } from "../lib/envoy.js";
 import { projectPaths, type ProjectPaths } from "../lib/paths.js";
 import { loadProject, type Project } from "../lib/project-config.js";
@@ -104,6 +104,7 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
     stateFile: paths.runState,
     envoy: { path: envoy.path, version: envoy.version, baseId },
     ports: config.ports,
+    failurePolicy: failurePolicyOf(wasmPluginConfig(await readEnvoyConfig(paths.envoyConfig))),
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     graceMs: options.graceMs ?? 5_000,
     services: [
@@ -189,12 +190,8 @@ export function baseIdFor(root: string): number {
 /** Where envoywasm.yaml and envoy.yaml disagree, Envoy follows envoy.yaml: say so. */
 async function consistencyWarnings(project: Project, paths: ProjectPaths): Promise<string[]> {
   const warnings: string[] = [];
-  let doc: unknown;
-  try {
-    doc = parseYaml(await readFile(paths.envoyConfig, "utf8"));
-  } catch {
-    return warnings;
-  }
+  const doc = await readEnvoyConfig(paths.envoyConfig);
+  if (doc === undefined) return warnings;
   const text = JSON.stringify(doc);
   const { ports, plugin } = project.config;
   const adminPort = (doc as { admin?: { address?: { socket_address?: { port_value?: number } } } })?.admin?.address?.socket_address?.port_value;
@@ -207,7 +204,8 @@ async function consistencyWarnings(project: Project, paths: ProjectPaths): Promi
   if (!text.includes(`"port_value":${ports.backend}`)) {
     warnings.push(`envoy.yaml routes to no port ${ports.backend} (ports.backend in envoywasm.yaml)`);
   }
-  const configValue = findWasmConfiguration(doc);
+  const configuration = wasmPluginConfig(doc)?.configuration as { value?: unknown } | undefined;
+  const configValue = typeof configuration?.value === "string" ? configuration.value : undefined;
   if (configValue !== undefined) {
     let parsed: unknown = configValue;
     try {
@@ -222,15 +220,4 @@ async function consistencyWarnings(project: Project, paths: ProjectPaths): Promi
   return warnings;
 }
 
-function findWasmConfiguration(node: unknown): string | undefined {
-  if (node === null || typeof node !== "object") return undefined;
-  const record = node as Record<string, unknown>;
-  const configuration = record.configuration as Record<string, unknown> | undefined;
-  if (record.vm_config !== undefined && configuration !== undefined && typeof configuration.value === "string") return configuration.value;
-  for (const value of Object.values(record)) {
-    const found = findWasmConfiguration(value);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
 

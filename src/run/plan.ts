@@ -1,3 +1,5 @@
+import type { FailurePolicy } from "../lib/envoy-config.js";
+
 /**
  * Everything a supervisor needs to start a project's services, decided up
  * front by `up` (after its checks) and handed over whole: to the in-process
@@ -22,6 +24,8 @@ export interface RunPlan {
   services: ServicePlan[];
   envoy: { path: string; version: string; baseId: number };
   ports: { listener: number; admin: number; backend: number };
+  /** What Envoy does when the plugin traps (from envoy.yaml), for explaining it. */
+  failurePolicy: FailurePolicy;
   readyTimeoutMs: number;
   graceMs: number;
 }

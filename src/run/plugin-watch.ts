@@ -1,4 +1,5 @@
 import path from "node:path";
+import type { FailurePolicy } from "../lib/envoy-config.js";
 
 /**
  * Watches Envoy's lines for a plugin that trapped (a Go panic), and tells it
@@ -17,6 +18,8 @@ export interface PluginTrap {
   func?: string;
   /** Where, relative to the project root when it is inside it, e.g. plugin/main.go:50. */
   location?: string;
+  /** What Envoy does about it, from envoy.yaml. */
+  failurePolicy: FailurePolicy;
 }
 
 const FRAGMENT = /\]\[error\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
@@ -30,6 +33,7 @@ export class TrapWatcher {
   constructor(
     private readonly root: string,
     private readonly onTrap: (trap: PluginTrap) => void,
+    private readonly failurePolicy: FailurePolicy = "FAIL_CLOSED",
   ) {}
 
   feed(service: string, line: string): void {
@@ -43,7 +47,7 @@ export class TrapWatcher {
     const failed = FAILED.exec(line);
     if (failed !== null) {
       this.flush();
-      this.pending = { callback: failed[1]!, ...this.fromPanicText(this.fragments) };
+      this.pending = { callback: failed[1]!, ...this.fromPanicText(this.fragments), failurePolicy: this.failurePolicy };
       this.fragments = [];
       // The backtrace follows on lines of its own; report once it has passed.
       this.timer = setTimeout(() => this.flush(), 100);
@@ -71,8 +75,8 @@ export class TrapWatcher {
    * they come rather than as text: "panic: " then the message, a "main.…"
    * frame, then "\t", "/abs/path/main.go", ":", "50".
    */
-  private fromPanicText(fragments: string[]): Omit<PluginTrap, "callback"> {
-    const out: Omit<PluginTrap, "callback"> = {};
+  private fromPanicText(fragments: string[]): Omit<PluginTrap, "callback" | "failurePolicy"> {
+    const out: Omit<PluginTrap, "callback" | "failurePolicy"> = {};
     const start = fragments.findIndex((f) => f.startsWith("panic: "));
     if (start < 0) return out;
     const rest = fragments.slice(start);
@@ -93,13 +97,20 @@ export class TrapWatcher {
   }
 }
 
+/** What a trap means for the requests that follow, per envoy.yaml's failure_policy. */
+const CONSEQUENCE: Record<FailurePolicy, string> = {
+  FAIL_CLOSED: "its VM is now dead: Envoy answers 503 to every request until it restarts (failure_policy FAIL_CLOSED).",
+  FAIL_OPEN: "its VM is now dead: requests now pass through without the plugin until Envoy restarts (failure_policy FAIL_OPEN).",
+  FAIL_RELOAD: "that request got a 503; Envoy starts a new VM for the next ones (failure_policy FAIL_RELOAD).",
+};
+
 export function describeTrap(trap: PluginTrap): string[] {
   const what = trap.message === undefined ? "trapped" : `panicked: ${trap.message}`;
   const lines = [`the plugin ${what} (in ${trap.callback})`];
   if (trap.func !== undefined || trap.location !== undefined) {
     lines.push(`  at ${[trap.func, trap.location === undefined ? undefined : `(${trap.location})`].filter(Boolean).join(" ")}`);
   }
-  lines.push("  its VM is now dead: Envoy answers 503 to every request until it restarts (failure_policy FAIL_CLOSED).");
+  lines.push(`  ${CONSEQUENCE[trap.failurePolicy]}`);
   lines.push("  Fix the plugin, then stop and start `envoywasm up` again.");
   return lines;
 }

@@ -37,7 +37,7 @@ export type RunOutcome =
 
 export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<RunOutcome> {
   const started = performance.now();
-  const traps = hooks.onPluginTrap === undefined ? undefined : new TrapWatcher(plan.root, hooks.onPluginTrap);
+  const traps = hooks.onPluginTrap === undefined ? undefined : new TrapWatcher(plan.root, hooks.onPluginTrap, plan.failurePolicy);
   const mux = new LogMux({
     services: plan.services.map((s) => s.name),
     logsDir: plan.logsDir,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
@@ -240,6 +240,17 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
   });
 });
 
+/** Makes the plugin write to a nil map (a Go panic) when a request has an x-panic header. */
+function panicOnHeader(p: Project): void {
+  const main = path.join(p.dir, "plugin/main.go");
+  const code = readFileSync(main, "utf8");
+  const at = code.indexOf("{", code.indexOf("OnHttpRequestHeaders(")) + 1;
+  writeFileSync(
+    main,
+    `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`,
+  );
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -292,14 +303,7 @@ describe("envoywasm up in the foreground", () => {
 
   it("reports a plugin panic in one place: message, Go frame and file:line, and the 503s that follow", async () => {
     const p = await newProject("headers");
-    const main = path.join(p.dir, "plugin/main.go");
-    const code = readFileSync(main, "utf8");
-    const at = code.indexOf("{", code.indexOf("OnHttpRequestHeaders(")) + 1;
-    const { writeFileSync } = await import("node:fs");
-    writeFileSync(
-      main,
-      `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`,
-    );
+    panicOnHeader(p);
     const up = spawnCli(["up"], { cwd: p.dir });
     let err = "";
     up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
@@ -317,6 +321,24 @@ describe("envoywasm up in the foreground", () => {
     up.kill("SIGINT");
     expect((await up).exitCode).toBe(0);
     await expectAllStopped(p);
+  });
+
+  it("with failure_policy FAIL_RELOAD, says that Envoy replaces the VM, and it does", async () => {
+    const p = await newProject("headers");
+    panicOnHeader(p);
+    const config = path.join(p.dir, "envoy.yaml");
+    writeFileSync(config, readFileSync(config, "utf8").replace("failure_policy: FAIL_CLOSED", "failure_policy: FAIL_RELOAD"));
+    expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
+    expect((await request(p.ports.listener, { "x-panic": "yes" })).status).toBe(503);
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await request(p.ports.listener)).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe(200);
+    const r = await runCli(["status"], { cwd: p.dir });
+    expect(r.stdout).toContain("the plugin panicked: assignment to entry in nil map");
+    expect(r.stdout).toContain("Envoy starts a new VM for the next ones (failure_policy FAIL_RELOAD)");
   });
 
   it("SIGTERM stops both too", async () => {
@@ -386,7 +408,6 @@ describe("envoywasm up in the foreground", () => {
       "typed_config: {}",
     );
     expect(broken).not.toBe(text);
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(file, broken);
     const r = await runCli(["up"], { cwd: p.dir });
     expect(r.exitCode).toBe(1);

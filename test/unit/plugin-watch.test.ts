@@ -18,6 +18,7 @@ describe("TrapWatcher", () => {
         message: "assignment to entry in nil map",
         func: "main.(*httpContext).OnHttpRequestHeaders",
         location: "plugin/main.go:50",
+        failurePolicy: "FAIL_CLOSED",
       },
     ]);
     const text = describeTrap(traps[0]!).join("\n");
@@ -41,7 +42,15 @@ describe("TrapWatcher", () => {
     const watcher = new TrapWatcher("/p", (t) => traps.push(t));
     watcher.feed("envoy", "[2026-11-25 23:19:37.818][1406][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] Function: proxy_on_response_headers failed: Uncaught RuntimeError: unreachable");
     watcher.flush();
-    expect(traps).toEqual([{ callback: "proxy_on_response_headers" }]);
+    expect(traps).toEqual([{ callback: "proxy_on_response_headers", failurePolicy: "FAIL_CLOSED" }]);
     expect(describeTrap(traps[0]!)[0]).toBe("the plugin trapped (in proxy_on_response_headers)");
+  });
+
+  it("says what follows per envoy.yaml's failure_policy", () => {
+    const said = (failurePolicy: "FAIL_CLOSED" | "FAIL_OPEN" | "FAIL_RELOAD") =>
+      describeTrap({ callback: "proxy_on_request_headers", failurePolicy }).join("\n");
+    expect(said("FAIL_CLOSED")).toContain("Envoy answers 503 to every request until it restarts");
+    expect(said("FAIL_OPEN")).toContain("requests now pass through without the plugin");
+    expect(said("FAIL_RELOAD")).toContain("Envoy starts a new VM for the next ones");
   });
 });
