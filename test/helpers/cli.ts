@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from "execa";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -9,9 +9,8 @@ import { fileURLToPath } from "node:url";
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = path.join(REPO, "bin", "envoywasm.js");
 
-/** envoywasm's cache for this test file, so tests leave the user's own alone. */
+/** envoywasm's cache for this test file, so tests leave the user's own alone (removed with the temp dirs). */
 const HOME = mkdtempSync(path.join(os.tmpdir(), "envoywasm-test-home-"));
-process.on("exit", () => rmSync(HOME, { recursive: true, force: true }));
 
 export interface CliResult {
   exitCode: number | undefined;
@@ -51,7 +50,7 @@ export function spawnCli(args: string[], options: { cwd: string; env?: Record<st
   });
 }
 
-const made: string[] = [];
+const made: string[] = [HOME];
 
 export async function tempDir(prefix = "envoywasm-test-"): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
