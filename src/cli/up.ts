@@ -48,7 +48,6 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
 
   const started = performance.now();
   const prepared = await prepareUp(options);
-  ui.info(ui.paint("gray", `• Envoy ${prepared.envoy.version} (${prepared.envoy.path}, from ${prepared.envoy.source})`));
   const { plan } = prepared;
   const curl = `curl -i http://127.0.0.1:${plan.ports.listener}/hello`;
 

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { failurePolicyOf, readEnvoyConfig, wasmPluginConfig } from "../lib/envoy-config.js";
-import { describeEnvoy, locateEnvoy, requireEnvoyForToolchain, type EnvoyBinary } from "../lib/envoy.js";
+import { locateEnvoy, requireEnvoyForToolchain, type EnvoyBinary } from "../lib/envoy.js";
 import { projectPaths, type ProjectPaths } from "../lib/paths.js";
 import { loadProject, type Project } from "../lib/project-config.js";
 import { checkModule, inspectModule } from "../wasm/check.js";
@@ -65,6 +65,7 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
     projectRoot: project.root,
     ...(options.envoy === undefined ? {} : { flag: options.envoy }),
   });
+  options.onPhase?.(`Envoy ${envoy.version} (${envoy.path}, from ${envoy.source})`);
   requireEnvoyForToolchain(envoy, config.toolchain);
 
   options.onPhase?.("building the plugin");
