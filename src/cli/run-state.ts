@@ -82,6 +82,11 @@ export async function runLogs(services: string[], flags: LogsFlags, globals: { c
       wasm: flags.wasm === true,
       signal: controller.signal,
       onServices: (s) => (known = s),
+      onTrap: (trap) => {
+        const [first, ...rest] = describeTrap(trap);
+        process.stderr.write(`${ui.paint(["bold", "red"], "envoywasm:")} ${ui.paint("bold", first!)}\n`);
+        for (const line of rest) process.stderr.write(`${line}\n`);
+      },
       write: (service, line) => {
         const width = Math.max(...known.map((s) => s.length));
         process.stdout.write(`${formatLine(service, line, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known })}\n`);

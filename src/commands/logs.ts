@@ -4,7 +4,9 @@ import { StringDecoder } from "node:string_decoder";
 import { UsageError, UserError } from "../errors.js";
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
+import { failurePolicyOf, readEnvoyConfig, wasmPluginConfig } from "../lib/envoy-config.js";
 import { isWasmLine, parseStampedLine } from "../run/log-format.js";
+import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
 import { delay } from "../run/process-service.js";
 
 export interface LogsOptions {
@@ -20,6 +22,8 @@ export interface LogsOptions {
   write: (service: string, line: string) => void;
   /** Which services there are, once known (for aligned prefixes). */
   onServices?: (services: string[]) => void;
+  /** Told each time the plugin trapped (a Go panic), whatever the filters show. */
+  onTrap?: (trap: PluginTrap) => void;
 }
 
 interface Entry {
@@ -61,24 +65,40 @@ export async function logs(options: LogsOptions): Promise<void> {
   const keep = (e: { at: number; line: string }) =>
     (options.since === undefined || e.at >= options.since) && (options.wasm !== true || isWasmLine(e.line));
 
+  const onTrap = options.onTrap;
+  const paths = projectPaths(project);
+  const traps =
+    onTrap === undefined
+      ? undefined
+      : new TrapWatcher(project.root, onTrap, failurePolicyOf(wasmPluginConfig(await readEnvoyConfig(paths.envoyConfig))));
   const readers = wanted.map((service) => new LogReader(path.join(dir, `${service}.log`), service));
   let order = 0;
   const backlog: Entry[] = [];
   for (const reader of readers) {
-    for (const e of await reader.readNew()) if (keep(e)) backlog.push({ ...e, order: order++ });
+    for (const e of await reader.readNew()) {
+      traps?.feed(e.service, e.line);
+      if (keep(e)) backlog.push({ ...e, order: order++ });
+    }
   }
   backlog.sort((a, b) => a.at - b.at || a.order - b.order);
   const shown = options.tail === undefined ? backlog : backlog.slice(Math.max(0, backlog.length - options.tail));
   for (const e of shown) options.write(e.service, e.line);
+  traps?.flush();
 
   if (options.follow !== true) return;
   while (options.signal?.aborted !== true) {
     await Promise.race([delay(150), abortPromise(options.signal)]);
     const fresh: Entry[] = [];
-    for (const reader of readers) for (const e of await reader.readNew()) if (keep(e)) fresh.push({ ...e, order: order++ });
+    for (const reader of readers) {
+      for (const e of await reader.readNew()) {
+        traps?.feed(e.service, e.line);
+        if (keep(e)) fresh.push({ ...e, order: order++ });
+      }
+    }
     fresh.sort((a, b) => a.at - b.at || a.order - b.order);
     for (const e of fresh) options.write(e.service, e.line);
   }
+  traps?.flush();
 }
 
 function rank(service: string): number {

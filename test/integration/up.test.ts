@@ -339,6 +339,10 @@ describe("envoywasm up in the foreground", () => {
     const r = await runCli(["status"], { cwd: p.dir });
     expect(r.stdout).toContain("the plugin panicked: assignment to entry in nil map");
     expect(r.stdout).toContain("Envoy starts a new VM for the next ones (failure_policy FAIL_RELOAD)");
+    // logs says it too, even when it shows only the plugin's own lines.
+    const logs = await runCli(["logs", "--wasm"], { cwd: p.dir });
+    expect(logs.stderr).toContain("envoywasm: the plugin panicked: assignment to entry in nil map (in proxy_on_request_headers)");
+    expect(logs.stdout).toContain("wasm log");
   });
 
   it("SIGTERM stops both too", async () => {
