@@ -93,9 +93,9 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
   options.onPhase?.("checking ports");
   await checkPorts(config.ports);
 
+  for (const warning of await consistencyWarnings(project, paths)) options.onWarning?.(warning);
   options.onPhase?.("validating envoy.yaml");
   const validation = await validateEnvoyConfig(paths, project.root, config.envoy.config, envoy);
-  for (const warning of await consistencyWarnings(project, paths)) options.onWarning?.(warning);
 
   const baseId = options.baseId ?? baseIdFor(project.root);
   const logLevel = options.logLevel ?? config.envoy.logLevel;
@@ -188,7 +188,10 @@ export function baseIdFor(root: string): number {
   return 1000 + (h.readUInt32BE(0) % 60_000);
 }
 
-/** Where envoywasm.yaml and envoy.yaml disagree, Envoy follows envoy.yaml: say so. */
+/**
+ * Where envoywasm.yaml and envoy.yaml disagree, Envoy follows envoy.yaml: say
+ * so. An admin port that differs is an error: readiness is asked there.
+ */
 async function consistencyWarnings(project: Project, paths: ProjectPaths): Promise<string[]> {
   const warnings: string[] = [];
   const doc = await readEnvoyConfig(paths.envoyConfig);
@@ -197,7 +200,14 @@ async function consistencyWarnings(project: Project, paths: ProjectPaths): Promi
   const { ports, plugin } = project.config;
   const adminPort = (doc as { admin?: { address?: { socket_address?: { port_value?: number } } } })?.admin?.address?.socket_address?.port_value;
   if (adminPort !== undefined && adminPort !== ports.admin) {
-    warnings.push(`envoy.yaml's admin port is ${adminPort} but ports.admin in envoywasm.yaml is ${ports.admin}; make them the same`);
+    // up asks the admin port whether Envoy is ready: a mismatch would only time out.
+    throw new UserError(`envoy.yaml's admin port is ${adminPort}, but ports.admin in envoywasm.yaml is ${ports.admin}`, {
+      hint: "make them the same: envoywasm asks Envoy's admin interface whether it is ready",
+    });
+  }
+  const code = (wasmPluginConfig(doc)?.vm_config as { code?: { local?: { filename?: unknown } } } | undefined)?.code?.local?.filename;
+  if (typeof code === "string" && path.resolve(project.root, code) !== paths.wasm) {
+    warnings.push(`envoy.yaml loads ${code}, but envoywasm builds ${plugin.wasm} (plugin.wasm in envoywasm.yaml): Envoy will not run what you build`);
   }
   if (!text.includes(`"port_value":${ports.listener}`)) {
     warnings.push(`envoy.yaml has no listener on port ${ports.listener} (ports.listener in envoywasm.yaml)`);

@@ -420,3 +420,22 @@ describe("envoywasm up in the foreground", () => {
     expect(processesUnder(p.dir)).toEqual([]);
   });
 });
+
+describe("envoywasm.yaml and envoy.yaml disagreeing", () => {
+  it("refuses a different admin port before starting anything, and warns about a module Envoy would not load", async () => {
+    const p = await newProject("headers");
+    const config = path.join(p.dir, "envoy.yaml");
+    const original = readFileSync(config, "utf8");
+    writeFileSync(config, original.replace(`port_value: ${p.ports.admin}`, `port_value: ${p.ports.admin + 1}`));
+    const r = await runCli(["up"], { cwd: p.dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`envoy.yaml's admin port is ${p.ports.admin + 1}, but ports.admin in envoywasm.yaml is ${p.ports.admin}`);
+    expect(processesUnder(p.dir)).toEqual([]);
+
+    writeFileSync(config, original.replace('filename: "build/up-headers.wasm"', 'filename: "build/other.wasm"'));
+    const w = await runCli(["up"], { cwd: p.dir });
+    expect(w.stderr).toContain("warning: envoy.yaml loads build/other.wasm, but envoywasm builds build/up-headers.wasm");
+    expect(w.exitCode).toBe(1); // and Envoy cannot read it
+    expect(w.stderr).toContain("Envoy rejected envoy.yaml: Envoy cannot read build/other.wasm");
+  });
+});
