@@ -5,6 +5,7 @@ import { UsageError } from "../errors.js";
 import { formatLine } from "../run/log-format.js";
 import { describeTrap } from "../run/plugin-watch.js";
 import { ui } from "../ui/output.js";
+import { reportTrap } from "./trap.js";
 
 export async function runDown(globals: { cwd: string }): Promise<void> {
   const result = await down({ cwd: globals.cwd });
@@ -82,11 +83,7 @@ export async function runLogs(services: string[], flags: LogsFlags, globals: { c
       wasm: flags.wasm === true,
       signal: controller.signal,
       onServices: (s) => (known = s),
-      onTrap: (trap) => {
-        const [first, ...rest] = describeTrap(trap);
-        process.stderr.write(`${ui.paint(["bold", "red"], "envoywasm:")} ${ui.paint("bold", first!)}\n`);
-        for (const line of rest) process.stderr.write(`${line}\n`);
-      },
+      onTrap: reportTrap,
       write: (service, line) => {
         const width = Math.max(...known.map((s) => s.length));
         process.stdout.write(`${formatLine(service, line, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known })}\n`);

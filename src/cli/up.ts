@@ -6,11 +6,11 @@ import { fileURLToPath } from "node:url";
 import { CancelledError, UserError } from "../errors.js";
 import { prepareUp, type UpOptions } from "../commands/up.js";
 import type { RunPlan } from "../run/plan.js";
-import { describeTrap } from "../run/plugin-watch.js";
 import { supervise, type RunOutcome } from "../run/supervise.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
 import { ui } from "../ui/output.js";
 import { formatMs } from "./build.js";
+import { reportTrap } from "./trap.js";
 
 export interface UpFlags {
   detach?: boolean;
@@ -77,11 +77,7 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
       ui.info(`  try:  ${curl}      Ctrl-C stops both`);
     },
     onStopping: (why) => ui.info(ui.paint("gray", `• ${why}: stopping envoy and backend (Ctrl-C again to force)`)),
-    onPluginTrap: (trap) => {
-      const [first, ...rest] = describeTrap(trap);
-      ui.info(`${ui.paint(["bold", "red"], "envoywasm:")} ${ui.paint("bold", first!)}`);
-      for (const line of rest) ui.info(line);
-    },
+    onPluginTrap: reportTrap,
   });
   reportOutcome(outcome);
 }

@@ -4,7 +4,7 @@ import { StringDecoder } from "node:string_decoder";
 import { UsageError, UserError } from "../errors.js";
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
-import { failurePolicyOf, readEnvoyConfig, wasmPluginConfig } from "../lib/envoy-config.js";
+import { failurePolicyIn, readEnvoyConfig } from "../lib/envoy-config.js";
 import { isWasmLine, parseStampedLine } from "../run/log-format.js";
 import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
 import { delay } from "../run/process-service.js";
@@ -47,7 +47,8 @@ export function parseDuration(text: string): number {
  */
 export async function logs(options: LogsOptions): Promise<void> {
   const project = await loadProject(options.cwd);
-  const dir = projectPaths(project).logs;
+  const paths = projectPaths(project);
+  const dir = paths.logs;
   const available = (await readdir(dir).catch(() => [] as string[]))
     .filter((f) => f.endsWith(".log") && f !== "supervisor.log")
     .map((f) => f.slice(0, -4))
@@ -66,21 +67,24 @@ export async function logs(options: LogsOptions): Promise<void> {
     (options.since === undefined || e.at >= options.since) && (options.wasm !== true || isWasmLine(e.line));
 
   const onTrap = options.onTrap;
-  const paths = projectPaths(project);
   const traps =
     onTrap === undefined
       ? undefined
-      : new TrapWatcher(project.root, onTrap, failurePolicyOf(wasmPluginConfig(await readEnvoyConfig(paths.envoyConfig))));
+      : new TrapWatcher(project.root, onTrap, failurePolicyIn(await readEnvoyConfig(paths.envoyConfig)));
   const readers = wanted.map((service) => new LogReader(path.join(dir, `${service}.log`), service));
   let order = 0;
-  const backlog: Entry[] = [];
-  for (const reader of readers) {
-    for (const e of await reader.readNew()) {
-      traps?.feed(e.service, e.line);
-      if (keep(e)) backlog.push({ ...e, order: order++ });
+  /** What the files gained since the last call, every line past the trap watcher, the kept ones in time order. */
+  const readNew = async (): Promise<Entry[]> => {
+    const entries: Entry[] = [];
+    for (const reader of readers) {
+      for (const e of await reader.readNew()) {
+        traps?.feed(e.service, e.line);
+        if (keep(e)) entries.push({ ...e, order: order++ });
+      }
     }
-  }
-  backlog.sort((a, b) => a.at - b.at || a.order - b.order);
+    return entries.sort((a, b) => a.at - b.at || a.order - b.order);
+  };
+  const backlog = await readNew();
   const shown = options.tail === undefined ? backlog : backlog.slice(Math.max(0, backlog.length - options.tail));
   for (const e of shown) options.write(e.service, e.line);
   traps?.flush();
@@ -88,15 +92,7 @@ export async function logs(options: LogsOptions): Promise<void> {
   if (options.follow !== true) return;
   while (options.signal?.aborted !== true) {
     await Promise.race([delay(150), abortPromise(options.signal)]);
-    const fresh: Entry[] = [];
-    for (const reader of readers) {
-      for (const e of await reader.readNew()) {
-        traps?.feed(e.service, e.line);
-        if (keep(e)) fresh.push({ ...e, order: order++ });
-      }
-    }
-    fresh.sort((a, b) => a.at - b.at || a.order - b.order);
-    for (const e of fresh) options.write(e.service, e.line);
+    for (const e of await readNew()) options.write(e.service, e.line);
   }
   traps?.flush();
 }

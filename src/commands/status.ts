@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { failurePolicyOf, readEnvoyConfig, wasmPluginConfig, type FailurePolicy } from "../lib/envoy-config.js";
+import { failurePolicyIn, readEnvoyConfig, type FailurePolicy } from "../lib/envoy-config.js";
 import { loadProject } from "../lib/project-config.js";
 import { parseStampedLine } from "../run/log-format.js";
 import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
@@ -58,7 +58,7 @@ export async function status(options: { cwd: string }): Promise<StatusResult> {
     pluginTraps: await trapsInLog(
       path.join(paths.logs, "envoy.log"),
       project.root,
-      failurePolicyOf(wasmPluginConfig(await readEnvoyConfig(paths.envoyConfig))),
+      failurePolicyIn(await readEnvoyConfig(paths.envoyConfig)),
     ),
   };
 }

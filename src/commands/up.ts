@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { failurePolicyOf, readEnvoyConfig, wasmPluginConfig } from "../lib/envoy-config.js";
+import { failurePolicyIn, readEnvoyConfig, wasmPluginConfig } from "../lib/envoy-config.js";
 import { locateEnvoy, requireEnvoyForToolchain, type EnvoyBinary } from "../lib/envoy.js";
 import { projectPaths, type ProjectPaths } from "../lib/paths.js";
 import { loadProject, type Project } from "../lib/project-config.js";
@@ -34,9 +34,6 @@ export interface Prepared {
   plan: RunPlan;
   envoy: EnvoyBinary;
   build: BuildResult;
-  /** Leftovers of an earlier run that died without cleaning up, now stopped. */
-  reaped: string[];
-  validateCached: boolean;
 }
 
 /**
@@ -93,9 +90,10 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
   options.onPhase?.("checking ports");
   await checkPorts(config.ports);
 
-  for (const warning of await consistencyWarnings(project, paths)) options.onWarning?.(warning);
+  const envoyConfig = await readEnvoyConfig(paths.envoyConfig);
+  for (const warning of consistencyWarnings(project, paths, envoyConfig)) options.onWarning?.(warning);
   options.onPhase?.("validating envoy.yaml");
-  const validation = await validateEnvoyConfig(paths, project.root, config.envoy.config, envoy);
+  await validateEnvoyConfig(paths, project.root, config.envoy.config, envoy);
 
   const baseId = options.baseId ?? baseIdFor(project.root);
   const logLevel = options.logLevel ?? config.envoy.logLevel;
@@ -105,7 +103,7 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
     stateFile: paths.runState,
     envoy: { path: envoy.path, version: envoy.version, baseId },
     ports: config.ports,
-    failurePolicy: failurePolicyOf(wasmPluginConfig(await readEnvoyConfig(paths.envoyConfig))),
+    failurePolicy: failurePolicyIn(envoyConfig),
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     graceMs: options.graceMs ?? 5_000,
     services: [
@@ -144,7 +142,7 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
       },
     ],
   };
-  return { project, paths, plan, envoy, build: built, reaped, validateCached: validation.cached };
+  return { project, paths, plan, envoy, build: built };
 }
 
 /** A running project refuses a second `up`; a dead run's leftovers are stopped. */
@@ -192,9 +190,8 @@ export function baseIdFor(root: string): number {
  * Where envoywasm.yaml and envoy.yaml disagree, Envoy follows envoy.yaml: say
  * so. An admin port that differs is an error: readiness is asked there.
  */
-async function consistencyWarnings(project: Project, paths: ProjectPaths): Promise<string[]> {
+function consistencyWarnings(project: Project, paths: ProjectPaths, doc: unknown): string[] {
   const warnings: string[] = [];
-  const doc = await readEnvoyConfig(paths.envoyConfig);
   if (doc === undefined) return warnings;
   const text = JSON.stringify(doc);
   const { ports, plugin } = project.config;

@@ -29,6 +29,11 @@ export function wasmPluginConfig(node: unknown): Record<string, unknown> | undef
   return undefined;
 }
 
+/** The failure policy of the first Wasm plugin in a parsed envoy.yaml (see failurePolicyOf). */
+export function failurePolicyIn(doc: unknown): FailurePolicy {
+  return failurePolicyOf(wasmPluginConfig(doc));
+}
+
 /** What Envoy does when the plugin's VM fails: failure_policy, else the older fail_open, else FAIL_CLOSED. */
 export function failurePolicyOf(plugin: Record<string, unknown> | undefined): FailurePolicy {
   const policy = plugin?.failure_policy;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { UserError } from "../errors.js";
 import { cacheHome, envoyCacheDir } from "./cache.js";
 import { writeFileAtomic } from "./write-plan.js";
-import { run } from "./exec.js";
+import { onPath, run } from "./exec.js";
 import type { ProjectConfig } from "./project-config.js";
 
 /**
@@ -57,15 +57,6 @@ export async function installedEnvoys(): Promise<InstalledEnvoy[]> {
   return out.sort((a, b) => compareVersions(b.version, a.version));
 }
 
-/** Looks for `name` on PATH. */
-export function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const candidate = path.join(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 export interface LocateOptions {
   flag?: string;

@@ -3,9 +3,8 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { cacheHome } from "./cache.js";
-import { onPath } from "./envoy.js";
 import { writeFileAtomic } from "./write-plan.js";
-import { run } from "./exec.js";
+import { onPath, run } from "./exec.js";
 import type { Toolchain } from "./project-config.js";
 
 /**

@@ -41,10 +41,6 @@ export class ProcessService implements Service {
     return this.child?.pid;
   }
 
-  get running(): boolean {
-    return this.child !== undefined && this.exitInfo === undefined;
-  }
-
   recentLines(): string[] {
     return this.recent.all();
   }
@@ -146,15 +142,23 @@ export class ProcessService implements Service {
 
   private signalGroup(signal: NodeJS.Signals): void {
     const pid = this.child?.pid;
-    if (pid === undefined) return;
+    // Once it exited, its pid alone may already be someone else's.
+    if (pid !== undefined) signalProcessGroup(pid, signal, this.exitInfo === undefined);
+  }
+}
+
+/**
+ * Signals the process group led by pid (the program and all it started);
+ * when there is no such group, the process itself if `orThePid`.
+ */
+export function signalProcessGroup(pid: number, signal: NodeJS.Signals, orThePid = true): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
     try {
-      process.kill(-pid, signal);
+      if (orThePid) process.kill(pid, signal);
     } catch {
-      try {
-        if (this.exitInfo === undefined) process.kill(pid, signal);
-      } catch {
-        // Already gone.
-      }
+      // Already gone.
     }
   }
 }

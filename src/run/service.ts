@@ -20,7 +20,6 @@ export interface Service {
   /** Forces it now, synchronously (for exit hooks). */
   killNow(): void;
   readonly pid: number | undefined;
-  readonly running: boolean;
   /** The last lines it wrote. */
   recentLines(): string[];
 }

@@ -1,6 +1,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { writeFileAtomic } from "../lib/write-plan.js";
 import { commandLine } from "./ports.js";
+import { signalProcessGroup } from "./process-service.js";
 
 /**
  * .envoywasm/state.json: who runs this project's services. Written by the
@@ -73,22 +74,11 @@ export async function reapLeftovers(state: RunState, graceMs = 3000): Promise<st
   const stopped: string[] = [];
   for (const service of state.services) {
     if (!serviceAlive(service)) continue;
-    signal(service.pid, "SIGTERM");
+    signalProcessGroup(service.pid, "SIGTERM");
     stopped.push(`${service.name} (pid ${service.pid})`);
   }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline && state.services.some(serviceAlive)) await new Promise((r) => setTimeout(r, 50));
-  for (const service of state.services) if (serviceAlive(service)) signal(service.pid, "SIGKILL");
+  for (const service of state.services) if (serviceAlive(service)) signalProcessGroup(service.pid, "SIGKILL");
   return stopped;
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, sig);
-      return;
-    } catch {
-      // Not a group leader, or gone.
-    }
-  }
 }
