@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Finds (or installs) Envoy once, checks Go, isolates HOME/TMPDIR/caches, and fails the run on leftovers.
+    globalSetup: ["./test/global-setup.ts"],
     // Integration tests run real Go builds, Envoy and HTTP: give them time.
     testTimeout: 180_000,
     hookTimeout: 120_000,

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { isEnvoywasmError, UsageError } from "./errors.js";
 import { ui } from "./ui/output.js";
 
@@ -20,6 +20,18 @@ function globals(command: Command): GlobalOptions {
   const o = command.optsWithGlobals<{ cwd?: string; verbose?: boolean; json?: boolean; color?: boolean }>();
   return { cwd: o.cwd ?? process.cwd(), verbose: o.verbose === true, ...(o.json === undefined ? {} : { json: o.json }) };
 }
+
+/** A whole number from min to max, parsed by commander (a bad one is a usage error, exit 2). */
+function integer(min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`);
+    }
+    return Number(value);
+  };
+}
+
+const port = integer(1, 65535);
 
 function example(text: string): string {
   return `\nExamples:\n${text
@@ -64,18 +76,20 @@ export function buildProgram(): Command {
     .option("-n, --name <name>", "project name: lowercase letters, digits and dashes (default: the folder's name)")
     .addOption(new Option("-t, --template <name>", "plugin template; headers is the default").choices(["headers", "add-header", "auth"]))
     .addOption(new Option("--toolchain <toolchain>", "go (Go >= 1.24, the default) or tinygo").choices(["go", "tinygo"]))
-    .option("--listener-port <port>", "port Envoy listens on (default: 8085)")
-    .option("--admin-port <port>", "port of Envoy's admin interface (default: 8001)")
-    .option("--backend-port <port>", "port of the backend service (default: 8080)")
+    .option("--listener-port <port>", "port Envoy listens on (default: 8085; with --from, the adopted config's)", (v: string) => String(port(v)))
+    .option("--admin-port <port>", "port of Envoy's admin interface (default: 8001; with --from, the adopted config's)", (v: string) => String(port(v)))
+    .option("--backend-port <port>", "port of the backend service (default: 8080)", (v: string) => String(port(v)))
     .option("--module <path>", "Go module path of the plugin (default: example.com/<name>/plugin)")
+    .option("--from <folder>", "adopt an existing Go proxy-wasm plugin folder (copied, never edited), with its envoy.yaml")
     .option("-y, --yes", "take the defaults, ask nothing")
-    .option("-f, --force", "write into a folder that is not empty (only the template's files are touched)")
+    .option("-f, --force", "write into a folder that is not empty: only missing files are written, existing ones are kept")
     .addHelpText(
       "after",
       example(`
         envoywasm init my-plugin
         envoywasm init my-auth --template auth --listener-port 9000 --yes
-        envoywasm init legacy --toolchain tinygo`),
+        envoywasm init legacy --toolchain tinygo
+        envoywasm init --from ~/src/proxy-wasm-go-sdk/examples/http_headers my-headers`),
     )
     .action(async (dir: string, opts: Record<string, string | boolean | undefined>, command: Command) => {
       const { runInit } = await import("./cli/init.js");
@@ -117,26 +131,52 @@ export function buildProgram(): Command {
     .command("up")
     .summary("run the backend and Envoy with the plugin, and stream their logs")
     .description(
-      "Build what is stale (plugin and backend), check ports and envoy.yaml, start the backend and then\n" +
-        "Envoy, wait until both are ready, and stream their output with a prefix per service; plugin\n" +
-        "lines (`wasm log …`) stand out. Ctrl-C or SIGTERM stops both. With --detach it returns once ready.",
+      "Build what is stale (plugins and backend), check every port envoy.yaml binds, start the backend and\n" +
+        "then Envoy, wait until both are ready, and stream their output with a prefix per service; plugin\n" +
+        "lines stand out. Natively, or in Docker (--docker). With --watch, saving a plugin reloads it in the\n" +
+        "running Envoy without failing a request. Ctrl-C or SIGTERM stops everything; --detach returns once ready.",
     )
     .option("-d, --detach", "run in the background; stop with `envoywasm down`")
-    .option("--envoy <path>", "the Envoy binary to run (also: ENVOY_BIN)")
+    .option("-w, --watch", "rebuild and reload on every change to the plugins, envoy.yaml or the backend")
+    .option("--docker", "run Envoy and the backend in containers (also: runtime: docker in envoywasm.yaml)")
+    .option("--envoy-image <ref>", "the Envoy image for --docker (default: envoy.image, else envoyproxy/envoy of the Envoy version)")
+    .addOption(new Option("--pull <policy>", "when to pull the Envoy image").choices(["missing", "always", "never"]).default("missing"))
+    .option("--envoy <path>", "the Envoy binary to run natively (also: ENVOY_BIN)")
+    .option("--expose", "allow binds beyond 127.0.0.1 (envoy.yaml's 0.0.0.0; Docker ports on every interface)")
     .addOption(new Option("-l, --log-level <level>", "Envoy's --log-level (default: envoy.logLevel, info)").choices(["trace", "debug", "info", "warning", "error", "critical", "off"]))
     .addOption(new Option("--wasm-log-level <level>", "log level of Envoy's wasm component, which carries the plugin's lines").choices(["trace", "debug", "info", "warning", "error", "critical", "off"]).default("debug"))
-    .option("--concurrency <n>", "Envoy worker threads, each with its own plugin VM", "1")
-    .option("--base-id <n>", "Envoy's --base-id (default: one derived from the project's path)")
-    .option("--ready-timeout <seconds>", "how long to wait for each service to be ready", "30")
-    .addHelpText("after", example(`envoywasm up\nenvoywasm up -d && curl -i http://127.0.0.1:8085/hello && envoywasm down\nenvoywasm up -l debug --envoy /opt/envoy/bin/envoy`))
-    .action(async (opts: Record<string, string | boolean | undefined>, command: Command) => {
+    .option("--concurrency <n>", "Envoy worker threads, each with its own plugin VM (default: 1)", integer(1, 64))
+    .option("--base-id <n>", "Envoy's --base-id, natively (default: one derived from the project's path)", integer(0, 4_000_000))
+    .option("--ready-timeout <seconds>", "how long to wait for each service to be ready (default: 30)", integer(1, 600))
+    .addHelpText(
+      "after",
+      example(`envoywasm up --watch
+        envoywasm up -d && curl -i http://127.0.0.1:8085/hello && envoywasm down
+        envoywasm up --docker --envoy-image envoyproxy/envoy:v1.40.0
+        envoywasm up -l debug --envoy /opt/envoy/bin/envoy`),
+    )
+    .action(async (opts: Record<string, unknown>, command: Command) => {
       const { runUp } = await import("./cli/up.js");
       await runUp(opts, globals(command));
     });
 
   program
+    .command("reload")
+    .summary("build and load the changed plugin (or envoy.yaml, or backend) into the running project")
+    .description(
+      "Asks the running `up` (foreground or -d, native or Docker) to build what changed and load it: a plugin\n" +
+        "is swapped in place in the running Envoy (no restart, no failed request); an envoy.yaml change outside\n" +
+        "the Wasm filters restarts Envoy; a backend change restarts the backend. Exits 1 when it could not.",
+    )
+    .addHelpText("after", example("envoywasm build && envoywasm reload"))
+    .action(async (_opts: unknown, command: Command) => {
+      const { runReload } = await import("./cli/run-state.js");
+      await runReload(globals(command));
+    });
+
+  program
     .command("down")
-    .summary("stop a run started with `up -d` (or a foreground `up` elsewhere)")
+    .summary("stop the project's run: `up -d`, or a foreground `up` elsewhere (and a crashed run's leftovers)")
     .addHelpText("after", example("envoywasm down"))
     .action(async (_opts: unknown, command: Command) => {
       const { runDown } = await import("./cli/run-state.js");
@@ -145,7 +185,7 @@ export function buildProgram(): Command {
 
   program
     .command("status")
-    .summary("show the running services: pid, port, uptime, health")
+    .summary("show the running services (pid or container, ports, uptime, health, serving modules), or how the last run ended")
     .option("--json", "print the status as JSON")
     .addHelpText("after", example("envoywasm status\nenvoywasm status --json"))
     .action(async (opts: { json?: boolean }, command: Command) => {
@@ -156,13 +196,13 @@ export function buildProgram(): Command {
   program
     .command("logs")
     .summary("show (and follow) the logs of the current or last run")
-    .argument("[service...]", "envoy, backend (default: all)")
+    .argument("[service...]", "envoy, backend, build (reload compiler output), supervisor (of up -d) (default: all but supervisor)")
     .option("-f, --follow", "keep printing new lines until Ctrl-C")
-    .option("-n, --tail <n>", "only the last <n> lines")
+    .option("-n, --tail <n>", "only the last <n> lines", integer(0, 100_000_000))
     .option("--since <duration>", "only lines newer than this, e.g. 30s, 5m, 2h")
     .option("--wasm", "only the plugin's lines (`wasm log …`)")
     .option("--no-prefix", "no `service |` prefix")
-    .addHelpText("after", example("envoywasm logs --wasm\nenvoywasm logs -f envoy\nenvoywasm logs --since 5m --tail 50"))
+    .addHelpText("after", example("envoywasm logs --wasm\nenvoywasm logs -f envoy\nenvoywasm logs --since 5m --tail 50\nenvoywasm logs supervisor"))
     .action(async (services: string[], opts: Record<string, string | boolean | undefined>, command: Command) => {
       const { runLogs } = await import("./cli/run-state.js");
       await runLogs(services, opts, globals(command));

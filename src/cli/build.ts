@@ -1,6 +1,7 @@
 import { build } from "../commands/build.js";
 import { ui } from "../ui/output.js";
 import { startProgress } from "../ui/progress.js";
+import { warnLegacy } from "./project.js";
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -13,10 +14,13 @@ export function formatMs(ms: number): string {
 }
 
 export async function runBuild(opts: { force?: boolean; json?: boolean; quiet?: boolean }, globals: { cwd: string }): Promise<void> {
-  const progress = ui.json ? undefined : await startProgress("building the plugin");
+  // The project is found (or its absence reported) before any progress is shown.
+  const project = await warnLegacy(globals.cwd);
+  const progress = ui.json ? undefined : await startProgress("building");
   try {
     const result = await build({
       cwd: globals.cwd,
+      project,
       force: opts.force === true,
       onPhase: (phase) => progress?.update(phase),
       onCompilerOutput: (text) => {
@@ -26,15 +30,23 @@ export async function runBuild(opts: { force?: boolean; json?: boolean; quiet?: 
     });
     if (opts.json === true) {
       progress?.stop();
-      ui.resultJson({ wasm: result.wasm, bytes: result.bytes, ms: result.ms, upToDate: result.upToDate });
+      ui.resultJson({
+        plugins: result.plugins.map((p) => ({ dir: p.dir, wasm: p.wasm, bytes: p.bytes, sha256: p.sha256, ms: p.ms, upToDate: p.upToDate })),
+        ms: result.ms,
+      });
       return;
     }
-    const what = `${result.wasmRelative} (${formatBytes(result.bytes)})`;
-    if (result.upToDate) progress?.succeed(`${what} is up to date (${formatMs(result.ms)}); --force rebuilds`);
-    else progress?.succeed(`built ${what} in ${formatMs(result.ms)}`);
-    for (const w of result.warnings) ui.warn(w);
-    if (!result.upToDate) ui.debug(`checked exports (ABI ${result.abiVersion ?? "?"}) and imports against Envoy ${result.checkedAgainst ?? "?"}`);
-    if (opts.quiet !== true) ui.result(result.wasm);
+    const lines = result.plugins.map((p) => {
+      const what = `${p.wasmRelative} (${formatBytes(p.bytes)}, sha256 ${p.sha256.slice(0, 12)})`;
+      return p.upToDate ? `${what} is up to date` : `built ${what} in ${formatMs(p.ms)}`;
+    });
+    const allUpToDate = result.plugins.every((p) => p.upToDate);
+    progress?.succeed(lines.join("\n  ") + (allUpToDate ? ` (${formatMs(result.ms)}); --force rebuilds` : ""));
+    for (const p of result.plugins) {
+      for (const w of p.warnings) ui.warn(w);
+      if (!p.upToDate) ui.debug(`${p.dir}: checked exports (ABI ${p.abiVersion ?? "?"}) and imports against Envoy ${p.checkedAgainst ?? "?"}`);
+      if (opts.quiet !== true) ui.result(p.wasm);
+    }
   } catch (error) {
     progress?.fail();
     throw error;

@@ -1,20 +1,28 @@
 import { down } from "../commands/down.js";
 import { logs, parseDuration } from "../commands/logs.js";
-import { status } from "../commands/status.js";
-import { UsageError } from "../errors.js";
+import { status, type StatusResult } from "../commands/status.js";
+import { UserError } from "../errors.js";
+import { loadProject } from "../lib/project-config.js";
+import { projectPaths } from "../lib/paths.js";
+import { askSupervisor } from "../run/control.js";
 import { formatLine } from "../run/log-format.js";
 import { describeTrap } from "../run/plugin-watch.js";
+import { readState, supervisorAlive } from "../run/state.js";
+import { describeExit } from "../run/service.js";
 import { ui } from "../ui/output.js";
+import { writeOut } from "../ui/write.js";
 import { reportTrap } from "./trap.js";
 
+const warn = (m: string) => ui.warn(m);
+
 export async function runDown(globals: { cwd: string }): Promise<void> {
-  const result = await down({ cwd: globals.cwd });
+  const result = await down({ cwd: globals.cwd, warn });
   if (!result.wasRunning) {
     ui.info("nothing is running in this project");
     return;
   }
   if (result.leftovers) ui.warn(`its supervisor was gone; stopped what it left: ${result.stopped.join(", ")}`);
-  else ui.success(`stopped ${result.stopped.join(", ")}`);
+  else ui.success(`stopped ${result.stopped.join(", ") || "the run"}`);
 }
 
 function formatUptime(seconds: number): string {
@@ -24,49 +32,65 @@ function formatUptime(seconds: number): string {
 }
 
 export async function runStatus(opts: { json?: boolean }, globals: { cwd: string }): Promise<void> {
-  const result = await status({ cwd: globals.cwd });
+  const result = await status({ cwd: globals.cwd, warn });
   if (opts.json === true) {
     ui.resultJson(result);
     return;
   }
-  if (result.services.length === 0) {
+  if (result.cleanedUp.length > 0) ui.warn(`an earlier run died without cleaning up; stopped what it left: ${result.cleanedUp.join(", ")}`);
+  if (!result.running) {
     ui.result("not running");
+    if (result.lastRun !== undefined) for (const line of describeLastRun(result.lastRun)) ui.result(line);
+    if (result.lastRun?.outcome !== "stopped") printTraps(result);
     return;
   }
   ui.result(
-    result.stale
-      ? "not running (an earlier run died without cleaning up; `envoywasm down` or the next `up` cleans it)"
-      : `running (${result.mode}, supervisor pid ${result.supervisorPid}, Envoy ${result.envoyVersion})`,
+    `running (${result.mode}${result.runtime === "docker" ? ", in Docker" : ""}${result.watch === true ? ", watching" : ""}; supervisor pid ${result.supervisorPid}; Envoy ${result.envoyVersion}${result.envoyImage === undefined ? "" : ` from ${result.envoyImage}`})`,
   );
-  const rows = [["SERVICE", "PID", "PORT", "UPTIME", "HEALTH"]];
+  const rows = [["SERVICE", result.runtime === "docker" ? "CONTAINER" : "PID", "PORTS", "UPTIME", "HEALTH"]];
   for (const s of result.services) {
-    rows.push([s.name, String(s.pid), String(s.port), s.running ? formatUptime(s.uptimeSeconds) : "-", s.health]);
+    rows.push([s.name, s.container ?? String(s.pid ?? "-"), s.ports.join(","), s.running ? formatUptime(s.uptimeSeconds) : "-", s.health]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) ui.result(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  for (const l of result.listeners ?? []) ui.result(`listener ${l.name}: http://127.0.0.1:${l.port}/`);
+  for (const m of result.modules) ui.result(`module ${m.plugin}/: ${m.wasm}, sha256 ${m.sha256.slice(0, 12)} (serving)`);
+  printTraps(result);
+}
+
+function printTraps(result: StatusResult): void {
   if (result.pluginTraps.length === 0) {
-    ui.result("plugin: no traps in this run");
-  } else {
-    const last = result.pluginTraps[result.pluginTraps.length - 1]!;
-    ui.result(`plugin: ${result.pluginTraps.length} trap(s); the last at ${last.at}:`);
-    for (const line of describeTrap(last)) ui.result(`  ${line}`);
+    if (result.running) ui.result("plugin: no traps in this run");
+    return;
   }
+  const last = result.pluginTraps[result.pluginTraps.length - 1]!;
+  ui.result(`plugin: ${result.pluginTraps.length} trap(s); the last at ${last.at}:`);
+  for (const line of describeTrap(last)) ui.result(`  ${line}`);
+}
+
+function describeLastRun(last: NonNullable<StatusResult["lastRun"]>): string[] {
+  const when = `${last.startedAt} to ${last.endedAt}`;
+  if (last.outcome === "stopped") return [`last run (${last.mode}, ${when}): ${last.reason ?? "stopped"}`];
+  if (last.outcome === "failed") {
+    return [`last run (${last.mode}, ${when}) failed to start: ${last.reason ?? "?"}`, ...(last.lastLines ?? []).map((l) => `  ${l}`)];
+  }
+  const exit = last.exit === undefined ? "ended" : describeExit(last.exit);
+  return [
+    `last run (${last.mode}, ${when}) ended because ${last.service ?? "a service"} ${exit} on its own${last.reason === undefined ? "" : `: ${last.reason}`}`,
+    ...(last.lastLines ?? []).slice(-8).map((l) => `  ${last.service} | ${l}`),
+    "  (all of it: envoywasm logs supervisor, envoywasm logs " + (last.service ?? "envoy") + ")",
+  ];
 }
 
 export interface LogsFlags {
   follow?: boolean;
-  tail?: string;
+  tail?: number;
   since?: string;
   wasm?: boolean;
   prefix?: boolean;
 }
 
 export async function runLogs(services: string[], flags: LogsFlags, globals: { cwd: string }): Promise<void> {
-  let tail: number | undefined;
-  if (flags.tail !== undefined) {
-    tail = Number(flags.tail);
-    if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`--tail must be a whole number (got ${JSON.stringify(flags.tail)})`);
-  }
   const since = flags.since === undefined ? undefined : Date.now() - parseDuration(flags.since);
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -78,19 +102,33 @@ export async function runLogs(services: string[], flags: LogsFlags, globals: { c
       cwd: globals.cwd,
       services,
       follow: flags.follow === true,
-      ...(tail === undefined ? {} : { tail }),
+      ...(flags.tail === undefined ? {} : { tail: flags.tail }),
       ...(since === undefined ? {} : { since }),
       wasm: flags.wasm === true,
       signal: controller.signal,
       onServices: (s) => (known = s),
       onTrap: reportTrap,
+      onFollowing: () => ui.info(ui.paint("gray", `• following ${known.join(", ")} (Ctrl-C to stop)`)),
       write: (service, line) => {
         const width = Math.max(...known.map((s) => s.length));
-        process.stdout.write(`${formatLine(service, line, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known })}\n`);
+        return writeOut(`${formatLine(service, line, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known, readable: !ui.verbose })}\n`);
       },
     });
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
   }
+}
+
+export async function runReload(globals: { cwd: string }): Promise<void> {
+  const project = await loadProject(globals.cwd);
+  const paths = projectPaths(project);
+  const state = await readState(paths.runState, warn);
+  if (state === undefined || !supervisorAlive(state)) {
+    throw new UserError("this project is not running", { hint: "start it with `envoywasm up` (add --watch to reload on every save)" });
+  }
+  ui.info(ui.paint("gray", "• asking the running supervisor to build and reload"));
+  const { result } = await askSupervisor(state.controlSocket, { type: "reload" });
+  if (!result.ok) throw new UserError(result.message, result.hint === undefined ? undefined : { hint: result.hint });
+  ui.success(result.message);
 }

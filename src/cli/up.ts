@@ -1,11 +1,15 @@
 import { fork } from "node:child_process";
-import { openSync, closeSync, mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CancelledError, UserError } from "../errors.js";
-import { prepareUp, type UpOptions } from "../commands/up.js";
-import type { RunPlan } from "../run/plan.js";
+import { prepareUp, type Prepared, type UpOptions } from "../commands/up.js";
+import type { PullPolicy } from "../lib/docker.js";
+import { legacyWarning, loadProject } from "../lib/project-config.js";
+import { handOverLock } from "../run/lock.js";
+import { rotateLog } from "../run/log-mux.js";
+import { isRunPlan, type RunPlan } from "../run/plan.js";
 import { supervise, type RunOutcome } from "../run/supervise.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
 import { ui } from "../ui/output.js";
@@ -14,47 +18,58 @@ import { reportTrap } from "./trap.js";
 
 export interface UpFlags {
   detach?: boolean;
+  watch?: boolean;
   envoy?: string;
   logLevel?: string;
   wasmLogLevel?: string;
-  concurrency?: string;
-  baseId?: string;
-  readyTimeout?: string;
-}
-
-function numberFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UserError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
-  return n;
+  concurrency?: number;
+  baseId?: number;
+  readyTimeout?: number;
+  docker?: boolean;
+  envoyImage?: string;
+  pull?: PullPolicy;
+  expose?: boolean;
 }
 
 export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<void> {
+  const project = await loadProject(globals.cwd);
+  const legacy = legacyWarning(project, path.relative(globals.cwd, project.file) || "envoywasm.yaml");
+  if (legacy !== undefined) ui.warn(legacy);
+  if (flags.detach === true && flags.watch === true) ui.info(ui.paint("gray", "• watching in the background: reloads are told in `envoywasm logs supervisor`"));
   const options: UpOptions = {
     cwd: globals.cwd,
     onPhase: (p) => ui.info(ui.paint("gray", `• ${p}`)),
     onWarning: (w) => ui.warn(w),
     onCompilerOutput: (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
+    ...(flags.envoy === undefined ? {} : { envoy: flags.envoy }),
+    ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
+    ...(flags.wasmLogLevel === undefined ? {} : { wasmLogLevel: flags.wasmLogLevel }),
+    ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+    ...(flags.baseId === undefined ? {} : { baseId: flags.baseId }),
+    ...(flags.readyTimeout === undefined ? {} : { readyTimeoutMs: flags.readyTimeout * 1000 }),
+    ...(flags.docker === undefined ? {} : { docker: flags.docker }),
+    ...(flags.envoyImage === undefined ? {} : { envoyImage: flags.envoyImage }),
+    ...(flags.pull === undefined ? {} : { pull: flags.pull }),
+    ...(flags.expose === undefined ? {} : { expose: flags.expose }),
+    ...(flags.watch === undefined ? {} : { watch: flags.watch }),
   };
-  if (flags.envoy !== undefined) options.envoy = flags.envoy;
-  if (flags.logLevel !== undefined) options.logLevel = flags.logLevel;
-  if (flags.wasmLogLevel !== undefined) options.wasmLogLevel = flags.wasmLogLevel;
-  const concurrency = numberFlag("concurrency", flags.concurrency, 1, 64);
-  if (concurrency !== undefined) options.concurrency = concurrency;
-  const baseId = numberFlag("base-id", flags.baseId, 0, 4_000_000);
-  if (baseId !== undefined) options.baseId = baseId;
-  const readyTimeout = numberFlag("ready-timeout", flags.readyTimeout, 1, 600);
-  if (readyTimeout !== undefined) options.readyTimeoutMs = readyTimeout * 1000;
+  if (flags.expose === true) ui.warn("--expose: Envoy's listeners (and, in Docker, every published port) are reachable from other machines; its admin interface can shut it down and dumps its config");
 
   const started = performance.now();
   const prepared = await prepareUp(options);
   const { plan } = prepared;
-  const curl = `curl -i http://127.0.0.1:${plan.ports.listener}/hello`;
+  const tries = prepared.tryUrls.map((u) => `curl -i ${u}`);
 
   if (flags.detach === true) {
-    const ms = await startDetached(plan, prepared.paths.state);
-    ui.success(`ready in ${formatMs(Math.round(performance.now() - started))} (services up in ${formatMs(ms)}), running in the background`);
-    ui.result(`  try:   ${curl}`);
+    let ms: number;
+    try {
+      ms = await startDetached(plan, prepared.paths.state);
+    } catch (error) {
+      await prepared.release().catch(() => {});
+      throw error;
+    }
+    ui.success(`ready in ${formatMs(Math.round(performance.now() - started))} (services up in ${formatMs(ms)}), running in the background${plan.watch ? ", watching for changes" : ""}`);
+    for (const t of tries) ui.result(`  try:   ${t}`);
     ui.result(`  logs:  envoywasm logs -f   (plugin lines only: envoywasm logs --wasm)`);
     ui.result(`  stop:  envoywasm down`);
     return;
@@ -64,45 +79,61 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
     mode: "foreground",
     terminal: process.stdout,
     colour: ui.stdoutColour,
+    verbose: ui.verbose,
     onProgress: (text) => ui.info(ui.paint("gray", `• ${text}`)),
-    showStartup: ui.verbose,
+    onNotice: (text, level) => (level === "info" ? ui.info(`${ui.paint("cyan", "envoywasm:")} ${text}`) : level === "warn" ? ui.warn(text) : ui.info(`${ui.paint("red", "envoywasm:")} ${text}`)),
     onReady: ({ services, hiddenStartupLines }) => {
       const each = services.map((s) => `${s.name} ${formatMs(s.ms)}`).join(", ");
-      ui.success(
-        `ready in ${formatMs(Math.round(performance.now() - started))} (${each}): Envoy on 127.0.0.1:${plan.ports.listener} (admin ${plan.ports.admin}), backend on ${plan.ports.backend}`,
-      );
+      ui.success(`ready in ${formatMs(Math.round(performance.now() - started))} (${each}): ${describeEndpoints(prepared)}`);
       if (hiddenStartupLines > 0) {
         ui.info(ui.paint("gray", `  (${hiddenStartupLines} lines of Envoy start-up info are in .envoywasm/logs/envoy.log; --verbose shows them here)`));
       }
-      ui.info(`  try:  ${curl}      Ctrl-C stops both`);
+      for (const t of tries) ui.info(`  try:  ${t}`);
+      ui.info(`  ${plan.watch ? "watching plugins, envoy.yaml and the backend: saving reloads. " : ""}Ctrl-C stops everything`);
     },
-    onStopping: (why) => ui.info(ui.paint("gray", `• ${why}: stopping envoy and backend (Ctrl-C again to force)`)),
+    onStopping: (why) => ui.info(ui.paint("gray", `• ${why}: stopping ${plan.services.map((s) => s.name).reverse().join(" and ")} (Ctrl-C again to force)`)),
     onPluginTrap: reportTrap,
   });
-  reportOutcome(outcome);
+  reportOutcome(outcome, plan);
 }
 
-function reportOutcome(outcome: RunOutcome): void {
+function describeEndpoints(prepared: Prepared): string {
+  const { plan } = prepared;
+  const listeners = plan.listeners.map((l) => `${l.name} on 127.0.0.1:${l.port}`).join(", ");
+  const backend = plan.services.find((s) => s.name === "backend");
+  return `Envoy ${plan.envoy.version}${plan.runtime.kind === "docker" ? " in Docker" : ""} (${listeners}; admin ${plan.admin})${backend === undefined ? "" : `, backend on ${backend.ports[0]}`}`;
+}
+
+function reportOutcome(outcome: RunOutcome, plan: RunPlan): void {
   if (outcome.kind === "stopped") {
-    ui.success("stopped envoy and backend");
+    ui.success(`stopped ${plan.services.map((s) => s.name).reverse().join(" and ")}`);
     return;
   }
   const exit = outcome.exit.signal !== null ? `was killed by ${outcome.exit.signal}` : `exited with code ${outcome.exit.code}`;
   const tail = outcome.lastLines.slice(-10).map((l) => `  ${outcome.service} | ${l}`).join("\n");
+  const others = plan.services.filter((s) => s.name !== outcome.service).map((s) => s.name);
   throw new UserError(
-    `${outcome.service} ${exit} on its own${outcome.diagnosis === undefined ? "" : `: ${outcome.diagnosis.message}`}; stopped the other service${tail === "" ? "" : `\nits last lines:\n${tail}`}`,
+    `${outcome.service} ${exit} on its own${outcome.diagnosis === undefined ? "" : `: ${outcome.diagnosis.message}`}${others.length === 0 ? "" : `; stopped ${others.join(" and ")}`}${tail === "" ? "" : `\nits last lines:\n${tail}`}`,
     { hint: outcome.diagnosis?.hint ?? `the full output is in .envoywasm/logs/${outcome.service}.log; run \`envoywasm up\` again when fixed` },
   );
 }
 
-type DaemonMessage = { type: "ready"; ms: number } | { type: "failed"; message: string; hint?: string };
+export type DaemonMessage = { type: "ready"; ms: number } | { type: "failed"; message: string; hint?: string };
+
+export function isDaemonMessage(value: unknown): value is DaemonMessage {
+  const v = value as DaemonMessage;
+  if (v === null || typeof v !== "object") return false;
+  if (v.type === "ready") return typeof v.ms === "number";
+  return v.type === "failed" && typeof v.message === "string" && (v.hint === undefined || typeof v.hint === "string");
+}
 
 /** Starts the supervisor in a background process of its own and waits until it reports. */
 async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
   mkdirSync(plan.logsDir, { recursive: true });
   const planFile = path.join(stateDir, "plan.json");
   await writeFileAtomic(planFile, JSON.stringify(plan, null, 2));
-  const out = openSync(path.join(plan.logsDir, "supervisor.log"), "w");
+  rotateLog(plan.logsDir, "supervisor");
+  const out = openSync(path.join(plan.logsDir, "supervisor.log"), "a");
   const bin = fileURLToPath(new URL("../../bin/envoywasm.js", import.meta.url));
   const child = fork(bin, ["__supervise", planFile, ...(ui.verbose ? ["--verbose"] : [])], {
     detached: true,
@@ -116,17 +147,17 @@ async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
     interrupted = signal;
     child.kill("SIGTERM");
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
   const message = await new Promise<DaemonMessage | { type: "exit"; code: number | null }>((resolve) => {
-    child.once("message", (m) => resolve(m as DaemonMessage));
+    child.on("message", (m) => {
+      if (isDaemonMessage(m)) resolve(m);
+    });
     child.once("exit", (code) => resolve({ type: "exit", code }));
   });
-  process.off("SIGINT", onSignal);
-  process.off("SIGTERM", onSignal);
+  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
   child.removeAllListeners();
   if (interrupted !== undefined) {
-    if (message.type !== "exit") await new Promise((resolve) => child.once("exit", resolve));
+    if (message.type !== "exit" && child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
     throw new CancelledError(interrupted);
   }
   if (child.connected) child.disconnect();
@@ -134,30 +165,37 @@ async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
   if (message.type === "ready") return message.ms;
   if (message.type === "failed") throw new UserError(message.message, message.hint === undefined ? undefined : { hint: message.hint });
   const log = await readFile(path.join(plan.logsDir, "supervisor.log"), "utf8").catch(() => "");
-  throw new UserError(`the background supervisor exited (code ${message.code}) before the services were ready${log.trim() === "" ? "" : `:\n${log.trim()}`}`);
+  throw new UserError(`the background supervisor exited (code ${message.code}) before the services were ready${log.trim() === "" ? "" : `:\n${log.trim().split("\n").slice(-12).join("\n")}`}`);
 }
 
 /** The background supervisor of `up -d` (hidden command `__supervise <plan>`). */
 export async function runSupervisor(planFile: string): Promise<void> {
-  const plan = JSON.parse(await readFile(planFile, "utf8")) as RunPlan;
+  const parsed: unknown = JSON.parse(await readFile(planFile, "utf8").catch(() => "null"));
+  if (!isRunPlan(parsed)) throw new UserError(`${planFile} is not a run plan this envoywasm wrote`);
+  const plan = parsed;
   const send = (m: DaemonMessage) => {
     if (process.connected) process.send?.(m);
   };
+  const stamp = () => new Date().toISOString();
   try {
+    await handOverLock(plan.lockFile, plan.runId);
     const outcome = await supervise(plan, {
       mode: "detached",
       colour: false,
-      onProgress: (text) => ui.info(text),
+      onProgress: (text) => ui.info(`${stamp()} ${text}`),
+      onNotice: (text, level) => ui.info(`${stamp()} ${level === "info" ? "" : `${level}: `}${text}`),
       onReady: ({ ms }) => {
+        ui.info(`${stamp()} ready`);
         send({ type: "ready", ms });
         if (process.connected) process.disconnect();
       },
-      onStopping: (why) => ui.info(`${new Date().toISOString()} ${why}: stopping`),
+      onStopping: (why) => ui.info(`${stamp()} ${why}: stopping`),
+      onPluginTrap: (trap) => ui.info(`${stamp()} the plugin trapped in ${trap.callback}${trap.message === undefined ? "" : `: ${trap.message}`}`),
     });
     if (outcome.kind === "crashed") {
-      ui.info(`${new Date().toISOString()} ${outcome.service} ended on its own; stopped the rest`);
+      ui.info(`${stamp()} ${outcome.service} ended on its own (${outcome.exit.signal ?? `exit ${outcome.exit.code}`}); stopped the rest`);
       process.exitCode = 1;
-    }
+    } else ui.info(`${stamp()} stopped`);
   } catch (error) {
     const e = error as Error & { hint?: string };
     send({ type: "failed", message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });

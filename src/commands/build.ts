@@ -1,19 +1,23 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
-import { buildKey, modulesKey, readStamp, sourceFiles, stampMatches, writeStamp } from "../lib/build-cache.js";
+import { loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
+import { buildKey, modulesKey, readStamp, stampMatches, writeStamp } from "../lib/build-cache.js";
 import { run, tailLines } from "../lib/exec.js";
-import { projectPaths } from "../lib/paths.js";
+import { buildStampFile, projectPaths } from "../lib/paths.js";
+import { dispatchClusterWarnings, goroutineWarnings } from "../lib/plugin-lint.js";
+import { resolvePlugins, type PluginTarget } from "../lib/plugins.js";
 import { loadProject, type Project } from "../lib/project-config.js";
-import { BUILD_ENV_KEYS, toolchainFor, type CommandSpec } from "../lib/toolchains.js";
+import { BUILD_ENV_KEYS, toolchainFor, type CommandSpec, type ToolchainAdapter, type ToolchainInfo } from "../lib/toolchains.js";
 import { checkModule, inspectModule, WasmCompileError } from "../wasm/check.js";
 
 export interface BuildOptions {
   cwd: string;
   force?: boolean;
   project?: Project;
+  bootstrap?: EnvoyBootstrap;
   /** Told each phase as it starts ("fetching modules", "compiling", "checking"). */
   onPhase?: (phase: string) => void;
   /** Told the compiler's output (paths made relative to the project) when it fails. */
@@ -23,64 +27,98 @@ export interface BuildOptions {
   signal?: AbortSignal;
 }
 
-export interface BuildResult {
+export interface PluginBuildResult {
+  /** The plugin's source folder, as envoywasm.yaml lists it. */
+  dir: string;
   wasm: string;
   /** The module's path relative to the project root. */
   wasmRelative: string;
   bytes: number;
+  sha256: string;
   ms: number;
   upToDate: boolean;
-  toolchain: string;
   checkedAgainst?: string;
   abiVersion?: string;
   warnings: string[];
 }
 
+export interface BuildResult {
+  plugins: PluginBuildResult[];
+  toolchain: string;
+  ms: number;
+}
+
+/**
+ * Builds every plugin folder whose output is stale, each to the module path
+ * envoy.yaml loads, checking each module as Envoy will load it.
+ */
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
   const project = options.project ?? (await loadProject(options.cwd));
   const paths = projectPaths(project);
-  const { config } = project;
-  if (!existsSync(path.join(paths.pluginDir, "go.mod"))) {
-    throw new UserError(`${config.plugin.dir}/go.mod not found: plugin.dir in envoywasm.yaml must name the plugin's Go module`, {
-      hint: `fix plugin.dir in ${path.relative(options.cwd, project.file) || "envoywasm.yaml"}`,
-    });
+  const bootstrap = options.bootstrap ?? (await loadBootstrap(paths.envoyConfig, project.config.envoy.config));
+  const layout = resolvePlugins(project, bootstrap);
+  for (const plugin of layout.plugins) {
+    if (!existsSync(path.join(plugin.absDir, "go.mod"))) {
+      throw new UserError(`${plugin.dir}/go.mod not found: plugins in envoywasm.yaml must list the plugins' Go module folders`, {
+        hint: `fix plugins: in ${path.relative(options.cwd, project.file) || "envoywasm.yaml"}`,
+      });
+    }
   }
-
-  const toolchain = toolchainFor(config.toolchain);
+  const toolchain = toolchainFor(project.config.toolchain);
   const info = await toolchain.detect();
-  const relWasm = config.plugin.wasm;
-  const spec = toolchain.buildCommand(path.join(path.relative(paths.pluginDir, project.root), relWasm));
+  const clusters = bootstrap.clusters.map((c) => c.name);
+  const plugins: PluginBuildResult[] = [];
+  for (const plugin of layout.plugins) {
+    plugins.push(await buildPlugin(project, plugin, toolchain, info, options, clusters, bootstrap.display));
+  }
+  return { plugins, toolchain: info.version, ms: Math.round(performance.now() - started) };
+}
+
+async function buildPlugin(
+  project: Project,
+  plugin: PluginTarget,
+  toolchain: ToolchainAdapter,
+  info: ToolchainInfo,
+  options: BuildOptions,
+  clusters: string[],
+  envoyConfig: string,
+): Promise<PluginBuildResult> {
+  const started = performance.now();
+  const { config } = project;
+  const stampFile = buildStampFile(project, plugin.dir);
+  const spec = toolchain.buildCommand(path.relative(plugin.absDir, plugin.wasmAbs));
   const env: Record<string, string> = {};
   for (const key of BUILD_ENV_KEYS) if (process.env[key] !== undefined) env[key] = process.env[key]!;
-  const key = await buildKey({ pluginDir: paths.pluginDir, toolchainVersion: info.version, argv: [spec.file, ...spec.args, ...Object.entries(spec.env).flat()], env });
+  const key = await buildKey({ pluginDir: plugin.absDir, toolchainVersion: info.version, argv: [spec.file, ...spec.args, ...Object.entries(spec.env).flat()], env });
 
-  const stamp = await readStamp(paths.buildStamp);
-  if (options.force !== true && (await stampMatches(stamp, key, paths.wasm))) {
+  const stamp = await readStamp(stampFile);
+  if (options.force !== true && stamp?.sha256 !== undefined && (await stampMatches(stamp, key, plugin.wasmAbs))) {
     return {
-      wasm: paths.wasm,
-      wasmRelative: relWasm,
-      bytes: stamp!.bytes,
+      dir: plugin.dir,
+      wasm: plugin.wasmAbs,
+      wasmRelative: plugin.wasmRelative,
+      bytes: stamp.bytes,
+      sha256: stamp.sha256,
       ms: Math.round(performance.now() - started),
       upToDate: true,
-      toolchain: info.version,
       warnings: [],
     };
   }
 
   const fetch = toolchain.fetchCommand();
-  const modules = await modulesKey(paths.pluginDir);
+  const modules = await modulesKey(plugin.absDir);
   if (fetch !== undefined && stamp?.modulesKey !== modules) {
-    options.onPhase?.("fetching Go modules");
-    await runStep(fetch, paths.pluginDir, project.root, config.plugin.dir, options, "fetching the plugin's Go modules failed");
+    options.onPhase?.(`fetching Go modules for ${plugin.dir}/`);
+    await runStep(fetch, plugin, project.root, options, "fetching the plugin's Go modules failed");
   }
 
-  await mkdir(path.dirname(paths.wasm), { recursive: true });
-  const temp = path.join(path.dirname(paths.wasm), `.${path.basename(paths.wasm)}.${randomBytes(4).toString("hex")}.tmp`);
-  const tempSpec = toolchain.buildCommand(path.relative(paths.pluginDir, temp));
+  await mkdir(path.dirname(plugin.wasmAbs), { recursive: true });
+  const temp = path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`);
+  const tempSpec = toolchain.buildCommand(path.relative(plugin.absDir, temp));
   try {
-    options.onPhase?.(`compiling ${config.plugin.dir}/ with ${config.toolchain === "go" ? "go" : "tinygo"}`);
-    await runStep(tempSpec, paths.pluginDir, project.root, config.plugin.dir, options, "the plugin did not compile");
+    options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain === "go" ? "go" : "tinygo"}`);
+    await runStep(tempSpec, plugin, project.root, options, `${plugin.dir}/ did not compile`);
 
     options.onPhase?.("checking the module");
     const bytes = await readFile(temp);
@@ -89,8 +127,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       facts = await inspectModule(bytes);
     } catch (error) {
       if (error instanceof WasmCompileError) {
-        throw new UserError(`the compiler's output is not a valid WebAssembly module: ${error.message}`, {
-          hint: "rebuild with --force; if it persists, check the toolchain installation",
+        throw new UserError(`the compiler's output for ${plugin.dir}/ is not a valid WebAssembly module: ${error.message}`, {
+          hint: "check the toolchain installation (`envoywasm doctor`); the previous module was kept",
         });
       }
       throw error;
@@ -99,22 +137,25 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const check = checkModule(facts, { toolchain: config.toolchain, ...(envoyVersion === undefined ? {} : { envoyVersion }) });
     if (check.errors.length > 0) {
       const list = check.errors.map((e) => `  - ${e}`).join("\n");
-      throw new UserError(`the built module would not load in Envoy:\n${list}`, {
-        hint: "fix the plugin and build again; nothing was written to " + relWasm,
+      throw new UserError(`the module built from ${plugin.dir}/ would not load in Envoy:\n${list}`, {
+        hint: `fix the plugin and build again; nothing was written to ${plugin.wasmRelative}`,
       });
     }
-    check.warnings.push(...(await goroutineWarnings(paths.pluginDir, config.plugin.dir)));
-    await rename(temp, paths.wasm);
-    const s = await stat(paths.wasm);
-    await mkdir(paths.state, { recursive: true });
-    await writeStamp(paths.buildStamp, { key, wasm: paths.wasm, bytes: s.size, mtimeMs: s.mtimeMs, modulesKey: modules });
+    check.warnings.push(...(await goroutineWarnings(plugin.absDir, plugin.dir)));
+    check.warnings.push(...(await dispatchClusterWarnings(plugin.absDir, plugin.dir, clusters, envoyConfig)));
+    await rename(temp, plugin.wasmAbs);
+    const s = await stat(plugin.wasmAbs);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    await mkdir(path.dirname(stampFile), { recursive: true });
+    await writeStamp(stampFile, { key, wasm: plugin.wasmAbs, bytes: s.size, mtimeMs: s.mtimeMs, modulesKey: modules, sha256 });
     return {
-      wasm: paths.wasm,
-      wasmRelative: relWasm,
+      dir: plugin.dir,
+      wasm: plugin.wasmAbs,
+      wasmRelative: plugin.wasmRelative,
       bytes: s.size,
+      sha256,
       ms: Math.round(performance.now() - started),
       upToDate: false,
-      toolchain: info.version,
       checkedAgainst: check.checkedAgainst,
       ...(facts.abiVersion === undefined ? {} : { abiVersion: facts.abiVersion }),
       warnings: check.warnings,
@@ -124,24 +165,17 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   }
 }
 
-async function runStep(
-  spec: CommandSpec,
-  pluginDir: string,
-  root: string,
-  pluginRel: string,
-  options: BuildOptions,
-  failure: string,
-): Promise<void> {
+async function runStep(spec: CommandSpec, plugin: PluginTarget, root: string, options: BuildOptions, failure: string): Promise<void> {
   const result = await run(spec.file, spec.args, {
-    cwd: pluginDir,
+    cwd: plugin.absDir,
     env: spec.env,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   if (result.spawnError !== undefined) {
-    throw new UserError(`could not run ${spec.file}: ${result.spawnError.message}`, { hint: `make sure ${spec.file} is installed and on PATH` });
+    throw new UserError(`could not run ${spec.file}: ${result.spawnError.message}`, { hint: `make sure ${spec.file} is installed and on PATH (\`envoywasm doctor\` checks)` });
   }
   if (result.exitCode !== 0) {
-    const output = relativizePaths(result.all, pluginDir, root, pluginRel);
+    const output = relativizePaths(result.all, plugin.absDir, root, plugin.dir);
     options.onCompilerOutput?.(output);
     const missingSum = /missing go\.sum entry|updates to go\.mod needed|no required module provides package/.test(output);
     throw new ChildProcessError(`${failure} (${spec.file} ${spec.args[0]} exited with ${result.exitCode ?? "a signal"})`, {
@@ -149,37 +183,15 @@ async function runStep(
       ...(result.exitCode === undefined ? {} : { childExitCode: result.exitCode }),
       output: tailLines(output, 40),
       hint: missingSum
-        ? `the plugin's go.mod/go.sum are out of date: run \`go mod tidy\` in ${pluginRel}/, then build again`
+        ? `the plugin's go.mod/go.sum are out of date: run \`go mod tidy\` in ${plugin.dir}/, then build again`
         : "the compiler's messages are above; fix the code and run `envoywasm build` again",
     });
   }
 }
 
-/**
- * A `go` statement in a plugin: the host calls the plugin and waits, and
- * a goroutine still running when the callback returns blocks the VM
- * (possibly for good). Worth a word at build time rather than a hung request.
- */
-export async function goroutineWarnings(pluginDir: string, pluginRel: string): Promise<string[]> {
-  const warnings: string[] = [];
-  for (const rel of await sourceFiles(pluginDir)) {
-    if (!rel.endsWith(".go")) continue;
-    const lines = (await readFile(path.join(pluginDir, rel), "utf8")).split("\n");
-    lines.forEach((line, index) => {
-      const code = line.replace(/\/\/.*$/, "").replace(/"(?:[^"\\]|\\.)*"|`[^`]*`/g, '""');
-      if (/(^|[;{\s])go\s+(func\b|[\w.]+\()/.test(code)) {
-        warnings.push(
-          `${pluginRel}/${rel}:${index + 1}: a goroutine in a plugin must finish before the callback returns, or the VM blocks; use OnTick or DispatchHttpCall for work that waits`,
-        );
-      }
-    });
-  }
-  return warnings;
-}
-
 /** Compiler paths are relative to the plugin folder; make them relative to the project. */
 export function relativizePaths(output: string, pluginDir: string, root: string, pluginRel: string): string {
-  const prefix = pluginRel.endsWith("/") ? pluginRel : `${pluginRel}/`;
+  const prefix = pluginRel === "." ? "" : pluginRel.endsWith("/") ? pluginRel : `${pluginRel}/`;
   return output
     .split("\n")
     .map((line) => {

@@ -1,43 +1,59 @@
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
-import { pidAlive, readState, reapLeftovers, removeState, supervisorAlive } from "../run/state.js";
+import { signalIfOurs, stillRunning } from "../run/identity.js";
+import { readLock } from "../run/lock.js";
 import { delay } from "../run/process-service.js";
+import { readState, reapLeftovers, removeState, serviceAlive, supervisorAlive } from "../run/state.js";
 
 export interface DownResult {
   /** False when nothing was running. */
   wasRunning: boolean;
+  /** What was running and is stopped now. */
   stopped: string[];
-  /** The supervisor was gone and its services were stopped directly. */
+  /** The supervisor was gone and what it left was stopped directly. */
   leftovers: boolean;
 }
 
 /**
  * Stops this project's run: asks its supervisor to stop (it stops the
- * services, SIGTERM then SIGKILL), or stops the services itself when the
- * supervisor is gone.
+ * services), or stops what a dead supervisor left. Only what proves to be
+ * the run's own is signalled: processes by identity (pid, start time and
+ * command line recorded at start), containers by their labels.
  */
-export async function down(options: { cwd: string; timeoutMs?: number }): Promise<DownResult> {
+export async function down(options: { cwd: string; timeoutMs?: number; warn?: (message: string) => void }): Promise<DownResult> {
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
-  const state = await readState(paths.runState);
-  if (state === undefined) return { wasRunning: false, stopped: [], leftovers: false };
-  const names = state.services.map((s) => `${s.name} (pid ${s.pid})`);
-  if (supervisorAlive(state)) {
-    process.kill(state.supervisorPid, "SIGTERM");
-    const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-    while (pidAlive(state.supervisorPid) && Date.now() < deadline) await delay(50);
-    if (pidAlive(state.supervisorPid)) {
-      try {
-        process.kill(state.supervisorPid, "SIGKILL");
-      } catch {
-        // Gone meanwhile.
-      }
+  const state = await readState(paths.runState, options.warn);
+  if (state === undefined) {
+    // A run still preparing (building, checking) holds the lock but has started nothing yet.
+    const lock = await readLock(paths.lock);
+    if (lock !== undefined && stillRunning(lock.owner)) {
+      signalIfOurs(lock.owner, "SIGTERM", false);
+      await waitGone(() => stillRunning(lock.owner), options.timeoutMs ?? 15_000);
+      return { wasRunning: true, stopped: [`the starting run (pid ${lock.owner.pid})`], leftovers: false };
     }
-    await reapLeftovers(state, 1000);
-    await removeState(paths.runState);
-    return { wasRunning: true, stopped: names, leftovers: false };
+    return { wasRunning: false, stopped: [], leftovers: false };
   }
-  const stopped = await reapLeftovers(state);
+  const running = state.services.filter((s) => s.container !== undefined || serviceAlive(s)).map((s) => s.name);
+  if (supervisorAlive(state)) {
+    // The supervisor (a foreground `up` in some terminal, or the background one) stops its services itself.
+    signalIfOurs(state.supervisor, "SIGTERM", false);
+    const gone = await waitGone(() => stillRunning(state.supervisor), options.timeoutMs ?? 15_000);
+    if (!gone) signalIfOurs(state.supervisor, "SIGKILL", false);
+    await reapLeftovers(state, project.root, 1000);
+    await removeState(paths.runState);
+    return { wasRunning: true, stopped: running, leftovers: false };
+  }
+  const stopped = await reapLeftovers(state, project.root);
   await removeState(paths.runState);
   return { wasRunning: stopped.length > 0, stopped, leftovers: true };
+}
+
+async function waitGone(alive: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive()) {
+    if (Date.now() > deadline) return false;
+    await delay(50);
+  }
+  return true;
 }

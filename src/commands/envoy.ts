@@ -4,7 +4,7 @@ import { mkdir, rename, rm, symlink } from "node:fs/promises";
 import path from "node:path";
 import { UsageError, UserError } from "../errors.js";
 import { envoyCacheDir } from "../lib/cache.js";
-import { describeEnvoy, installedEnvoys, locateEnvoy, type EnvoyBinary, type InstalledEnvoy } from "../lib/envoy.js";
+import { describeEnvoy, installedEnvoys, locateEnvoy, type EnvoyBinary, type InstalledEnvoy } from "../envoy/binary.js";
 import { onPath, run } from "../lib/exec.js";
 import { findProjectRoot, loadProject } from "../lib/project-config.js";
 

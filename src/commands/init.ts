@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
 import { NAME_PATTERN, NAME_RULE, TOOLCHAINS, type Toolchain } from "../lib/project-config.js";
 import {
   DEFAULT_TEMPLATE,
+  BlockText,
   findTemplate,
   MODULE_PATH,
   render,
@@ -40,14 +41,15 @@ export interface Answers {
   module: string;
 }
 
-export type Prompter = (questions: Question[]) => Promise<Partial<Record<keyof Answers, string>>>;
+export type Prompter = (questions: Question[], given?: Partial<Record<keyof Answers, string>>) => Promise<Partial<Record<keyof Answers, string>>>;
 
 export interface Question {
   key: keyof Answers;
   message: string;
   default: string;
   choices?: { value: string; description: string }[];
-  validate: (value: string) => string | true;
+  /** Checks an answer as it is given; `so far` holds the flags and the earlier answers. */
+  validate: (value: string, soFar: Partial<Record<keyof Answers, string>>) => string | true;
 }
 
 export interface InitResult {
@@ -87,7 +89,7 @@ async function gatherAnswers(options: InitOptions, dir: string): Promise<Answers
   };
   for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;
-    const check = validators[key as keyof Answers](value);
+    const check = validators[key as keyof Answers](value, {});
     if (check !== true) throw new UsageError(`--${flagName(key as keyof Answers)} ${JSON.stringify(value)}: ${check}`);
   }
 
@@ -98,9 +100,10 @@ async function gatherAnswers(options: InitOptions, dir: string): Promise<Answers
     });
   }
 
+  checkPortClash(given);
   if (options.prompt !== undefined && options.yes !== true) {
     const questions = buildQuestions(given, defaultName);
-    if (questions.length > 0) Object.assign(given, await options.prompt(questions));
+    if (questions.length > 0) Object.assign(given, await options.prompt(questions, { ...given }));
   }
 
   const name = given.name ?? defaultName!;
@@ -142,17 +145,39 @@ function buildQuestions(given: Partial<Record<keyof Answers, string>>, defaultNa
   return all.filter((q) => given[q.key] === undefined);
 }
 
-const validatePort = (value: string): string | true =>
-  /^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 65535 ? true : "must be a port number from 1 to 65535";
+const PORT_KEYS = ["listenerPort", "adminPort", "backendPort"] as const;
 
-const validators: Record<keyof Answers, (value: string) => string | true> = {
+/** A port: a number, and not one the other two already use (so a clash is caught at its question). */
+const validatePort =
+  (key: (typeof PORT_KEYS)[number]) =>
+  (value: string, soFar: Partial<Record<keyof Answers, string>>): string | true => {
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) return "must be a port number from 1 to 65535";
+    for (const other of PORT_KEYS) {
+      if (other !== key && soFar[other] !== undefined && Number(soFar[other]) === Number(value)) {
+        return `${value} is already the ${other.replace("Port", "")} port; each port needs its own number`;
+      }
+    }
+    return true;
+  };
+
+/** Ports given as flags must differ from each other. */
+function checkPortClash(given: Partial<Record<keyof Answers, string>>): void {
+  for (const key of PORT_KEYS) {
+    const value = given[key];
+    if (value === undefined) continue;
+    const check = validatePort(key)(value, given);
+    if (check !== true) throw new UsageError(`--${flagName(key)} ${value}: ${check}`);
+  }
+}
+
+const validators: Record<keyof Answers, (value: string, soFar: Partial<Record<keyof Answers, string>>) => string | true> = {
   name: (v) => (NAME_PATTERN.test(v) && v.length <= 63 ? true : `must be ${NAME_RULE}, at most 63 characters`),
   template: (v) =>
     findTemplate(v) !== undefined ? true : `unknown template; choose one of ${TEMPLATES.map((t) => t.name).join(", ")}`,
   toolchain: (v) => ((TOOLCHAINS as readonly string[]).includes(v) ? true : `must be one of ${TOOLCHAINS.join(", ")}`),
-  listenerPort: validatePort,
-  adminPort: validatePort,
-  backendPort: validatePort,
+  listenerPort: validatePort("listenerPort"),
+  adminPort: validatePort("adminPort"),
+  backendPort: validatePort("backendPort"),
   module: (v) => (MODULE_PATH.test(v) ? true : "is not a Go module path (e.g. github.com/you/my-plugin)"),
 };
 
@@ -191,7 +216,6 @@ export function templateValues(a: Answers): TemplateValues {
   }
   const template = findTemplate(a.template)!;
   const wasmPath = `build/${a.name}.wasm`;
-  const pluginConfig = template.pluginConfig(a.name);
   return {
     pluginName: a.name,
     rootId: a.name,
@@ -204,12 +228,9 @@ export function templateValues(a: Answers): TemplateValues {
     pluginDir: PLUGIN_DIR,
     backendDir: BACKEND_DIR,
     wasmPath,
-    wasmFromPlugin: path.posix.relative(PLUGIN_DIR, wasmPath),
-    pluginConfig,
-    pluginConfigJson: JSON.stringify(pluginConfig),
+    pluginConfigBlock: new BlockText(JSON.stringify(template.pluginConfig(a.name), null, 2)),
     listenerPort: a.listenerPort,
     adminPort: a.adminPort,
     backendPort: a.backendPort,
-    envoyImage: "envoyproxy/envoy:v1.40-latest",
   };
 }

@@ -1,11 +1,11 @@
-import { open, readdir, stat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { StringDecoder } from "node:string_decoder";
 import { UsageError, UserError } from "../errors.js";
+import { failurePolicyIn, loadBootstrap } from "../envoy/bootstrap.js";
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
-import { failurePolicyIn, readEnvoyConfig } from "../lib/envoy-config.js";
-import { isWasmLine, parseStampedLine } from "../run/log-format.js";
+import { isWasmLine } from "../run/log-format.js";
+import { LogFollower, mergeEntries, readEntries, tailEntries, type LogEntry } from "../run/log-read.js";
 import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
 import { delay } from "../run/process-service.js";
 
@@ -19,18 +19,14 @@ export interface LogsOptions {
   wasm?: boolean;
   /** Ends a follow. */
   signal?: AbortSignal;
-  write: (service: string, line: string) => void;
+  /** Writes one line; a promise makes the reader wait (a slow pipe). */
+  write: (service: string, line: string) => void | Promise<void>;
   /** Which services there are, once known (for aligned prefixes). */
   onServices?: (services: string[]) => void;
   /** Told each time the plugin trapped (a Go panic), whatever the filters show. */
   onTrap?: (trap: PluginTrap) => void;
-}
-
-interface Entry {
-  at: number;
-  service: string;
-  line: string;
-  order: number;
+  /** Told once a follow has caught up and waits for new lines. */
+  onFollowing?: () => void;
 }
 
 /** "90s", "5m", "2h", "1d" → milliseconds. */
@@ -41,111 +37,84 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * unit;
 }
 
+const ORDER = ["envoy", "backend", "build", "supervisor"];
+
+/** The services that have logs: envoy, backend, build (compiler output of reloads), supervisor (of up -d). */
+export async function servicesWithLogs(logsDir: string): Promise<string[]> {
+  return (await readdir(logsDir).catch(() => [] as string[]))
+    .filter((f) => f.endsWith(".log") && !/\.\d+\.log$/.test(f))
+    .map((f) => f.slice(0, -4))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 /**
  * Reads back what `up` wrote to .envoywasm/logs: the services' lines merged
- * in time order, then (with follow) new lines as they come, until the signal.
+ * in time order, then (with follow) new lines as they come, until the
+ * signal. Never reads a whole file into memory.
  */
 export async function logs(options: LogsOptions): Promise<void> {
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
-  const dir = paths.logs;
-  const available = (await readdir(dir).catch(() => [] as string[]))
-    .filter((f) => f.endsWith(".log") && f !== "supervisor.log")
-    .map((f) => f.slice(0, -4))
-    .sort((a, b) => rank(a) - rank(b));
+  const available = await servicesWithLogs(paths.logs);
   if (available.length === 0) {
     throw new UserError("no logs yet: this project has not been run", { hint: "start it with `envoywasm up` (or `up -d`)" });
   }
-  const wanted = options.services === undefined || options.services.length === 0 ? available : options.services;
-  for (const s of wanted) {
-    if (!available.includes(s)) {
-      throw new UsageError(`no logs for service "${s}"`, { hint: `services with logs: ${available.join(", ")}` });
-    }
+  const requested = options.services === undefined || options.services.length === 0 ? available.filter((s) => s !== "supervisor") : options.services;
+  for (const s of requested) {
+    if (!available.includes(s)) throw new UsageError(`no logs for "${s}"`, { hint: `logs there are: ${available.join(", ")}` });
   }
-  options.onServices?.(wanted);
-  const keep = (e: { at: number; line: string }) =>
-    (options.since === undefined || e.at >= options.since) && (options.wasm !== true || isWasmLine(e.line));
+  options.onServices?.(requested);
+  const keep = (e: LogEntry) => (options.since === undefined || e.at >= options.since) && (options.wasm !== true || isWasmLine(e.line));
 
   const onTrap = options.onTrap;
-  const traps =
-    onTrap === undefined
-      ? undefined
-      : new TrapWatcher(project.root, onTrap, failurePolicyIn(await readEnvoyConfig(paths.envoyConfig)));
-  const readers = wanted.map((service) => new LogReader(path.join(dir, `${service}.log`), service));
-  let order = 0;
-  /** What the files gained since the last call, every line past the trap watcher, the kept ones in time order. */
-  const readNew = async (): Promise<Entry[]> => {
-    const entries: Entry[] = [];
-    for (const reader of readers) {
-      for (const e of await reader.readNew()) {
-        traps?.feed(e.service, e.line);
-        if (keep(e)) entries.push({ ...e, order: order++ });
-      }
-    }
-    return entries.sort((a, b) => a.at - b.at || a.order - b.order);
-  };
-  const backlog = await readNew();
-  const shown = options.tail === undefined ? backlog : backlog.slice(Math.max(0, backlog.length - options.tail));
-  for (const e of shown) options.write(e.service, e.line);
-  traps?.flush();
+  let traps: TrapWatcher | undefined;
+  if (onTrap !== undefined && requested.includes("envoy")) {
+    const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config).catch(() => undefined);
+    traps = new TrapWatcher(project.root, onTrap, failurePolicyIn(bootstrap));
+  }
+  const file = (s: string) => path.join(paths.logs, `${s}.log`);
+  // Followers start where the backlog ends, so no line is shown twice or missed.
+  const followers = options.follow === true ? await Promise.all(requested.map((s) => new LogFollower(file(s), s).atEnd())) : [];
 
+  if (options.tail !== undefined) {
+    const tails = await Promise.all(requested.map((s) => tailEntries(file(s), s, options.tail!, keep)));
+    const merged = tails.flat().sort((a, b) => a.at - b.at);
+    for (const e of merged.slice(Math.max(0, merged.length - options.tail))) {
+      traps?.feed(e.service, e.line);
+      await options.write(e.service, e.line);
+    }
+  } else {
+    for await (const e of mergeEntries(requested.map((s) => readEntries(file(s), s)))) {
+      traps?.feed(e.service, e.line);
+      if (keep(e)) await options.write(e.service, e.line);
+    }
+  }
+  traps?.flush();
   if (options.follow !== true) return;
+
+  options.onFollowing?.();
+  const aborted = abortPromise(options.signal);
   while (options.signal?.aborted !== true) {
-    await Promise.race([delay(150), abortPromise(options.signal)]);
-    for (const e of await readNew()) options.write(e.service, e.line);
+    await Promise.race([delay(150), aborted]);
+    const fresh = (await Promise.all(followers.map((f) => f.readNew()))).flat().sort((a, b) => a.at - b.at);
+    for (const e of fresh) {
+      traps?.feed(e.service, e.line);
+      if (keep(e)) await options.write(e.service, e.line);
+    }
   }
   traps?.flush();
 }
 
 function rank(service: string): number {
-  const i = ["envoy", "backend"].indexOf(service);
+  const i = ORDER.indexOf(service);
   return i < 0 ? 99 : i;
 }
 
+/** One promise per follow, not one listener per poll. */
 function abortPromise(signal: AbortSignal | undefined): Promise<void> {
   if (signal === undefined) return new Promise(() => {});
   return new Promise((resolve) => {
     if (signal.aborted) resolve();
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
-}
-
-/** Reads a log file from where it last stopped; starts over when a new run truncated it. */
-class LogReader {
-  private offset = 0;
-  private partial = "";
-  private decoder = new StringDecoder("utf8");
-
-  constructor(
-    private readonly file: string,
-    private readonly service: string,
-  ) {}
-
-  async readNew(): Promise<{ at: number; service: string; line: string }[]> {
-    const s = await stat(this.file).catch(() => undefined);
-    if (s === undefined) return [];
-    if (s.size < this.offset) {
-      this.offset = 0;
-      this.partial = "";
-      this.decoder = new StringDecoder("utf8");
-    }
-    if (s.size === this.offset) return [];
-    const handle = await open(this.file, "r");
-    try {
-      const buffer = Buffer.alloc(s.size - this.offset);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, this.offset);
-      this.offset += bytesRead;
-      const text = this.partial + this.decoder.write(buffer.subarray(0, bytesRead));
-      const parts = text.split("\n");
-      this.partial = parts.pop() ?? "";
-      const out: { at: number; service: string; line: string }[] = [];
-      for (const part of parts) {
-        const parsed = parseStampedLine(part);
-        if (parsed !== undefined) out.push({ at: parsed.at, service: this.service, line: parsed.line });
-      }
-      return out;
-    } finally {
-      await handle.close();
-    }
-  }
 }

@@ -1,79 +1,119 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { failurePolicyIn, readEnvoyConfig, type FailurePolicy } from "../lib/envoy-config.js";
+import { failurePolicyIn, loadBootstrap } from "../envoy/bootstrap.js";
 import { loadProject } from "../lib/project-config.js";
-import { parseStampedLine } from "../run/log-format.js";
-import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
 import { projectPaths } from "../lib/paths.js";
-import { canConnect } from "../run/ports.js";
-import { envoyState } from "../run/probes.js";
-import { readState, serviceAlive, supervisorAlive, type RunState } from "../run/state.js";
+import { envoyState, httpGet } from "../run/envoy-admin.js";
+import { tailEntries } from "../run/log-read.js";
+import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
+import { readLastRun, readState, reapLeftovers, removeState, serviceAlive, supervisorAlive, type LastRun, type RunState } from "../run/state.js";
 
 export interface ServiceStatus {
   name: string;
-  pid: number;
-  port: number;
+  /** The process id, natively. */
+  pid?: number;
+  /** The container, in Docker. */
+  container?: string;
+  ports: number[];
   running: boolean;
-  /** envoy: the admin /ready state (LIVE, INITIALIZING, …); backend: "accepting" or "not answering". */
+  /** envoy: the admin /ready state (LIVE, INITIALIZING, …); backend: "answering" or "not answering". */
   health: string;
   uptimeSeconds: number;
 }
 
 export interface StatusResult {
   running: boolean;
+  runId?: string;
   mode?: RunState["mode"];
+  runtime?: RunState["runtime"];
   supervisorPid?: number;
   startedAt?: string;
   envoyVersion?: string;
-  /** State left by a run whose supervisor is gone. */
-  stale: boolean;
+  envoyImage?: string;
+  watch?: boolean;
+  admin?: number;
+  listeners?: RunState["listeners"];
   services: ServiceStatus[];
+  /** The modules serving now, by plugin folder (each module's sha256). */
+  modules: RunState["modules"];
+  /** What an earlier run left behind, stopped now (its supervisor had died). */
+  cleanedUp: string[];
+  /** How the last run ended, when nothing runs. */
+  lastRun?: LastRun;
   /** Traps (Go panics) the plugin hit in this run, from Envoy's log; each killed a VM. */
   pluginTraps: (PluginTrap & { at: string })[];
 }
 
-export async function status(options: { cwd: string }): Promise<StatusResult> {
+export async function status(options: { cwd: string; warn?: (message: string) => void }): Promise<StatusResult> {
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
-  const state = await readState(paths.runState);
-  if (state === undefined) return { running: false, stale: false, services: [], pluginTraps: [] };
+  const state = await readState(paths.runState, options.warn);
+  const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config).catch(() => undefined);
+  const traps = await trapsInLog(path.join(paths.logs, "envoy.log"), project.root, failurePolicyIn(bootstrap));
+  if (state === undefined || !supervisorAlive(state)) {
+    // A dead run's leftovers are stopped here too, so nothing lingers after a crash.
+    const cleanedUp = state === undefined ? [] : await reapLeftovers(state, project.root);
+    if (state !== undefined) await removeState(paths.runState);
+    const lastRun = await readLastRun(paths.lastRun, options.warn);
+    return { running: false, services: [], modules: [], cleanedUp, ...(lastRun === undefined ? {} : { lastRun }), pluginTraps: state === undefined && lastRun === undefined ? [] : traps };
+  }
   const uptime = Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000));
+  const containers = state.runtime === "docker" ? await dockerStates(project.root) : new Map<string, string>();
   const services: ServiceStatus[] = [];
   for (const s of state.services) {
-    const running = serviceAlive(s);
+    const running = s.container !== undefined ? containers.get(s.container.id) === "running" : serviceAlive(s);
     let health = "stopped";
-    if (running && s.name === "envoy") health = (await envoyState(state.ports.admin)) ?? "admin not answering";
-    else if (running) health = (await canConnect(s.port)) ? "accepting connections" : "not answering";
-    services.push({ name: s.name, pid: s.pid, port: s.port, running, health, uptimeSeconds: uptime });
+    if (running && s.name === "envoy") health = (await envoyState(state.admin, 3000)) ?? "admin not answering";
+    else if (running && s.ports[0] !== undefined) health = (await httpGet(`http://127.0.0.1:${s.ports[0]}/`, 2000)) !== undefined ? "answering" : "not answering";
+    else if (running) health = "running";
+    services.push({
+      name: s.name,
+      ...(s.process === undefined ? {} : { pid: s.process.pid }),
+      ...(s.container === undefined ? {} : { container: s.container.name }),
+      ports: s.ports,
+      running,
+      health,
+      uptimeSeconds: uptime,
+    });
   }
-  const alive = supervisorAlive(state);
   return {
-    running: alive,
+    running: true,
+    runId: state.runId,
     mode: state.mode,
-    supervisorPid: state.supervisorPid,
+    runtime: state.runtime,
+    supervisorPid: state.supervisor.pid,
     startedAt: state.startedAt,
     envoyVersion: state.envoy.version,
-    stale: !alive,
+    ...(state.envoy.image === undefined ? {} : { envoyImage: state.envoy.image }),
+    watch: state.watch,
+    admin: state.admin,
+    listeners: state.listeners,
     services,
-    pluginTraps: await trapsInLog(
-      path.join(paths.logs, "envoy.log"),
-      project.root,
-      failurePolicyIn(await readEnvoyConfig(paths.envoyConfig)),
-    ),
+    modules: state.modules,
+    cleanedUp: [],
+    pluginTraps: traps,
   };
 }
 
-async function trapsInLog(file: string, root: string, policy: FailurePolicy): Promise<(PluginTrap & { at: string })[]> {
-  const text = await readFile(file, "utf8").catch(() => "");
+async function dockerStates(root: string): Promise<Map<string, string>> {
+  try {
+    const { projectContainers } = await import("../run/docker-runtime.js");
+    return new Map((await projectContainers(root)).map((c) => [c.id, c.state]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** The plugin's traps in the last part of Envoy's log (never the whole file). */
+async function trapsInLog(file: string, root: string, policy: ReturnType<typeof failurePolicyIn>): Promise<(PluginTrap & { at: string })[]> {
+  const entries = await tailEntries(file, "envoy", 20_000);
   const traps: (PluginTrap & { at: string })[] = [];
   let at = "";
   const watcher = new TrapWatcher(root, (trap) => traps.push({ ...trap, at }), policy);
-  for (const raw of text.split("\n")) {
-    const entry = parseStampedLine(raw);
-    if (entry === undefined) continue;
-    at = new Date(entry.at).toISOString();
-    watcher.feed("envoy", entry.line);
+  for (const e of entries) {
+    at = new Date(e.at).toISOString();
+    watcher.feed("envoy", e.line);
   }
   watcher.flush();
   return traps;
 }
+

@@ -1,18 +1,25 @@
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { copyFile, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { failurePolicyIn, readEnvoyConfig, wasmPluginConfig } from "../lib/envoy-config.js";
-import { locateEnvoy, requireEnvoyForToolchain, type EnvoyBinary } from "../lib/envoy.js";
+import { boundPorts, failurePolicyIn, isAnyAddress, isLoopback, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
+import { locateEnvoy, requireEnvoyForToolchain } from "../envoy/binary.js";
+import { deriveConfig, type DerivedConfig } from "../envoy/derive.js";
+import { CONTAINER_PROJECT, goArch, officialImage, openToContainer, type PullPolicy } from "../lib/docker.js";
 import { projectPaths, type ProjectPaths } from "../lib/paths.js";
+import { resolvePlugins } from "../lib/plugins.js";
 import { loadProject, type Project } from "../lib/project-config.js";
+import { toolchainFor } from "../lib/toolchains.js";
+import { writeFileAtomic } from "../lib/write-plan.js";
+import { NEWEST_VERIFIED_ENVOY } from "../wasm/host-abi.js";
 import { checkModule, inspectModule } from "../wasm/check.js";
-import { build, type BuildResult } from "./build.js";
 import { buildBackend } from "../run/backend.js";
-import type { RunPlan } from "../run/plan.js";
+import { takeLock } from "../run/lock.js";
+import type { EcdsPlan, RunPlan, ServicePlan } from "../run/plan.js";
 import { findPortHolder, portInUse } from "../run/ports.js";
-import { readState, reapLeftovers, removeState, supervisorAlive } from "../run/state.js";
-import { validateEnvoyConfig } from "../run/validate.js";
+import { readState, reapLeftovers, removeState } from "../run/state.js";
+import { build, type BuildResult } from "./build.js";
 
 export interface UpOptions {
   cwd: string;
@@ -23,6 +30,13 @@ export interface UpOptions {
   baseId?: number;
   readyTimeoutMs?: number;
   graceMs?: number;
+  /** Run in containers (also: runtime: docker in envoywasm.yaml). */
+  docker?: boolean;
+  envoyImage?: string;
+  pull?: PullPolicy;
+  /** Allow binds beyond loopback (envoy.yaml's 0.0.0.0, or publishing containers on every interface). */
+  expose?: boolean;
+  watch?: boolean;
   onPhase?: (text: string) => void;
   onWarning?: (text: string) => void;
   onCompilerOutput?: (text: string) => void;
@@ -32,152 +46,316 @@ export interface Prepared {
   project: Project;
   paths: ProjectPaths;
   plan: RunPlan;
-  envoy: EnvoyBinary;
   build: BuildResult;
+  /** What runs Envoy, for messages: a path, or an image. */
+  envoyLabel: string;
+  /** Where to send a first request: each listener with the path to try. */
+  tryUrls: string[];
+  /** Releases the project's lock (only if the run never starts). */
+  release: () => Promise<void>;
 }
 
 /**
- * Everything `up` checks and builds before it starts anything: no other run
- * of this project, Envoy found and new enough, plugin and backend built, the
- * module's imports fit this Envoy, ports free, the config valid. Returns the
- * plan the supervisor runs.
+ * Everything `up` checks and builds before it starts anything, under the
+ * project's lock: no other run, Envoy found (or its image) and new enough,
+ * plugins and backend built, each module's imports fit this Envoy, every
+ * port envoy.yaml binds free and on loopback, the config Envoy runs derived.
+ * Returns the plan the supervisor runs.
  */
 export async function prepareUp(options: UpOptions): Promise<Prepared> {
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
-  const { config } = project;
-
-  if (config.runtime === "docker") {
-    throw new UserError("runtime: docker is not implemented yet; envoywasm runs Envoy natively for now", {
-      hint: "set `runtime: native` in envoywasm.yaml",
-    });
+  const runId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const lock = await takeLock(paths.lock, runId);
+  try {
+    const leftovers = await cleanUpAfterDeadRun(project, paths);
+    if (leftovers.length > 0) options.onWarning?.(`an earlier run ended without cleaning up; stopped what it left: ${leftovers.join(", ")}`);
+    const prepared = await prepare(project, paths, runId, options);
+    return { ...prepared, release: lock.release };
+  } catch (error) {
+    await lock.release();
+    throw error;
   }
-  const reaped = await checkNotRunning(paths);
-  if (reaped.length > 0) options.onWarning?.(`an earlier run ended without cleaning up; stopped what it left: ${reaped.join(", ")}`);
-
-  options.onPhase?.("finding Envoy");
-  const envoy = await locateEnvoy({
-    cwd: options.cwd,
-    config,
-    projectRoot: project.root,
-    ...(options.envoy === undefined ? {} : { flag: options.envoy }),
-  });
-  options.onPhase?.(`Envoy ${envoy.version} (${envoy.path}, from ${envoy.source})`);
-  requireEnvoyForToolchain(envoy, config.toolchain);
-
-  options.onPhase?.("building the plugin");
-  const built = await build({
-    cwd: options.cwd,
-    project,
-    envoyVersion: envoy.version,
-    onPhase: (p) => options.onPhase?.(p),
-    ...(options.onCompilerOutput === undefined ? {} : { onCompilerOutput: options.onCompilerOutput }),
-  });
-  for (const warning of built.warnings) options.onWarning?.(warning);
-  if (built.upToDate) {
-    // The last build checked imports against the pinned or newest Envoy; check this one.
-    const check = checkModule(await inspectModule(await readFile(paths.wasm)), { toolchain: config.toolchain, envoyVersion: envoy.version });
-    if (check.errors.length > 0) {
-      throw new UserError(`${config.plugin.wasm} would not load in Envoy ${envoy.version}:\n${check.errors.map((e) => `  - ${e}`).join("\n")}`, {
-        hint: "use a newer Envoy (`envoywasm envoy install`) or change the plugin",
-      });
-    }
-  }
-
-  options.onPhase?.("building the backend");
-  const backend = await buildBackend(project, paths);
-
-  options.onPhase?.("checking ports");
-  await checkPorts(config.ports);
-
-  const envoyConfig = await readEnvoyConfig(paths.envoyConfig);
-  for (const warning of consistencyWarnings(project, paths, envoyConfig)) options.onWarning?.(warning);
-  options.onPhase?.("validating envoy.yaml");
-  await validateEnvoyConfig(paths, project.root, config.envoy.config, envoy);
-
-  const baseId = options.baseId ?? baseIdFor(project.root);
-  const logLevel = options.logLevel ?? config.envoy.logLevel;
-  const plan: RunPlan = {
-    root: project.root,
-    logsDir: paths.logs,
-    stateFile: paths.runState,
-    envoy: { path: envoy.path, version: envoy.version, baseId },
-    ports: config.ports,
-    failurePolicy: failurePolicyIn(envoyConfig),
-    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
-    graceMs: options.graceMs ?? 5_000,
-    services: [
-      {
-        name: "backend",
-        file: backend.bin,
-        args: [],
-        cwd: paths.backendDir,
-        env: { PORT: String(config.ports.backend) },
-        port: config.ports.backend,
-        ready: { kind: "tcp", port: config.ports.backend },
-        match: backend.bin,
-      },
-      {
-        name: "envoy",
-        file: envoy.path,
-        args: [
-          "-c",
-          config.envoy.config,
-          "--log-level",
-          logLevel,
-          "--component-log-level",
-          `wasm:${options.wasmLogLevel ?? "debug"}`,
-          "--base-id",
-          String(baseId),
-          "--concurrency",
-          String(options.concurrency ?? 1),
-          "--drain-time-s",
-          "1",
-        ],
-        cwd: project.root,
-        env: {},
-        port: config.ports.listener,
-        ready: { kind: "envoy-admin", port: config.ports.admin },
-        match: envoy.path,
-      },
-    ],
-  };
-  return { project, paths, plan, envoy, build: built };
 }
 
-/** A running project refuses a second `up`; a dead run's leftovers are stopped. */
-async function checkNotRunning(paths: ProjectPaths): Promise<string[]> {
-  const state = await readState(paths.runState);
+/** A state file whose supervisor is gone: stop what it names (by identity and labels), then forget it. */
+export async function cleanUpAfterDeadRun(project: Project, paths: ProjectPaths, warn?: (m: string) => void): Promise<string[]> {
+  const state = await readState(paths.runState, warn);
   if (state === undefined) return [];
-  if (supervisorAlive(state)) {
-    throw new UserError(
-      `this project is already running (${state.mode}, pid ${state.supervisorPid}, since ${state.startedAt})`,
-      { hint: "see it with `envoywasm status` and `envoywasm logs -f`; stop it with `envoywasm down`" },
-    );
-  }
-  const stopped = await reapLeftovers(state);
+  const { supervisorAlive } = await import("../run/state.js");
+  if (supervisorAlive(state)) return [];
+  const stopped = await reapLeftovers(state, project.root);
   await removeState(paths.runState);
   return stopped;
 }
 
-async function checkPorts(ports: { listener: number; admin: number; backend: number }): Promise<void> {
-  for (const [name, port] of [
-    ["listener", ports.listener],
-    ["admin", ports.admin],
-    ["backend", ports.backend],
-  ] as const) {
-    if (await portInUse(port)) {
-      const holder = findPortHolder(port);
-      const who = holder === undefined ? "another process" : `pid ${holder.pid} (${truncate(holder.command, 80)})`;
-      throw new UserError(`port ${port} (${name}) is already in use by ${who}`, {
-        hint: `stop that process, or choose another port: ports.${name} in envoywasm.yaml${name === "backend" ? "" : " and the matching port in envoy.yaml"}`,
+async function prepare(project: Project, paths: ProjectPaths, runId: string, options: UpOptions): Promise<Omit<Prepared, "release">> {
+  const { config } = project;
+  const bootstrap = await loadBootstrap(paths.envoyConfig, config.envoy.config);
+  const docker = options.docker === true || config.runtime === "docker";
+
+  let envoyVersion: string;
+  let envoyLabel: string;
+  let envoyPath: string | undefined;
+  let image: string | undefined;
+  if (docker) {
+    const { connectDocker, ensureImage, imageEnvoyVersion } = await import("../lib/docker.js");
+    options.onPhase?.("connecting to the Docker engine");
+    const client = await connectDocker();
+    image = options.envoyImage ?? config.envoy.image ?? officialImage(config.envoy.version ?? NEWEST_VERIFIED_ENVOY);
+    await ensureImage(client, image, options.pull ?? "missing", options.onPhase);
+    envoyVersion = await imageEnvoyVersion(client, image);
+    envoyLabel = `${image}, in Docker`;
+    options.onPhase?.(`Envoy ${envoyVersion} (image ${image})`);
+  } else {
+    options.onPhase?.("finding Envoy");
+    const envoy = await locateEnvoy({ cwd: options.cwd, config, projectRoot: project.root, ...(options.envoy === undefined ? {} : { flag: options.envoy }) });
+    envoyVersion = envoy.version;
+    envoyPath = envoy.path;
+    envoyLabel = envoy.path;
+    options.onPhase?.(`Envoy ${envoy.version} (${envoy.path}, from ${envoy.source})`);
+  }
+  requireEnvoyForToolchain({ version: envoyVersion, path: envoyLabel }, config.toolchain);
+
+  options.onPhase?.("building");
+  const built = await build({
+    cwd: options.cwd,
+    project,
+    bootstrap,
+    envoyVersion,
+    onPhase: (p) => options.onPhase?.(p),
+    ...(options.onCompilerOutput === undefined ? {} : { onCompilerOutput: options.onCompilerOutput }),
+  });
+  for (const p of built.plugins) {
+    for (const warning of p.warnings) options.onWarning?.(warning);
+    if (!p.upToDate) continue;
+    // The last build checked imports against the pinned or newest Envoy; check this one.
+    const check = checkModule(await inspectModule(await readFile(p.wasm)), { toolchain: config.toolchain, envoyVersion });
+    if (check.errors.length > 0) {
+      throw new UserError(`${p.wasmRelative} would not load in Envoy ${envoyVersion}:\n${check.errors.map((e) => `  - ${e}`).join("\n")}`, {
+        hint: "use a newer Envoy (`envoywasm envoy install`, or another --envoy-image) or change the plugin",
       });
+    }
+  }
+  const layout = resolvePlugins(project, bootstrap);
+  for (const u of layout.unbuilt) {
+    options.onWarning?.(`${bootstrap.display} loads ${u.wasm}, which no plugin folder in envoywasm.yaml builds; Envoy loads it as it is`);
+  }
+
+  const backend = backendTarget(project, bootstrap);
+  let backendBin: string | undefined;
+  if (backend !== undefined) {
+    options.onPhase?.("building the backend");
+    backendBin = (await buildBackend(project, paths, docker ? { GOOS: "linux", GOARCH: goArch(), CGO_ENABLED: "0" } : undefined)).bin;
+  }
+
+  options.onPhase?.("checking ports");
+  await checkPorts(bootstrap, backend, options.expose === true || docker);
+
+  // The config Envoy runs, and the module copies it loads.
+  const toEnvoy = (host: string) => (docker ? `${CONTAINER_PROJECT}/${path.relative(project.root, host).split(path.sep).join("/")}` : host);
+  const modules = new Map<string, string>();
+  for (const p of layout.plugins) modules.set(p.wasmAbs, await moduleCopy(paths, p.dir, p.wasmAbs, built.plugins.find((b) => b.dir === p.dir)!.sha256, docker));
+  const derived = deriveConfig(bootstrap, {
+    nodeId: project.config.name,
+    ecdsDir: path.join(paths.run, "ecds"),
+    moduleFor: (filter) => (filter.filename === undefined ? undefined : modules.get(path.resolve(project.root, filter.filename))),
+    envoyPath: toEnvoy,
+    openBinds: docker,
+  });
+  await writeDerived(paths, derived, docker);
+  await pruneModules(paths, new Set(modules.values()));
+
+  const ports = boundPorts(bootstrap);
+  const admin = bootstrap.admin;
+  if (admin === undefined) {
+    throw new UserError(`${bootstrap.display} has no admin interface (admin.address.socket_address)`, {
+      hint: "envoywasm asks Envoy's admin interface whether it is ready; add `admin: { address: { socket_address: { address: 127.0.0.1, port_value: 8001 } } }`",
+    });
+  }
+  const baseId = options.baseId ?? baseIdFor(project.root);
+  const logLevel = options.logLevel ?? config.envoy.logLevel;
+  const envoyArgs = [
+    "-c",
+    toEnvoy(path.join(paths.run, "envoy.yaml")),
+    "--log-level",
+    logLevel,
+    "--component-log-level",
+    `wasm:${options.wasmLogLevel ?? "debug"}`,
+    "--concurrency",
+    String(options.concurrency ?? 1),
+    "--drain-time-s",
+    "1",
+    ...(docker ? [] : ["--base-id", String(baseId)]),
+  ];
+  const services: ServicePlan[] = [];
+  if (backend !== undefined) {
+    services.push({
+      name: "backend",
+      file: docker ? toEnvoy(backendBin!) : backendBin!,
+      args: [],
+      cwd: docker ? toEnvoy(paths.backendDir!) : paths.backendDir!,
+      env: { PORT: String(backend.port), HOST: docker ? "0.0.0.0" : "127.0.0.1" },
+      ports: [backend.port],
+      ready: { kind: "http", port: backend.port },
+    });
+  }
+  services.push({
+    name: "envoy",
+    file: docker ? "envoy" : envoyPath!,
+    args: envoyArgs,
+    cwd: docker ? CONTAINER_PROJECT : project.root,
+    env: {},
+    ports: ports.map((p) => p.port),
+    ready: { kind: "envoy-admin", port: admin.port },
+  });
+
+  let runtime: RunPlan["runtime"] = { kind: "native" };
+  if (docker) {
+    const { pauseBinary } = await import("../lib/docker.js");
+    const go = await toolchainFor("go").detect();
+    runtime = {
+      kind: "docker",
+      image: image!,
+      mounts: [{ host: project.root, container: CONTAINER_PROJECT, readOnly: true }],
+      publish: [...new Set([...ports.map((p) => p.port), ...(backend === undefined ? [] : [backend.port])])],
+      publishAddress: options.expose === true ? "0.0.0.0" : "127.0.0.1",
+      pauseBinary: await pauseBinary(go.version),
+      user: "101:101",
+    };
+  }
+
+  const ecds: EcdsPlan[] = derived.resources.map((r) => {
+    const plugin = layout.plugins.find((p) => p.filters.includes(r.filter));
+    const sha = plugin === undefined ? undefined : built.plugins.find((b) => b.dir === plugin.dir)?.sha256;
+    return { name: r.name, file: r.file, version: r.version, ...(plugin === undefined ? {} : { plugin: plugin.dir }), ...(sha === undefined ? {} : { sha256: sha }) };
+  });
+  const plan: RunPlan = {
+    runId,
+    root: project.root,
+    name: config.name,
+    logsDir: paths.logs,
+    stateFile: paths.runState,
+    lastRunFile: paths.lastRun,
+    lockFile: paths.lock,
+    controlSocket: controlSocketPath(project.root),
+    runtime,
+    services,
+    envoy: { version: envoyVersion, baseId, ...(envoyPath === undefined ? {} : { path: envoyPath }), ...(image === undefined ? {} : { image }) },
+    admin: admin.port,
+    listeners: bootstrap.listeners.map((l) => ({ name: l.name, port: l.port })),
+    ecds,
+    modules: built.plugins.map((b) => ({ plugin: b.dir, wasm: b.wasmRelative, sha256: b.sha256 })),
+    failurePolicy: failurePolicyIn(bootstrap),
+    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    graceMs: options.graceMs ?? 5_000,
+    watch: options.watch === true,
+    options: {
+      ...(options.envoy === undefined ? {} : { envoy: options.envoy }),
+      ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
+      ...(options.wasmLogLevel === undefined ? {} : { wasmLogLevel: options.wasmLogLevel }),
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.expose === undefined ? {} : { expose: options.expose }),
+    },
+  };
+  const tryUrls = bootstrap.listeners
+    .filter((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name))
+    .map((l) => `http://127.0.0.1:${l.port}/${backend === undefined ? "" : "hello"}`);
+  return { project, paths, plan, build: built, envoyLabel, tryUrls };
+}
+
+export interface BackendTarget {
+  cluster: string;
+  port: number;
+}
+
+/**
+ * The backend serves one of envoy.yaml's clusters, on that cluster's
+ * loopback port: backend.cluster, else the cluster named "backend", else the
+ * only cluster whose endpoints are all on loopback.
+ */
+export function backendTarget(project: Project, bootstrap: EnvoyBootstrap): BackendTarget | undefined {
+  const backend = project.config.backend;
+  if (backend === undefined) return undefined;
+  const envoyPorts = new Set(boundPorts(bootstrap).map((p) => p.port));
+  const loopbackOnly = bootstrap.clusters.filter((c) => c.endpoints.length > 0 && c.endpoints.every((e) => isLoopback(e.address) || isAnyAddress(e.address)) && !c.endpoints.some((e) => envoyPorts.has(e.port)));
+  const named = backend.cluster ?? "backend";
+  const cluster = bootstrap.clusters.find((c) => c.name === named) ?? (backend.cluster === undefined && loopbackOnly.length === 1 ? loopbackOnly[0] : undefined);
+  if (cluster === undefined) {
+    throw new UserError(`${bootstrap.display} has no cluster "${named}" for the backend to serve (clusters: ${bootstrap.clusters.map((c) => c.name).join(", ") || "none"})`, {
+      hint: "name the cluster the backend serves with backend.cluster in envoywasm.yaml, or remove backend: when the project has none",
+    });
+  }
+  const endpoint = cluster.endpoints[0];
+  if (endpoint === undefined || !(isLoopback(endpoint.address) || isAnyAddress(endpoint.address))) {
+    throw new UserError(`cluster ${cluster.name} (${cluster.where}) does not point at this machine, so the backend cannot serve it`, {
+      hint: `point its endpoint at 127.0.0.1:<port> in ${bootstrap.display}`,
+    });
+  }
+  return { cluster: cluster.name, port: endpoint.port };
+}
+
+/**
+ * Every port Envoy binds, and the backend's: each must be free, and on
+ * loopback unless exposing was asked for (Envoy's admin interface can shut
+ * Envoy down and dumps its config).
+ */
+async function checkPorts(bootstrap: EnvoyBootstrap, backend: BackendTarget | undefined, allowAny: boolean): Promise<void> {
+  const wanted = boundPorts(bootstrap).map((p) => ({ ...p, hint: `change the port in ${p.where}` }));
+  if (backend !== undefined) wanted.push({ what: `backend (cluster ${backend.cluster})`, address: "127.0.0.1", port: backend.port, where: bootstrap.display, hint: `change the cluster's port in ${bootstrap.display}` });
+  const seen = new Map<number, string>();
+  for (const p of wanted) {
+    const other = seen.get(p.port);
+    if (other !== undefined) throw new UserError(`port ${p.port} is used twice in ${bootstrap.display}: by ${other} and by ${p.what}`, { hint: "give each its own port" });
+    seen.set(p.port, p.what);
+    if (!allowAny && !isLoopback(p.address)) {
+      throw new UserError(`${p.where}: ${p.what} binds ${p.address}:${p.port}, which other machines can reach${p.what === "admin" ? " (the admin interface can shut Envoy down and dumps its config)" : ""}`, {
+        hint: "bind 127.0.0.1 in envoy.yaml, or run `envoywasm up --expose` to run it as written",
+      });
+    }
+    if (await portInUse(p.port, isAnyAddress(p.address) ? "0.0.0.0" : "127.0.0.1")) {
+      const holder = findPortHolder(p.port);
+      const who = holder === undefined ? "another process" : `pid ${holder.pid} (${holder.command.length > 80 ? `${holder.command.slice(0, 79)}…` : holder.command})`;
+      throw new UserError(`port ${p.port} (${p.what}, ${p.where}) is already in use by ${who}`, { hint: `stop that process, or ${p.hint}` });
     }
   }
 }
 
-function truncate(text: string, n: number): string {
-  return text.length > n ? `${text.slice(0, n - 1)}…` : text;
+/** A copy of a module named by its hash, the file Envoy loads, so a rebuild never changes what serves. */
+export async function moduleCopy(paths: ProjectPaths, pluginDir: string, wasm: string, sha256: string, forContainer: boolean): Promise<string> {
+  await mkdir(paths.modules, { recursive: true });
+  const slug = path.posix.normalize(pluginDir).replace(/[^A-Za-z0-9._-]+/g, "_");
+  const file = path.join(paths.modules, `${slug}-${sha256.slice(0, 12)}.wasm`);
+  const current = await readFile(file).catch(() => undefined);
+  if (current === undefined || createHash("sha256").update(current).digest("hex") !== sha256) {
+    const temp = `${file}.${process.pid}.tmp`;
+    await copyFile(wasm, temp);
+    const { rename } = await import("node:fs/promises");
+    await rename(temp, file);
+  }
+  if (forContainer) await openToContainer(file);
+  return file;
+}
+
+/** Removes module copies nothing loads any more. */
+export async function pruneModules(paths: ProjectPaths, keep: Set<string>): Promise<void> {
+  for (const f of await readdir(paths.modules).catch(() => [] as string[])) {
+    const full = path.join(paths.modules, f);
+    if (!keep.has(full)) await rm(full, { force: true });
+  }
+}
+
+/** Writes the derived bootstrap and each filter's ECDS file (renamed into place, as Envoy's watch wants). */
+export async function writeDerived(paths: ProjectPaths, derived: DerivedConfig, forContainer: boolean): Promise<void> {
+  await mkdir(paths.run, { recursive: true });
+  const bootstrapFile = path.join(paths.run, "envoy.yaml");
+  await writeFileAtomic(bootstrapFile, derived.text);
+  if (forContainer) await openToContainer(bootstrapFile);
+  for (const r of derived.resources) {
+    await mkdir(r.dir, { recursive: true });
+    await writeFileAtomic(r.file, r.text);
+    if (forContainer) await openToContainer(r.file);
+  }
 }
 
 /** A base id per project, so two projects' Envoys run side by side. */
@@ -186,46 +364,9 @@ export function baseIdFor(root: string): number {
   return 1000 + (h.readUInt32BE(0) % 60_000);
 }
 
-/**
- * Where envoywasm.yaml and envoy.yaml disagree, Envoy follows envoy.yaml: say
- * so. An admin port that differs is an error: readiness is asked there.
- */
-function consistencyWarnings(project: Project, paths: ProjectPaths, doc: unknown): string[] {
-  const warnings: string[] = [];
-  if (doc === undefined) return warnings;
-  const text = JSON.stringify(doc);
-  const { ports, plugin } = project.config;
-  const adminPort = (doc as { admin?: { address?: { socket_address?: { port_value?: number } } } })?.admin?.address?.socket_address?.port_value;
-  if (adminPort !== undefined && adminPort !== ports.admin) {
-    // up asks the admin port whether Envoy is ready: a mismatch would only time out.
-    throw new UserError(`envoy.yaml's admin port is ${adminPort}, but ports.admin in envoywasm.yaml is ${ports.admin}`, {
-      hint: "make them the same: envoywasm asks Envoy's admin interface whether it is ready",
-    });
-  }
-  const code = (wasmPluginConfig(doc)?.vm_config as { code?: { local?: { filename?: unknown } } } | undefined)?.code?.local?.filename;
-  if (typeof code === "string" && path.resolve(project.root, code) !== paths.wasm) {
-    warnings.push(`envoy.yaml loads ${code}, but envoywasm builds ${plugin.wasm} (plugin.wasm in envoywasm.yaml): Envoy will not run what you build`);
-  }
-  if (!text.includes(`"port_value":${ports.listener}`)) {
-    warnings.push(`envoy.yaml has no listener on port ${ports.listener} (ports.listener in envoywasm.yaml)`);
-  }
-  if (!text.includes(`"port_value":${ports.backend}`)) {
-    warnings.push(`envoy.yaml routes to no port ${ports.backend} (ports.backend in envoywasm.yaml)`);
-  }
-  const configuration = wasmPluginConfig(doc)?.configuration as { value?: unknown } | undefined;
-  const configValue = typeof configuration?.value === "string" ? configuration.value : undefined;
-  if (configValue !== undefined) {
-    let parsed: unknown = configValue;
-    try {
-      parsed = JSON.parse(configValue);
-    } catch {
-      // Not JSON: compare as text.
-    }
-    if (JSON.stringify(parsed) !== JSON.stringify(plugin.config ?? {})) {
-      warnings.push("the plugin configuration in envoy.yaml differs from plugin.config in envoywasm.yaml; Envoy uses envoy.yaml's");
-    }
-  }
-  return warnings;
+/** The supervisor's control socket: short enough for any project path (sockets allow ~100 bytes). */
+export function controlSocketPath(root: string): string {
+  const h = createHash("sha256").update(path.resolve(root)).digest("hex").slice(0, 16);
+  const dir = process.env.XDG_RUNTIME_DIR !== undefined && process.env.XDG_RUNTIME_DIR !== "" ? process.env.XDG_RUNTIME_DIR : os.tmpdir();
+  return path.join(dir, `envoywasm-${h}.sock`);
 }
-
-

@@ -16,6 +16,8 @@ export interface BuildStamp {
   mtimeMs: number;
   /** go.mod and go.sum as they were when their modules were last fetched. */
   modulesKey?: string;
+  /** The module's sha256 (hex). */
+  sha256?: string;
 }
 
 /** A hash of go.mod and go.sum: when it is unchanged, the modules are already fetched. */
@@ -27,15 +29,15 @@ export async function modulesKey(moduleDir: string): Promise<string> {
 
 const SKIP_DIRS = new Set([".git", "node_modules", ".envoywasm", "build", "testdata"]);
 
-/** Files under the plugin folder that go into the build (tests and outputs aside). */
-export async function sourceFiles(dir: string, prefix = ""): Promise<string[]> {
+/** Files under the plugin folder that go into the build (tests and outputs aside, unless withTests). */
+export async function sourceFiles(dir: string, prefix = "", withTests = false): Promise<string[]> {
   const entries = await readdir(path.join(dir, prefix), { withFileTypes: true });
   const out: string[] = [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const rel = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
     if (entry.isDirectory()) {
-      if (!SKIP_DIRS.has(entry.name) && !entry.name.startsWith(".")) out.push(...(await sourceFiles(dir, rel)));
-    } else if (entry.isFile() && !entry.name.endsWith(".wasm") && !entry.name.endsWith("_test.go") && !entry.name.startsWith(".")) {
+      if (!SKIP_DIRS.has(entry.name) && !entry.name.startsWith(".")) out.push(...(await sourceFiles(dir, rel, withTests)));
+    } else if (entry.isFile() && !entry.name.endsWith(".wasm") && (withTests || !entry.name.endsWith("_test.go")) && !entry.name.startsWith(".")) {
       out.push(rel);
     }
   }

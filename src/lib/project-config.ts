@@ -17,19 +17,24 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 export const NAME_RULE = "lowercase letters, digits and single dashes, starting with a letter (e.g. my-plugin)";
 
+/**
+ * envoywasm.yaml holds only what envoy.yaml cannot say: the toolchain, the
+ * plugins' source folders, the backend, the runtime and an Envoy pin. Ports,
+ * the plugin configuration, root_id/vm_id and where each .wasm goes are read
+ * from envoy.yaml, the one place they are written.
+ */
 export interface ProjectConfig {
   name: string;
   toolchain: Toolchain;
   runtime: Runtime;
-  plugin: {
-    /** Folder of the plugin's Go module, relative to the project root. */
+  /** The plugins' Go module folders, relative to the project root; each builds a module envoy.yaml loads. */
+  plugins: string[];
+  /** The backend Envoy forwards to; absent when the project has none. */
+  backend?: {
+    /** Folder of the backend's Go module, relative to the project root. */
     dir: string;
-    /** Where the built module goes, relative to the project root. */
-    wasm: string;
-    rootId: string;
-    vmId: string;
-    /** The plugin configuration, handed to the plugin as JSON. */
-    config: unknown;
+    /** The envoy.yaml cluster it serves (default: "backend", or the only loopback one). */
+    cluster?: string;
   };
   envoy: {
     /** Envoy's bootstrap config, relative to the project root. */
@@ -38,21 +43,25 @@ export interface ProjectConfig {
     version?: string;
     /** An Envoy binary to use; beats `version`. */
     bin?: string;
-    /** The image for runtime: docker. */
-    image: string;
+    /** The image for runtime: docker (default: the official image of the Envoy version). */
+    image?: string;
     logLevel: LogLevel;
   };
-  ports: { listener: number; admin: number; backend: number };
-  backend: {
-    /** Folder of the backend's Go module, relative to the project root. */
-    dir: string;
-  };
+}
+
+/** A setting of envoywasm 0.1.0 that envoy.yaml holds now; still accepted, with a warning. */
+export interface LegacySetting {
+  key: string;
+  /** Lines it spans, 1-based. */
+  lines: [number, number];
 }
 
 export interface Project {
   root: string;
   file: string;
   config: ProjectConfig;
+  /** Settings of envoywasm 0.1.0 still in the file (see legacyWarning). */
+  legacy: LegacySetting[];
 }
 
 /** Walk up from `start` to the first folder holding envoywasm.yaml. */
@@ -75,11 +84,29 @@ export async function loadProject(cwd: string): Promise<Project> {
   }
   const file = path.join(root, PROJECT_FILE);
   const text = await readFile(file, "utf8");
-  return { root, file, config: parseProjectConfig(text, path.relative(cwd, file) || PROJECT_FILE) };
+  const { config, legacy } = parseProjectFile(text, path.relative(cwd, file) || PROJECT_FILE);
+  return { root, file, config, legacy };
+}
+
+/** What to tell the owner of a 0.1.0 project file: which lines to delete. */
+export function legacyWarning(project: Project, display = PROJECT_FILE): string | undefined {
+  if (project.legacy.length === 0) return undefined;
+  const spans = project.legacy.map((l) => `${l.key} (line${l.lines[0] === l.lines[1] ? ` ${l.lines[0]}` : `s ${l.lines[0]}-${l.lines[1]}`})`);
+  const plugins = project.legacy.some((l) => l.key === "plugin")
+    ? `; in place of plugin:, write \`plugins: [${project.config.plugins.join(", ")}]\``
+    : "";
+  return (
+    `${display} is from envoywasm 0.1.0: envoy.yaml now holds the ports and the plugin's settings, and these are no longer read: ` +
+    `${spans.join(", ")}. Delete them${plugins}.`
+  );
 }
 
 /** Parse and validate the text of envoywasm.yaml; errors point at file:line:column. */
 export function parseProjectConfig(text: string, displayName = PROJECT_FILE): ProjectConfig {
+  return parseProjectFile(text, displayName).config;
+}
+
+export function parseProjectFile(text: string, displayName = PROJECT_FILE): { config: ProjectConfig; legacy: LegacySetting[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const syntax = doc.errors[0];
@@ -91,7 +118,9 @@ export function parseProjectConfig(text: string, displayName = PROJECT_FILE): Pr
       hint: `fix the syntax of ${displayName} (it must be a YAML mapping)`,
     });
   }
-  return new Validator(doc, lineCounter, displayName).validate();
+  const validator = new Validator(doc, lineCounter, displayName);
+  const config = validator.validate();
+  return { config, legacy: validator.legacy };
 }
 
 type Path = readonly (string | number)[];
@@ -103,40 +132,33 @@ class Validator {
     private readonly file: string,
   ) {}
 
+  readonly legacy: LegacySetting[] = [];
+
   validate(): ProjectConfig {
     const root: unknown = this.doc.toJS();
     if (root === null || typeof root !== "object" || Array.isArray(root)) {
       throw this.fail([], "must be a YAML mapping of settings", "see `envoywasm init --help` for a fresh one");
     }
-    this.rejectUnknown([], root, ["name", "toolchain", "runtime", "plugin", "envoy", "ports", "backend"]);
+    this.rejectUnknown([], root, ["name", "toolchain", "runtime", "plugins", "backend", "envoy", "plugin", "ports"]);
     const name = this.string(["name"], { pattern: NAME_PATTERN, rule: NAME_RULE });
-    const plugin = this.section(["plugin"], ["dir", "wasm", "rootId", "vmId", "config"]);
     const envoy = this.section(["envoy"], ["config", "version", "bin", "image", "logLevel"]);
-    this.section(["ports"], ["listener", "admin", "backend"]);
-    this.section(["backend"], ["dir"]);
     const config: ProjectConfig = {
       name,
       toolchain: this.oneOf(["toolchain"], TOOLCHAINS, "go"),
       runtime: this.oneOf(["runtime"], RUNTIMES, "native"),
-      plugin: {
-        dir: this.relativePath(["plugin", "dir"], "plugin"),
-        wasm: this.relativePath(["plugin", "wasm"], `build/${name}.wasm`),
-        rootId: this.string(["plugin", "rootId"], { fallback: name }),
-        vmId: this.string(["plugin", "vmId"], { fallback: name }),
-        config: plugin.config ?? {},
-      },
+      plugins: this.plugins(),
       envoy: {
         config: this.relativePath(["envoy", "config"], "envoy.yaml"),
-        image: this.string(["envoy", "image"], { fallback: "envoyproxy/envoy:v1.40-latest" }),
         logLevel: this.oneOf(["envoy", "logLevel"], LOG_LEVELS, "info"),
       },
-      ports: {
-        listener: this.port(["ports", "listener"], 8085),
-        admin: this.port(["ports", "admin"], 8001),
-        backend: this.port(["ports", "backend"], 8080),
-      },
-      backend: { dir: this.relativePath(["backend", "dir"], "backend") },
     };
+    const backend = this.value(["backend"]);
+    if (backend !== undefined && backend !== null) {
+      this.section(["backend"], ["dir", "cluster"]);
+      config.backend = { dir: this.relativePath(["backend", "dir"], "backend") };
+      const cluster = this.value(["backend", "cluster"]);
+      if (cluster !== undefined && cluster !== null) config.backend.cluster = this.string(["backend", "cluster"]);
+    }
     if (envoy.version !== undefined && envoy.version !== null) {
       config.envoy.version = this.string(["envoy", "version"], {
         pattern: /^\d+\.\d+(\.\d+)?$/,
@@ -144,15 +166,48 @@ class Validator {
       });
     }
     if (envoy.bin !== undefined && envoy.bin !== null) config.envoy.bin = this.string(["envoy", "bin"]);
-    const seen = new Map<number, string>();
-    for (const key of ["listener", "admin", "backend"] as const) {
-      const other = seen.get(config.ports[key]);
-      if (other !== undefined) {
-        throw this.fail(["ports", key], `uses port ${config.ports[key]}, which ports.${other} uses too`, "give each port its own number");
-      }
-      seen.set(config.ports[key], key);
-    }
+    if (envoy.image !== undefined && envoy.image !== null) config.envoy.image = this.string(["envoy", "image"]);
     return config;
+  }
+
+  /**
+   * `plugins: [dir, …]`. A 0.1.0 file says `plugin: {dir, wasm, rootId, vmId,
+   * config}` and `ports:`; its plugin.dir still counts, the rest is noted as
+   * legacy (envoy.yaml holds those now).
+   */
+  private plugins(): string[] {
+    const legacyPlugin = this.value(["plugin"]);
+    const list = this.value(["plugins"]);
+    if (this.value(["ports"]) !== undefined) this.noteLegacy("ports");
+    if (list !== undefined && list !== null) {
+      if (legacyPlugin !== undefined) throw this.fail(["plugin"], "is the 0.1.0 form of plugins:, which this file has too", "delete plugin: and its settings");
+      if (!Array.isArray(list) || list.length === 0) throw this.fail(["plugins"], "must be a list of plugin folders, e.g. [plugin]");
+      const dirs = list.map((_, i) => this.relativePath(["plugins", i], ""));
+      const seen = new Set<string>();
+      dirs.forEach((d, i) => {
+        const key = path.posix.normalize(d);
+        if (seen.has(key)) throw this.fail(["plugins", i], `lists ${JSON.stringify(d)} twice`);
+        seen.add(key);
+      });
+      return dirs;
+    }
+    if (legacyPlugin !== undefined && legacyPlugin !== null) {
+      this.section(["plugin"], ["dir", "wasm", "rootId", "vmId", "config"]);
+      this.noteLegacy("plugin");
+      return [this.relativePath(["plugin", "dir"], "plugin")];
+    }
+    return ["plugin"];
+  }
+
+  private noteLegacy(key: string): void {
+    const pair = isMap(this.doc.contents) ? this.doc.contents.items.find((item) => isScalar(item.key) && item.key.value === key) : undefined;
+    const start = (pair?.key as YamlNode | undefined)?.range?.[0];
+    const end = (pair?.value as YamlNode | undefined)?.range?.[1];
+    if (start === undefined) return;
+    const first = this.lines.linePos(start).line;
+    // range[1] is one past the value; a block value ends at the next line's start.
+    const last = end === undefined ? first : Math.max(first, this.lines.linePos(Math.max(start, end - 1)).line);
+    this.legacy.push({ key, lines: [first, last] });
   }
 
   private value(p: Path): unknown {
@@ -203,7 +258,7 @@ class Validator {
   }
 
   private relativePath(p: Path, fallback: string): string {
-    const v = this.string(p, { fallback });
+    const v = this.string(p, fallback === "" ? {} : { fallback });
     if (path.isAbsolute(v) || v.split(/[\\/]/).includes("..")) {
       throw this.fail(p, `must be a path inside the project (got ${show(v)})`, "use a relative path such as build/plugin.wasm");
     }

@@ -52,13 +52,23 @@ export const TEMPLATES: readonly TemplateInfo[] = [
 
 export const DEFAULT_TEMPLATE = "headers";
 
-export type TemplateValue = string | number | Record<string, unknown>;
+/**
+ * Text that fills a YAML block scalar (`value: |` and the placeholder on the
+ * next line, alone): every line is indented as the placeholder is.
+ */
+export class BlockText {
+  constructor(readonly text: string) {}
+}
+
+export type TemplateValue = string | number | Record<string, unknown> | BlockText;
 export type TemplateValues = Record<string, TemplateValue>;
 
 export interface PlannedFile {
   /** Relative to the project root, with forward slashes. */
   path: string;
-  contents: string;
+  contents: string | Buffer;
+  /** File mode for a copied file (e.g. an executable script). */
+  mode?: number;
 }
 
 export interface RenderInput {
@@ -79,7 +89,10 @@ export async function render(input: RenderInput, templatesDir = TEMPLATES_DIR): 
   const common = path.join(templatesDir, "common");
   // A plugin template: its tests, shared by both toolchains (the SDK's import
   // path is a placeholder), and the code and go.mod of each toolchain's SDK.
-  const pluginDirs = ["both", input.toolchain].map((d) => path.join(templatesDir, "plugins", input.template, d));
+  const pluginDirs = [
+    path.join(templatesDir, "sdk", input.toolchain),
+    ...["both", input.toolchain].map((d) => path.join(templatesDir, "plugins", input.template, d)),
+  ];
   const sources: { from: string; to: string }[] = [];
   for (const rel of await listFiles(common)) {
     const to = rel.startsWith("backend/") ? `${input.backendDir}/${rel.slice("backend/".length)}` : rel;
@@ -141,6 +154,13 @@ export function renderText(text: string, values: TemplateValues, language: Langu
     const value = values[name];
     if (value === undefined) throw new TemplateError(`${file}: unknown placeholder ${match}`);
     const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+    if (value instanceof BlockText) {
+      const indent = text.slice(lineStart, offset);
+      if (language !== "yaml" || !/^ *$/.test(indent) || indent === "") {
+        throw new TemplateError(`${file}: ${match} must stand alone, indented, on a line of a YAML block scalar`);
+      }
+      return value.text.replace(/\n+$/, "").split("\n").join(`\n${indent}`);
+    }
     const context = contextOf(text.slice(lineStart, offset), language);
     if (context === "comment") return (typeof value === "object" ? JSON.stringify(value) : String(value)).replace(/\s+/g, " ");
     return escapeFor(language, value, context === "quoted", `${file}: ${match}`);
@@ -173,7 +193,7 @@ function contextOf(linePrefix: string, language: Language): "quoted" | "comment"
   return inside ? "quoted" : "bare";
 }
 
-function escapeFor(language: Language, value: TemplateValue, quoted: boolean, where: string): string {
+function escapeFor(language: Language, value: Exclude<TemplateValue, BlockText>, quoted: boolean, where: string): string {
   switch (language) {
     case "text":
       return typeof value === "object" ? JSON.stringify(value) : String(value);
@@ -234,4 +254,14 @@ export function escapeYamlDoubleQuoted(s: string): string {
 /** The inside of a JSON string. */
 export function escapeJsonString(s: string): string {
   return JSON.stringify(s).slice(1, -1);
+}
+
+/** The SDK module and exact version the templates pin for a toolchain (from templates/sdk/<toolchain>/go.mod). */
+export async function pinnedSdk(toolchain: Toolchain, templatesDir = TEMPLATES_DIR): Promise<{ module: string; version: string }> {
+  const module = SDK_MODULES[toolchain];
+  const gomod = await readFile(path.join(templatesDir, "sdk", toolchain, "go.mod"), "utf8");
+  const escaped = module.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const version = new RegExp(`${escaped}\\s+(v\\S+)`).exec(gomod)?.[1];
+  if (version === undefined) throw new TemplateError(`templates/sdk/${toolchain}/go.mod does not require ${module}`);
+  return { module, version };
 }

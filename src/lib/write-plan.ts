@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import type { PlannedFile } from "./templates.js";
@@ -9,23 +9,27 @@ const HARMLESS = new Set([".git", ".DS_Store", ".idea", ".vscode", "Thumbs.db"])
 
 export interface WriteReport {
   created: string[];
-  overwritten: string[];
+  /** Already there with exactly the planned contents. */
+  unchanged: string[];
+  /** Already there with other contents: left as they are, never overwritten. */
+  kept: string[];
 }
 
 /**
  * Write a rendered plan into `dir`. A folder with anything in it is refused
- * unless `force`; with `force`, only the planned paths are written and every
- * other file is left as it was.
+ * unless `force`; with `force`, only planned paths that do not exist yet are
+ * written: a file that is already there is never overwritten (it is listed
+ * as kept when it differs from the plan), so nothing is lost.
  */
 export async function writePlan(dir: string, files: readonly PlannedFile[], force: boolean): Promise<WriteReport> {
   const existing = await listExisting(dir);
   if (existing.length > 0 && !force) {
     const shown = existing.slice(0, 4).join(", ") + (existing.length > 4 ? `, … (${existing.length} entries)` : "");
     throw new UserError(`${dir} is not empty (it has ${shown})`, {
-      hint: "pick an empty or new folder, or pass --force to write the template's files there (other files are left alone)",
+      hint: "pick an empty or new folder, or pass --force to add the template's missing files there (existing files are kept as they are)",
     });
   }
-  const report: WriteReport = { created: [], overwritten: [] };
+  const report: WriteReport = { created: [], unchanged: [], kept: [] };
   // Check every target before writing any, so a conflict leaves nothing half-done.
   const kinds = new Map<string, "new" | "file">();
   for (const file of files) {
@@ -41,9 +45,14 @@ export async function writePlan(dir: string, files: readonly PlannedFile[], forc
   }
   for (const file of files) {
     const target = path.join(dir, file.path);
+    if (kinds.get(file.path) === "file") {
+      const current = await readFile(target);
+      (current.equals(Buffer.from(file.contents)) ? report.unchanged : report.kept).push(file.path);
+      continue;
+    }
     await mkdir(path.dirname(target), { recursive: true });
-    await writeFileAtomic(target, file.contents);
-    (kinds.get(file.path) === "file" ? report.overwritten : report.created).push(file.path);
+    await writeFileAtomic(target, file.contents, file.mode);
+    report.created.push(file.path);
   }
   return report;
 }

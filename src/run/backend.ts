@@ -3,6 +3,7 @@ import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { buildKey, readStamp, stampMatches, writeStamp } from "../lib/build-cache.js";
+import { openToContainer } from "../lib/docker.js";
 import { run, tailLines } from "../lib/exec.js";
 import type { ProjectPaths } from "../lib/paths.js";
 import type { Project } from "../lib/project-config.js";
@@ -11,21 +12,31 @@ import { toolchainFor } from "../lib/toolchains.js";
 /**
  * Builds the backend to a binary under .envoywasm/bin, so `up` executes it
  * directly: a binary gets our signals itself (`go run` would not pass them
- * on) and restarts without a compile. Skipped when nothing changed.
+ * on) and restarts without a compile. Skipped when nothing changed. For a
+ * container (`cross` set) it is a static Linux binary any image can run.
  */
-export async function buildBackend(project: Project, paths: ProjectPaths): Promise<{ bin: string; upToDate: boolean }> {
-  if (!existsSync(path.join(paths.backendDir, "go.mod"))) {
-    throw new UserError(`${project.config.backend.dir}/go.mod not found: backend.dir in envoywasm.yaml must name the backend's Go module`, {
-      hint: "fix backend.dir in envoywasm.yaml",
+export async function buildBackend(
+  project: Project,
+  paths: ProjectPaths,
+  cross?: { GOOS: string; GOARCH: string; CGO_ENABLED: string },
+): Promise<{ bin: string; upToDate: boolean; ms: number }> {
+  const started = performance.now();
+  const dir = paths.backendDir!;
+  if (!existsSync(path.join(dir, "go.mod"))) {
+    throw new UserError(`${project.config.backend!.dir}/go.mod not found: backend.dir in envoywasm.yaml must name the backend's Go module`, {
+      hint: "fix backend.dir in envoywasm.yaml, or remove backend: when the project has none",
     });
   }
   const go = await toolchainFor("go").detect();
-  const args = ["build", "-o", paths.backendBin, "."];
-  const key = await buildKey({ pluginDir: paths.backendDir, toolchainVersion: go.version, argv: args, env: {} });
-  const stampFile = path.join(paths.state, "backend-build.json");
-  if (await stampMatches(await readStamp(stampFile), key, paths.backendBin)) return { bin: paths.backendBin, upToDate: true };
+  const bin = cross === undefined ? paths.backendBin : `${paths.backendBin}-${cross.GOOS}-${cross.GOARCH}`;
+  const args = ["build", "-o", bin, "."];
+  const env = cross ?? { GOOS: "", GOARCH: "" };
+  const key = await buildKey({ pluginDir: dir, toolchainVersion: go.version, argv: args, env });
+  const stampFile = path.join(paths.state, "build", `backend${cross === undefined ? "" : `-${cross.GOOS}-${cross.GOARCH}`}.json`);
+  if (await stampMatches(await readStamp(stampFile), key, bin)) return { bin, upToDate: true, ms: 0 };
   await mkdir(paths.bin, { recursive: true });
-  const result = await run("go", args, { cwd: paths.backendDir, env: { GOOS: "", GOARCH: "" } });
+  await mkdir(path.dirname(stampFile), { recursive: true });
+  const result = await run("go", args, { cwd: dir, env });
   if (result.exitCode !== 0) {
     throw new ChildProcessError(`the backend did not compile (go build exited with ${result.exitCode ?? "a signal"})`, {
       command: result.command,
@@ -33,7 +44,8 @@ export async function buildBackend(project: Project, paths: ProjectPaths): Promi
       hint: `the compiler said:\n${tailLines(result.all, 15)}`,
     });
   }
-  const s = await stat(paths.backendBin);
-  await writeStamp(stampFile, { key, wasm: paths.backendBin, bytes: s.size, mtimeMs: s.mtimeMs });
-  return { bin: paths.backendBin, upToDate: false };
+  if (cross !== undefined) await openToContainer(bin, true);
+  const s = await stat(bin);
+  await writeStamp(stampFile, { key, wasm: bin, bytes: s.size, mtimeMs: s.mtimeMs });
+  return { bin, upToDate: false, ms: Math.round(performance.now() - started) };
 }

@@ -30,11 +30,41 @@ export interface FormatOptions {
   prefix: boolean;
   width: number;
   services: readonly string[];
+  /** Show a plugin's line as time, plugin and message, without Envoy's source-file prefix. */
+  readable?: boolean;
+}
+
+export interface PluginLine {
+  /** HH:MM:SS.mmm as Envoy stamped it. */
+  time: string;
+  level: string;
+  /** The plugin's name, else its root_id or vm_id ("" when all are unset). */
+  plugin: string;
+  message: string;
+}
+
+const PLUGIN_LINE = /^\[(?:\d{4}-\d\d-\d\d )?([\d:.]+)\]\[\d+\]\[(\w+)\]\[wasm\] (?:\[[^\]]*\] )?wasm log((?: [^ :]*){0,3}): ?(.*)$/;
+
+/** The parts of a line a plugin logged through Envoy, or undefined for any other line. */
+export function pluginLineParts(line: string): PluginLine | undefined {
+  const m = PLUGIN_LINE.exec(line);
+  if (m === null) return undefined;
+  const ids = (m[3] ?? "").trim().split(" ").filter(Boolean);
+  return { time: m[1]!, level: m[2]!, plugin: ids[0] ?? "", message: m[4] ?? "" };
+}
+
+/** `13:00:00.123 [my-plugin] message`, with the level when it is not info. */
+export function readablePluginLine(parts: PluginLine): string {
+  const tag = [parts.plugin || "plugin", ...(parts.level === "info" ? [] : [parts.level])].join(" ");
+  return `${parts.time} [${tag}] ${parts.message}`;
 }
 
 export function formatLine(service: string, line: string, o: FormatOptions): string {
-  const wasm = isWasmLine(line);
-  const body = o.colour && wasm ? paint(["bold", "yellow"], line) : line;
+  const parts = o.readable === true ? pluginLineParts(line) : undefined;
+  const wasm = parts !== undefined || isWasmLine(line);
+  const text = parts === undefined ? line : readablePluginLine(parts);
+  const level = parts?.level;
+  const body = !o.colour || !wasm ? text : paint(level === "error" || level === "critical" ? ["bold", "red"] : ["bold", "yellow"], text);
   if (!o.prefix) return body;
   const label = `${service.padEnd(o.width)} |`;
   return `${o.colour ? paint(colourFor(service, o.services), label) : label} ${body}`;

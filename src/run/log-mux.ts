@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, renameSync, type WriteStream } from "node:fs";
 import path from "node:path";
 import { formatLine, stampLine } from "./log-format.js";
 
@@ -7,6 +7,10 @@ import { formatLine, stampLine } from "./log-format.js";
  * the terminal (prefixed, coloured when wanted) in one write, so lines from
  * different services never mix, and appended with a timestamp to
  * .envoywasm/logs/<service>.log for `envoywasm logs`.
+ *
+ * Each run starts new files; the previous run's are kept as <service>.1.log
+ * (one generation), and a file that passes MAX_BYTES within a run moves
+ * there too, so logs never grow without bound.
  */
 export interface LogMuxOptions {
   services: readonly string[];
@@ -14,6 +18,8 @@ export interface LogMuxOptions {
   /** Where live lines go; none for a detached run. */
   terminal?: NodeJS.WritableStream;
   colour: boolean;
+  /** Show plugin lines without Envoy's source prefix on the terminal. */
+  readable?: boolean;
   /** Extra observers (readiness hints, failure classification). */
   onLine?: (service: string, line: string) => void;
   /**
@@ -21,38 +27,70 @@ export interface LogMuxOptions {
    * log files (Envoy's start-up chatter: a hundred lines of extension lists).
    */
   showWhileStarting?: (service: string, line: string) => boolean;
+  /** Lines for which this says false go only to the files (a panic's fragments, told as one summary). */
+  show?: (service: string, line: string) => boolean;
+}
+
+export const MAX_LOG_BYTES = 64 * 1024 * 1024;
+
+/** Moves <name>.log to <name>.1.log (dropping an older .1). */
+export function rotateLog(logsDir: string, name: string): void {
+  const file = path.join(logsDir, `${name}.log`);
+  if (existsSync(file)) renameSync(file, path.join(logsDir, `${name}.1.log`));
 }
 
 export class LogMux {
-  private readonly files = new Map<string, WriteStream>();
-  private readonly width: number;
+  private readonly files = new Map<string, { stream: WriteStream; bytes: number }>();
+  private width: number;
+  private readonly services: string[];
   private starting = true;
   private closed = false;
   private held = 0;
 
   constructor(private readonly options: LogMuxOptions) {
+    this.services = [...options.services];
     this.width = Math.max(...options.services.map((s) => s.length));
     mkdirSync(options.logsDir, { recursive: true });
     for (const service of options.services) {
-      // A new run starts new logs; `envoywasm logs` shows the current or last run.
-      this.files.set(service, createWriteStream(path.join(options.logsDir, `${service}.log`), { flags: "w" }));
+      rotateLog(options.logsDir, service);
+      this.open(service);
     }
   }
 
+  private open(service: string): { stream: WriteStream; bytes: number } {
+    const entry = { stream: createWriteStream(path.join(this.options.logsDir, `${service}.log`), { flags: "a" }), bytes: 0 };
+    this.files.set(service, entry);
+    return entry;
+  }
+
+  /** A line from a service (or from envoywasm itself, e.g. "build"). */
   line(service: string, line: string): void {
     // A grandchild may still hold a pipe after its service stopped.
     if (this.closed) return;
-    this.files.get(service)?.write(stampLine(line));
-    this.options.onLine?.(service, line);
-    if (this.options.terminal !== undefined) {
-      if (this.starting && this.options.showWhileStarting?.(service, line) === false) {
-        this.held++;
-        return;
-      }
-      this.options.terminal.write(
-        `${formatLine(service, line, { colour: this.options.colour, prefix: true, width: this.width, services: this.options.services })}\n`,
-      );
+    if (!this.services.includes(service)) {
+      this.services.push(service);
+      this.width = Math.max(this.width, service.length);
     }
+    let file = this.files.get(service);
+    if (file === undefined) file = this.open(service);
+    const stamped = stampLine(line);
+    file.stream.write(stamped);
+    file.bytes += Buffer.byteLength(stamped);
+    if (file.bytes > MAX_LOG_BYTES) {
+      file.stream.end();
+      rotateLog(this.options.logsDir, service);
+      this.open(service);
+    }
+    this.options.onLine?.(service, line);
+    if (this.options.terminal === undefined) return;
+    if (this.options.show?.(service, line) === false) return;
+    if (this.starting && this.options.showWhileStarting?.(service, line) === false) {
+      this.held++;
+      return;
+    }
+    this.options.terminal.write(
+      `${formatLine(service, line, { colour: this.options.colour, prefix: true, width: this.width, services: this.services, readable: this.options.readable === true })}\n`,
+    );
   }
 
   /** From now on every line is echoed; returns how many start-up lines were not. */
@@ -61,10 +99,14 @@ export class LogMux {
     return this.held;
   }
 
+  /** Back to start-up mode (Envoy restarting). */
+  restarting(): void {
+    this.starting = true;
+    this.held = 0;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(
-      [...this.files.values()].map((stream) => new Promise<void>((resolve) => stream.end(() => resolve()))),
-    );
+    await Promise.all([...this.files.values()].map(({ stream }) => new Promise<void>((resolve) => stream.end(() => resolve()))));
   }
 }

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { FailurePolicy } from "../lib/envoy-config.js";
+import type { FailurePolicy } from "../envoy/bootstrap.js";
 
 /**
  * Watches Envoy's lines for a plugin that trapped (a Go panic), and tells it
@@ -23,6 +23,27 @@ export interface PluginTrap {
 }
 
 const FRAGMENT = /\]\[error\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
+const TRAP_TAIL = /Function: \w+ failed: Uncaught \w+: |^Proxy-Wasm plugin in-VM backtrace:|^\s+\d+:\s+0x[0-9a-f]+ - /;
+
+/**
+ * For the live stream: hides the ~40 one-fragment lines and the V8 backtrace
+ * of a Go panic, which TrapWatcher reports as one summary. It starts hiding
+ * at a fragment that begins a panic and stops at the first line that is not
+ * part of it. The log files keep every line.
+ */
+export class PanicCollapser {
+  private hiding = false;
+
+  show(service: string, line: string): boolean {
+    if (service !== "envoy") return true;
+    const fragment = FRAGMENT.exec(line);
+    if (fragment !== null && /^(panic: |fatal error: )/.test(fragment[1] ?? "")) this.hiding = true;
+    if (!this.hiding) return true;
+    if (fragment !== null || TRAP_TAIL.test(line)) return false;
+    this.hiding = false;
+    return true;
+  }
+}
 const FAILED = /Function: (\w+) failed: Uncaught \w+: /;
 
 export class TrapWatcher {

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import net from "node:net";
+import { commandLine } from "./identity.js";
 
 /** Whether something already listens on host:port (we try to bind it ourselves). */
 export function portInUse(port: number, host = "127.0.0.1"): Promise<boolean> {
@@ -27,6 +28,8 @@ export function canConnect(port: number, host = "127.0.0.1", timeoutMs = 500): P
 
 export interface PortHolder {
   pid: number;
+  /** Its process group. */
+  pgid: number;
   command: string;
 }
 
@@ -68,7 +71,7 @@ export function findPortHolder(port: number): PortHolder | undefined {
       try {
         const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
         const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-        if (inode !== undefined && inodes.has(inode)) return { pid: Number(pid), command: commandLine(Number(pid)) ?? "?" };
+        if (inode !== undefined && inodes.has(inode)) return { pid: Number(pid), pgid: processGroup(Number(pid)), command: commandLine(Number(pid)) ?? "?" };
       } catch {
         // The fd closed meanwhile.
       }
@@ -77,10 +80,11 @@ export function findPortHolder(port: number): PortHolder | undefined {
   return undefined;
 }
 
-export function commandLine(pid: number): string | undefined {
+function processGroup(pid: number): number {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
   } catch {
-    return undefined;
+    return -1;
   }
 }

@@ -1,18 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { formatCommand } from "../lib/exec.js";
 import { ui } from "../ui/output.js";
+import { identify, type ProcessIdentity } from "./identity.js";
 import { LineSplitter, RingBuffer } from "./lines.js";
-import type { ExitInfo, Service } from "./service.js";
-
-export interface ProcessSpec {
-  name: string;
-  file: string;
-  args: string[];
-  cwd: string;
-  env?: Record<string, string>;
-  /** Polled until it resolves true. */
-  probe: () => Promise<boolean>;
-}
+import type { ServicePlan } from "./plan.js";
+import { findPortHolder } from "./ports.js";
+import type { ExitInfo, Service, ServiceRecord } from "./service.js";
 
 /**
  * A supervised child process. It runs the real binary (no shell, no `go run`)
@@ -23,12 +16,13 @@ export class ProcessService implements Service {
   readonly name: string;
   readonly exited: Promise<ExitInfo>;
   private child: ChildProcess | undefined;
+  private identity: ProcessIdentity | undefined;
   private exitInfo: ExitInfo | undefined;
   private resolveExit!: (info: ExitInfo) => void;
   private readonly recent = new RingBuffer(60);
 
   constructor(
-    private readonly spec: ProcessSpec,
+    private readonly spec: Pick<ServicePlan, "name" | "file" | "args" | "cwd" | "env" | "ports">,
     private readonly onLine: (service: string, line: string) => void,
   ) {
     this.name = spec.name;
@@ -41,8 +35,22 @@ export class ProcessService implements Service {
     return this.child?.pid;
   }
 
+  get done(): boolean {
+    return this.exitInfo !== undefined;
+  }
+
   recentLines(): string[] {
     return this.recent.all();
+  }
+
+  record(): ServiceRecord {
+    return { name: this.name, ports: this.spec.ports, ...(this.identity === undefined ? {} : { process: this.identity }) };
+  }
+
+  ownsPort(port: number): boolean | undefined {
+    const holder = findPortHolder(port);
+    if (holder === undefined) return undefined;
+    return holder.pid === this.child?.pid || holder.pgid === this.child?.pid;
   }
 
   async start(): Promise<void> {
@@ -103,23 +111,13 @@ export class ProcessService implements Service {
         reject(error);
       });
     });
-  }
-
-  async waitReady(timeoutMs: number, onWaiting?: (elapsedMs: number) => void): Promise<void> {
-    const started = Date.now();
-    let lastNotice = started;
-    for (;;) {
-      if (this.exitInfo !== undefined) throw new ServiceExitedError(this.name, this.exitInfo);
-      if (await this.spec.probe().catch(() => false)) return;
-      const now = Date.now();
-      if (now - started > timeoutMs) throw new ServiceTimeoutError(this.name, timeoutMs);
-      if (onWaiting !== undefined && now - lastNotice >= 2000) {
-        lastNotice = now;
-        onWaiting(now - started);
-      }
-      const exited = await Promise.race([this.exited.then(() => true), delay(50).then(() => false)]);
-      if (exited) throw new ServiceExitedError(this.name, this.exitInfo!);
+    // setpriv execs the program: wait until the pid runs it, so the identity recorded is the program's.
+    for (let i = 0; i < 100 && setpriv !== undefined && this.exitInfo === undefined; i++) {
+      const id = identify(child.pid!);
+      if (id !== undefined && !id.command.startsWith(setpriv)) break;
+      await new Promise((r) => setTimeout(r, 5));
     }
+    this.identity = identify(child.pid!);
   }
 
   async stop(graceMs: number): Promise<ExitInfo> {
@@ -142,14 +140,16 @@ export class ProcessService implements Service {
 
   private signalGroup(signal: NodeJS.Signals): void {
     const pid = this.child?.pid;
-    // Once it exited, its pid alone may already be someone else's.
+    // Once it exited, its pid alone may already be someone else's: only the group (still ours while any member lives).
     if (pid !== undefined) signalProcessGroup(pid, signal, this.exitInfo === undefined);
   }
 }
 
 /**
  * Signals the process group led by pid (the program and all it started);
- * when there is no such group, the process itself if `orThePid`.
+ * when there is no such group, the process itself if `orThePid`. Only for
+ * children this process started and has not reaped: for anything recorded
+ * earlier, use identity.ts's signalIfOurs.
  */
 export function signalProcessGroup(pid: number, signal: NodeJS.Signals, orThePid = true): void {
   try {
@@ -160,24 +160,6 @@ export function signalProcessGroup(pid: number, signal: NodeJS.Signals, orThePid
     } catch {
       // Already gone.
     }
-  }
-}
-
-export class ServiceExitedError extends Error {
-  constructor(
-    readonly service: string,
-    readonly exit: ExitInfo,
-  ) {
-    super(`${service} ${exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`} before it was ready`);
-  }
-}
-
-export class ServiceTimeoutError extends Error {
-  constructor(
-    readonly service: string,
-    readonly timeoutMs: number,
-  ) {
-    super(`${service} was not ready after ${Math.round(timeoutMs / 1000)} s`);
   }
 }
 

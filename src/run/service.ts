@@ -1,25 +1,39 @@
+import type { ProcessIdentity } from "./identity.js";
+
 /**
- * What the supervisor supervises. A process and (later) a container both
- * implement this; the supervisor does not know which it has.
+ * What the supervisor supervises. A process and a container both implement
+ * this; the supervisor, the log multiplexer and the readiness checks do not
+ * know which they have.
  */
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
 
+/** How a service is found again (by `status`, `down`, the next `up`): a process by identity, a container by id and labels. */
+export interface ServiceRecord {
+  name: string;
+  ports: number[];
+  process?: ProcessIdentity;
+  container?: { id: string; name: string };
+}
+
 export interface Service {
   readonly name: string;
-  /** Spawns; resolves once the service runs (not yet ready). */
+  /** Starts it; resolves once it runs (not yet ready). */
   start(): Promise<void>;
-  /** Resolves when the service answers; rejects if it exits first or takes too long. */
-  waitReady(timeoutMs: number, onWaiting?: (elapsedMs: number) => void): Promise<void>;
   /** Resolves when the service has ended, for whatever reason. */
   readonly exited: Promise<ExitInfo>;
+  /** Whether it has ended. */
+  readonly done: boolean;
   /** Asks it to stop, waits up to graceMs, then forces it. Safe to call twice. */
   stop(graceMs: number): Promise<ExitInfo>;
-  /** Forces it now, synchronously (for exit hooks). */
+  /** Forces it now, synchronously as far as possible (for exit hooks). */
   killNow(): void;
-  readonly pid: number | undefined;
+  /** How to find it again. */
+  record(): ServiceRecord;
+  /** Whether what answers on `port` is this service (undefined: cannot tell). */
+  ownsPort?(port: number): boolean | undefined;
   /** The last lines it wrote. */
   recentLines(): string[];
 }

@@ -1,40 +1,95 @@
 import { readFile, rm } from "node:fs/promises";
 import { writeFileAtomic } from "../lib/write-plan.js";
-import { commandLine } from "./ports.js";
-import { signalProcessGroup } from "./process-service.js";
+import { isIdentity, signalIfOurs, stillRunning, type ProcessIdentity } from "./identity.js";
+import type { ExitInfo, ServiceRecord } from "./service.js";
 
 /**
- * .envoywasm/state.json: who runs this project's services. Written by the
- * supervisor (the foreground `up`, or the background one of `up -d`) once
- * its children run, removed when it stops them. A file whose supervisor is
- * dead is a leftover of a crash or a kill -9, and is cleaned up.
+ * .envoywasm/state.json: who runs this project now. Written by the
+ * supervisor (the foreground `up`, or the background one of `up -d`) before
+ * it starts anything, updated as services start, removed when it stops them.
+ * A file whose supervisor is gone is a leftover of a crash or a kill -9: what
+ * it names is stopped, but only what still proves to be the same process (by
+ * identity) or container (by its labels).
+ *
+ * .envoywasm/last-run.json: how the last run ended, for `status`.
  */
-export interface ServiceState {
-  name: string;
-  pid: number;
-  /** A word of its command line, so a recycled pid is not mistaken for it. */
-  match: string;
-  port: number;
-}
-
 export interface RunState {
-  version: 1;
-  supervisorPid: number;
+  version: 2;
+  runId: string;
+  supervisor: ProcessIdentity;
   mode: "foreground" | "detached";
+  runtime: "native" | "docker";
   startedAt: string;
   readyAt?: string;
-  envoy: { path: string; version: string; baseId: number };
-  ports: { listener: number; admin: number; backend: number };
-  services: ServiceState[];
+  envoy: { version: string; path?: string; image?: string };
+  admin: number;
+  listeners: { name: string; port: number }[];
+  services: ServiceRecord[];
+  /** The modules serving now, by plugin folder. */
+  modules: { plugin: string; wasm: string; sha256: string }[];
+  watch: boolean;
+  /** The supervisor's control socket. */
+  controlSocket: string;
 }
 
-export async function readState(file: string): Promise<RunState | undefined> {
+export interface LastRun {
+  runId: string;
+  startedAt: string;
+  endedAt: string;
+  mode: RunState["mode"];
+  runtime: RunState["runtime"];
+  /** stopped: asked to (Ctrl-C, down); crashed: a service ended on its own; failed: it never got ready. */
+  outcome: "stopped" | "crashed" | "failed";
+  service?: string;
+  exit?: ExitInfo;
+  reason?: string;
+  lastLines?: string[];
+}
+
+/** What a state file holds when it is well formed; anything else counts as no state. */
+export function isRunState(value: unknown): value is RunState {
+  const v = value as RunState;
+  return (
+    v !== null &&
+    typeof v === "object" &&
+    v.version === 2 &&
+    typeof v.runId === "string" &&
+    isIdentity(v.supervisor) &&
+    (v.mode === "foreground" || v.mode === "detached") &&
+    (v.runtime === "native" || v.runtime === "docker") &&
+    typeof v.startedAt === "string" &&
+    typeof v.admin === "number" &&
+    Array.isArray(v.listeners) &&
+    Array.isArray(v.services) &&
+    v.services.every((s) => typeof s?.name === "string" && (s.process === undefined || isIdentity(s.process))) &&
+    Array.isArray(v.modules) &&
+    typeof v.controlSocket === "string"
+  );
+}
+
+/**
+ * Reads a JSON file written by envoywasm and checks its shape. A missing
+ * file is undefined; a bad one too, with a one-line warning through `warn`.
+ */
+export async function readChecked<T>(file: string, check: (v: unknown) => v is T, warn?: (message: string) => void): Promise<T | undefined> {
+  let text: string;
   try {
-    const value = JSON.parse(await readFile(file, "utf8")) as RunState;
-    return value.version === 1 && Array.isArray(value.services) ? value : undefined;
+    text = await readFile(file, "utf8");
   } catch {
     return undefined;
   }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (check(value)) return value;
+  } catch {
+    // fall through
+  }
+  warn?.(`ignored ${file}: it is not a file this version of envoywasm wrote (treated as absent)`);
+  return undefined;
+}
+
+export function readState(file: string, warn?: (message: string) => void): Promise<RunState | undefined> {
+  return readChecked(file, isRunState, warn);
 }
 
 export async function writeState(file: string, state: RunState): Promise<void> {
@@ -45,40 +100,43 @@ export async function removeState(file: string): Promise<void> {
   await rm(file, { force: true });
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+function isLastRun(value: unknown): value is LastRun {
+  const v = value as LastRun;
+  return v !== null && typeof v === "object" && typeof v.runId === "string" && typeof v.endedAt === "string" && ["stopped", "crashed", "failed"].includes(v.outcome);
 }
 
-/** Alive, and still the program we started (not a recycled pid). */
-export function serviceAlive(service: ServiceState): boolean {
-  if (!pidAlive(service.pid)) return false;
-  const cmd = commandLine(service.pid);
-  if (cmd === undefined) return true; // no /proc: trust the pid
-  if (cmd === "") return false; // a zombie
-  return cmd.includes(service.match);
+export function readLastRun(file: string, warn?: (message: string) => void): Promise<LastRun | undefined> {
+  return readChecked(file, isLastRun, warn);
+}
+
+export async function writeLastRun(file: string, lastRun: LastRun): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(lastRun, null, 2)}\n`);
 }
 
 export function supervisorAlive(state: RunState): boolean {
-  if (!pidAlive(state.supervisorPid)) return false;
-  const cmd = commandLine(state.supervisorPid);
-  return cmd === undefined || cmd.includes("envoywasm") || cmd.includes("node");
+  return stillRunning(state.supervisor);
 }
 
-/** Stops the services a dead supervisor left behind; returns which it stopped. */
-export async function reapLeftovers(state: RunState, graceMs = 3000): Promise<string[]> {
+export function serviceAlive(service: ServiceRecord): boolean {
+  return service.process !== undefined && stillRunning(service.process);
+}
+
+/**
+ * Stops what a dead supervisor left: processes that still prove to be the
+ * same ones, and the project's labelled containers. Returns what it stopped.
+ */
+export async function reapLeftovers(state: RunState, root: string, graceMs = 3000): Promise<string[]> {
   const stopped: string[] = [];
-  for (const service of state.services) {
-    if (!serviceAlive(service)) continue;
-    signalProcessGroup(service.pid, "SIGTERM");
-    stopped.push(`${service.name} (pid ${service.pid})`);
+  const procs = state.services.filter((s) => s.process !== undefined);
+  for (const s of procs) {
+    if (signalIfOurs(s.process!, "SIGTERM")) stopped.push(`${s.name} (pid ${s.process!.pid})`);
   }
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && state.services.some(serviceAlive)) await new Promise((r) => setTimeout(r, 50));
-  for (const service of state.services) if (serviceAlive(service)) signalProcessGroup(service.pid, "SIGKILL");
+  while (Date.now() < deadline && procs.some(serviceAlive)) await new Promise((r) => setTimeout(r, 50));
+  for (const s of procs) signalIfOurs(s.process!, "SIGKILL");
+  if (state.runtime === "docker") {
+    const { removeProjectContainers } = await import("./docker-runtime.js");
+    stopped.push(...(await removeProjectContainers(root).catch(() => [] as string[])));
+  }
   return stopped;
 }

@@ -1,34 +1,41 @@
 import { UserError } from "../errors.js";
-import { diagnoseEnvoy, envoyErrorLines } from "./envoy-diagnose.js";
+import { diagnoseEnvoy, envoyErrorLines } from "../envoy/diagnose.js";
+import { identify } from "./identity.js";
+import { releaseLock } from "./lock.js";
 import { LogMux } from "./log-mux.js";
-import type { RunPlan } from "./plan.js";
-import { TrapWatcher, type PluginTrap } from "./plugin-watch.js";
-import { probeFor } from "./probes.js";
-import { delay, ProcessService, ServiceExitedError, ServiceTimeoutError } from "./process-service.js";
+import type { RunPlan, ServicePlan } from "./plan.js";
+import { PanicCollapser, TrapWatcher, type PluginTrap } from "./plugin-watch.js";
+import { delay } from "./process-service.js";
+import { ecdsStatus, envoyState, httpGet } from "./envoy-admin.js";
+import { runtimeFor, type Runtime } from "./runtime.js";
 import { describeExit, type ExitInfo, type Service } from "./service.js";
-import { removeState, writeState, type RunState } from "./state.js";
+import { removeState, writeLastRun, writeState, type LastRun, type RunState } from "./state.js";
 
 /**
- * Starts a plan's services in order, each only after the one before is
- * ready; then waits until the user stops the run or a service dies. Either
- * way every service is stopped (SIGTERM, then SIGKILL after the grace time)
- * and the state file removed. One of these runs per `up`, in the foreground
- * process or in the background one of `up -d`.
+ * Runs a plan: starts its services in order, each only after the one before
+ * is ready; then waits until the user stops the run or a service dies. Either
+ * way every service is stopped (SIGTERM, then SIGKILL after the grace time),
+ * the state file removed, the lock released and the outcome recorded. One of
+ * these runs per `up`, in the foreground process or in the background one of
+ * `up -d`, with either runtime. While it runs it serves reloads (watch mode,
+ * `envoywasm reload`), which may swap modules in place or restart a service.
  */
 
 export interface SuperviseHooks {
   mode: RunState["mode"];
   terminal?: NodeJS.WritableStream;
   colour: boolean;
-  /** A progress note while starting ("starting envoy…", "waiting for envoy (INITIALIZING)…"). */
+  /** A progress note while starting ("starting envoy", "waiting for envoy (INITIALIZING, 4 s)"). */
   onProgress?: (text: string) => void;
   onReady?: (info: { ms: number; services: { name: string; ms: number }[]; hiddenStartupLines: number }) => void;
-  /** Echo every start-up line, not only warnings, errors and the plugin's. */
-  showStartup?: boolean;
+  /** Echo every start-up line and full plugin lines, not only warnings, errors and plugin messages. */
+  verbose?: boolean;
   /** Told when the plugin traps (a Go panic) while running. */
   onPluginTrap?: (trap: PluginTrap) => void;
   /** Told once when stopping starts, with why. */
   onStopping?: (why: string) => void;
+  /** Reload results and other news while running. */
+  onNotice?: (text: string, level: "info" | "warn" | "error") => void;
 }
 
 export type RunOutcome =
@@ -36,113 +43,291 @@ export type RunOutcome =
   | { kind: "crashed"; service: string; exit: ExitInfo; lastLines: string[]; diagnosis?: { message: string; hint: string } };
 
 export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<RunOutcome> {
-  const started = performance.now();
-  const traps = hooks.onPluginTrap === undefined ? undefined : new TrapWatcher(plan.root, hooks.onPluginTrap, plan.failurePolicy);
-  const mux = new LogMux({
-    services: plan.services.map((s) => s.name),
-    logsDir: plan.logsDir,
-    ...(hooks.terminal === undefined ? {} : { terminal: hooks.terminal }),
-    colour: hooks.colour,
-    ...(hooks.showStartup === true ? {} : { showWhileStarting: startupLineWorthShowing }),
-    ...(traps === undefined ? {} : { onLine: (service: string, line: string) => traps.feed(service, line) }),
-  });
-  const timings: { name: string; ms: number }[] = [];
-  const services: Service[] = plan.services.map(
-    (spec) => new ProcessService({ ...spec, probe: probeFor(spec) }, (service, line) => mux.line(service, line)),
-  );
+  return new Supervisor(plan, hooks).run();
+}
 
-  // Last resort: if this process dies in any way we do not handle, kill the children.
-  const onExit = () => services.forEach((s) => s.killNow());
-  process.on("exit", onExit);
+/** What the reloader and the control server may do to a running supervisor. */
+export interface SupervisorHandle {
+  readonly plan: RunPlan;
+  readonly mux: LogMux;
+  notice(text: string, level?: "info" | "warn" | "error"): void;
+  /** Stops a service on purpose (not a crash) and starts it again from a (new) spec; resolves once ready. */
+  restartService(spec: ServicePlan): Promise<void>;
+  recentLines(service: string): string[];
+  /** Records the modules now serving (state.json, status). */
+  setModules(modules: RunPlan["modules"]): Promise<void>;
+}
 
-  let stopSignal: NodeJS.Signals | undefined;
-  let wakeStop!: () => void;
-  const stopRequested = new Promise<void>((resolve) => {
-    wakeStop = resolve;
-  });
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopSignal !== undefined) {
-      // A second Ctrl-C: no more waiting.
-      services.forEach((s) => s.killNow());
-      return;
-    }
-    stopSignal = signal;
-    hooks.onStopping?.(signal === "SIGINT" ? "Ctrl-C" : signal);
-    wakeStop();
-  };
-  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-  for (const s of signals) process.on(s, onSignal);
+export class Supervisor implements SupervisorHandle {
+  readonly mux: LogMux;
+  private runtime!: Runtime;
+  private readonly traps: TrapWatcher | undefined;
+  private readonly services = new Map<string, Service>();
+  /** Services stopped on purpose; their exit is not a crash. */
+  private readonly expected = new Set<Service>();
+  private stopSignal: NodeJS.Signals | undefined;
+  private wakeStop!: () => void;
+  private readonly stopRequested: Promise<void>;
+  private crash!: (c: { service: Service; exit: ExitInfo }) => void;
+  private readonly crashed: Promise<{ service: Service; exit: ExitInfo }>;
+  private readonly state: RunState;
+  private readonly closers: (() => Promise<void> | void)[] = [];
 
-  const state: RunState = {
-    version: 1,
-    supervisorPid: process.pid,
-    mode: hooks.mode,
-    startedAt: new Date().toISOString(),
-    envoy: plan.envoy,
-    ports: plan.ports,
-    services: [],
-  };
-
-  const stopAll = async () => {
-    for (const service of [...services].reverse()) await service.stop(plan.graceMs);
-  };
-
-  try {
-    for (const [index, service] of services.entries()) {
-      const spec = plan.services[index]!;
-      if (stopSignal !== undefined) break;
-      hooks.onProgress?.(`starting ${service.name}`);
-      try {
-        await service.start();
-      } catch (error) {
-        await stopAll();
-        throw new UserError(`could not start ${service.name} (${spec.file}): ${(error as Error).message}`, {
-          hint: "check that the file exists and is executable",
-        });
-      }
-      state.services.push({ name: service.name, pid: service.pid!, match: spec.file, port: spec.port });
-      await writeState(plan.stateFile, state);
-      const serviceStarted = performance.now();
-      const ready = service.waitReady(plan.readyTimeoutMs, (ms) =>
-        hooks.onProgress?.(`waiting for ${service.name} (${(ms / 1000).toFixed(0)} s)`),
-      );
-      const outcome = await Promise.race([ready.then(() => "ready" as const), stopRequested.then(() => "stop" as const)]).catch(
-        (error: unknown) => error,
-      );
-      if (outcome === "stop") break;
-      if (outcome !== "ready") {
-        await stopAll();
-        throw startFailure(service, outcome);
-      }
-      timings.push({ name: service.name, ms: Math.round(performance.now() - serviceStarted) });
-    }
-    if (stopSignal === undefined) {
-      state.readyAt = new Date().toISOString();
-      await writeState(plan.stateFile, state);
-      const hiddenStartupLines = mux.ready();
-      hooks.onReady?.({ ms: Math.round(performance.now() - started), services: timings, hiddenStartupLines });
-
-      const crashed = Promise.race(services.map((s) => s.exited.then((exit) => ({ service: s, exit }))));
-      const first = await Promise.race([crashed, stopRequested.then(() => undefined)]);
-      if (first !== undefined && stopSignal === undefined) {
-        hooks.onStopping?.(`${first.service.name} ${describeExit(first.exit)}`);
-        await delay(100); // let its last lines arrive
-        await stopAll();
-        const lastLines = first.service.recentLines().slice(-20);
-        const diagnosis = first.service.name === "envoy" ? diagnoseEnvoy(first.service.recentLines()) : undefined;
-        return { kind: "crashed", service: first.service.name, exit: first.exit, lastLines, ...(diagnosis === undefined ? {} : { diagnosis }) };
-      }
-    }
-    await stopAll();
-    return { kind: "stopped", signal: stopSignal ?? "SIGTERM" };
-  } finally {
-    await stopAll().catch(() => {});
-    traps?.flush();
-    await removeState(plan.stateFile);
-    await mux.close();
-    for (const s of signals) process.off(s, onSignal);
-    process.off("exit", onExit);
+  constructor(
+    readonly plan: RunPlan,
+    private readonly hooks: SuperviseHooks,
+  ) {
+    this.traps = hooks.onPluginTrap === undefined ? undefined : new TrapWatcher(plan.root, hooks.onPluginTrap, plan.failurePolicy);
+    const collapser = new PanicCollapser();
+    this.mux = new LogMux({
+      services: plan.services.map((s) => s.name),
+      logsDir: plan.logsDir,
+      ...(hooks.terminal === undefined ? {} : { terminal: hooks.terminal }),
+      colour: hooks.colour,
+      readable: hooks.verbose !== true,
+      ...(hooks.verbose === true ? {} : { showWhileStarting: startupLineWorthShowing, show: (s: string, l: string) => collapser.show(s, l) }),
+      ...(this.traps === undefined ? {} : { onLine: (service: string, line: string) => this.traps!.feed(service, line) }),
+    });
+    this.stopRequested = new Promise<void>((resolve) => (this.wakeStop = resolve));
+    this.crashed = new Promise((resolve) => (this.crash = resolve));
+    this.state = {
+      version: 2,
+      runId: plan.runId,
+      supervisor: identify(process.pid) ?? { pid: process.pid, startTime: "", command: "" },
+      mode: hooks.mode,
+      runtime: plan.runtime.kind,
+      startedAt: new Date().toISOString(),
+      envoy: { version: plan.envoy.version, ...(plan.envoy.path === undefined ? {} : { path: plan.envoy.path }), ...(plan.envoy.image === undefined ? {} : { image: plan.envoy.image }) },
+      admin: plan.admin,
+      listeners: plan.listeners,
+      services: [],
+      modules: plan.modules,
+      watch: plan.watch,
+      controlSocket: plan.controlSocket,
+    };
   }
+
+  notice(text: string, level: "info" | "warn" | "error" = "info"): void {
+    this.hooks.onNotice?.(text, level);
+  }
+
+  recentLines(service: string): string[] {
+    return this.services.get(service)?.recentLines() ?? [];
+  }
+
+  async setModules(modules: RunPlan["modules"]): Promise<void> {
+    this.plan.modules = modules;
+    this.state.modules = modules;
+    // A restart may have moved the admin port or the listeners.
+    this.state.admin = this.plan.admin;
+    this.state.listeners = this.plan.listeners;
+    await writeState(this.plan.stateFile, this.state);
+  }
+
+  /** Runs `close` when the run ends (watchers, the control server). */
+  onClose(close: () => Promise<void> | void): void {
+    this.closers.push(close);
+  }
+
+  async run(): Promise<RunOutcome> {
+    const started = performance.now();
+    const timings: { name: string; ms: number }[] = [];
+    // Last resort: if this process dies in any way we do not handle, kill the children.
+    const onExit = () => {
+      for (const s of this.services.values()) s.killNow();
+      this.runtime?.killNow();
+    };
+    process.on("exit", onExit);
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (this.stopSignal !== undefined) {
+        // A second Ctrl-C: no more waiting.
+        onExit();
+        return;
+      }
+      this.stopSignal = signal;
+      this.hooks.onStopping?.(signal === "SIGINT" ? "Ctrl-C" : signal);
+      this.wakeStop();
+    };
+    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+    for (const s of signals) process.on(s, onSignal);
+
+    let outcome: RunOutcome | undefined;
+    let failure: unknown;
+    try {
+      // Recorded before anything starts, so a crash at any point leaves a trail the next command follows.
+      await writeState(this.plan.stateFile, this.state);
+      this.runtime = await runtimeFor(this.plan);
+      this.hooks.onProgress?.(this.plan.runtime.kind === "docker" ? `setting up containers (${this.plan.runtime.image})` : "starting");
+      await this.raceStop(this.runtime.setUp());
+      for (const spec of this.plan.services) {
+        if (this.stopSignal !== undefined) break;
+        const t = performance.now();
+        await this.startService(spec);
+        timings.push({ name: spec.name, ms: Math.round(performance.now() - t) });
+      }
+      if (this.stopSignal === undefined) {
+        this.state.readyAt = new Date().toISOString();
+        await writeState(this.plan.stateFile, this.state);
+        const hiddenStartupLines = this.mux.ready();
+        const { startLive } = await import("./live.js");
+        this.onClose(await startLive(this));
+        this.hooks.onReady?.({ ms: Math.round(performance.now() - started), services: timings, hiddenStartupLines });
+        const first = await Promise.race([this.crashed, this.stopRequested.then(() => undefined)]);
+        if (first !== undefined && this.stopSignal === undefined) {
+          this.hooks.onStopping?.(`${first.service.name} ${describeExit(first.exit)}`);
+          await delay(100); // let its last lines arrive
+          await this.stopAll();
+          const lastLines = first.service.recentLines().slice(-20);
+          const diagnosis = first.service.name === "envoy" ? diagnoseEnvoy(first.service.recentLines()) : undefined;
+          outcome = { kind: "crashed", service: first.service.name, exit: first.exit, lastLines, ...(diagnosis === undefined ? {} : { diagnosis }) };
+        }
+      }
+      await this.stopAll();
+      outcome ??= { kind: "stopped", signal: this.stopSignal ?? "SIGTERM" };
+      return outcome;
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      for (const close of this.closers.splice(0)) await Promise.resolve(close()).catch(() => {});
+      await this.stopAll().catch(() => {});
+      await this.runtime?.tearDown().catch(() => {});
+      this.traps?.flush();
+      await removeState(this.plan.stateFile);
+      await writeLastRun(this.plan.lastRunFile, this.lastRun(outcome, failure)).catch(() => {});
+      await this.mux.close();
+      await releaseLock(this.plan.lockFile, this.plan.runId).catch(() => {});
+      for (const s of signals) process.off(s, onSignal);
+      process.off("exit", onExit);
+    }
+  }
+
+  private lastRun(outcome: RunOutcome | undefined, failure: unknown): LastRun {
+    const base = { runId: this.plan.runId, startedAt: this.state.startedAt, endedAt: new Date().toISOString(), mode: this.state.mode, runtime: this.state.runtime };
+    if (outcome?.kind === "crashed") {
+      return { ...base, outcome: "crashed", service: outcome.service, exit: outcome.exit, lastLines: outcome.lastLines, ...(outcome.diagnosis === undefined ? {} : { reason: outcome.diagnosis.message }) };
+    }
+    if (outcome === undefined) {
+      const message = failure instanceof Error ? failure.message : String(failure);
+      return { ...base, outcome: "failed", reason: message.split("\n")[0] ?? message, lastLines: message.split("\n").slice(1, 13) };
+    }
+    return { ...base, outcome: "stopped", reason: this.stopSignal === undefined ? "stopped" : `stopped by ${this.stopSignal === "SIGINT" ? "Ctrl-C" : this.stopSignal}` };
+  }
+
+  private async raceStop<T>(work: Promise<T>): Promise<T | undefined> {
+    return Promise.race([work, this.stopRequested.then(() => undefined)]);
+  }
+
+  /** Starts one service and waits until it is ready (or fails, or the user stops the run). */
+  private async startService(spec: ServicePlan): Promise<void> {
+    this.hooks.onProgress?.(`starting ${spec.name}`);
+    const service = this.runtime.service(spec, (name, line) => this.mux.line(name, line));
+    this.services.set(spec.name, service);
+    try {
+      await service.start();
+    } catch (error) {
+      throw new UserError(`could not start ${spec.name} (${spec.file}): ${(error as Error).message}`, {
+        hint: this.plan.runtime.kind === "docker" ? "check the image and the Docker engine (`envoywasm doctor`)" : "check that the file exists and is executable",
+      });
+    }
+    void service.exited.then((exit) => {
+      if (!this.expected.has(service) && this.services.get(spec.name) === service) this.crash({ service, exit });
+    });
+    this.state.services = [...this.state.services.filter((s) => s.name !== spec.name), service.record()];
+    await writeState(this.plan.stateFile, this.state);
+    const outcome = await Promise.race([
+      this.waitReady(service, spec).then(() => "ready" as const),
+      this.stopRequested.then(() => "stop" as const),
+    ]).catch((error: unknown) => error);
+    if (outcome === "stop" || outcome === "ready") return;
+    throw startFailure(service, outcome);
+  }
+
+  async restartService(spec: ServicePlan): Promise<void> {
+    const old = this.services.get(spec.name);
+    if (old !== undefined) {
+      this.expected.add(old);
+      await old.stop(this.plan.graceMs);
+    }
+    if (spec.name === "envoy") this.mux.restarting();
+    await this.startService(spec);
+    this.mux.ready();
+  }
+
+  private async waitReady(service: Service, spec: ServicePlan): Promise<void> {
+    const started = Date.now();
+    let lastNotice = started;
+    const probe = readinessProbe(service, spec);
+    for (;;) {
+      if (service.done) throw new ServiceExitedError(service.name, await service.exited);
+      const state = await probe();
+      if (state.ready) break;
+      if (state.error !== undefined) throw new UserError(state.error.message, { hint: state.error.hint });
+      const now = Date.now();
+      if (now - started > this.plan.readyTimeoutMs) throw new ServiceTimeoutError(service.name, this.plan.readyTimeoutMs, state.detail);
+      if (now - lastNotice >= 2000) {
+        lastNotice = now;
+        this.hooks.onProgress?.(`waiting for ${service.name}${state.detail === undefined ? "" : ` (${state.detail})`}, ${Math.round((now - started) / 1000)} s`);
+      }
+      await Promise.race([service.exited, delay(50)]);
+    }
+    if (spec.name === "envoy" && this.plan.ecds.length > 0) await this.waitEcds(service, spec.ready.port, started);
+  }
+
+  /**
+   * /ready says LIVE even when a filter's first config was rejected (every
+   * request then gets 500 NFCF), so each filter must also serve the version
+   * this run wrote.
+   */
+  private async waitEcds(service: Service, adminPort: number, started: number): Promise<void> {
+    const names = this.plan.ecds.map((e) => e.name);
+    for (;;) {
+      if (service.done) throw new ServiceExitedError(service.name, await service.exited);
+      const status = await ecdsStatus(adminPort, names);
+      if (status !== undefined) {
+        const rejected = this.plan.ecds.find((e) => (status.get(e.name)?.rejected ?? 0) + (status.get(e.name)?.failed ?? 0) > 0);
+        if (rejected !== undefined) {
+          await delay(100);
+          throw new EcdsRejectedError(rejected.plugin ?? rejected.name);
+        }
+        if (this.plan.ecds.every((e) => status.get(e.name)?.version === e.version)) return;
+      }
+      if (Date.now() - started > this.plan.readyTimeoutMs) throw new ServiceTimeoutError(service.name, this.plan.readyTimeoutMs, "the Wasm filter's config was not applied");
+      await delay(50);
+    }
+  }
+
+  private async stopAll(): Promise<void> {
+    for (const service of [...this.services.values()].reverse()) {
+      this.expected.add(service);
+      await service.stop(this.plan.graceMs);
+    }
+  }
+}
+
+type ProbeState = { ready: boolean; detail?: string; error?: { message: string; hint: string } };
+
+/** Ready: Envoy's /ready says LIVE; the backend answers HTTP (any status) and is the one holding its port. */
+function readinessProbe(service: Service, spec: ServicePlan): () => Promise<ProbeState> {
+  const ready = spec.ready;
+  if (ready.kind === "envoy-admin") {
+    return async () => {
+      const state = await envoyState(ready.port);
+      return { ready: state === "LIVE", ...(state === undefined ? {} : { detail: state }) };
+    };
+  }
+  return async () => {
+    const answer = await httpGet(`http://127.0.0.1:${ready.port}/`, 1000);
+    if (answer === undefined) return { ready: false };
+    const owns = service.ownsPort?.(ready.port);
+    if (owns === false) {
+      return {
+        ready: false,
+        error: { message: `port ${ready.port} answers, but not from ${service.name}: another process took it`, hint: "stop that process (`envoywasm doctor` names it), then run `envoywasm up` again" },
+      };
+    }
+    return { ready: true };
+  };
 }
 
 /** While starting, show Envoy's warnings, errors and plugin lines, and everything the backend says. */
@@ -153,15 +338,41 @@ export function startupLineWorthShowing(service: string, line: string): boolean 
   return level === undefined || !["trace", "debug", "info"].includes(level);
 }
 
+export class ServiceExitedError extends Error {
+  constructor(
+    readonly service: string,
+    readonly exit: ExitInfo,
+  ) {
+    super(`${service} ${describeExit(exit)} before it was ready`);
+  }
+}
+
+export class ServiceTimeoutError extends Error {
+  constructor(
+    readonly service: string,
+    readonly timeoutMs: number,
+    readonly detail?: string,
+  ) {
+    super(`${service} was not ready after ${Math.round(timeoutMs / 1000)} s${detail === undefined ? "" : ` (${detail})`}`);
+  }
+}
+
+export class EcdsRejectedError extends Error {
+  constructor(readonly plugin: string) {
+    super(`Envoy did not load the plugin ${plugin}`);
+  }
+}
+
 function startFailure(service: Service, error: unknown): UserError {
+  if (error instanceof UserError) return error;
   const lines = service.recentLines();
-  if (error instanceof ServiceExitedError || error instanceof ServiceTimeoutError) {
+  if (error instanceof ServiceExitedError || error instanceof ServiceTimeoutError || error instanceof EcdsRejectedError) {
     const diagnosis = service.name === "envoy" ? diagnoseEnvoy(lines) : undefined;
     const shown = (service.name === "envoy" ? envoyErrorLines(lines) : lines).slice(-12);
     const tail = shown.length === 0 ? "" : `\n${shown.map((l) => `  ${service.name} | ${l}`).join("\n")}`;
     if (diagnosis !== undefined) return new UserError(`${error.message}: ${diagnosis.message}${tail}`, { hint: diagnosis.hint });
     return new UserError(`${error.message}${tail.length > 0 ? `; its last lines:${tail}` : ""}`, {
-      hint: `the full output is in .envoywasm/logs/${service.name}.log`,
+      hint: `the full output is in .envoywasm/logs/${service.name}.log${error instanceof ServiceTimeoutError ? "; a slow machine may need --ready-timeout" : ""}`,
     });
   }
   return new UserError(`${service.name} failed to start: ${(error as Error).message}`);

@@ -2,9 +2,9 @@ import type { Prompter, Question } from "../commands/init.js";
 import { CancelledError } from "../errors.js";
 
 /** Asks init's questions with inquirer; used only when a person is at a terminal. */
-export const inquirerPrompter: Prompter = async (questions: Question[]) => {
+export const inquirerPrompter: Prompter = async (questions: Question[], given = {}) => {
   try {
-    return await ask(questions);
+    return await ask(questions, given);
   } catch (error) {
     // Ctrl-C at a prompt: a cancel, not a crash.
     if (error instanceof Error && error.name === "ExitPromptError") throw new CancelledError("SIGINT");
@@ -12,7 +12,7 @@ export const inquirerPrompter: Prompter = async (questions: Question[]) => {
   }
 };
 
-async function ask(questions: Question[]): Promise<Record<string, string>> {
+async function ask(questions: Question[], given: Record<string, string | undefined> = {}): Promise<Record<string, string>> {
   const { default: inquirer } = await import("inquirer");
   const answers: Record<string, string> = {};
   for (const q of questions) {
@@ -29,7 +29,7 @@ async function ask(questions: Question[]): Promise<Record<string, string>> {
       answers[q.key] = value;
     } else {
       const { value } = await inquirer.prompt<{ value: string }>([
-        { type: "input", name: "value", message: q.message, default: q.default, validate: (v: string) => q.validate(v.trim()) },
+        { type: "input", name: "value", message: q.message, default: q.default, validate: (v: string) => q.validate(v.trim(), { ...given, ...answers }) },
       ]);
       answers[q.key] = value.trim();
     }

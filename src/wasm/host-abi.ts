@@ -241,6 +241,9 @@ const WASI_533 = [
   "fd_filestat_get",
 ] as const;
 
+/** The newest Envoy minor whose host functions were checked by loading probe modules into it (see above). */
+export const NEWEST_VERIFIED_ENVOY = "1.40";
+
 export const HOST_FUNCTION_SETS: readonly HostFunctionSet[] = [
   { since: "1.28", cppHostCommit: "5d76116c449d6892b298b7ae79a84ef1cf5752bf", env: ENV_0_2_1, wasi: WASI_BEFORE_427 },
   { since: "1.33", cppHostCommit: "c4d7bb0fda912e24c64daf2aa749ec54cec99412", env: ENV_0_2_1, wasi: WASI_427 },

@@ -1,5 +1,4 @@
 import { execa, type ResultPromise } from "execa";
-import { mkdtempSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -9,8 +8,8 @@ import { fileURLToPath } from "node:url";
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = path.join(REPO, "bin", "envoywasm.js");
 
-/** envoywasm's cache for this test file, so tests leave the user's own alone (removed with the temp dirs). */
-const HOME = mkdtempSync(path.join(os.tmpdir(), "envoywasm-test-home-"));
+// test/global-setup.ts gives every test process a throwaway HOME, TMPDIR and
+// envoywasm cache (ENVOYWASM_HOME), and puts the run's Envoy on PATH.
 
 export interface CliResult {
   exitCode: number | undefined;
@@ -26,7 +25,7 @@ export async function runCli(
 ): Promise<CliResult> {
   const result = await execa(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? REPO,
-    env: { NO_COLOR: "1", ENVOYWASM_HOME: HOME, ...options.env },
+    env: { NO_COLOR: "1", ...options.env },
     reject: false,
     timeout: options.timeoutMs ?? 170_000,
     input: options.input ?? "",
@@ -43,14 +42,14 @@ export async function runCli(
 export function spawnCli(args: string[], options: { cwd: string; env?: Record<string, string> }): ResultPromise {
   return execa(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
-    env: { NO_COLOR: "1", ENVOYWASM_HOME: HOME, ...options.env },
+    env: { NO_COLOR: "1", ...options.env },
     reject: false,
     all: true,
     buffer: true,
   });
 }
 
-const made: string[] = [HOME];
+const made: string[] = [];
 
 export async function tempDir(prefix = "envoywasm-test-"): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));

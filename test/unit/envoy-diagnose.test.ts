@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { diagnoseEnvoy, envoyErrorLines } from "../../src/run/envoy-diagnose.js";
+import { diagnoseEnvoy, envoyErrorLines } from "../../src/envoy/diagnose.js";
 
 const T = "[2026-11-25 22:49:54.943][4611]";
 

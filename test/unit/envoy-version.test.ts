@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareVersions, parseEnvoyVersion } from "../../src/lib/envoy.js";
+import { compareVersions, parseEnvoyVersion } from "../../src/envoy/binary.js";
 
 describe("parseEnvoyVersion", () => {
   it("reads the version from a pip-installed Envoy, not the Python version in its path", () => {

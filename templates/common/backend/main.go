@@ -1,37 +1,51 @@
-// A tiny HTTP backend for trying out the plugin behind Envoy.
+// A small HTTP backend to try the plugin against, behind Envoy. Endpoints
+// (any method unless noted):
 //
-//	GET /hello  ->  200 "hola mundo :)"
-//	anything else  ->  404
+//	GET /hello        200 "hola mundo :)"
+//	/anything[/...]   echoes method, path, query, headers and body as JSON
+//	/headers          the request headers as JSON
+//	/uuid             a random UUID as JSON
+//	/status/<code>    answers with that status code
+//	/delay/<ms>       waits <ms> milliseconds (at most 60 s), then answers 200
+//	anything else     200 "ok"
 //
 // Every request is logged as one line on stdout, with the x-request-id that
 // Envoy adds, so it can be matched with the plugin's log lines.
+//
+// The port comes from $PORT (envoywasm sets it from the backend's cluster in
+// envoy.yaml) and the address from $HOST (default 127.0.0.1).
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
-
-// defaultPort is used when $PORT is not set.
-const defaultPort = "{{backendPort}}"
 
 func main() {
 	log.SetOutput(os.Stdout)
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
-		port = defaultPort
+		log.Fatal("PORT is not set: envoywasm up sets it from the backend's cluster in envoy.yaml")
 	}
-	if err := run(net.JoinHostPort("127.0.0.1", port)); err != nil {
+	if err := run(net.JoinHostPort(host, port)); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -41,12 +55,7 @@ func run(addr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprint(w, "hola mundo :)")
-	})
-	srv := &http.Server{Handler: logRequests(mux), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: logRequests(routes()), ReadHeaderTimeout: 10 * time.Second}
 
 	// Listen first so "listening on" is only logged once connections are accepted.
 	ln, err := net.Listen("tcp", addr)
@@ -74,6 +83,108 @@ func run(addr string) error {
 	}
 	log.Printf("stopped")
 	return nil
+}
+
+func routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprint(w, "hola mundo :)")
+	})
+	mux.HandleFunc("/anything", anything)
+	mux.HandleFunc("/anything/", anything)
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"headers": headers(r)})
+	})
+	mux.HandleFunc("/uuid", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"uuid": newUUID()})
+	})
+	mux.HandleFunc("/status/{code}", func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(r.PathValue("code"))
+		if err != nil || code < 100 || code > 599 {
+			http.Error(w, "status code must be a number from 100 to 599", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(code)
+	})
+	mux.HandleFunc("/delay/{ms}", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(r.PathValue("ms"))
+		if err != nil || ms < 0 {
+			http.Error(w, "delay must be a number of milliseconds", http.StatusBadRequest)
+			return
+		}
+		delay := min(time.Duration(ms)*time.Millisecond, 60*time.Second)
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"delayed_ms": delay.Milliseconds()})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprint(w, "ok")
+	})
+	return mux
+}
+
+// anything echoes the request back as JSON.
+func anything(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"method":  r.Method,
+		"path":    r.URL.Path,
+		"query":   r.URL.Query(),
+		"headers": headers(r),
+		"body":    string(body),
+	})
+}
+
+// headers flattens the request headers, lower-cased as Envoy sends them.
+func headers(r *http.Request) map[string]string {
+	out := map[string]string{"host": r.Host}
+	for name, values := range r.Header {
+		out[http.CanonicalHeaderKey(name)] = values[0]
+		if len(values) > 1 {
+			b, _ := json.Marshal(values)
+			out[http.CanonicalHeaderKey(name)] = string(b)
+		}
+	}
+	lower := make(map[string]string, len(out))
+	for k, v := range out {
+		lower[toLower(k)] = v
+	}
+	return lower
+}
+
+func toLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }
 
 // logRequests logs each request as one line once it has been answered.

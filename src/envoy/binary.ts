@@ -2,10 +2,10 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { cacheHome, envoyCacheDir } from "./cache.js";
-import { writeFileAtomic } from "./write-plan.js";
-import { onPath, run } from "./exec.js";
-import type { ProjectConfig } from "./project-config.js";
+import { cacheHome, envoyCacheDir } from "../lib/cache.js";
+import { writeFileAtomic } from "../lib/write-plan.js";
+import { onPath, run } from "../lib/exec.js";
+import type { ProjectConfig } from "../lib/project-config.js";
 
 /**
  * Finding an Envoy binary, and what it is. Order: --envoy, ENVOY_BIN,
@@ -186,7 +186,7 @@ async function unwrapPipScript(file: string): Promise<string | undefined> {
   return where.exitCode === 0 && path.isAbsolute(real) && existsSync(real) ? real : undefined;
 }
 
-export function requireEnvoyForToolchain(envoy: EnvoyBinary, toolchain: string): void {
+export function requireEnvoyForToolchain(envoy: Pick<EnvoyBinary, "version" | "path">, toolchain: string): void {
   if (toolchain === "go" && compareVersions(envoy.version, MIN_ENVOY_FOR_GO) < 0) {
     throw new UserError(
       `Envoy ${envoy.version} (${envoy.path}) is too old for a plugin built with upstream Go: it needs Envoy ${MIN_ENVOY_FOR_GO} or newer`,

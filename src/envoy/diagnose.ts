@@ -16,6 +16,21 @@ interface Rule {
 
 const RULES: Rule[] = [
   {
+    // A warning line, but the real reason for the cascade that follows.
+    pattern: /Failed to create Wasm VM using (\S+) runtime\. Envoy was compiled without support for it/,
+    explain: (m) => ({
+      message: `this Envoy was built without the ${m[1]} Wasm runtime`,
+      hint: "remove vm_config.runtime from envoy.yaml (Envoy then uses the runtime it has), or set it to envoy.wasm.runtime.v8, which official builds carry",
+    }),
+  },
+  {
+    pattern: /(?:Invalid path|cannot read|Permission denied)[: ]+'?(\/[^'\s]+\.wasm)'?/,
+    explain: (m) => ({
+      message: `Envoy cannot read ${m[1]}`,
+      hint: "in Docker, the module must be readable by the container's user (uid 101 in the official image): `chmod a+r` it; natively, check the path in envoy.yaml (relative to the project root)",
+    }),
+  },
+  {
     pattern: /Didn't find a registered implementation for '(envoy\.wasm\.runtime\.\w+)'/,
     explain: (m) => ({
       message: `this Envoy was built without the ${m[1]} Wasm runtime`,
@@ -70,28 +85,28 @@ const RULES: Rule[] = [
     pattern: /Invalid path: (\S+)/,
     explain: (m) => ({
       message: `Envoy cannot read ${m[1]}`,
-      hint: "run `envoywasm build` first, and check the path in envoy.yaml (relative to the project root)",
+      hint: "check the module path in envoy.yaml (vm_config.code.local.filename, relative to the project root); `envoywasm build` writes it there",
     }),
   },
   {
     pattern: /Failed to (?:load Wasm code|parse corrupted Wasm module|load Wasm bytecode)/,
     explain: () => ({
-      message: "Envoy could not load the .wasm file (not a valid module, or written while Envoy read it)",
-      hint: "run `envoywasm build --force` and try again",
+      message: "Envoy could not parse the module it loads: it is not a WebAssembly module",
+      hint: "check which file vm_config.code.local.filename in envoy.yaml names; modules envoywasm builds are checked before Envoy sees them",
     }),
   },
   {
     pattern: /unable to bind domain socket with base_id=(\d+)/,
     explain: (m) => ({
       message: `another Envoy already uses base id ${m[1]}`,
-      hint: "stop the other Envoy (`envoywasm down` in its project), or pass --base-id <n>",
+      hint: "stop the other Envoy (`envoywasm down` in its project), or give this one another: `envoywasm up --base-id <n>`",
     }),
   },
   {
     pattern: /cannot bind '([^']+)': (Address already in use|Permission denied|Cannot assign requested address)/,
     explain: (m) => ({
       message: `Envoy cannot listen on ${m[1]}: ${m[2]}`,
-      hint: "pick another port in envoy.yaml and envoywasm.yaml, or stop what uses it",
+      hint: "pick another port in envoy.yaml, or stop what uses it",
     }),
   },
   {

@@ -1,0 +1,3 @@
+module envoywasm.local/pause
+
+go 1.21

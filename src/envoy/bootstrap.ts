@@ -1,0 +1,289 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import { UserError } from "../errors.js";
+
+/**
+ * What envoywasm reads from envoy.yaml, the one place where everything Envoy
+ * does is written: listeners and their ports, the admin port, clusters, and
+ * each Wasm filter (plugin name, root_id, vm_id, configuration, module path,
+ * failure policy). envoy.yaml stays the user's file and Envoy's to judge:
+ * this never fails on what it does not understand, it only finds less. Only
+ * YAML that does not parse at all is an error.
+ */
+
+export type FailurePolicy = "FAIL_CLOSED" | "FAIL_OPEN" | "FAIL_RELOAD";
+
+/** A path into the parsed document, as `yaml`'s getIn/setIn take it. */
+export type DocPath = readonly (string | number)[];
+
+export interface SocketAddress {
+  address: string;
+  port: number;
+}
+
+export interface ListenerInfo extends SocketAddress {
+  name: string;
+  /** file:line of its port, for messages. */
+  where: string;
+  /** Path to the socket_address object, for rewriting binds. */
+  addressPath: DocPath;
+}
+
+export interface ClusterInfo {
+  name: string;
+  endpoints: (SocketAddress & { path: DocPath })[];
+  where: string;
+  path: DocPath;
+}
+
+export const HTTP_WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+export const NETWORK_WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
+
+export interface WasmFilterInfo {
+  kind: "http" | "network";
+  /** The listener it runs in. */
+  listener: string;
+  /** The filter entry's `name` (envoy.filters.http.wasm, or anything the user chose). */
+  filterName: string;
+  /** PluginConfig.name, root_id and vm_id ("" when unset, as Envoy treats it). */
+  pluginName: string;
+  rootId: string;
+  vmId: string;
+  /** The plugin configuration as the plugin gets it, when it is a StringValue/BytesValue. */
+  configuration?: string;
+  /** The configuration's "@type", when it has one. */
+  configurationType?: string;
+  /** vm_config.code.local.filename as written. */
+  filename?: string;
+  /** The module comes from vm_config.code.remote (not built here). */
+  remote: boolean;
+  failurePolicy: FailurePolicy;
+  /** Path to the filter entry (the object with name and typed_config) in the document. */
+  filterPath: DocPath;
+  /** Path to the PluginConfig (the object holding vm_config). */
+  configPath: DocPath;
+  /** Whether the filter's typed_config wraps the Wasm message in a TypedStruct. */
+  typedStruct: boolean;
+  where: string;
+}
+
+export interface EnvoyBootstrap {
+  /** Absolute path of the file. */
+  file: string;
+  /** As shown to the user (relative to the project root). */
+  display: string;
+  text: string;
+  doc: Document;
+  /** The document as plain data. */
+  data: unknown;
+  listeners: ListenerInfo[];
+  admin?: SocketAddress & { where: string; addressPath: DocPath };
+  clusters: ClusterInfo[];
+  wasmFilters: WasmFilterInfo[];
+}
+
+export async function loadBootstrap(file: string, display: string): Promise<EnvoyBootstrap> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new UserError(`${display} not found`, {
+        hint: "envoy.config in envoywasm.yaml names Envoy's config file; create it, or run `envoywasm init` for a fresh project",
+      });
+    }
+    throw error;
+  }
+  return parseBootstrap(text, file, display);
+}
+
+export function parseBootstrap(text: string, file: string, display: string): EnvoyBootstrap {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax !== undefined) {
+    const pos = lines.linePos(syntax.pos[0]);
+    throw new UserError(`${display}:${pos.line}:${pos.col}: invalid YAML: ${syntax.message.split("\n")[0]}`, { hint: `fix the syntax of ${display}` });
+  }
+  const data: unknown = doc.toJS();
+  const where = (p: DocPath): string => {
+    for (let depth = p.length; depth >= 0; depth--) {
+      const node = (depth === 0 ? doc.contents : doc.getIn(p.slice(0, depth), true)) as YamlNode | undefined;
+      if (node?.range) return `${display}:${lines.linePos(node.range[0]).line}`;
+    }
+    return display;
+  };
+
+  const listeners: ListenerInfo[] = [];
+  const listenerList = asArray(get(data, ["static_resources", "listeners"]));
+  listenerList.forEach((listener, i) => {
+    const base = ["static_resources", "listeners", i];
+    const name = str(get(listener, ["name"])) ?? `listeners[${i}]`;
+    const addresses: DocPath[] = [[...base, "address", "socket_address"]];
+    asArray(get(listener, ["additional_addresses"])).forEach((_, j) => addresses.push([...base, "additional_addresses", j, "address", "socket_address"]));
+    for (const addressPath of addresses) {
+      const socket = socketAt(data, addressPath);
+      if (socket !== undefined) listeners.push({ name, ...socket, where: where([...addressPath, "port_value"]), addressPath });
+    }
+  });
+
+  const adminPath = ["admin", "address", "socket_address"];
+  const adminSocket = socketAt(data, adminPath);
+
+  const clusters: ClusterInfo[] = asArray(get(data, ["static_resources", "clusters"])).map((cluster, i) => {
+    const base = ["static_resources", "clusters", i];
+    const endpoints: ClusterInfo["endpoints"] = [];
+    asArray(get(cluster, ["load_assignment", "endpoints"])).forEach((locality, j) => {
+      asArray(get(locality, ["lb_endpoints"])).forEach((_, k) => {
+        const p = [...base, "load_assignment", "endpoints", j, "lb_endpoints", k, "endpoint", "address", "socket_address"];
+        const socket = socketAt(data, p);
+        if (socket !== undefined) endpoints.push({ ...socket, path: p });
+      });
+    });
+    return { name: str(get(cluster, ["name"])) ?? `clusters[${i}]`, endpoints, where: where(base), path: base };
+  });
+
+  const wasmFilters: WasmFilterInfo[] = [];
+  listenerList.forEach((listener, i) => {
+    const listenerName = str(get(listener, ["name"])) ?? `listeners[${i}]`;
+    asArray(get(listener, ["filter_chains"])).forEach((chain, j) => {
+      asArray(get(chain, ["filters"])).forEach((filter, k) => {
+        const filterPath = ["static_resources", "listeners", i, "filter_chains", j, "filters", k];
+        const network = wasmFilterAt(data, filterPath, "network", listenerName, where);
+        if (network !== undefined) wasmFilters.push(network);
+        asArray(get(filter, ["typed_config", "http_filters"])).forEach((_, m) => {
+          const http = wasmFilterAt(data, [...filterPath, "typed_config", "http_filters", m], "http", listenerName, where);
+          if (http !== undefined) wasmFilters.push(http);
+        });
+      });
+    });
+  });
+
+  return {
+    file,
+    display,
+    text,
+    doc,
+    data,
+    listeners,
+    ...(adminSocket === undefined ? {} : { admin: { ...adminSocket, where: where([...adminPath, "port_value"]), addressPath: adminPath } }),
+    clusters,
+    wasmFilters,
+  };
+}
+
+const TYPED_STRUCTS = ["type.googleapis.com/udpa.type.v1.TypedStruct", "type.googleapis.com/xds.type.v3.TypedStruct"];
+
+function wasmFilterAt(
+  data: unknown,
+  filterPath: DocPath,
+  kind: "http" | "network",
+  listener: string,
+  where: (p: DocPath) => string,
+): WasmFilterInfo | undefined {
+  const filter = get(data, filterPath);
+  const typed = get(filter, ["typed_config"]);
+  const type = str(get(typed, ["@type"]));
+  const wanted = kind === "http" ? HTTP_WASM_TYPE : NETWORK_WASM_TYPE;
+  let configPath: DocPath;
+  let typedStruct = false;
+  if (type === wanted) configPath = [...filterPath, "typed_config", "config"];
+  else if (type !== undefined && TYPED_STRUCTS.includes(type) && str(get(typed, ["type_url"])) === wanted) {
+    configPath = [...filterPath, "typed_config", "value", "config"];
+    typedStruct = true;
+  } else return undefined;
+  const config = get(data, configPath) ?? {};
+  const vm = get(config, ["vm_config"]);
+  const configuration = get(config, ["configuration"]);
+  const configurationType = str(get(configuration, ["@type"]));
+  const value = get(configuration, ["value"]);
+  const filename = str(get(vm, ["code", "local", "filename"]));
+  return {
+    kind,
+    listener,
+    filterName: str(get(filter, ["name"])) ?? "",
+    pluginName: str(get(config, ["name"])) ?? "",
+    rootId: str(get(config, ["root_id"])) ?? "",
+    vmId: str(get(vm, ["vm_id"])) ?? "",
+    ...(typeof value === "string" ? { configuration: value } : {}),
+    ...(configurationType === undefined ? {} : { configurationType }),
+    ...(filename === undefined ? {} : { filename }),
+    remote: get(vm, ["code", "remote"]) !== undefined,
+    failurePolicy: failurePolicyOf(config),
+    filterPath,
+    configPath,
+    typedStruct,
+    where: where([...configPath, "vm_config", "code"]),
+  };
+}
+
+/** What Envoy does when the plugin's VM fails: failure_policy, else the older fail_open, else FAIL_CLOSED. */
+export function failurePolicyOf(config: unknown): FailurePolicy {
+  const policy = get(config, ["failure_policy"]);
+  if (policy === "FAIL_OPEN" || policy === "FAIL_RELOAD" || policy === "FAIL_CLOSED") return policy;
+  return get(config, ["fail_open"]) === true ? "FAIL_OPEN" : "FAIL_CLOSED";
+}
+
+/** The failure policy that explains a trap: the first Wasm filter's (one VM traps at a time). */
+export function failurePolicyIn(bootstrap: EnvoyBootstrap | undefined): FailurePolicy {
+  return bootstrap?.wasmFilters[0]?.failurePolicy ?? "FAIL_CLOSED";
+}
+
+/** Every port Envoy binds: each listener's, then the admin's. */
+export function boundPorts(bootstrap: EnvoyBootstrap): { what: string; address: string; port: number; where: string }[] {
+  const out = bootstrap.listeners.map((l) => ({ what: `listener ${l.name}`, address: l.address, port: l.port, where: l.where }));
+  if (bootstrap.admin !== undefined) out.push({ what: "admin", address: bootstrap.admin.address, port: bootstrap.admin.port, where: bootstrap.admin.where });
+  return out;
+}
+
+/** A module path from envoy.yaml, resolved the way Envoy started in `root` resolves it. */
+export function resolveModulePath(root: string, filename: string): string {
+  return path.resolve(root, filename);
+}
+
+export function isLoopback(address: string): boolean {
+  return address === "localhost" || address === "::1" || /^127\./.test(address);
+}
+
+export function isAnyAddress(address: string): boolean {
+  return address === "0.0.0.0" || address === "::" || address === "[::]";
+}
+
+// --- small readers over plain data -------------------------------------------------
+
+export function get(value: unknown, p: DocPath): unknown {
+  let current = value;
+  for (const key of p) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function socketAt(data: unknown, p: DocPath): SocketAddress | undefined {
+  const socket = get(data, p);
+  const address = str(get(socket, ["address"]));
+  const port = get(socket, ["port_value"]);
+  const n = typeof port === "number" ? port : typeof port === "string" && /^\d+$/.test(port) ? Number(port) : undefined;
+  if (address === undefined || n === undefined) return undefined;
+  return { address, port: n };
+}
+
+/** Whether the document has a mapping at p (for rewriting in place). */
+export function hasMapAt(doc: Document, p: DocPath): boolean {
+  return isMap(doc.getIn(p, true));
+}
+
+export function scalarAt(doc: Document, p: DocPath): unknown {
+  const node = doc.getIn(p, true);
+  return isScalar(node) ? node.value : undefined;
+}

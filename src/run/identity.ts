@@ -1,0 +1,86 @@
+import { readFileSync } from "node:fs";
+
+/**
+ * A process's identity: a pid alone is not one (pids are reused), so envoywasm
+ * records the pid with the process's start time (field 22 of
+ * /proc/<pid>/stat, in clock ticks since boot) and its command line, and
+ * signals a recorded process only when all three still match.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat; "" where /proc is not there. */
+  startTime: string;
+  /** The command line, words joined by spaces. */
+  command: string;
+}
+
+export function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (rest[0] === "Z" || rest[0] === "X") return undefined; // a zombie is already dead
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The identity of a live process, or undefined when there is none. */
+export function identify(pid: number): ProcessIdentity | undefined {
+  const startTime = startTimeOf(pid);
+  if (startTime === undefined) {
+    if (process.platform === "linux") return undefined;
+    return pidAlive(pid) ? { pid, startTime: "", command: "" } : undefined;
+  }
+  return { pid, startTime, command: commandLine(pid) ?? "" };
+}
+
+/** Whether the process recorded as `id` is still that process. */
+export function stillRunning(id: ProcessIdentity): boolean {
+  const now = identify(id.pid);
+  if (now === undefined) return false;
+  if (id.startTime === "" || now.startTime === "") return now.command === id.command || id.command === "";
+  return now.startTime === id.startTime && now.command === id.command;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Signals the process recorded as `id` (and its process group, which it
+ * leads) only if it is still that process. Returns whether it signalled.
+ */
+export function signalIfOurs(id: ProcessIdentity, signal: NodeJS.Signals, group = true): boolean {
+  if (!stillRunning(id)) return false;
+  try {
+    process.kill(group ? -id.pid : id.pid, signal);
+    return true;
+  } catch {
+    try {
+      process.kill(id.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+export function isIdentity(value: unknown): value is ProcessIdentity {
+  const v = value as ProcessIdentity;
+  return v !== null && typeof v === "object" && Number.isInteger(v.pid) && v.pid > 0 && typeof v.startTime === "string" && typeof v.command === "string";
+}

@@ -1,0 +1,75 @@
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { UserError } from "../errors.js";
+import { writeFileAtomic } from "../lib/write-plan.js";
+import { identify, isIdentity, stillRunning, type ProcessIdentity } from "./identity.js";
+
+/**
+ * One run per project: `.envoywasm/run.lock`, created with exclusive create
+ * and holding its owner's identity, from the start of `up` to the end of its
+ * run. A second `up` is refused before it touches logs, state or ports. A lock
+ * whose owner is gone (a kill -9, a crash) is stale and taken over.
+ */
+
+export interface LockOwner {
+  owner: ProcessIdentity;
+  runId: string;
+  since: string;
+}
+
+export class RunningError extends UserError {}
+
+export async function readLock(file: string): Promise<LockOwner | undefined> {
+  try {
+    const value = JSON.parse(await readFile(file, "utf8")) as LockOwner;
+    if (value !== null && typeof value === "object" && isIdentity(value.owner) && typeof value.runId === "string") return value;
+  } catch {
+    // Absent or unreadable: no owner.
+  }
+  return undefined;
+}
+
+/** Takes the project's lock for this process, or explains who holds it. Returns a release function. */
+export async function takeLock(file: string, runId: string): Promise<{ release: () => Promise<void>; staleOwner?: LockOwner }> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const me = identify(process.pid) ?? { pid: process.pid, startTime: "", command: "" };
+  const record: LockOwner = { owner: me, runId, since: new Date().toISOString() };
+  let staleOwner: LockOwner | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(file, "wx");
+      try {
+        await handle.writeFile(`${JSON.stringify(record)}\n`);
+      } finally {
+        await handle.close();
+      }
+      return { release: () => releaseLock(file, runId), ...(staleOwner === undefined ? {} : { staleOwner }) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const holder = await readLock(file);
+    if (holder !== undefined && stillRunning(holder.owner)) {
+      throw new RunningError(`this project is already running (pid ${holder.owner.pid}, since ${holder.since})`, {
+        hint: "see it with `envoywasm status` and `envoywasm logs -f`; stop it with `envoywasm down`",
+      });
+    }
+    // The owner is gone (or the file is unreadable, e.g. half written by a crash): stale.
+    staleOwner = holder ?? staleOwner;
+    await rm(file, { force: true });
+  }
+  throw new UserError(`could not take ${file}: another run keeps taking it`, { hint: "run `envoywasm status`, then try again" });
+}
+
+/** Hands the lock to another process of the same run (the background supervisor of `up -d`). */
+export async function handOverLock(file: string, runId: string): Promise<void> {
+  const holder = await readLock(file);
+  if (holder === undefined || holder.runId !== runId) throw new UserError("the project's lock is not this run's any more");
+  const me = identify(process.pid) ?? { pid: process.pid, startTime: "", command: "" };
+  await writeFileAtomic(file, `${JSON.stringify({ ...holder, owner: me })}\n`);
+}
+
+/** Removes the lock if it is still this run's. */
+export async function releaseLock(file: string, runId: string): Promise<void> {
+  const holder = await readLock(file);
+  if (holder === undefined || holder.runId === runId) await rm(file, { force: true });
+}

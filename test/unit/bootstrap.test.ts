@@ -1,0 +1,188 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
+import { takeOverEnvoyConfig } from "../../src/commands/adopt.js";
+import { resolvePlugins } from "../../src/lib/plugins.js";
+import type { Project } from "../../src/lib/project-config.js";
+
+/** A config laid out like the proxy-wasm Go SDK's examples: TypedStruct, 0.0.0.0, a static-reply listener, httpbin. */
+const EXAMPLE = `static_resources:
+  listeners:
+    - name: main
+      address:
+        socket_address: { address: 0.0.0.0, port_value: 18000 }
+      filter_chains:
+        - filters:
+            - name: envoy.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: ingress_http
+                route_config:
+                  virtual_hosts:
+                    - name: all
+                      domains: ["*"]
+                      routes: [{ match: { prefix: "/" }, route: { cluster: httpbin } }]
+                http_filters:
+                  - name: envoy.filters.http.wasm
+                    typed_config:
+                      "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+                      type_url: type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+                      value:
+                        config:
+                          configuration:
+                            "@type": type.googleapis.com/google.protobuf.StringValue
+                            value: |
+                              {"header": "x-wasm-header"}
+                          vm_config:
+                            runtime: "envoy.wasm.runtime.v8"
+                            code:
+                              local:
+                                filename: "./examples/http_headers/main.wasm"
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+    - name: staticreply
+      address:
+        socket_address: { address: 127.0.0.1, port_value: 8099 }
+  clusters:
+    - name: httpbin
+      type: LOGICAL_DNS
+      load_assignment:
+        cluster_name: httpbin
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: { address: httpbin.org, port_value: 443 }
+      transport_socket:
+        name: envoy.transport_sockets.tls
+    - name: admin
+      load_assignment:
+        endpoints:
+          - lb_endpoints:
+              - endpoint: { address: { socket_address: { address: 0.0.0.0, port_value: 8001 } } }
+admin:
+  access_log_path: "/dev/null"
+  address:
+    socket_address:
+      address: 0.0.0.0
+      port_value: 8001
+`;
+
+describe("reading envoy.yaml", () => {
+  it("finds every listener port, the admin port, clusters and the Wasm filter inside a TypedStruct", () => {
+    const b = parseBootstrap(EXAMPLE, "/x/envoy.yaml", "envoy.yaml");
+    expect(boundPorts(b).map((p) => [p.what, p.address, p.port])).toEqual([
+      ["listener main", "0.0.0.0", 18000],
+      ["listener staticreply", "127.0.0.1", 8099],
+      ["admin", "0.0.0.0", 8001],
+    ]);
+    expect(b.listeners[1]!.where).toBe("envoy.yaml:38");
+    expect(b.clusters.map((c) => [c.name, c.endpoints.map((e) => `${e.address}:${e.port}`)])).toEqual([
+      ["httpbin", ["httpbin.org:443"]],
+      ["admin", ["0.0.0.0:8001"]],
+    ]);
+    expect(b.wasmFilters).toHaveLength(1);
+    expect(b.wasmFilters[0]).toMatchObject({
+      kind: "http",
+      listener: "main",
+      typedStruct: true,
+      filename: "./examples/http_headers/main.wasm",
+      configuration: '{"header": "x-wasm-header"}\n',
+      pluginName: "",
+      failurePolicy: "FAIL_CLOSED",
+    });
+  });
+
+  it("reads the failure policy: failure_policy, else fail_open, else FAIL_CLOSED", () => {
+    const withPolicy = (line: string) =>
+      parseBootstrap(EXAMPLE.replace("                          vm_config:", `                          ${line}\n                          vm_config:`), "f", "f").wasmFilters[0]!.failurePolicy;
+    expect(withPolicy("failure_policy: FAIL_RELOAD")).toBe("FAIL_RELOAD");
+    expect(withPolicy("failure_policy: FAIL_OPEN")).toBe("FAIL_OPEN");
+    expect(withPolicy("fail_open: true")).toBe("FAIL_OPEN");
+    expect(withPolicy("name: p")).toBe("FAIL_CLOSED");
+  });
+
+  it("says where a YAML syntax error is", () => {
+    expect(() => parseBootstrap("admin:\n  address: [\n", "f", "envoy.yaml")).toThrow(/^envoy\.yaml:\d+:\d+: invalid YAML/);
+  });
+
+  it("reads the project's own template the same way", () => {
+    const text = readFileSync(new URL("../../templates/common/envoy.yaml", import.meta.url), "utf8")
+      .replaceAll("{{listenerPort}}", "8085")
+      .replaceAll("{{adminPort}}", "8001")
+      .replaceAll("{{backendPort}}", "8080")
+      .replace("{{pluginConfigBlock}}", "{}")
+      .replace(/\{\{\w+\}\}/g, "p");
+    const b = parseBootstrap(text, "f", "envoy.yaml");
+    expect(b.wasmFilters[0]).toMatchObject({ pluginName: "p", rootId: "p", vmId: "p", filename: "p", configuration: "{}\n" });
+    expect(b.clusters[0]!.endpoints[0]).toMatchObject({ address: "127.0.0.1", port: 8080 });
+  });
+});
+
+describe("adopting an envoy.yaml (init --from)", () => {
+  it("rewrites the module path, rebinds 0.0.0.0, points httpbin at the backend, says each change, keeps comments", () => {
+    const taken = takeOverEnvoyConfig(`# my notes\n${EXAMPLE}`, "src/envoy.yaml", { wasm: "build/hh.wasm" });
+    const b = parseBootstrap(taken.text, "f", "envoy.yaml");
+    expect(taken.text.startsWith("# my notes\n")).toBe(true);
+    expect(b.wasmFilters[0]!.filename).toBe("build/hh.wasm");
+    expect(boundPorts(b).every((p) => p.address === "127.0.0.1")).toBe(true);
+    expect(b.clusters[0]!.endpoints[0]).toMatchObject({ address: "127.0.0.1", port: 8080 });
+    expect(taken.text).not.toContain("transport_socket");
+    expect(taken.backendCluster).toBe("httpbin");
+    expect(taken.listenerPort).toBe(18000);
+    expect(taken.changes).toEqual([
+      "envoy.yaml: the module path ./examples/http_headers/main.wasm is now build/hh.wasm, where `envoywasm build` writes it",
+      "envoy.yaml: listener main now binds 127.0.0.1:18000 instead of 0.0.0.0 (loopback only)",
+      "envoy.yaml: the admin interface now binds 127.0.0.1:8001 instead of 0.0.0.0 (loopback only)",
+      "envoy.yaml: cluster httpbin went to httpbin.org:443; it now goes to the project's backend on 127.0.0.1:8080 (httpbin-style endpoints)",
+      "envoy.yaml: cluster httpbin: removed its TLS transport_socket (the backend speaks plain HTTP)",
+      "envoy.yaml: cluster admin connects to 127.0.0.1:8001 instead of 0.0.0.0",
+    ]);
+  });
+
+  it("applies port flags, and a cluster that pointed at the admin port follows it", () => {
+    const taken = takeOverEnvoyConfig(EXAMPLE, "e", { wasm: "build/x.wasm", listenerPort: 9000, adminPort: 9001, backendPort: 9002 });
+    const b = parseBootstrap(taken.text, "f", "envoy.yaml");
+    expect(boundPorts(b).map((p) => p.port)).toEqual([9000, 8099, 9001]);
+    expect(b.clusters.map((c) => c.endpoints[0]!.port)).toEqual([9002, 9001]);
+  });
+});
+
+describe("which plugin folder builds which module", () => {
+  const project = (plugins: string[]): Project => ({
+    root: "/p",
+    file: "/p/envoywasm.yaml",
+    legacy: [],
+    config: { name: "p", toolchain: "go", runtime: "native", plugins, envoy: { config: "envoy.yaml", logLevel: "info" } },
+  });
+  const twoFilters = (a: string, b: string) =>
+    parseBootstrap(EXAMPLE.replace('"./examples/http_headers/main.wasm"', a).replace("                  - name: envoy.filters.http.router", `                  - name: second\n                    typed_config:\n                      "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm\n                      config: { vm_config: { code: { local: { filename: ${b} } } } }\n                  - name: envoy.filters.http.router`), "f", "envoy.yaml");
+
+  it("one folder, one module: that one, whatever its name", () => {
+    const layout = resolvePlugins(project(["plugin"]), parseBootstrap(EXAMPLE, "f", "envoy.yaml"));
+    expect(layout.plugins[0]).toMatchObject({ dir: "plugin", wasmRelative: "examples/http_headers/main.wasm", wasmAbs: "/p/examples/http_headers/main.wasm" });
+  });
+
+  it("one module in two filters is one plugin", () => {
+    const layout = resolvePlugins(project(["plugin"]), twoFilters("build/a.wasm", "build/a.wasm"));
+    expect(layout.plugins[0]!.filters).toHaveLength(2);
+  });
+
+  it("several folders: folder X builds …/X.wasm", () => {
+    const layout = resolvePlugins(project(["auth", "headers"]), twoFilters("build/headers.wasm", "build/auth.wasm"));
+    expect(layout.plugins.map((p) => [p.dir, p.wasmRelative])).toEqual([
+      ["auth", "build/auth.wasm"],
+      ["headers", "build/headers.wasm"],
+    ]);
+  });
+
+  it("names the module a folder lacks, and a module outside the project", () => {
+    expect(() => resolvePlugins(project(["auth", "other"]), twoFilters("build/headers.wasm", "build/auth.wasm"))).toThrow(
+      "envoy.yaml loads no module for plugin folder other (it loads build/headers.wasm, build/auth.wasm)",
+    );
+    expect(() => resolvePlugins(project(["plugin"]), parseBootstrap(EXAMPLE.replace('"./examples/http_headers/main.wasm"', "/etc/p.wasm"), "f", "envoy.yaml"))).toThrow(
+      "envoy.yaml loads /etc/p.wasm, which is outside the project",
+    );
+  });
+});
