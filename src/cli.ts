@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
+import { example, globals, integer, port } from "./cli/options.js";
 import { isEnvoywasmError, UsageError } from "./errors.js";
 import { ui } from "./ui/output.js";
 
@@ -9,37 +10,6 @@ import { ui } from "./ui/output.js";
  */
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-
-interface GlobalOptions {
-  cwd: string;
-  verbose: boolean;
-  json?: boolean;
-}
-
-function globals(command: Command): GlobalOptions {
-  const o = command.optsWithGlobals<{ cwd?: string; verbose?: boolean; json?: boolean; color?: boolean }>();
-  return { cwd: o.cwd ?? process.cwd(), verbose: o.verbose === true, ...(o.json === undefined ? {} : { json: o.json }) };
-}
-
-/** A whole number from min to max, parsed by commander (a bad one is a usage error, exit 2). */
-function integer(min: number, max: number): (value: string) => number {
-  return (value: string) => {
-    if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
-      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`);
-    }
-    return Number(value);
-  };
-}
-
-const port = integer(1, 65535);
-
-function example(text: string): string {
-  return `\nExamples:\n${text
-    .trim()
-    .split("\n")
-    .map((l) => `  ${l.trim()}`)
-    .join("\n")}\n`;
-}
 
 export function buildProgram(): Command {
   const program = new Command("envoywasm")
