@@ -24,10 +24,11 @@ const RULES: Rule[] = [
     }),
   },
   {
-    pattern: /(?:Invalid path|cannot read|Permission denied)[: ]+'?(\/[^'\s]+\.wasm)'?/,
+    // Envoy in a container (uid 101) and a file mode that shuts it out.
+    pattern: /unable to read file: ([^\s`']+)/,
     explain: (m) => ({
       message: `Envoy cannot read ${m[1]}`,
-      hint: "in Docker, the module must be readable by the container's user (uid 101 in the official image): `chmod a+r` it; natively, check the path in envoy.yaml (relative to the project root)",
+      hint: "in Docker, Envoy runs as uid 101 and reads the project through a read-only mount: make the file readable by others (`chmod a+r`)",
     }),
   },
   {

@@ -180,12 +180,12 @@ class Validator {
     const list = this.value(["plugins"]);
     if (this.value(["ports"]) !== undefined) this.noteLegacy("ports");
     if (list !== undefined && list !== null) {
-      if (legacyPlugin !== undefined) throw this.fail(["plugin"], "is the 0.1.0 form of plugins:, which this file has too", "delete plugin: and its settings");
+      if (legacyPlugin !== undefined) throw this.fail(["plugin"], "is the 0.1.0 form of plugins:, which this file has too", "delete plugin: and its settings", true);
       if (!Array.isArray(list) || list.length === 0) throw this.fail(["plugins"], "must be a list of plugin folders, e.g. [plugin]");
       const dirs = list.map((_, i) => this.relativePath(["plugins", i], ""));
       const seen = new Set<string>();
       dirs.forEach((d, i) => {
-        const key = path.posix.normalize(d);
+        const key = path.posix.normalize(d).replace(/\/+$/, "");
         if (seen.has(key)) throw this.fail(["plugins", i], `lists ${JSON.stringify(d)} twice`);
         seen.add(key);
       });
@@ -260,7 +260,7 @@ class Validator {
   private relativePath(p: Path, fallback: string): string {
     const v = this.string(p, fallback === "" ? {} : { fallback });
     if (path.isAbsolute(v) || v.split(/[\\/]/).includes("..")) {
-      throw this.fail(p, `must be a path inside the project (got ${show(v)})`, "use a relative path such as build/plugin.wasm");
+      throw this.fail(p, `must be a path inside the project (got ${show(v)})`, "use a path relative to the project root, without ..");
     }
     return v;
   }

@@ -25,7 +25,7 @@ describe("envoywasm init", () => {
           expect(r.stdout).toContain(f);
         }
         const config = parseProjectConfig(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"));
-        expect(config).toMatchObject({ name: "demo-plugin", toolchain, ports: { listener: 9085, admin: 8001, backend: 8080 } });
+        expect(config).toMatchObject({ name: "demo-plugin", toolchain, plugins: ["plugin"], backend: { dir: "backend" } });
         const envoy = parse(await readFile(path.join(dir, "envoy.yaml"), "utf8")) as Record<string, any>;
         expect(envoy.admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 8001 });
         const listener = envoy.static_resources.listeners[0];
@@ -35,7 +35,8 @@ describe("envoywasm init", () => {
         const wasm = filters[0].typed_config.config;
         expect(wasm.vm_config.code.local.filename).toBe("build/demo-plugin.wasm");
         expect(wasm.root_id).toBe("demo-plugin");
-        expect(JSON.parse(wasm.configuration.value)).toEqual(config.plugin.config);
+        expect(JSON.parse(wasm.configuration.value)).toEqual(template === "headers" ? {} : expect.objectContaining({ header: expect.any(String) }));
+        expect(envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 8080 });
         const gomod = await readFile(path.join(dir, "plugin/go.mod"), "utf8");
         expect(gomod).toContain("module example.com/demo-plugin/plugin");
         expect(gomod).toContain(toolchain === "go" ? "github.com/proxy-wasm/proxy-wasm-go-sdk" : "github.com/tetratelabs/proxy-wasm-go-sdk");
@@ -54,15 +55,24 @@ describe("envoywasm init", () => {
     expect(existsSync(path.join(dir, "envoywasm.yaml"))).toBe(false);
   });
 
-  it("with --force writes only the template's files and keeps the user's", async () => {
+  it("with --force adds the template's missing files and never overwrites one, listing what it kept", async () => {
     const dir = await tempDir();
     await writeFile(path.join(dir, "notes.txt"), "mine");
-    await writeFile(path.join(dir, "envoy.yaml"), "old");
+    await writeFile(path.join(dir, "envoy.yaml"), "my own envoy.yaml\n");
+    await mkdir(path.join(dir, "plugin"));
+    await writeFile(path.join(dir, "plugin", "main.go"), "package main // my edits\n");
     const r = await runCli(["init", "--name", "x", "--force"], { cwd: dir });
-    expect(r.exitCode).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     expect(await readFile(path.join(dir, "notes.txt"), "utf8")).toBe("mine");
-    expect(await readFile(path.join(dir, "envoy.yaml"), "utf8")).toContain("static_resources");
-    expect(r.stdout).toContain("envoy.yaml (overwritten)");
+    expect(await readFile(path.join(dir, "envoy.yaml"), "utf8")).toBe("my own envoy.yaml\n");
+    expect(await readFile(path.join(dir, "plugin", "main.go"), "utf8")).toBe("package main // my edits\n");
+    expect(r.stdout).toContain("! envoy.yaml (kept yours: it differs from what init would write, which was not written)");
+    expect(r.stdout).toContain("! plugin/main.go (kept yours");
+    expect(r.stdout).toContain("+ plugin/main_test.go");
+    // Run again: everything is there now, and what init wrote is unchanged.
+    const again = await runCli(["init", "--name", "x", "--force"], { cwd: dir });
+    expect(again.stdout).toContain("= plugin/main_test.go (already there, unchanged)");
+    expect(again.stdout).not.toContain("+ ");
   });
 
   it("rejects a bad name with exit 2, naming the flag", async () => {
@@ -75,9 +85,12 @@ describe("envoywasm init", () => {
 
   it("rejects clashing ports and an unknown template", async () => {
     const dir = await tempDir();
-    const ports = await runCli(["init", "a", "--listener-port", "8080"], { cwd: dir });
+    const ports = await runCli(["init", "a", "--listener-port", "8080", "--backend-port", "8080"], { cwd: dir });
     expect(ports.exitCode).toBe(2);
-    expect(ports.stderr).toContain("the listener and backend ports are both 8080");
+    expect(ports.stderr).toContain("8080 is already the listener port");
+    const notAPort = await runCli(["init", "a", "--admin-port", "http"], { cwd: dir });
+    expect(notAPort.exitCode).toBe(2);
+    expect(notAPort.stderr).toContain("option '--admin-port <port>' argument 'http' is invalid");
     const template = await runCli(["init", "b", "--template", "nope"], { cwd: dir });
     expect(template.exitCode).toBe(2);
     expect(template.stderr).toContain("Allowed choices are headers, add-header, auth");
@@ -104,26 +117,23 @@ describe("envoywasm init", () => {
 });
 
 describe("envoywasm.yaml errors", () => {
-  it("points at file:line:column for YAML syntax and for wrong values", async () => {
+  it("points at file:line:column for YAML syntax and for wrong values, from any folder of the project", async () => {
     const dir = await tempDir();
     expect((await runCli(["init", "--name", "cfg"], { cwd: dir })).exitCode).toBe(0);
     const file = path.join(dir, "envoywasm.yaml");
     const good = await readFile(file, "utf8");
 
-    await writeFile(file, good.replace("ports:\n  listener: 8085", "ports:\n  listener: [8085"));
+    await writeFile(file, good.replace('plugins:\n  - "plugin"', 'plugins:\n  - ["plugin"'));
     let r = await runCli(["build"], { cwd: path.join(dir, "plugin") });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/envoywasm\.yaml:\d+:\d+: invalid YAML/);
+    expect(r.stderr).not.toContain("building");
 
-    await writeFile(file, good.replace("listener: 8085", "listener: lots"));
+    await writeFile(file, good.replace('toolchain: "go"', "toolchain: rust"));
     r = await runCli(["build"], { cwd: path.join(dir, "backend") });
-    const line = good.split("\n").findIndex((l) => l.includes("listener: 8085")) + 1;
+    const line = good.split("\n").findIndex((l) => l.startsWith("toolchain:")) + 1;
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain(`envoywasm.yaml:${line}:13: ports.listener must be a port number from 1 to 65535 (got "lots")`);
-
-    await writeFile(file, good.replace("toolchain: \"go\"", "toolchain: rust"));
-    r = await runCli(["build"], { cwd: dir });
-    expect(r.stderr).toContain("toolchain must be one of go, tinygo");
+    expect(r.stderr).toContain(`../envoywasm.yaml:${line}:12: toolchain must be one of go, tinygo (got "rust")`);
   });
 
   it("says how to start when there is no project", async () => {

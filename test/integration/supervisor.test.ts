@@ -1,8 +1,18 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { ProcessService, ServiceExitedError } from "../../src/run/process-service.js";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { afterAll } from "vitest";
+import { isDaemonMessage } from "../../src/cli/up.js";
+import { takeLock, readLock } from "../../src/run/lock.js";
+import { isRunPlan, type RunPlan, type ServicePlan } from "../../src/run/plan.js";
+import { ProcessService } from "../../src/run/process-service.js";
 import type { Service } from "../../src/run/service.js";
+import { readLastRun, readState } from "../../src/run/state.js";
+import { supervise, type SuperviseHooks } from "../../src/run/supervise.js";
+import { freePorts, removeTempDirs, tempDir } from "../helpers/cli.js";
 
 // Real child processes (tiny Node programs in test/fixtures) make the hard
 // cases of supervision repeatable.
@@ -12,11 +22,10 @@ afterEach(async () => {
   for (const s of running.splice(0)) s.killNow();
 });
 
+afterAll(removeTempDirs);
+
 function service(name: string, script: string, args: string[] = [], onLine: (s: string, l: string) => void = () => {}): ProcessService {
-  const s = new ProcessService(
-    { name, file: process.execPath, args: [fixture(script), ...args], cwd: process.cwd(), probe: async () => true },
-    onLine,
-  );
+  const s = new ProcessService({ name, file: process.execPath, args: [fixture(script), ...args], cwd: process.cwd(), env: {}, ports: [] }, onLine);
   running.push(s);
   return s;
 }
@@ -44,17 +53,13 @@ describe("ProcessService", () => {
     expect(alive(s.pid!)).toBe(false);
   });
 
-  it("reports a program that dies before it is ready, with what it said", async () => {
-    const s = new ProcessService(
-      { name: "dies", file: process.execPath, args: [fixture("dies-at-once.mjs")], cwd: process.cwd(), probe: async () => false },
-      () => {},
-    );
-    running.push(s);
+  it("records the program's identity (pid, start time, command line), not setpriv's", async () => {
+    const s = service("id", "silent.mjs");
     await s.start();
-    const error = await s.waitReady(10_000).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ServiceExitedError);
-    expect((error as ServiceExitedError).exit).toEqual({ code: 3, signal: null });
-    expect(s.recentLines()).toEqual(["fatal: cannot open config.json"]);
+    const record = s.record();
+    expect(record.process?.pid).toBe(s.pid);
+    expect(record.process?.startTime).toMatch(/^\d+$/);
+    expect(record.process?.command).toBe(`${process.execPath} ${fixture("silent.mjs")}`);
   });
 
   it("hands over whole lines only, from services writing at once in pieces", async () => {
@@ -92,3 +97,150 @@ async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * The supervisor itself, driven by fixture programs in place of Envoy and the
+ * backend: seconds, no Envoy. The project folder holds just enough for the
+ * supervisor's live features (an envoywasm.yaml and an envoy.yaml it reads).
+ */
+describe("supervise", () => {
+  async function project(): Promise<{ root: string; plan: (services: ServicePlan[], extra?: Partial<RunPlan>) => RunPlan }> {
+    const root = await tempDir("envoywasm-sup-");
+    await writeFile(path.join(root, "envoywasm.yaml"), "name: sup\nplugins: [plugin]\n");
+    await writeFile(
+      path.join(root, "envoy.yaml"),
+      'static_resources:\n  listeners:\n    - name: l\n      filter_chains:\n        - filters:\n            - typed_config:\n                http_filters:\n                  - name: w\n                    typed_config:\n                      "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm\n                      config: { vm_config: { code: { local: { filename: build/sup.wasm } } } }\n',
+    );
+    await mkdir(path.join(root, ".envoywasm", "run"), { recursive: true });
+    await writeFile(path.join(root, ".envoywasm", "run", "envoy.yaml"), "# derived\n");
+    const state = path.join(root, ".envoywasm");
+    return {
+      root,
+      plan: (services, extra = {}) => ({
+        runId: `test-${Math.random().toString(36).slice(2)}`,
+        root,
+        name: "sup",
+        logsDir: path.join(state, "logs"),
+        stateFile: path.join(state, "state.json"),
+        lastRunFile: path.join(state, "last-run.json"),
+        lockFile: path.join(state, "run.lock"),
+        controlSocket: path.join(root, "control.sock"),
+        runtime: { kind: "native" },
+        services,
+        envoy: { version: "0.0.0", baseId: 0 },
+        admin: 1,
+        listeners: [],
+        ecds: [],
+        modules: [],
+        failurePolicy: "FAIL_CLOSED",
+        readyTimeoutMs: 10_000,
+        graceMs: 2000,
+        watch: false,
+        options: {},
+        ...extra,
+      }),
+    };
+  }
+
+  const node = (name: string, script: string, port: number, env: Record<string, string> = {}): ServicePlan => ({
+    name,
+    file: process.execPath,
+    args: [fixture(script)],
+    cwd: process.cwd(),
+    env: { PORT: String(port), ...env },
+    ports: [port],
+    ready: { kind: "http", port },
+  });
+
+  function hooks(lines: string[]): SuperviseHooks {
+    return { mode: "foreground", colour: false, terminal: { write: (t: string) => lines.push(t) } as unknown as NodeJS.WritableStream };
+  }
+
+  it("starts services in order, each once ready; a crash after ready stops the rest and is recorded", async () => {
+    const p = await project();
+    const [a, b] = await freePorts(2);
+    const plan = p.plan([node("first", "http-server.mjs", a!), node("second", "http-server.mjs", b!, { DIE_AFTER_MS: "400" })]);
+    await takeLock(plan.lockFile, plan.runId);
+    const lines: string[] = [];
+    const outcome = await supervise(plan, { ...hooks(lines), onReady: () => lines.push("READY\n") });
+    expect(outcome).toMatchObject({ kind: "crashed", service: "second", exit: { code: 4, signal: null } });
+    const ready = lines.indexOf("READY\n");
+    expect(lines.slice(0, ready).some((l) => l.startsWith("first  | listening on"))).toBe(true);
+    expect(lines.slice(0, ready).some((l) => l.startsWith("second | listening on"))).toBe(true);
+    expect(lines.join("")).toContain("second | giving up");
+    // Everything ended: state gone, lock released, how it ended recorded.
+    expect(existsSync(plan.stateFile)).toBe(false);
+    expect(await readLock(plan.lockFile)).toBeUndefined();
+    expect(await readLastRun(plan.lastRunFile)).toMatchObject({ outcome: "crashed", service: "second", exit: { code: 4 }, lastLines: expect.arrayContaining(["giving up"]) });
+    expect(await readFile(path.join(plan.logsDir, "first.log"), "utf8")).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z listening on \d+\n/);
+  });
+
+  it("times out a service that never gets ready, names it and shows its last lines", async () => {
+    const p = await project();
+    const [a] = await freePorts(1);
+    const plan = p.plan([node("mute", "silent.mjs", a!)], { readyTimeoutMs: 1000 });
+    await takeLock(plan.lockFile, plan.runId);
+    const progress: string[] = [];
+    const error = await supervise(plan, { ...hooks([]), onProgress: (t) => progress.push(t) }).catch((e: unknown) => e as Error);
+    expect((error as Error).message).toBe("mute was not ready after 1 s; its last lines:\n  mute | started, but never ready");
+    expect((await readLastRun(plan.lastRunFile))?.outcome).toBe("failed");
+    expect(existsSync(plan.stateFile)).toBe(false);
+  });
+
+  it("reports a service that dies before it is ready, with what it said", async () => {
+    const p = await project();
+    const [a] = await freePorts(1);
+    const plan = p.plan([{ ...node("dies", "dies-at-once.mjs", a!) }]);
+    await takeLock(plan.lockFile, plan.runId);
+    const error = await supervise(plan, hooks([])).catch((e: unknown) => e as Error);
+    expect((error as Error).message).toBe("dies exited with code 3 before it was ready; its last lines:\n  dies | fatal: cannot open config.json");
+  });
+
+  it("SIGTERM stops every service and writes how the run ended; the state file lives only while it runs", async () => {
+    const p = await project();
+    const [a] = await freePorts(1);
+    const plan = p.plan([node("web", "http-server.mjs", a!)]);
+    await takeLock(plan.lockFile, plan.runId);
+    let stateWhileRunning: Awaited<ReturnType<typeof readState>>;
+    const outcome = await supervise(plan, {
+      ...hooks([]),
+      onReady: () => {
+        void readState(plan.stateFile).then((s) => {
+          stateWhileRunning = s;
+          process.emit("SIGTERM", "SIGTERM");
+        });
+      },
+    });
+    expect(outcome).toEqual({ kind: "stopped", signal: "SIGTERM" });
+    expect(stateWhileRunning!).toMatchObject({ runId: plan.runId, mode: "foreground", services: [{ name: "web", ports: [a] }] });
+    expect(stateWhileRunning!.services[0]!.process?.pid).toBeGreaterThan(0);
+    expect(await readLastRun(plan.lastRunFile)).toMatchObject({ outcome: "stopped", reason: "stopped by SIGTERM" });
+    expect(existsSync(plan.stateFile)).toBe(false);
+  });
+
+  it("keeps the previous run's log as <service>.1.log", async () => {
+    const p = await project();
+    const [a] = await freePorts(1);
+    for (const round of [1, 2]) {
+      const plan = p.plan([node("web", "http-server.mjs", a!, { DIE_AFTER_MS: "200", ROUND: String(round) })]);
+      await takeLock(plan.lockFile, plan.runId);
+      await supervise(plan, hooks([]));
+    }
+    const logs = path.join(p.root, ".envoywasm", "logs");
+    expect(await readFile(path.join(logs, "web.log"), "utf8")).toContain("listening on");
+    expect(await readFile(path.join(logs, "web.1.log"), "utf8")).toContain("listening on");
+  });
+});
+
+describe("what up -d and its background supervisor exchange", () => {
+  it("accepts only well-formed messages and plans", () => {
+    expect(isDaemonMessage({ type: "ready", ms: 12 })).toBe(true);
+    expect(isDaemonMessage({ type: "failed", message: "x", hint: "y" })).toBe(true);
+    expect(isDaemonMessage({ type: "ready" })).toBe(false);
+    expect(isDaemonMessage({ type: "failed", message: 3 })).toBe(false);
+    expect(isDaemonMessage(null)).toBe(false);
+    expect(isDaemonMessage("ready")).toBe(false);
+    expect(isRunPlan(null)).toBe(false);
+    expect(isRunPlan({ runId: "x" })).toBe(false);
+  });
+});

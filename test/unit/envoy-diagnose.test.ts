@@ -55,7 +55,28 @@ describe("diagnoseEnvoy", () => {
     ]);
     expect(d).toEqual({
       message: "Envoy cannot read plugin/nope.wasm",
-      hint: "run `envoywasm build` first, and check the path in envoy.yaml (relative to the project root)",
+      hint: "check the module path in envoy.yaml (vm_config.code.local.filename, relative to the project root); `envoywasm build` writes it there",
+    });
+  });
+
+  it("explains a file the container's user cannot read (Envoy's message spans two lines)", () => {
+    const d = diagnoseEnvoy([
+      `${T}[critical][main] [source/server/server.cc:449] error \`unable to read file: build/p1.wasm\` initializing config 'goo.gle/debugstr    `,
+      "  /project/.envoywasm/run/envoy.yaml'",
+      "unable to read file: build/p1.wasm",
+    ]);
+    expect(d?.message).toBe("Envoy cannot read build/p1.wasm");
+    expect(d?.hint).toContain("uid 101");
+  });
+
+  it("shows the real reason when it is only a warning: a runtime this Envoy lacks", () => {
+    const d = diagnoseEnvoy([
+      `${T}[warning][wasm] [source/extensions/common/wasm/wasm.cc:120] Failed to create Wasm VM using envoy.wasm.runtime.v9 runtime. Envoy was compiled without support for it`,
+      `${T}[critical][main] [source/server/server.cc:131] error initializing configuration 'envoy.yaml': Unable to create Wasm HTTP filter p1`,
+    ]);
+    expect(d).toEqual({
+      message: "this Envoy was built without the envoy.wasm.runtime.v9 Wasm runtime",
+      hint: "remove vm_config.runtime from envoy.yaml (Envoy then uses the runtime it has), or set it to envoy.wasm.runtime.v8, which official builds carry",
     });
   });
 

@@ -1,6 +1,6 @@
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
-import { colourFor, formatLine, isWasmLine, parseStampedLine, stampLine } from "../../src/run/log-format.js";
+import { colourFor, formatLine, isWasmLine, parseStampedLine, pluginLineParts, readablePluginLine, stampLine } from "../../src/run/log-format.js";
 
 const WASM_LINE =
   "[2026-11-25 22:49:54.943][4611][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log my_plugin my_root_id my_vm_id: request headers: [[:authority 127.0.0.1:8085] [:path /hello] [:method GET]]";
@@ -88,5 +88,27 @@ describe("stampLine and parseStampedLine", () => {
     expect(parseStampedLine("no-space-at-all")).toBeUndefined();
     expect(parseStampedLine("xxxx-xx-xxTxx:xx:xx.xxxZ line")).toBeUndefined();
     expect(parseStampedLine("2026-11-25 22:49:54 line")).toBeUndefined();
+  });
+});
+
+describe("readable plugin lines", () => {
+  it("shows time, plugin and message without Envoy's source prefix; the level only when it is not info", () => {
+    const o = { colour: false, prefix: true, width: 7, services: SERVICES, readable: true };
+    expect(formatLine("envoy", WASM_LINE, o)).toBe(
+      "envoy   | 22:49:54.943 [my_plugin] request headers: [[:authority 127.0.0.1:8085] [:path /hello] [:method GET]]",
+    );
+    const error = WASM_LINE.replace("[info]", "[error]");
+    expect(formatLine("envoy", error, o)).toBe("envoy   | 22:49:54.943 [my_plugin error] request headers: [[:authority 127.0.0.1:8085] [:path /hello] [:method GET]]");
+    // Envoy's own lines stay as they are.
+    expect(formatLine("envoy", ENVOY_LINE, o)).toBe(`envoy   | ${ENVOY_LINE}`);
+  });
+
+  it("names a plugin without a name by its root_id, and one without any id 'plugin'", () => {
+    const noName = "[2026-11-25 22:49:54.943][46][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log  root vm: hi";
+    expect(pluginLineParts(noName)).toMatchObject({ plugin: "root", message: "hi" });
+    const none = "[2026-11-25 22:49:54.943][46][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log   : OnPluginStart from Go!";
+    expect(pluginLineParts(none)).toEqual({ time: "22:49:54.943", level: "info", plugin: "", message: "OnPluginStart from Go!" });
+    expect(readablePluginLine(pluginLineParts(none)!)).toBe("22:49:54.943 [plugin] OnPluginStart from Go!");
+    expect(pluginLineParts(ENVOY_LINE)).toBeUndefined();
   });
 });

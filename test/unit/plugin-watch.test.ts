@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { describeTrap, TrapWatcher, type PluginTrap } from "../../src/run/plugin-watch.js";
+import { describeTrap, PanicCollapser, TrapWatcher, type PluginTrap } from "../../src/run/plugin-watch.js";
 
 // Real Envoy 1.40 output for a Go plugin that wrote to a nil map in
 // OnHttpRequestHeaders (project root /tmp/pan/pn), as `envoywasm up` read it.
@@ -52,5 +52,22 @@ describe("TrapWatcher", () => {
     expect(said("FAIL_CLOSED")).toContain("Envoy answers 503 to every request until it restarts");
     expect(said("FAIL_OPEN")).toContain("requests now pass through without the plugin");
     expect(said("FAIL_RELOAD")).toContain("Envoy starts a new VM for the next ones");
+  });
+});
+
+describe("PanicCollapser", () => {
+  it("hides a panic's fragments and V8 backtrace from the live stream, and shows what follows", () => {
+    const c = new PanicCollapser();
+    const before = "[2026-11-25 23:19:37.800][1406][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log pn pn pn: request headers: []";
+    const after = "[2026-11-25 23:19:38.000][1406][info][main] [source/server/server.cc:1] something else";
+    const shown = [before, ...PANIC, after].filter((l) => c.show("envoy", l));
+    expect(shown).toEqual([before, after]);
+  });
+
+  it("shows a plugin's own error lines that are not a panic, and every backend line", () => {
+    const c = new PanicCollapser();
+    const error = "[2026-11-25 23:19:37.816][1406][error][wasm] [source/extensions/common/wasm/context.cc:1157] wasm log pn pn pn: failed to read the body";
+    expect(c.show("envoy", error)).toBe(true);
+    expect(c.show("backend", PANIC[0]!)).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { templateValues } from "../../src/commands/init.js";
 import { parseProjectConfig } from "../../src/lib/project-config.js";
 import {
+  BlockText,
   escapeGoString,
   findTemplate,
   languageOf,
@@ -313,7 +314,7 @@ describe("render", () => {
         let byPath: Map<string, string>;
         beforeAll(async () => {
           files = await render({ template, toolchain, values, pluginDir: "plugin", backendDir: "backend" });
-          byPath = new Map(files.map((f) => [f.path, f.contents]));
+          byPath = new Map(files.map((f) => [f.path, String(f.contents)]));
         });
         const file = (p: string): string => {
           const contents = byPath.get(p);
@@ -346,8 +347,8 @@ describe("render", () => {
         it("leaves no placeholder behind", () => {
           for (const f of files) {
             // Go composite literals like [][2]string{{"a", "b"}} legitimately contain `{{`.
-            expect(f.contents, f.path).not.toMatch(/\{\{[A-Za-z][A-Za-z0-9]*\}\}/);
-            if (!f.path.endsWith(".go")) expect(f.contents, f.path).not.toContain("{{");
+            expect(String(f.contents), f.path).not.toMatch(/\{\{[A-Za-z][A-Za-z0-9]*\}\}/);
+            if (!f.path.endsWith(".go")) expect(String(f.contents), f.path).not.toContain("{{");
           }
         });
 
@@ -355,7 +356,7 @@ describe("render", () => {
           const yamlFiles = files.filter((f) => /\.ya?ml$/.test(f.path));
           expect(yamlFiles.length).toBeGreaterThanOrEqual(2);
           for (const f of yamlFiles) {
-            const docs = parseAllDocuments(f.contents);
+            const docs = parseAllDocuments(String(f.contents));
             for (const doc of docs) expect("errors" in doc ? doc.errors : [], f.path).toEqual([]);
           }
         });
@@ -375,7 +376,9 @@ describe("render", () => {
             vm_config: { vm_id: "my-plugin", code: { local: { filename: "build/my-plugin.wasm" } } },
           });
           const configuration = config?.configuration as { value: string };
-          expect(JSON.parse(configuration.value)).toEqual(values.pluginConfig);
+          // The readable form: `value: |` with indented JSON, which the plugin gets as written.
+          expect(JSON.parse(configuration.value)).toEqual(findTemplate(template)!.pluginConfig("my-plugin"));
+          expect(file("envoy.yaml")).toMatch(/value: \|\n(\s+)(\{\}|\{(\n\1  "[a-z]+": "[^"]*",?)+\n\1\})\n/);
           expect(envoy.admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 18001 });
           const backend = envoy.static_resources.clusters[0]!.load_assignment.endpoints[0]!.lb_endpoints[0]!;
           expect(backend.endpoint.address.socket_address.port_value).toBe(18080);
@@ -383,14 +386,16 @@ describe("render", () => {
 
         it("renders an envoywasm.yaml that envoywasm itself accepts", () => {
           const config = parseProjectConfig(file("envoywasm.yaml"));
-          expect(config).toMatchObject({
+          expect(config).toEqual({
             name: "my-plugin",
             toolchain,
-            plugin: { dir: "plugin", wasm: "build/my-plugin.wasm", rootId: "my-plugin", vmId: "my-plugin" },
-            ports: { listener: 18085, admin: 18001, backend: 18080 },
+            runtime: "native",
+            plugins: ["plugin"],
             backend: { dir: "backend" },
+            envoy: { config: "envoy.yaml", logLevel: "info" },
           });
-          expect(config.plugin.config).toEqual(values.pluginConfig);
+          // No Envoy fact is written in envoywasm.yaml: no port, no module path, no plugin configuration.
+          for (const fact of ["18085", "18001", "18080", "my-plugin.wasm", "x-envoywasm", "x-api-key"]) expect(file("envoywasm.yaml")).not.toContain(fact);
         });
 
         it("gives the plugin a go.mod with its module path and the toolchain's SDK", () => {
@@ -415,9 +420,11 @@ describe("render", () => {
           }
         });
 
-        it("fills in the values that Go code uses", () => {
-          expect(file("plugin/main_test.go")).toContain('"../build/my-plugin.wasm"');
-          expect(file("backend/main.go")).toContain('const defaultPort = "18080"');
+        it("states no port or module path in Go code: both come from envoy.yaml at run time", () => {
+          expect(file("plugin/main_test.go")).not.toContain("my-plugin.wasm");
+          expect(file("plugin/main_test.go")).toContain('os.Getenv("ENVOYWASM_WASM")');
+          expect(file("backend/main.go")).not.toContain("18080");
+          expect(file("backend/main.go")).toContain('os.Getenv("PORT")');
         });
       });
     }
@@ -441,6 +448,17 @@ describe("render", () => {
     expect(stdout).toBe("");
   });
 
+  it("gives both toolchains the same envoy.yaml (so the one Envoy runs in the tests stands for tinygo's, which cannot be built here)", async () => {
+    for (const template of TEMPLATES.map((t) => t.name)) {
+      const [go, tinygo] = await Promise.all(
+        (["go", "tinygo"] as const).map(async (toolchain) =>
+          (await render({ template, toolchain, values: initValues(template, toolchain), pluginDir: "plugin", backendDir: "backend" })).find((f) => f.path === "envoy.yaml")!.contents,
+        ),
+      );
+      expect(tinygo, template).toEqual(go);
+    }
+  });
+
   it("places the plugin and backend in the folders it is given", async () => {
     const files = await render({
       template: "auth",
@@ -456,9 +474,18 @@ describe("render", () => {
 
   it("fails on a template that needs a value it was not given", async () => {
     const values = initValues("headers", "go");
-    delete values.envoyImage;
+    delete values.vmId;
     await expect(render({ template: "headers", toolchain: "go", values, pluginDir: "plugin", backendDir: "backend" })).rejects.toThrow(
-      "envoywasm.yaml: unknown placeholder {{envoyImage}}",
+      "envoy.yaml: unknown placeholder {{vmId}}",
     );
+  });
+
+  it("fills a YAML block scalar line by line, indented like the placeholder, and nowhere else", () => {
+    const text = "a:\n  value: |\n    {{block}}\nb: 1\n";
+    const out = renderText(text, { block: new BlockText('{\n  "k": "v: #1"\n}\n') }, "yaml", "t.yaml");
+    expect(out).toBe('a:\n  value: |\n    {\n      "k": "v: #1"\n    }\nb: 1\n');
+    expect(parseYaml(out)).toEqual({ a: { value: '{\n  "k": "v: #1"\n}\n' }, b: 1 });
+    expect(() => renderText("value: {{block}}\n", { block: new BlockText("x") }, "yaml", "t.yaml")).toThrow("must stand alone");
+    expect(() => renderText("x := {{block}}\n", { block: new BlockText("x") }, "go", "t.go")).toThrow("must stand alone");
   });
 });

@@ -45,7 +45,7 @@ describe("writePlan", () => {
   it("creates a new folder with every planned file", async () => {
     const dir = path.join(tmp, "a", "new", "project");
     const report = await writePlan(dir, PLAN, false);
-    expect(report).toEqual({ created: PLAN.map((f) => f.path), overwritten: [] });
+    expect(report).toEqual({ created: PLAN.map((f) => f.path), unchanged: [], kept: [] });
     expect(await snapshot(dir)).toEqual(Object.fromEntries(PLAN.map((f) => [f.path, f.contents])));
   });
 
@@ -86,23 +86,26 @@ describe("writePlan", () => {
     expect(e.message).toBe(`${file} exists and is not a folder`);
   });
 
-  it("with force, writes the planned files, reports overwrites, and leaves other files alone", async () => {
+  it("with force, writes only the missing files: an existing one is kept as it is (listed when it differs)", async () => {
     await mkdir(path.join(tmp, "plugin"));
     await writeFile(path.join(tmp, "plugin", "main.go"), "package old\n");
-    await writeFile(path.join(tmp, "envoywasm.yaml"), "name: old\n");
+    const same = PLAN.find((f) => f.path === "envoywasm.yaml")!;
+    await writeFile(path.join(tmp, "envoywasm.yaml"), same.contents);
     await writeFile(path.join(tmp, "mine.txt"), "my own notes\n");
     await writeFile(path.join(tmp, "plugin", "helper.go"), "package main // mine\n");
-    const before = await stat(path.join(tmp, "mine.txt"));
+    const before = await stat(path.join(tmp, "plugin", "main.go"));
 
     const report = await writePlan(tmp, PLAN, true);
-    expect(report.overwritten.sort()).toEqual(["envoywasm.yaml", "plugin/main.go"]);
+    expect(report.kept).toEqual(["plugin/main.go"]);
+    expect(report.unchanged).toEqual(["envoywasm.yaml"]);
     expect(report.created.sort()).toEqual([".gitignore", "plugin/deep/nested/file.txt"]);
     expect(await snapshot(tmp)).toEqual({
       ...Object.fromEntries(PLAN.map((f) => [f.path, f.contents])),
+      "plugin/main.go": "package old\n",
       "mine.txt": "my own notes\n",
       "plugin/helper.go": "package main // mine\n",
     });
-    expect((await stat(path.join(tmp, "mine.txt"))).mtimeMs).toBe(before.mtimeMs);
+    expect((await stat(path.join(tmp, "plugin", "main.go"))).mtimeMs).toBe(before.mtimeMs);
   });
 
   it("refuses a planned path that is an existing folder before writing anything", async () => {
@@ -116,10 +119,6 @@ describe("writePlan", () => {
     expect((await readdir(tmp)).sort()).toEqual(["mine.txt", "plugin"]);
   });
 
-  // BUG: the pre-check lstat()s each target, and a target under a regular
-  // file fails with ENOTDIR, which is taken for "does not exist". Earlier
-  // files are then written (overwriting envoywasm.yaml here) before mkdir
-  // fails with a raw EEXIST, not a UserError. See the report.
   it("refuses a planned path under an existing regular file before writing anything", async () => {
     await writeFile(path.join(tmp, "envoywasm.yaml"), "name: mine\n");
     await writeFile(path.join(tmp, "plugin"), "a file where the plugin folder goes\n");

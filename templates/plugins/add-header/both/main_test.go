@@ -3,8 +3,8 @@
 //	go test ./...
 //
 // Each test runs twice: against the Go code directly ("go") and against the
-// compiled .wasm ("wasm"), which is what Envoy actually loads. The wasm run is
-// skipped until the plugin has been built (`envoywasm build`).
+// compiled .wasm ("wasm"), which is what Envoy actually loads. `envoywasm test`
+// builds the plugin and runs both; a plain `go test` skips the wasm run.
 
 package main
 

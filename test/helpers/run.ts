@@ -1,0 +1,71 @@
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { expect } from "vitest";
+import { portInUse } from "../../src/run/ports.js";
+
+/** Shared by the tests that run projects: requests, waiting on conditions, and the checks that nothing is left. */
+
+export interface HttpAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP request to 127.0.0.1 (no keep-alive). */
+export function request(port: number, options: { path?: string; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path: options.path ?? "/hello", method: options.method ?? "GET", headers: options.headers ?? {}, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 60_000, what = "a condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Running, not merely a zombie waiting for a parent to reap it. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+  } catch {
+    return false;
+  }
+}
+
+/** Live processes whose command line or working folder is inside dir. */
+export function processesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ")) continue;
+      if (cmd.includes(dir) || cwd.startsWith(dir)) found.push(`${pid}: ${cmd}`);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+/** Nothing of the project runs, no port it used is held, no state file is left. */
+export async function expectAllStopped(dir: string, ports: number[]): Promise<void> {
+  await waitFor(() => processesUnder(dir).length === 0, 5000, "the project's processes to end").catch(() => {});
+  expect(processesUnder(dir)).toEqual([]);
+  for (const port of ports) expect(await portInUse(port), `port ${port}`).toBe(false);
+  expect(existsSync(path.join(dir, ".envoywasm/state.json"))).toBe(false);
+  expect(existsSync(path.join(dir, ".envoywasm/run.lock"))).toBe(false);
+}

@@ -1,0 +1,143 @@
+import { createHash } from "node:crypto";
+import { cp, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { freePorts, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
+import { expectAllStopped, request, waitFor } from "../helpers/run.js";
+
+// Plugin folders laid out like the proxy-wasm Go SDK's examples/ (written for
+// these tests): a go.mod with `replace … => ../..`, tests that read
+// ./main.wasm, 0.0.0.0 binds, a TypedStruct, a static-reply listener on a
+// second port, a cluster that goes to httpbin.org.
+const EXAMPLES = fileURLToPath(new URL("../fixtures/examples/", import.meta.url));
+
+const running: { dir: string; ports: number[] }[] = [];
+afterEach(async () => {
+  for (const p of running.splice(0)) {
+    await runCli(["down"], { cwd: p.dir });
+    await expectAllStopped(p.dir, p.ports);
+  }
+});
+afterAll(removeTempDirs);
+
+/** A copy of an example as the user's own folder, inside a repo-like tree (so `../..` exists), with free ports. */
+async function userFolder(example: string, ports: Record<number, number>): Promise<string> {
+  const repo = await tempDir("envoywasm-sdk-");
+  const folder = path.join(repo, "examples", example);
+  await cp(path.join(EXAMPLES, example), folder, { recursive: true });
+  const file = path.join(folder, "envoy.yaml");
+  let text = await readFile(file, "utf8");
+  for (const [from, to] of Object.entries(ports)) text = text.replaceAll(`port_value: ${from}`, `port_value: ${to}`);
+  await writeFile(file, text);
+  return folder;
+}
+
+async function treeHash(dir: string): Promise<string> {
+  const hash = createHash("sha256");
+  for (const entry of (await readdir(dir, { recursive: true, withFileTypes: true })).sort((a, b) => path.join(a.parentPath, a.name).localeCompare(path.join(b.parentPath, b.name)))) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    hash.update(path.relative(dir, file)).update(await readFile(file));
+  }
+  return hash.digest("hex");
+}
+
+describe("envoywasm init --from (adopting an existing plugin)", () => {
+  it("adopts a folder like the SDK's http_headers: builds, tests against the module, runs it with no hand edit", async () => {
+    const [listener, admin, staticReply] = await freePorts(3);
+    const source = await userFolder("headers", { 18000: listener!, 8001: admin!, 8099: staticReply! });
+    const before = await treeHash(source);
+    const root = await tempDir();
+    const dir = path.join(root, "my-headers");
+
+    const init = await runCli(["init", "--from", source, dir], { cwd: root });
+    expect(init.exitCode, init.stderr).toBe(0);
+    expect(init.stderr).toContain("the original folder was not changed");
+    expect(init.stdout).toContain("~ envoy.yaml: the module path ./examples/headers/main.wasm is now build/my-headers.wasm, where `envoywasm build` writes it");
+    expect(init.stdout).toContain(`~ envoy.yaml: listener main now binds 127.0.0.1:${listener} instead of 0.0.0.0 (loopback only)`);
+    expect(init.stdout).toContain(`~ envoy.yaml: the admin interface now binds 127.0.0.1:${admin} instead of 0.0.0.0`);
+    expect(init.stdout).toContain("~ plugin/go.mod: dropped `replace github.com/proxy-wasm/proxy-wasm-go-sdk => ../..` (it points outside the adopted folder)");
+    expect(init.stdout).toMatch(/~ plugin\/go\.mod: requires github\.com\/proxy-wasm\/proxy-wasm-go-sdk@v0\.0\.0-\d{14}-[0-9a-f]{12}, the version envoywasm's templates pin/);
+    // Copied, never edited.
+    expect(await treeHash(source)).toBe(before);
+    const gomod = await readFile(path.join(dir, "plugin/go.mod"), "utf8");
+    expect(gomod).not.toContain("replace");
+    expect(gomod).toContain("module example.com/examples/headers");
+    // No backend: nothing in this envoy.yaml leaves the machine.
+    expect(parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"))).not.toHaveProperty("backend");
+
+    // Its own tests, natively and against the built module it reads as ./main.wasm: none skipped.
+    const test = await runCli(["test"], { cwd: dir });
+    expect(test.exitCode, test.stderr + test.stdout).toBe(0);
+    expect(test.stderr).toContain("plugin tests: 2 passed, 0 failed, 0 skipped");
+
+    running.push({ dir, ports: [listener!, admin!, staticReply!] });
+    const up = await runCli(["up", "-d"], { cwd: dir });
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect(up.stdout).toContain(`curl -i http://127.0.0.1:${listener}/`);
+    // The example's own request: through the plugin, to its static-reply listener.
+    const res = await request(listener!, { path: "/uuid", headers: { "this-is-key": "this-is-value" } });
+    expect(res.status).toBe(200);
+    expect(res.body).toBe("example body\n");
+    expect(res.headers["x-wasm-header"]).toBe("demo-wasm");
+    await waitFor(async () => (await runCli(["logs", "--wasm"], { cwd: dir })).stdout.includes("request header --> this-is-key: this-is-value"), 10_000, "the plugin's line");
+    const status = JSON.parse((await runCli(["status", "--json"], { cwd: dir })).stdout) as { listeners: { name: string; port: number }[] };
+    expect(status.listeners).toEqual([
+      { name: "main", port: listener },
+      { name: "staticreply", port: staticReply },
+    ]);
+  });
+
+  it("points a cluster that leaves the machine (httpbin.org) at a generated backend that answers like httpbin", async () => {
+    const [listener, admin, backend] = await freePorts(3);
+    const source = await userFolder("httpbin", { 18000: listener!, 8001: admin! });
+    const root = await tempDir();
+    const dir = path.join(root, "auth-random");
+    const init = await runCli(["init", "--from", source, dir, "--backend-port", String(backend)], { cwd: root });
+    expect(init.exitCode, init.stderr).toBe(0);
+    expect(init.stdout).toContain(`~ envoy.yaml: cluster httpbin went to httpbin.org:80; it now goes to the project's backend on 127.0.0.1:${backend} (httpbin-style endpoints)`);
+    expect(parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"))).toMatchObject({ backend: { dir: "backend", cluster: "httpbin" } });
+
+    running.push({ dir, ports: [listener!, admin!, backend!] });
+    const up = await runCli(["up", "-d"], { cwd: dir });
+    expect(up.exitCode, up.stderr).toBe(0);
+    const echo = await request(listener!, { path: "/anything/x?y=1", method: "PUT", body: "[original body]" });
+    expect(echo.status).toBe(200);
+    const json = JSON.parse(echo.body) as { method: string; path: string; query: Record<string, string[]>; headers: Record<string, string>; body: string };
+    expect(json).toMatchObject({ method: "PUT", path: "/anything/x", query: { y: ["1"] }, body: "[original body]" });
+    expect(json.headers["x-tagged-by"]).toBe("httpbin-example");
+    expect(JSON.parse((await request(listener!, { path: "/uuid" })).body).uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect((await request(listener!, { path: "/status/418" })).status).toBe(418);
+    expect(JSON.parse((await request(listener!, { path: "/headers", headers: { "x-mine": "1" } })).body).headers["x-mine"]).toBe("1");
+  });
+
+  it("adopts a folder with no envoy.yaml by writing a fresh one", async () => {
+    const source = path.join(await tempDir("envoywasm-src-"), "plain");
+    await cp(path.join(EXAMPLES, "headers"), source, { recursive: true });
+    const { rm } = await import("node:fs/promises");
+    await rm(path.join(source, "envoy.yaml"));
+    const root = await tempDir();
+    const r = await runCli(["init", "--from", source, "adopted"], { cwd: root });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("plain has no envoy.yaml: wrote a fresh one");
+    const envoy = await readFile(path.join(root, "adopted/envoy.yaml"), "utf8");
+    expect(envoy).toContain('filename: "build/adopted.wasm"');
+    expect((await runCli(["build"], { cwd: path.join(root, "adopted") })).exitCode).toBe(0);
+  });
+
+  it("refuses to adopt into the folder itself, a folder without go.mod, and template flags", async () => {
+    const source = await userFolder("headers", {});
+    const inside = await runCli(["init", "--from", ".", "."], { cwd: source });
+    expect(inside.exitCode).toBe(2);
+    expect(inside.stderr).toContain("the new project must be outside the folder it adopts");
+    const empty = await tempDir();
+    const noMod = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
+    expect(noMod.exitCode).toBe(1);
+    expect(noMod.stderr).toContain("has no go.mod: --from takes the folder of a Go proxy-wasm plugin");
+    const template = await runCli(["init", "--from", source, "y", "--template", "auth"], { cwd: await tempDir() });
+    expect(template.exitCode).toBe(2);
+    expect(template.stderr).toContain("--template does not go with --from");
+  });
+});
