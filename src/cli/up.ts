@@ -58,7 +58,7 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
   const started = performance.now();
   const prepared = await prepareUp(options);
   const { plan } = prepared;
-  const tries = prepared.tryUrls.map((u) => `curl -i ${u}`);
+  const tries = prepared.tryLines;
 
   if (flags.detach === true) {
     let ms: number;

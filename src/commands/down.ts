@@ -1,7 +1,7 @@
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
 import { signalIfOurs, stillRunning } from "../run/identity.js";
-import { readLock } from "../run/lock.js";
+import { readLock, removeStaleLock } from "../run/lock.js";
 import { delay } from "../run/process-service.js";
 import { readState, reapLeftovers, removeState, serviceAlive, supervisorAlive } from "../run/state.js";
 
@@ -32,6 +32,7 @@ export async function down(options: { cwd: string; timeoutMs?: number; warn?: (m
       await waitGone(() => stillRunning(lock.owner), options.timeoutMs ?? 15_000);
       return { wasRunning: true, stopped: [`the starting run (pid ${lock.owner.pid})`], leftovers: false };
     }
+    await removeStaleLock(paths.lock);
     return { wasRunning: false, stopped: [], leftovers: false };
   }
   const running = state.services.filter((s) => s.container !== undefined || serviceAlive(s)).map((s) => s.name);
@@ -46,6 +47,7 @@ export async function down(options: { cwd: string; timeoutMs?: number; warn?: (m
   }
   const stopped = await reapLeftovers(state, project.root);
   await removeState(paths.runState);
+  await removeStaleLock(paths.lock);
   return { wasRunning: stopped.length > 0, stopped, leftovers: true };
 }
 

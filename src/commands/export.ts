@@ -83,7 +83,7 @@ export async function exportManifest(options: ExportOptions): Promise<ExportResu
 
   const header = [
     `Made by: ${commandLine(options)}`,
-    `From: ${bootstrap.display} (${filter.where}, filter ${JSON.stringify(filter.pluginName)} in listener ${filter.listener}), plugin folder ${plugin.dir}`,
+    `From: ${filter.where} (filter ${JSON.stringify(filter.pluginName)} in listener ${JSON.stringify(filter.listener)}), plugin folder ${plugin.dir}/`,
     `Module: ${plugin.wasmRelative}, sha256 ${plugin.sha256}`,
     "",
   ];

@@ -3,6 +3,7 @@ import { failurePolicyIn, loadBootstrap } from "../envoy/bootstrap.js";
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
 import { envoyState, httpGet } from "../run/envoy-admin.js";
+import { removeStaleLock } from "../run/lock.js";
 import { tailEntries } from "../run/log-read.js";
 import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
 import { readLastRun, readState, reapLeftovers, removeState, serviceAlive, supervisorAlive, type LastRun, type RunState } from "../run/state.js";
@@ -53,6 +54,7 @@ export async function status(options: { cwd: string; warn?: (message: string) =>
     // A dead run's leftovers are stopped here too, so nothing lingers after a crash.
     const cleanedUp = state === undefined ? [] : await reapLeftovers(state, project.root);
     if (state !== undefined) await removeState(paths.runState);
+    await removeStaleLock(paths.lock);
     const lastRun = await readLastRun(paths.lastRun, options.warn);
     return { running: false, services: [], modules: [], cleanedUp, ...(lastRun === undefined ? {} : { lastRun }), pluginTraps: state === undefined && lastRun === undefined ? [] : traps };
   }

@@ -7,6 +7,7 @@ import { boundPorts, failurePolicyIn, isAnyAddress, isLoopback, loadBootstrap, t
 import { locateEnvoy, requireEnvoyForToolchain } from "../envoy/binary.js";
 import { deriveConfig, type DerivedConfig } from "../envoy/derive.js";
 import { CONTAINER_PROJECT, goArch, officialImage, openToContainer, type PullPolicy } from "../lib/docker.js";
+import { shellQuote } from "../lib/exec.js";
 import { projectPaths, type ProjectPaths } from "../lib/paths.js";
 import { resolvePlugins } from "../lib/plugins.js";
 import { loadProject, type Project } from "../lib/project-config.js";
@@ -49,8 +50,8 @@ export interface Prepared {
   build: BuildResult;
   /** What runs Envoy, for messages: a path, or an image. */
   envoyLabel: string;
-  /** Where to send a first request: each listener with the path to try. */
-  tryUrls: string[];
+  /** curl lines to send a first request through the plugin (envoywasm.yaml's try:, else GET /). */
+  tryLines: string[];
   /** Releases the project's lock (only if the run never starts). */
   release: () => Promise<void>;
 }
@@ -258,10 +259,21 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
       ...(options.expose === undefined ? {} : { expose: options.expose }),
     },
   };
-  const tryUrls = bootstrap.listeners
-    .filter((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name))
-    .map((l) => `http://127.0.0.1:${l.port}/${backend === undefined ? "" : "hello"}`);
-  return { project, paths, plan, build: built, envoyLabel, tryUrls };
+  return { project, paths, plan, build: built, envoyLabel, tryLines: tryLines(project, bootstrap) };
+}
+
+/** curl lines for envoywasm.yaml's `try:` requests, against the first listener that runs a Wasm filter. */
+export function tryLines(project: Project, bootstrap: EnvoyBootstrap): string[] {
+  const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name)) ?? bootstrap.listeners[0];
+  if (listener === undefined) return [];
+  const requests = project.config.try ?? [{ path: "/" }];
+  return requests.map((r) => {
+    const parts = ["curl", "-i"];
+    if (r.method !== undefined && r.method !== "GET") parts.push("-X", r.method);
+    for (const [k, v] of Object.entries(r.headers ?? {})) parts.push("-H", shellQuote(`${k}: ${v}`));
+    parts.push(`http://127.0.0.1:${listener.port}${r.path}`);
+    return parts.join(" ");
+  });
 }
 
 export interface BackendTarget {

@@ -36,6 +36,8 @@ export interface ProjectConfig {
     /** The envoy.yaml cluster it serves (default: "backend", or the only loopback one). */
     cluster?: string;
   };
+  /** Requests `up` suggests after start (printed as curl lines against the plugin's listener). */
+  try?: TryRequest[];
   envoy: {
     /** Envoy's bootstrap config, relative to the project root. */
     config: string;
@@ -47,6 +49,12 @@ export interface ProjectConfig {
     image?: string;
     logLevel: LogLevel;
   };
+}
+
+export interface TryRequest {
+  path: string;
+  method?: string;
+  headers?: Record<string, string>;
 }
 
 /** A setting of envoywasm 0.1.0 that envoy.yaml holds now; still accepted, with a warning. */
@@ -139,7 +147,7 @@ class Validator {
     if (root === null || typeof root !== "object" || Array.isArray(root)) {
       throw this.fail([], "must be a YAML mapping of settings", "see `envoywasm init --help` for a fresh one");
     }
-    this.rejectUnknown([], root, ["name", "toolchain", "runtime", "plugins", "backend", "envoy", "plugin", "ports"]);
+    this.rejectUnknown([], root, ["name", "toolchain", "runtime", "plugins", "backend", "try", "envoy", "plugin", "ports"]);
     const name = this.string(["name"], { pattern: NAME_PATTERN, rule: NAME_RULE });
     const envoy = this.section(["envoy"], ["config", "version", "bin", "image", "logLevel"]);
     const config: ProjectConfig = {
@@ -166,6 +174,22 @@ class Validator {
       });
     }
     if (envoy.bin !== undefined && envoy.bin !== null) config.envoy.bin = this.string(["envoy", "bin"]);
+    const tries = this.value(["try"]);
+    if (tries !== undefined && tries !== null) {
+      if (!Array.isArray(tries)) throw this.fail(["try"], "must be a list of requests, e.g. [{ path: /hello }]");
+      config.try = tries.map((_, i) => {
+        this.section(["try", i], ["path", "method", "headers"]);
+        const request: TryRequest = { path: this.string(["try", i, "path"], { pattern: /^\/\S*$/, rule: "a path starting with /" }) };
+        const method = this.value(["try", i, "method"]);
+        if (method !== undefined && method !== null) request.method = this.string(["try", i, "method"], { pattern: /^[A-Z]+$/, rule: "an HTTP method such as GET or POST" });
+        const headers = this.section(["try", i, "headers"]);
+        const names = Object.keys(headers);
+        if (names.length > 0) {
+          request.headers = Object.fromEntries(names.map((n) => [n, this.string(["try", i, "headers", n])]));
+        }
+        return request;
+      });
+    }
     if (envoy.image !== undefined && envoy.image !== null) config.envoy.image = this.string(["envoy", "image"]);
     return config;
   }
@@ -216,11 +240,12 @@ class Validator {
     return isNode(v) ? (v.toJSON() as unknown) : v;
   }
 
-  private section(p: Path, allowed: readonly string[]): Record<string, unknown> {
+  /** A mapping at p; with `allowed`, only those keys. */
+  private section(p: Path, allowed?: readonly string[]): Record<string, unknown> {
     const v = this.value(p);
     if (v === undefined || v === null) return {};
     if (typeof v !== "object" || Array.isArray(v)) throw this.fail(p, "must be a mapping");
-    this.rejectUnknown(p, v as Record<string, unknown>, allowed);
+    if (allowed !== undefined) this.rejectUnknown(p, v as Record<string, unknown>, allowed);
     return v as Record<string, unknown>;
   }
 

@@ -30,6 +30,8 @@ export interface TemplateInfo {
   summary: string;
   /** The plugin configuration a new project starts with. */
   pluginConfig: (projectName: string) => Record<string, string>;
+  /** Headers the request `up` suggests needs for this plugin to let it through. */
+  tryHeaders: Record<string, string>;
 }
 
 export const TEMPLATES: readonly TemplateInfo[] = [
@@ -37,16 +39,19 @@ export const TEMPLATES: readonly TemplateInfo[] = [
     name: "headers",
     summary: "logs request and response headers (the blog's plugin)",
     pluginConfig: () => ({}),
+    tryHeaders: {},
   },
   {
     name: "add-header",
     summary: "adds a response header named in the plugin configuration",
     pluginConfig: (name) => ({ header: "x-envoywasm", value: `hello from ${name}` }),
+    tryHeaders: {},
   },
   {
     name: "auth",
     summary: "answers 403 unless a configured request header carries the right value",
     pluginConfig: () => ({ header: "x-api-key", value: "let-me-in" }),
+    tryHeaders: { "x-api-key": "let-me-in" },
   },
 ];
 

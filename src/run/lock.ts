@@ -73,3 +73,11 @@ export async function releaseLock(file: string, runId: string): Promise<void> {
   const holder = await readLock(file);
   if (holder === undefined || holder.runId === runId) await rm(file, { force: true });
 }
+
+/** Removes a lock whose owner is gone (a kill -9, a crash); returns whether it did. */
+export async function removeStaleLock(file: string): Promise<boolean> {
+  const holder = await readLock(file);
+  if (holder === undefined || stillRunning(holder.owner)) return false;
+  await rm(file, { force: true });
+  return true;
+}

@@ -167,7 +167,20 @@ export class Reloader {
     const plan = this.sup.plan;
     const names = changed.map((r) => r.name);
     const before = (await ecdsStatus(plan.admin, names, 15_000)) ?? new Map<string, EcdsStatus>();
-    const linesBefore = this.sup.recentLines("envoy").length;
+    const lines: string[] = [];
+    const stopListening = this.sup.listen((service, line) => {
+      if (service === "envoy" && lines.length < 500) lines.push(line);
+    });
+    try {
+      await this.waitApplied(changed, ecds, before, lines);
+    } finally {
+      stopListening();
+    }
+  }
+
+  private async waitApplied(changed: DerivedConfig["resources"], ecds: EcdsPlan[], before: Map<string, EcdsStatus>, lines: string[]): Promise<void> {
+    const plan = this.sup.plan;
+    const names = changed.map((r) => r.name);
     for (const r of changed) await writeFileAtomic(r.file, r.text);
     const deadline = Date.now() + Math.max(60_000, plan.readyTimeoutMs);
     for (;;) {
@@ -181,7 +194,6 @@ export class Reloader {
         });
         if (refused !== undefined) {
           await delay(100);
-          const lines = this.sup.recentLines("envoy").slice(Math.max(0, linesBefore - 5));
           const diagnosis = diagnoseEnvoy(lines);
           const plugin = ecds.find((e) => e.name === refused.name)?.plugin ?? refused.name;
           // Envoy keeps the previous config of a refused filter: it still serves.

@@ -54,6 +54,8 @@ export interface SupervisorHandle {
   /** Stops a service on purpose (not a crash) and starts it again from a (new) spec; resolves once ready. */
   restartService(spec: ServicePlan): Promise<void>;
   recentLines(service: string): string[];
+  /** Calls `onLine` for every line from now on, until the returned function is called. */
+  listen(onLine: (service: string, line: string) => void): () => void;
   /** Records the modules now serving (state.json, status). */
   setModules(modules: RunPlan["modules"]): Promise<void>;
 }
@@ -72,6 +74,7 @@ export class Supervisor implements SupervisorHandle {
   private readonly crashed: Promise<{ service: Service; exit: ExitInfo }>;
   private readonly state: RunState;
   private readonly closers: (() => Promise<void> | void)[] = [];
+  private readonly listeners = new Set<(service: string, line: string) => void>();
 
   constructor(
     readonly plan: RunPlan,
@@ -86,7 +89,10 @@ export class Supervisor implements SupervisorHandle {
       colour: hooks.colour,
       readable: hooks.verbose !== true,
       ...(hooks.verbose === true ? {} : { showWhileStarting: startupLineWorthShowing, show: (s: string, l: string) => collapser.show(s, l) }),
-      ...(this.traps === undefined ? {} : { onLine: (service: string, line: string) => this.traps!.feed(service, line) }),
+      onLine: (service: string, line: string) => {
+        this.traps?.feed(service, line);
+        for (const listener of this.listeners) listener(service, line);
+      },
     });
     this.stopRequested = new Promise<void>((resolve) => (this.wakeStop = resolve));
     this.crashed = new Promise((resolve) => (this.crash = resolve));
@@ -113,6 +119,11 @@ export class Supervisor implements SupervisorHandle {
 
   recentLines(service: string): string[] {
     return this.services.get(service)?.recentLines() ?? [];
+  }
+
+  listen(onLine: (service: string, line: string) => void): () => void {
+    this.listeners.add(onLine);
+    return () => this.listeners.delete(onLine);
   }
 
   async setModules(modules: RunPlan["modules"]): Promise<void> {

@@ -34,21 +34,26 @@ export async function pushImage(
   } catch (error) {
     throw pushError(where, ref, (error as Error).message, auth !== undefined);
   }
-  const layers = new Map<string, { current: number; total: number; done: boolean }>();
+  const layers = new Map<string, { current: number; total: number; done: boolean; status: string }>();
   const events = await new Promise<PushEvent[]>((resolve, reject) => {
     docker.modem.followProgress(
       stream,
       (error: Error | null, output: PushEvent[]) => (error === null ? resolve(output) : reject(error)),
       (event: PushEvent) => {
         if (event.id === undefined || event.status === undefined || event.error !== undefined) return;
-        const layer = layers.get(event.id) ?? { current: 0, total: 0, done: false };
+        const layer = layers.get(event.id) ?? { current: 0, total: 0, done: false, status: "" };
         if (event.progressDetail?.total !== undefined) layer.total = event.progressDetail.total;
         if (event.progressDetail?.current !== undefined) layer.current = event.progressDetail.current;
         if (/^(pushed|layer already exists|mounted from)/i.test(event.status)) layer.done = true;
         layers.set(event.id, layer);
+        // One line per change of a layer's state, not per chunk: plain logs stay short.
+        if (layer.status === event.status) return;
+        layer.status = event.status;
         const all = [...layers.values()];
         const kb = (n: number) => (n / 1024).toFixed(0);
-        onProgress?.(`pushing ${where}: ${all.filter((l) => l.done).length}/${all.length} layers, ${kb(all.reduce((s, l) => s + l.current, 0))} of ${kb(all.reduce((s, l) => s + l.total, 0))} KiB`);
+        const total = all.reduce((s, l) => s + l.total, 0);
+        const bytes = total > 0 ? `, ${kb(all.reduce((s, l) => s + l.current, 0))} of ${kb(total)} KiB` : "";
+        onProgress?.(`pushing ${where}: ${all.filter((l) => l.done).length}/${all.length} layers${bytes}`);
       },
     );
   }).catch((error: unknown) => {

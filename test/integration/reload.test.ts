@@ -1,0 +1,193 @@
+import http from "node:http";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { freePorts, removeTempDirs, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { expectAllStopped, request, waitFor } from "../helpers/run.js";
+
+interface Project {
+  dir: string;
+  ports: number[];
+  listener: number;
+}
+
+const started: Project[] = [];
+afterEach(async () => {
+  for (const p of started.splice(0)) {
+    await runCli(["down"], { cwd: p.dir });
+    await expectAllStopped(p.dir, p.ports);
+  }
+});
+afterAll(removeTempDirs);
+
+async function newProject(template = "add-header"): Promise<Project> {
+  const root = await tempDir();
+  const [listener, admin, backend] = await freePorts(3);
+  const r = await runCli(["init", "rl", "--template", template, "--listener-port", `${listener}`, "--admin-port", `${admin}`, "--backend-port", `${backend}`], { cwd: root });
+  expect(r.exitCode, r.stderr).toBe(0);
+  const p = { dir: path.join(root, "rl"), ports: [listener!, admin!, backend!], listener: listener! };
+  started.push(p);
+  return p;
+}
+
+function edit(file: string, from: string | RegExp, to: string): void {
+  const text = readFileSync(file, "utf8");
+  const next = text.replace(from, to);
+  expect(next, String(from)).not.toBe(text);
+  writeFileSync(file, next);
+}
+
+/** Makes the add-header plugin also answer with `x-version: <v>`. */
+function setVersion(p: Project, version: string): void {
+  const main = path.join(p.dir, "plugin/main.go");
+  const text = readFileSync(main, "utf8").replace(/\n\tproxywasm\.AddHttpResponseHeader\("x-version", "[^"]*"\)\n/, "\n");
+  const at = text.indexOf("{", text.indexOf("OnHttpResponseHeaders(")) + 1;
+  writeFileSync(main, `${text.slice(0, at)}\n\tproxywasm.AddHttpResponseHeader("x-version", "${version}")\n${text.slice(at)}`);
+}
+
+/**
+ * A steady load through the listener: `loops` keep-alive clients sending
+ * requests back to back until stopped (at most 60 s), counting what failed.
+ */
+function load(port: number, loops = 4) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: loops });
+  const counts = { ok: 0, failed: 0, non200: 0, versions: new Set<string>() };
+  let stopped = false;
+  const deadline = Date.now() + 60_000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get({ host: "127.0.0.1", port, path: "/hello", agent }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode === 200) counts.ok++;
+          else counts.non200++;
+          counts.versions.add(String(res.headers["x-version"] ?? "none"));
+          resolve();
+        });
+        res.on("error", () => {
+          counts.failed++;
+          resolve();
+        });
+      });
+      req.on("error", () => {
+        counts.failed++;
+        resolve();
+      });
+    });
+  const running = Promise.all(
+    Array.from({ length: loops }, async () => {
+      while (!stopped && Date.now() < deadline) await one();
+    }),
+  );
+  return {
+    counts,
+    stop: async () => {
+      stopped = true;
+      await running;
+      agent.destroy();
+      return counts;
+    },
+  };
+}
+
+describe("up --watch: the edit loop", () => {
+  it("a saved plugin change is swapped into the running Envoy under load with no failed request; a compile error keeps the old one serving", async () => {
+    const p = await newProject();
+    setVersion(p, "1");
+    const up = spawnCli(["up", "--watch"], { cwd: p.dir });
+    const out = { err: "", out: "" };
+    up.stderr!.on("data", (c: Buffer) => (out.err += c.toString()));
+    up.stdout!.on("data", (c: Buffer) => (out.out += c.toString()));
+    try {
+      await waitFor(() => out.err.includes("ready in"), 120_000, "up --watch to be ready");
+      expect(out.err).toContain("watching plugins, envoy.yaml and the backend");
+      expect((await request(p.listener)).headers["x-version"]).toBe("1");
+
+      const traffic = load(p.listener);
+      await waitFor(() => traffic.counts.ok > 50, 10_000, "traffic");
+      setVersion(p, "2");
+      await waitFor(() => /plugin\/main\.go changed: built plugin\/ in [\d.]+ s, loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/.test(out.err), 60_000, "the reload line");
+      await waitFor(() => traffic.counts.versions.has("2"), 10_000, "the new code answering under load");
+      const counts = await traffic.stop();
+      expect(counts.failed).toBe(0);
+      expect(counts.non200).toBe(0);
+      expect(counts.ok).toBeGreaterThan(100);
+      expect([...counts.versions].sort()).toEqual(["1", "2"]);
+
+      // A compile error: the compiler's lines in the stream, the running version keeps serving.
+      const main = path.join(p.dir, "plugin/main.go");
+      edit(main, "func main() {}", "func main() { undefinedThing() }");
+      await waitFor(() => out.err.includes("plugin/ did not compile; still serving sha256"), 60_000, "the compile error");
+      expect(out.out).toMatch(/build   \| plugin\/main\.go:\d+:\d+: undefined: undefinedThing/);
+      const still = await request(p.listener);
+      expect(still.status).toBe(200);
+      expect(still.headers["x-version"]).toBe("2");
+      edit(main, "func main() { undefinedThing() }", "func main() {}");
+      await waitFor(() => (out.err.match(/plugin\/main\.go changed: /g) ?? []).length >= 3 && /plugin\/main\.go changed: nothing to reload/.test(out.err), 60_000, "the fixed build");
+    } finally {
+      up.kill("SIGINT");
+    }
+    expect((await up).exitCode).toBe(0);
+  });
+
+  it("an envoy.yaml change in the plugin's configuration is applied in place; one elsewhere restarts Envoy, saying why; a backend change restarts only the backend", async () => {
+    const p = await newProject();
+    const up = spawnCli(["up", "--watch"], { cwd: p.dir });
+    const out = { err: "" };
+    up.stderr!.on("data", (c: Buffer) => (out.err += c.toString()));
+    try {
+      await waitFor(() => out.err.includes("ready in"), 120_000, "up --watch to be ready");
+      const envoyYaml = path.join(p.dir, "envoy.yaml");
+      edit(envoyYaml, '"value": "hello from rl"', '"value": "configured live"');
+      await waitFor(() => /envoy\.yaml changed: loaded the new configuration of plugin\/ in place/.test(out.err), 60_000, "the config reload");
+      expect((await request(p.listener)).headers["x-envoywasm"]).toBe("configured live");
+
+      edit(envoyYaml, "connect_timeout: 1s", "connect_timeout: 2s");
+      await waitFor(() => /envoy\.yaml changed: restarted Envoy in [\d.]+ s \(envoy\.yaml changed outside its Wasm filters, which only a restart applies\)/.test(out.err), 60_000, "the restart");
+      expect((await request(p.listener)).status).toBe(200);
+
+      edit(path.join(p.dir, "backend/main.go"), 'fmt.Fprint(w, "hola mundo :)")', 'fmt.Fprint(w, "hola de nuevo")');
+      await waitFor(() => /backend\/main\.go changed: rebuilt and restarted the backend in [\d.]+ s/.test(out.err), 60_000, "the backend restart");
+      expect((await request(p.listener)).body).toBe("hola de nuevo");
+    } finally {
+      up.kill("SIGINT");
+    }
+    expect((await up).exitCode).toBe(0);
+  });
+});
+
+describe("envoywasm reload", () => {
+  it("loads a change into a detached run on demand; the run says when its module was rebuilt under it", async () => {
+    const p = await newProject();
+    setVersion(p, "a");
+    expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
+    setVersion(p, "b");
+    const built = await runCli(["build"], { cwd: p.dir });
+    expect(built.exitCode).toBe(0);
+    await waitFor(async () => (await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout.includes("was rebuilt"), 10_000, "the rebuilt notice");
+    expect((await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout).toMatch(/build\/rl\.wasm was rebuilt \(sha256 [0-9a-f]{12}\); this run still serves the previous module: `envoywasm reload` loads it in place/);
+    expect((await request(p.listener)).headers["x-version"]).toBe("a");
+
+    const reload = await runCli(["reload"], { cwd: p.dir });
+    expect(reload.exitCode, reload.stderr).toBe(0);
+    expect(reload.stderr).toMatch(/✔ envoywasm reload: loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/);
+    expect((await request(p.listener)).headers["x-version"]).toBe("b");
+    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { modules: { sha256: string }[] };
+    expect(reload.stderr).toContain(status.modules[0]!.sha256.slice(0, 12));
+
+    // A plugin that refuses its new configuration: Envoy keeps the old one, and reload says so (exit 1).
+    edit(path.join(p.dir, "envoy.yaml"), /value: \|\n(\s+)\{[\s\S]*?\n\1\}/, "value: |\n$1not json");
+    const refused = await runCli(["reload"], { cwd: p.dir });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("error: envoywasm reload: Envoy refused the new plugin/: the plugin rejected its start-up");
+    expect((await request(p.listener)).headers["x-version"]).toBe("b");
+  });
+
+  it("says when nothing runs", async () => {
+    const p = await newProject();
+    started.splice(0);
+    const r = await runCli(["reload"], { cwd: p.dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("error: this project is not running");
+  });
+});
