@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildEnvoyImage, dockerEngineAnswers, removeImage } from "./helpers/envoy-image.js";
 
 /**
  * Provisions what the tests need, once per run, the way a user's machine gets
@@ -44,7 +45,7 @@ function provisionEnvoy(): string {
   return envoy.path;
 }
 
-export default function setup(): () => void {
+export default async function setup(): Promise<() => void> {
   if (!existsSync(path.join(REPO, "dist", "cli.js"))) stop("dist/ is missing: run the tests with `npm test` (it compiles first)");
   const goVersion = commandWorks("go", ["version"]);
   if (goVersion === undefined) stop("`go` was not found on PATH: install Go 1.24 or newer (https://go.dev/dl/)");
@@ -69,10 +70,23 @@ export default function setup(): () => void {
     ENVOYWASM_TEST_ENVOY: envoy,
     ENVOYWASM_TEST_RUN: run,
   };
+  // The Docker tests run a local Envoy image made from this Envoy (no image can be pulled here).
+  let image: string | undefined;
+  if (process.env.ENVOYWASM_TEST_NO_DOCKER === "1") {
+    process.stderr.write("test setup: ENVOYWASM_TEST_NO_DOCKER=1: the Docker tests are skipped\n");
+  } else {
+    if (!dockerEngineAnswers()) {
+      stop("no Docker engine answers (the Docker tests need one): start it (Linux: `sudo dockerd &` or `sudo systemctl start docker`), or run `ENVOYWASM_TEST_NO_DOCKER=1 npm test` to skip them");
+    }
+    image = `envoywasm-test/envoy:${path.basename(run).replace(/[^a-z0-9]/gi, "").toLowerCase()}`;
+    await buildEnvoyImage(envoy, image);
+    env.ENVOYWASM_TEST_IMAGE = image;
+  }
   Object.assign(process.env, env);
-  process.stderr.write(`test setup: ${goVersion.trim()}; Envoy ${envoy}\n`);
+  process.stderr.write(`test setup: ${goVersion.trim()}; Envoy ${envoy}${image === undefined ? "" : `; image ${image}`}\n`);
 
   return () => {
+    if (image !== undefined) removeImage(image);
     const left = [...leftoverProcesses(run), ...leftoverContainers(run), ...leftoverFiles(path.join(run, "tmp"))];
     rmSync(run, { recursive: true, force: true });
     if (left.length > 0) {

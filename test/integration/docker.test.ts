@@ -1,0 +1,165 @@
+import { execa } from "execa";
+import { randomUUID } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { freePorts, removeTempDirs, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { expectAllStopped, processesUnder, request, waitFor } from "../helpers/run.js";
+
+// A real Docker engine, and a local Envoy image made from the run's Envoy by
+// test/global-setup.ts (no image can be pulled here).
+const IMAGE = process.env.ENVOYWASM_TEST_IMAGE;
+const docker = IMAGE === undefined ? describe.skip : describe;
+const DOCKER_ARGS = ["--docker", "--envoy-image", IMAGE ?? "", "--pull", "never"];
+
+interface Project {
+  dir: string;
+  ports: number[];
+  listener: number;
+}
+
+const started: Project[] = [];
+afterEach(async () => {
+  for (const p of started.splice(0)) {
+    await runCli(["down"], { cwd: p.dir });
+    expect(await containersOf(p.dir)).toEqual([]);
+    await expectAllStopped(p.dir, p.ports);
+  }
+});
+afterAll(removeTempDirs);
+
+/** Containers (any state) labelled with the project. */
+async function containersOf(dir: string): Promise<string[]> {
+  const r = await execa("docker", ["ps", "-a", "--filter", `label=envoywasm.project=${dir}`, "--format", "{{.Names}} {{.State}}"]);
+  return r.stdout.split("\n").filter(Boolean);
+}
+
+async function newProject(template = "headers", name = "dk"): Promise<Project> {
+  const root = await tempDir();
+  const [listener, admin, backend] = await freePorts(3);
+  const r = await runCli(["init", name, "--template", template, "--listener-port", `${listener}`, "--admin-port", `${admin}`, "--backend-port", `${backend}`], { cwd: root });
+  expect(r.exitCode, r.stderr).toBe(0);
+  const p = { dir: path.join(root, name), ports: [listener!, admin!, backend!], listener: listener! };
+  started.push(p);
+  return p;
+}
+
+docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
+  it("up -d → a request through the listener → the plugin's line → down leaves no container", async () => {
+    const p = await newProject("add-header");
+    const up = await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir });
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect(up.stderr).toContain(`Envoy 1.40.0 (image ${IMAGE})`);
+    expect(await containersOf(p.dir)).toEqual(expect.arrayContaining([expect.stringMatching(/-net running$/), expect.stringMatching(/-backend running$/), expect.stringMatching(/-envoy running$/)]));
+    // Published on the host's loopback only.
+    const ports = await execa("docker", ["ps", "--filter", `label=envoywasm.project=${p.dir}`, "--format", "{{.Ports}}"]);
+    expect(ports.stdout).toContain(`127.0.0.1:${p.listener}`);
+    expect(ports.stdout).not.toContain("0.0.0.0:");
+
+    const probe = randomUUID();
+    const res = await request(p.listener, { headers: { "x-probe": probe } });
+    expect(res.status).toBe(200);
+    expect(res.body).toBe("hola mundo :)");
+    expect(res.headers["x-envoywasm"]).toBe("hello from dk");
+    await waitFor(async () => (await runCli(["logs", "--wasm"], { cwd: p.dir })).stdout.includes(probe), 10_000, "the plugin's line");
+    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { runtime: string; services: { name: string; container: string; running: boolean; health: string }[] };
+    expect(status.runtime).toBe("docker");
+    expect(status.services.map((s) => [s.name, s.running, s.health])).toEqual([
+      ["backend", true, "answering"],
+      ["envoy", true, "LIVE"],
+    ]);
+    // The backend runs from the same image (one image to pull), as a static binary.
+    const down = await runCli(["down"], { cwd: p.dir });
+    expect(down.exitCode).toBe(0);
+    expect(await containersOf(p.dir)).toEqual([]);
+    expect((await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir })).stdout).toContain(probe);
+  });
+
+  it("reloads a changed plugin in place in the container (envoywasm reload)", async () => {
+    const p = await newProject("add-header");
+    expect((await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir })).exitCode).toBe(0);
+    const main = path.join(p.dir, "plugin/main.go");
+    writeFileSync(main, readFileSync(main, "utf8").replace('defaultValue  = "hello from dk"', 'defaultValue  = "unused"').replace("proxywasm.AddHttpResponseHeader(h.cfg.Header, h.cfg.Value)", 'proxywasm.AddHttpResponseHeader(h.cfg.Header, h.cfg.Value+" v2")'));
+    const reload = await runCli(["reload"], { cwd: p.dir });
+    expect(reload.exitCode, reload.stderr).toBe(0);
+    expect(reload.stderr).toMatch(/loaded plugin\/ in place/);
+    expect((await request(p.listener)).headers["x-envoywasm"]).toBe("hello from dk v2");
+  });
+
+  it("explains a plugin panic the same way as natively", async () => {
+    const p = await newProject("headers");
+    const main = path.join(p.dir, "plugin/main.go");
+    const code = readFileSync(main, "utf8");
+    const at = code.indexOf("{", code.indexOf("OnHttpRequestHeaders(")) + 1;
+    writeFileSync(main, `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`);
+    const up = spawnCli(["up", ...DOCKER_ARGS], { cwd: p.dir });
+    let err = "";
+    up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    try {
+      await waitFor(() => err.includes("ready in") || up.exitCode !== null, 120_000, "up --docker to be ready");
+      expect((await request(p.listener, { headers: { "x-panic": "1" } })).status).toBe(503);
+      await waitFor(() => err.includes("its VM is now dead"), 10_000, "the panic report");
+      expect(err).toMatch(/the plugin panicked: assignment to entry in nil map \(in proxy_on_request_headers\)\n\s+at main\.\(\*\w+\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\)/);
+    } finally {
+      // Foreground Ctrl-C: the containers go too.
+      up.kill("SIGINT");
+    }
+    expect((await up).exitCode).toBe(0);
+    expect(err).toContain("stopped envoy and backend");
+    expect(await containersOf(p.dir)).toEqual([]);
+  });
+
+  it("kill -9 of the CLI leaves containers that the next command finds by label and removes", async () => {
+    const p = await newProject();
+    const up = spawnCli(["up", ...DOCKER_ARGS], { cwd: p.dir });
+    let err = "";
+    up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    await waitFor(() => err.includes("ready in") || up.exitCode !== null, 120_000, "up --docker to be ready");
+    up.kill("SIGKILL");
+    await up;
+    // The exit hook never ran: the containers are still there…
+    expect((await containersOf(p.dir)).length).toBeGreaterThan(0);
+    // …until any command of the project looks.
+    const down = await runCli(["down"], { cwd: p.dir });
+    expect(down.exitCode).toBe(0);
+    expect(down.stderr).toMatch(/its supervisor was gone; stopped what it left: .*container envoywasm-dk-\w+-(net|envoy|backend)/);
+    expect(await containersOf(p.dir)).toEqual([]);
+  });
+
+  it("runs beside a native run of another project", async () => {
+    const a = await newProject("headers", "side-a");
+    const b = await newProject("add-header", "side-b");
+    expect((await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: a.dir })).exitCode).toBe(0);
+    expect((await runCli(["up", "-d"], { cwd: b.dir })).exitCode).toBe(0);
+    expect((await request(a.listener)).status).toBe(200);
+    expect((await request(b.listener)).headers["x-envoywasm"]).toBe("hello from side-b");
+  });
+});
+
+docker("Docker failures are clear and start nothing", () => {
+  it("an engine that does not answer", async () => {
+    const p = await newProject();
+    const r = await runCli(["up", ...DOCKER_ARGS], { cwd: p.dir, env: { DOCKER_HOST: `unix://${p.dir}/no-engine.sock` } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`error: cannot reach the Docker engine at unix://${p.dir}/no-engine.sock`);
+    expect(r.stderr).toContain("hint: start Docker");
+    expect(processesUnder(p.dir)).toEqual([]);
+    expect(await containersOf(p.dir)).toEqual([]);
+  });
+
+  it("an image that is not there with --pull never", async () => {
+    const p = await newProject();
+    const r = await runCli(["up", "--docker", "--envoy-image", "envoywasm-test/none:0", "--pull", "never"], { cwd: p.dir });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("error: the image envoywasm-test/none:0 is not on this machine, and --pull never forbids pulling it");
+    expect(await containersOf(p.dir)).toEqual([]);
+  });
+
+  it("a bad --pull is a usage error", async () => {
+    const p = await newProject();
+    started.splice(0);
+    const r = await runCli(["up", "--docker", "--pull", "sometimes"], { cwd: p.dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("Allowed choices are missing, always, never");
+  });
+});
