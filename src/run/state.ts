@@ -138,7 +138,7 @@ export async function reapLeftovers(state: RunState, root: string, graceMs = 300
     const { removeProjectContainers } = await import("./docker-runtime.js");
     stopped.push(...(await removeProjectContainers(root).catch(() => [] as string[])));
   }
-  // Its control socket, unless a live supervisor (of a newer run) listens there.
+  // Its control socket (no other run of the project can be using it: this state is the latest).
   await rm(state.controlSocket, { force: true });
   return stopped;
 }
