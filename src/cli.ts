@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { example, globals, integer, port } from "./cli/options.js";
+import { registerShipCommands } from "./cli/ship.js";
 import { isEnvoywasmError, UsageError } from "./errors.js";
 import { ui } from "./ui/output.js";
 
@@ -210,6 +211,8 @@ export function buildProgram(): Command {
       const { runEnvoyWhich } = await import("./cli/envoy.js");
       await runEnvoyWhich(opts, globals(command));
     });
+
+  registerShipCommands(program);
 
   program
     .command("__supervise", { hidden: true })

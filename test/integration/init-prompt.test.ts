@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { parseProjectConfig } from "../../src/lib/project-config.js";
 import { BIN, removeTempDirs, tempDir } from "../helpers/cli.js";
 
@@ -63,13 +64,21 @@ describe("envoywasm init at a terminal", () => {
       ["Template", "\u001b[B\r"], // arrow down: add-header
       ["Toolchain", "\r"],
       ["Listener port", "nope\r"],
-      ["must be a port number", "\u0015" + "9185\r"], // Ctrl-U clears the bad answer
+      ["must be a port number", "\u0015" + "9180\r"], // Ctrl-U clears the bad answer
+      // A clash is caught at the question that makes it, not after all of them.
+      ["9180 is already the backend port", "\u0015" + "9185\r"],
       ["Envoy admin port", "\r"],
     ]);
     expect(screen).not.toContain("Backend port"); // given as a flag: not asked
     expect(code).toBe(0);
     const config = parseProjectConfig(await readFile(path.join(dir, "proj", "envoywasm.yaml"), "utf8"));
-    expect(config).toMatchObject({ name: "cool-plugin", toolchain: "go", ports: { listener: 9185, admin: 8001, backend: 9180 } });
+    expect(config).toMatchObject({ name: "cool-plugin", toolchain: "go" });
+    const envoy = parseBootstrap(await readFile(path.join(dir, "proj", "envoy.yaml"), "utf8"), "envoy.yaml", "envoy.yaml");
+    expect(boundPorts(envoy).map((p) => [p.what, p.port])).toEqual([
+      ["listener listener", 9185],
+      ["admin", 8001],
+    ]);
+    expect(envoy.clusters[0]!.endpoints[0]!.port).toBe(9180);
     expect(await readFile(path.join(dir, "proj", "plugin", "main.go"), "utf8")).toContain("x-envoywasm");
   });
 

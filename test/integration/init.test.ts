@@ -72,7 +72,7 @@ describe("envoywasm init", () => {
     // Run again: everything is there now, and what init wrote is unchanged.
     const again = await runCli(["init", "--name", "x", "--force"], { cwd: dir });
     expect(again.stdout).toContain("= plugin/main_test.go (already there, unchanged)");
-    expect(again.stdout).not.toContain("+ ");
+    expect(again.stdout).not.toMatch(/^\s+\+ /m);
   });
 
   it("rejects a bad name with exit 2, naming the flag", async () => {
@@ -87,7 +87,7 @@ describe("envoywasm init", () => {
     const dir = await tempDir();
     const ports = await runCli(["init", "a", "--listener-port", "8080", "--backend-port", "8080"], { cwd: dir });
     expect(ports.exitCode).toBe(2);
-    expect(ports.stderr).toContain("8080 is already the listener port");
+    expect(ports.stderr).toContain("error: --listener-port 8080: 8080 is already the backend port; each port needs its own number");
     const notAPort = await runCli(["init", "a", "--admin-port", "http"], { cwd: dir });
     expect(notAPort.exitCode).toBe(2);
     expect(notAPort.stderr).toContain("option '--admin-port <port>' argument 'http' is invalid");
