@@ -156,7 +156,7 @@ describe("parseProjectConfig", () => {
     it("names a misspelt top-level key and suggests the right one", () => {
       const e = failure("name: x\nplugns: [a]\n");
       expect(e.message).toBe('envoywasm.yaml:2:1: plugns unknown setting (did you mean "plugins"?)');
-      expect(e.hint).toBe("allowed here: name, toolchain, runtime, plugins, backend, envoy, plugin, ports");
+      expect(e.hint).toBe("allowed here: name, toolchain, runtime, plugins, backend, try, envoy, plugin, ports");
       expect(e.exitCode).toBe(1);
     });
 
@@ -236,6 +236,12 @@ describe("parseProjectConfig", () => {
         what: "a section that is not a mapping",
         text: "name: x\nbackend: 5\n",
         message: "envoywasm.yaml:2:10: backend must be a mapping",
+      },
+      {
+        what: "a try: request whose path does not start with /",
+        text: "name: x\ntry:\n  - path: hello\n",
+        message: 'envoywasm.yaml:3:11: try.0.path is not valid (got "hello")',
+        hint: "use a path starting with /",
       },
       {
         what: "an envoy.version that is not a version",
