@@ -76,7 +76,7 @@ export function buildProgram(): Command {
         "nothing that affects the output changed.",
     )
     .option("-f, --force", "rebuild even when the module is up to date")
-    .option("--json", 'print {"wasm", "bytes", "ms", "upToDate"} and nothing else on stdout')
+    .option("--json", 'print {"plugins": [{"dir", "wasm", "bytes", "sha256", "ms", "upToDate"}], "ms"} and nothing else on stdout')
     .addHelpText("after", example(`envoywasm build\nenvoywasm build --force --json`))
     .action(async (opts: { force?: boolean; json?: boolean }, command: Command) => {
       const { runBuild } = await import("./cli/build.js");
@@ -212,6 +212,23 @@ export function buildProgram(): Command {
       await runEnvoyWhich(opts, globals(command));
     });
 
+  program
+    .command("doctor")
+    .summary("check Go, TinyGo, Envoy, Python, Docker and this project, and say what to fix")
+    .description(
+      "Checks what envoywasm relies on, the way the commands that need it do: Go and its version, TinyGo,\n" +
+        "the Envoy `up` would run (and whether it can run this project's plugins), Python for `envoy install`,\n" +
+        "the Docker engine and the configured image, and in a project its files, plugins and ports.\n" +
+        "Exits 1 when a required check fails.",
+    )
+    .option("--envoy <path>", "as for up")
+    .option("--json", "print the checks as JSON")
+    .addHelpText("after", example("envoywasm doctor\nenvoywasm doctor --json"))
+    .action(async (opts: { json?: boolean; envoy?: string }, command: Command) => {
+      const { runDoctor } = await import("./cli/doctor.js");
+      await runDoctor(opts, globals(command));
+    });
+
   registerShipCommands(program);
 
   program
@@ -233,20 +250,29 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv);
     exitCode = typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
-    exitCode = report(error);
+    exitCode = report(error, argv.includes("--json"));
   }
   return exitCode;
 }
 
-function report(error: unknown): number {
+/**
+ * Renders a failure: `error:` and `hint:` on stderr (a stack only with
+ * --verbose), and, for a command given --json, the same as JSON on stdout.
+ * Exit codes: 0 ok, 1 failure, 2 wrong command line, 70 internal error,
+ * 130/143 interrupted.
+ */
+function report(error: unknown, json: boolean): number {
   if (error instanceof CommanderError) {
     // commander printed its own message; help and --version are not failures.
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0) return 0;
+    if (json) ui.resultJson({ error: error.message.replace(/^error: /, ""), exitCode: 2 });
     return 2;
   }
   const code = isEnvoywasmError(error) ? error.exitCode : 70;
-  if (ui.json && isEnvoywasmError(error)) {
-    ui.resultJson({ error: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }), exitCode: code });
+  if (json || ui.json) {
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = isEnvoywasmError(error) ? error.hint : undefined;
+    ui.resultJson({ error: isEnvoywasmError(error) ? message : `internal error: ${message}`, ...(hint === undefined ? {} : { hint }), exitCode: code });
   }
   if (isEnvoywasmError(error)) {
     if (!(error.name === "CancelledError")) process.stderr.write(`${ui.paint("red", "error:")} ${error.message}\n`);

@@ -124,12 +124,21 @@ function memoFile(): string {
   return path.join(cacheHome(), "envoy-binaries.json");
 }
 
+/** The memo, keeping only well-formed entries: anything else in the file counts as not remembered. */
 async function readMemo(): Promise<Memo> {
+  let parsed: unknown;
   try {
-    return JSON.parse(await readFile(memoFile(), "utf8")) as Memo;
+    parsed = JSON.parse(await readFile(memoFile(), "utf8"));
   } catch {
     return {};
   }
+  const memo: Memo = {};
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return memo;
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const v = value as { path?: unknown; version?: unknown } | null;
+    if (v !== null && typeof v === "object" && typeof v.path === "string" && typeof v.version === "string") memo[key] = { path: v.path, version: v.version };
+  }
+  return memo;
 }
 
 async function writeMemo(memo: Memo): Promise<void> {

@@ -58,8 +58,8 @@ export async function buildKey(parts: { pluginDir: string; toolchainVersion: str
 
 export async function readStamp(file: string): Promise<BuildStamp | undefined> {
   try {
-    const value = JSON.parse(await readFile(file, "utf8")) as Partial<BuildStamp>;
-    if (typeof value.key === "string" && typeof value.wasm === "string" && typeof value.bytes === "number" && typeof value.mtimeMs === "number") {
+    const value = JSON.parse(await readFile(file, "utf8")) as Partial<BuildStamp> | null;
+    if (value !== null && typeof value.key === "string" && typeof value.wasm === "string" && typeof value.bytes === "number" && typeof value.mtimeMs === "number") {
       return value as BuildStamp;
     }
   } catch {

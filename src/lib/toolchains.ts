@@ -85,8 +85,8 @@ async function remembered(identity: string | undefined, detect: () => Promise<To
   const file = path.join(cacheHome(), "go-version.json");
   if (identity !== undefined) {
     try {
-      const memo = JSON.parse(await readFile(file, "utf8")) as { identity: string; info: ToolchainInfo };
-      if (memo.identity === identity) return memo.info;
+      const memo = JSON.parse(await readFile(file, "utf8")) as { identity?: unknown; info?: { name?: unknown; version?: unknown } } | null;
+      if (memo?.identity === identity && typeof memo.info?.version === "string" && memo.info.name === "go") return memo.info as ToolchainInfo;
     } catch {
       // Nothing remembered yet.
     }

@@ -6,7 +6,7 @@ import { LogMux } from "./log-mux.js";
 import type { RunPlan, ServicePlan } from "./plan.js";
 import { PanicCollapser, TrapWatcher, type PluginTrap } from "./plugin-watch.js";
 import { delay } from "./process-service.js";
-import { ecdsStatus, envoyState, httpGet } from "./envoy-admin.js";
+import { ecdsStatus, envoyState, httpGet, stats } from "./envoy-admin.js";
 import { runtimeFor, type Runtime } from "./runtime.js";
 import { describeExit, type ExitInfo, type Service } from "./service.js";
 import { removeState, writeLastRun, writeState, type LastRun, type RunState } from "./state.js";
@@ -275,7 +275,16 @@ export class Supervisor implements SupervisorHandle {
       if (state.ready) break;
       if (state.error !== undefined) throw new UserError(state.error.message, { hint: state.error.hint });
       const now = Date.now();
-      if (now - started > this.plan.readyTimeoutMs) throw new ServiceTimeoutError(service.name, this.plan.readyTimeoutMs, state.detail);
+      if (now - started > this.plan.readyTimeoutMs) {
+        let detail = state.detail;
+        if (spec.ready.kind === "envoy-admin") {
+          // What Envoy is stuck on: its /ready state and its Wasm counters.
+          const wasm = await stats(spec.ready.port, "^wasm\\.", 3000);
+          const shown = [...(wasm?.entries() ?? [])].filter(([, v]) => v !== "0").slice(0, 8).map(([k, v]) => `${k}: ${v}`);
+          detail = `/ready says ${state.detail ?? "nothing (the admin interface does not answer)"}${shown.length === 0 ? "" : `; ${shown.join(", ")}`}`;
+        }
+        throw new ServiceTimeoutError(service.name, this.plan.readyTimeoutMs, detail);
+      }
       if (now - lastNotice >= 2000) {
         lastNotice = now;
         this.hooks.onProgress?.(`waiting for ${service.name}${state.detail === undefined ? "" : ` (${state.detail})`}, ${Math.round((now - started) / 1000)} s`);
