@@ -69,7 +69,9 @@ export function isRunState(value: unknown): value is RunState {
 
 /**
  * Reads a JSON file written by envoywasm and checks its shape. A missing
- * file is undefined; a bad one too, with a one-line warning through `warn`.
+ * file is undefined; a bad one too, with a one-line warning through `warn`,
+ * and it is removed (it sits in envoywasm's own .envoywasm/ folder), so it
+ * is not warned about again.
  */
 export async function readChecked<T>(file: string, check: (v: unknown) => v is T, warn?: (message: string) => void): Promise<T | undefined> {
   let text: string;
@@ -84,7 +86,8 @@ export async function readChecked<T>(file: string, check: (v: unknown) => v is T
   } catch {
     // fall through
   }
-  warn?.(`ignored ${file}: it is not a file this version of envoywasm wrote (treated as absent)`);
+  warn?.(`ignored ${file}: it is not a file this version of envoywasm wrote (treated as absent, and removed)`);
+  await rm(file, { force: true });
   return undefined;
 }
 
