@@ -229,6 +229,30 @@ export function buildProgram(): Command {
       await runDoctor(opts, globals(command));
     });
 
+  program
+    .command("bench")
+    .summary("measure what the filter costs: the same load with and without it, latency, and memory")
+    .description(
+      "Sends load (autocannon) through the project's listener, and the same load through an otherwise identical\n" +
+        "Envoy without the Wasm filter (derived from envoy.yaml, on free ports, same backend), in alternating\n" +
+        "rounds; prints requests/s, p50/p90/p99 latency, errors, the overhead, a latency histogram, and Envoy's\n" +
+        "and the Wasm VMs' memory before and after. Uses the running project, or starts it (natively) and stops\n" +
+        "it after. All traffic stays on 127.0.0.1.",
+    )
+    .option("-d, --duration <seconds>", "load time for each side", integer(1, 3600), 10)
+    .option("-c, --connections <n>", "concurrent connections", integer(1, 1000), 10)
+    .option("--rate <rps>", "requests per second in all (default: as fast as it answers)", integer(1, 1_000_000))
+    .option("-m, --method <method>", "HTTP method", "GET")
+    .option("-p, --path <path>", "request path (default: the first try: request's, else /)")
+    .option("-H, --header <header...>", "a request header, name: value (repeatable; default: the first try: request's)")
+    .option("-b, --body <body>", "request body")
+    .option("--json", "print the results as JSON")
+    .addHelpText("after", example("envoywasm bench\nenvoywasm bench -d 30 -c 50 --path /anything -H 'x-api-key: let-me-in'\nenvoywasm bench --json > bench.json"))
+    .action(async (opts: Record<string, unknown>, command: Command) => {
+      const { runBench } = await import("./cli/bench.js");
+      await runBench(opts as never, globals(command));
+    });
+
   registerShipCommands(program);
 
   program

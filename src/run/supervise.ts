@@ -135,6 +135,13 @@ export class Supervisor implements SupervisorHandle {
     await writeState(this.plan.stateFile, this.state);
   }
 
+  /** Ends the run as SIGTERM would (for a run started in-process, e.g. by bench). */
+  stop(): void {
+    if (this.stopSignal !== undefined) return;
+    this.stopSignal = "SIGTERM";
+    this.wakeStop();
+  }
+
   /** Runs `close` when the run ends (watchers, the control server). */
   onClose(close: () => Promise<void> | void): void {
     this.closers.push(close);
