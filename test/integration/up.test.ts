@@ -65,6 +65,9 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
       const probe = randomUUID();
       await check(p, probe);
 
+      // The template sets a downstream connection limit: Envoy does not warn at start that none is configured.
+      expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).toContain("starting main dispatch loop");
+      expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).not.toContain("There is no configured limit to the number of allowed active downstream connections");
       // The plugin's own line for this very request, found by its unique header value: readable, without Envoy's prefix.
       await waitFor(() => readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8").includes(probe), 10_000, "the plugin's line");
       const logs = await runCli(["logs", "--wasm"], { cwd: p.dir });
