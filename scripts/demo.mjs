@@ -2,11 +2,12 @@
 // The blog post, end to end, in one command (`npm run demo`): install what is
 // missing, create a plugin project in a temp folder, build it, start Envoy and
 // the backend, send a request through the plugin, show the response and the
-// plugin's log line for that request, and stop everything again.
+// plugin's log line for that request, change the plugin and reload it into
+// the running Envoy in place, and stop everything again.
 // Only Node's standard library here: this runs before `npm ci` has.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -101,7 +102,23 @@ try {
     if (line === "") await new Promise((r) => setTimeout(r, 100));
   }
   if (line === "") throw new Error("the plugin's log line for the request was not found");
-  process.stdout.write(`${line.replace(/^.*?(wasm log )/, "$1")}\n`);
+  process.stdout.write(`${line}\n`);
+
+  step("change the plugin and load it into the running Envoy, in place (no restart)");
+  const main = path.join(project, "plugin", "main.go");
+  writeFileSync(main, readFileSync(main, "utf8").replaceAll('"%s headers: %v"', '"%s headers (changed while running): %v"'));
+  envoywasm(["reload"], project);
+  const probe2 = `demo-${randomUUID().slice(0, 8)}`;
+  const again = await get(listener, { "x-demo-probe": probe2 });
+  if (again.status !== 200) throw new Error(`unexpected response after the reload: ${again.status}`);
+  let changed = "";
+  for (let i = 0; i < 50 && changed === ""; i++) {
+    const logs = envoywasm(["logs", "--wasm", "--no-prefix"], project, { capture: true });
+    changed = logs.split("\n").find((l) => l.includes(probe2)) ?? "";
+    if (changed === "") await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!changed.includes("changed while running")) throw new Error("the reloaded plugin's line was not found");
+  process.stdout.write(`${changed}\n`);
 } catch (error) {
   process.stderr.write(`\ndemo failed: ${error.message}\n`);
   process.exitCode = 1;
@@ -117,4 +134,4 @@ try {
   if (project !== undefined && !keep) rmSync(path.dirname(project), { recursive: true, force: true });
   else if (project !== undefined) process.stderr.write(`project kept in ${project}\n`);
 }
-if (process.exitCode !== 1) process.stderr.write(`\n${green("done: one request through a Go Wasm plugin in Envoy")}\n`);
+if (process.exitCode !== 1) process.stderr.write(`\n${green("done: a request through a Go Wasm plugin in Envoy, and the plugin changed while it ran")}\n`);
