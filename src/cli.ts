@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { example, globals, integer, port } from "./cli/options.js";
 import { registerShipCommands } from "./cli/ship.js";
-import { isEnvoywasmError, UsageError } from "./errors.js";
+import { isEnvoywasmError } from "./errors.js";
 import { ui } from "./ui/output.js";
 
 /**

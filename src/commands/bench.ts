@@ -78,7 +78,8 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
   const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name));
   if (listener === undefined) throw new UserError(`${bootstrap.display} has no listener with a Wasm filter to measure`);
   const requestPath = options.path ?? project.config.try?.[0]?.path ?? "/";
-  const headers = { ...(project.config.try?.[0]?.headers ?? {}), ...options.headers };
+  // The default request is envoywasm.yaml's first try: request (the auth template's carries its key).
+  const request: BenchOptions = { ...options, headers: { ...(options.path === undefined ? (project.config.try?.[0]?.headers ?? {}) : {}), ...options.headers } };
 
   let sup: Supervisor | undefined;
   let supervising: Promise<unknown> | undefined;
@@ -113,16 +114,16 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
     // Warm both (connections, the VMs' first calls), then alternate rounds.
     options.onPhase?.("warming up");
     const warm = Math.min(1, options.durationS / 4);
-    await load(url, options, warm);
-    await load(base, options, warm);
+    await load(url, request, warm);
+    await load(base, request, warm);
     const rounds = 2;
     const withFilter: Sample[] = [];
     const withoutFilter: Sample[] = [];
     for (let i = 0; i < rounds; i++) {
       options.onPhase?.(`round ${i + 1} of ${rounds}: with the filter`);
-      withFilter.push(await load(url, options, options.durationS / rounds));
+      withFilter.push(await load(url, request, options.durationS / rounds));
       options.onPhase?.(`round ${i + 1} of ${rounds}: without it`);
-      withoutFilter.push(await load(base, options, options.durationS / rounds));
+      withoutFilter.push(await load(base, request, options.durationS / rounds));
     }
     const after = await memory(admin, envoyPid);
     const a = summarize(withFilter);

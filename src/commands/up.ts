@@ -9,7 +9,7 @@ import { deriveConfig, type DerivedConfig } from "../envoy/derive.js";
 import { CONTAINER_PROJECT, goArch, officialImage, openToContainer, type PullPolicy } from "../lib/docker.js";
 import { shellQuote } from "../lib/exec.js";
 import { projectPaths, type ProjectPaths } from "../lib/paths.js";
-import { resolvePlugins } from "../lib/plugins.js";
+import { resolvePlugins, type PluginLayout } from "../lib/plugins.js";
 import { loadProject, type Project } from "../lib/project-config.js";
 import { toolchainFor } from "../lib/toolchains.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
@@ -154,18 +154,9 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
   await checkPorts(bootstrap, backend, options.expose === true || docker);
 
   // The config Envoy runs, and the module copies it loads.
-  const toEnvoy = (host: string) => (docker ? `${CONTAINER_PROJECT}/${path.relative(project.root, host).split(path.sep).join("/")}` : host);
-  const modules = new Map<string, string>();
-  for (const p of layout.plugins) modules.set(p.wasmAbs, await moduleCopy(paths, p.dir, p.wasmAbs, built.plugins.find((b) => b.dir === p.dir)!.sha256, docker));
-  const derived = deriveConfig(bootstrap, {
-    nodeId: project.config.name,
-    ecdsDir: path.join(paths.run, "ecds"),
-    moduleFor: (filter) => (filter.filename === undefined ? undefined : modules.get(path.resolve(project.root, filter.filename))),
-    envoyPath: toEnvoy,
-    openBinds: docker,
-  });
+  const { derived, ecds, modules, toEnvoy } = await deriveRun(project, paths, bootstrap, layout, built, docker);
   await writeDerived(paths, derived, docker);
-  await pruneModules(paths, new Set(modules.values()));
+  await pruneModules(paths, modules);
 
   const ports = boundPorts(bootstrap);
   const admin = bootstrap.admin;
@@ -226,11 +217,6 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     };
   }
 
-  const ecds: EcdsPlan[] = derived.resources.map((r) => {
-    const plugin = layout.plugins.find((p) => p.filters.includes(r.filter));
-    const sha = plugin === undefined ? undefined : built.plugins.find((b) => b.dir === plugin.dir)?.sha256;
-    return { name: r.name, file: r.file, version: r.version, ...(plugin === undefined ? {} : { plugin: plugin.dir }), ...(sha === undefined ? {} : { sha256: sha }) };
-  });
   const plan: RunPlan = {
     runId,
     root: project.root,
@@ -274,6 +260,30 @@ export function tryLines(project: Project, bootstrap: EnvoyBootstrap): string[] 
     parts.push(`http://127.0.0.1:${listener.port}${r.path}`);
     return parts.join(" ");
   });
+}
+
+/**
+ * The config Envoy runs for a project as it is on disk now (see derive.ts),
+ * with a hash-named copy of each built module, and which filter serves which
+ * plugin. Used by `up` and by every reload.
+ */
+export async function deriveRun(project: Project, paths: ProjectPaths, bootstrap: EnvoyBootstrap, layout: PluginLayout, built: BuildResult, docker: boolean) {
+  const toEnvoy = (host: string) => (docker ? `${CONTAINER_PROJECT}/${path.relative(project.root, host).split(path.sep).join("/")}` : host);
+  const copies = new Map<string, string>();
+  for (const p of layout.plugins) copies.set(p.wasmAbs, await moduleCopy(paths, p.dir, p.wasmAbs, built.plugins.find((b) => b.dir === p.dir)!.sha256, docker));
+  const derived = deriveConfig(bootstrap, {
+    nodeId: project.config.name,
+    ecdsDir: path.join(paths.run, "ecds"),
+    moduleFor: (filter) => (filter.filename === undefined ? undefined : copies.get(path.resolve(project.root, filter.filename))),
+    envoyPath: toEnvoy,
+    openBinds: docker,
+  });
+  const ecds: EcdsPlan[] = derived.resources.map((r) => {
+    const plugin = layout.plugins.find((p) => p.filters.includes(r.filter));
+    const sha = plugin === undefined ? undefined : built.plugins.find((b) => b.dir === plugin.dir)?.sha256;
+    return { name: r.name, file: r.file, version: r.version, ...(plugin === undefined ? {} : { plugin: plugin.dir }), ...(sha === undefined ? {} : { sha256: sha }) };
+  });
+  return { derived, ecds, modules: new Set(copies.values()), toEnvoy };
 }
 
 export interface BackendTarget {

@@ -297,15 +297,6 @@ class Validator {
     throw this.fail(p, `must be one of ${allowed.join(", ")} (got ${show(v)})`);
   }
 
-  private port(p: Path, fallback: number): number {
-    const v = this.value(p);
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 65535) {
-      throw this.fail(p, `must be a port number from 1 to 65535 (got ${show(v)})`);
-    }
-    return v;
-  }
-
   private fail(p: Path, message: string, hint?: string, atKey = false): UserError {
     const key = p.length === 0 ? "" : `${p.join(".")} `;
     return new UserError(`${this.where(p, atKey)}: ${key}${message}`, {

@@ -1,10 +1,9 @@
-import path from "node:path";
 import { build } from "../commands/build.js";
-import { backendTarget, moduleCopy, pruneModules, writeDerived } from "../commands/up.js";
+import { backendTarget, deriveRun, pruneModules, writeDerived } from "../commands/up.js";
 import { boundPorts, loadBootstrap } from "../envoy/bootstrap.js";
-import { deriveConfig, type DerivedConfig } from "../envoy/derive.js";
+import type { DerivedConfig } from "../envoy/derive.js";
 import { diagnoseEnvoy } from "../envoy/diagnose.js";
-import { CONTAINER_PROJECT, goArch } from "../lib/docker.js";
+import { goArch } from "../lib/docker.js";
 import { projectPaths } from "../lib/paths.js";
 import { resolvePlugins } from "../lib/plugins.js";
 import { loadProject } from "../lib/project-config.js";
@@ -117,21 +116,7 @@ export class Reloader {
       }
     }
 
-    const toEnvoy = (host: string) => (docker ? `${CONTAINER_PROJECT}/${path.relative(plan.root, host).split(path.sep).join("/")}` : host);
-    const modules = new Map<string, string>();
-    for (const p of layout.plugins) modules.set(p.wasmAbs, await moduleCopy(paths, p.dir, p.wasmAbs, built.plugins.find((b) => b.dir === p.dir)!.sha256, docker));
-    const derived = deriveConfig(bootstrap, {
-      nodeId: project.config.name,
-      ecdsDir: path.join(paths.run, "ecds"),
-      moduleFor: (filter) => (filter.filename === undefined ? undefined : modules.get(path.resolve(plan.root, filter.filename))),
-      envoyPath: toEnvoy,
-      openBinds: docker,
-    });
-    const ecds: EcdsPlan[] = derived.resources.map((r) => {
-      const plugin = layout.plugins.find((p) => p.filters.includes(r.filter));
-      const sha = plugin === undefined ? undefined : built.plugins.find((b) => b.dir === plugin.dir)?.sha256;
-      return { name: r.name, file: r.file, version: r.version, ...(plugin === undefined ? {} : { plugin: plugin.dir }), ...(sha === undefined ? {} : { sha256: sha }) };
-    });
+    const { derived, ecds, modules } = await deriveRun(project, paths, bootstrap, layout, built, docker);
     const newModules = built.plugins.map((b) => ({ plugin: b.dir, wasm: b.wasmRelative, sha256: b.sha256 }));
     const hashes = newModules.map((m) => `${m.plugin}/ ${m.sha256.slice(0, 12)}`).join(", ");
 
@@ -151,7 +136,7 @@ export class Reloader {
         loaded = true;
       }
     }
-    await pruneModules(paths, new Set(modules.values()));
+    await pruneModules(paths, modules);
     plan.ecds = ecds;
     this.versions = new Map(ecds.map((e) => [e.name, e.version]));
     await this.sup.setModules(newModules);

@@ -3,8 +3,9 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { freePorts, removeTempDirs, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { expectAllStopped, processesUnder, request, waitFor } from "../helpers/run.js";
+import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
+import { newProject as newTemplateProject, stopProjects, type Project } from "../helpers/project.js";
+import { processesUnder, request, waitFor } from "../helpers/run.js";
 
 // A real Docker engine, and a local Envoy image made from the run's Envoy by
 // test/global-setup.ts (no image can be pulled here).
@@ -12,36 +13,27 @@ const IMAGE = process.env.ENVOYWASM_TEST_IMAGE;
 const docker = IMAGE === undefined ? describe.skip : describe;
 const DOCKER_ARGS = ["--docker", "--envoy-image", IMAGE ?? "", "--pull", "never"];
 
-interface Project {
-  dir: string;
-  ports: number[];
-  listener: number;
-}
-
-const started: Project[] = [];
+const made: string[] = [];
 afterEach(async () => {
-  for (const p of started.splice(0)) {
-    await runCli(["down"], { cwd: p.dir });
-    expect(await containersOf(p.dir)).toEqual([]);
-    await expectAllStopped(p.dir, p.ports);
+  // First: no container of a project a test made may be left; then no process (stopProjects).
+  for (const dir of made.splice(0)) {
+    await runCli(["down"], { cwd: dir });
+    expect(await containersOf(dir)).toEqual([]);
   }
 });
+afterEach(stopProjects);
 afterAll(removeTempDirs);
+
+async function newProject(template = "headers", name = "dk"): Promise<Project> {
+  const p = await newTemplateProject(template, name);
+  made.push(p.dir);
+  return p;
+}
 
 /** Containers (any state) labelled with the project. */
 async function containersOf(dir: string): Promise<string[]> {
   const r = await execa("docker", ["ps", "-a", "--filter", `label=envoywasm.project=${dir}`, "--format", "{{.Names}} {{.State}}"]);
   return r.stdout.split("\n").filter(Boolean);
-}
-
-async function newProject(template = "headers", name = "dk"): Promise<Project> {
-  const root = await tempDir();
-  const [listener, admin, backend] = await freePorts(3);
-  const r = await runCli(["init", name, "--template", template, "--listener-port", `${listener}`, "--admin-port", `${admin}`, "--backend-port", `${backend}`], { cwd: root });
-  expect(r.exitCode, r.stderr).toBe(0);
-  const p = { dir: path.join(root, name), ports: [listener!, admin!, backend!], listener: listener! };
-  started.push(p);
-  return p;
 }
 
 docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
@@ -53,11 +45,11 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     expect(await containersOf(p.dir)).toEqual(expect.arrayContaining([expect.stringMatching(/-net running$/), expect.stringMatching(/-backend running$/), expect.stringMatching(/-envoy running$/)]));
     // Published on the host's loopback only.
     const ports = await execa("docker", ["ps", "--filter", `label=envoywasm.project=${p.dir}`, "--format", "{{.Ports}}"]);
-    expect(ports.stdout).toContain(`127.0.0.1:${p.listener}`);
+    expect(ports.stdout).toContain(`127.0.0.1:${p.ports.listener}`);
     expect(ports.stdout).not.toContain("0.0.0.0:");
 
     const probe = randomUUID();
-    const res = await request(p.listener, { headers: { "x-probe": probe } });
+    const res = await request(p.ports.listener, { headers: { "x-probe": probe } });
     expect(res.status).toBe(200);
     expect(res.body).toBe("hola mundo :)");
     expect(res.headers["x-envoywasm"]).toBe("hello from dk");
@@ -83,7 +75,7 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     const reload = await runCli(["reload"], { cwd: p.dir });
     expect(reload.exitCode, reload.stderr).toBe(0);
     expect(reload.stderr).toMatch(/loaded plugin\/ in place/);
-    expect((await request(p.listener)).headers["x-envoywasm"]).toBe("hello from dk v2");
+    expect((await request(p.ports.listener)).headers["x-envoywasm"]).toBe("hello from dk v2");
   });
 
   it("explains a plugin panic the same way as natively", async () => {
@@ -97,7 +89,7 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
     try {
       await waitFor(() => err.includes("ready in") || up.exitCode !== null, 120_000, "up --docker to be ready");
-      expect((await request(p.listener, { headers: { "x-panic": "1" } })).status).toBe(503);
+      expect((await request(p.ports.listener, { headers: { "x-panic": "1" } })).status).toBe(503);
       await waitFor(() => err.includes("its VM is now dead"), 10_000, "the panic report");
       expect(err).toMatch(/the plugin panicked: assignment to entry in nil map \(in proxy_on_request_headers\)\n\s+at main\.\(\*\w+\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\)/);
     } finally {
@@ -131,8 +123,8 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     const b = await newProject("add-header", "side-b");
     expect((await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: a.dir })).exitCode).toBe(0);
     expect((await runCli(["up", "-d"], { cwd: b.dir })).exitCode).toBe(0);
-    expect((await request(a.listener)).status).toBe(200);
-    expect((await request(b.listener)).headers["x-envoywasm"]).toBe("hello from side-b");
+    expect((await request(a.ports.listener)).status).toBe(200);
+    expect((await request(b.ports.listener)).headers["x-envoywasm"]).toBe("hello from side-b");
   });
 });
 
@@ -157,7 +149,6 @@ docker("Docker failures are clear and start nothing", () => {
 
   it("a bad --pull is a usage error", async () => {
     const p = await newProject();
-    started.splice(0);
     const r = await runCli(["up", "--docker", "--pull", "sometimes"], { cwd: p.dir });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("Allowed choices are missing, always, never");

@@ -2,40 +2,14 @@ import http from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { freePorts, removeTempDirs, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { expectAllStopped, request, waitFor } from "../helpers/run.js";
+import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
+import { edit, newProject as newTemplateProject, stopProjects, type Project } from "../helpers/project.js";
+import { request, waitFor } from "../helpers/run.js";
 
-interface Project {
-  dir: string;
-  ports: number[];
-  listener: number;
-}
-
-const started: Project[] = [];
-afterEach(async () => {
-  for (const p of started.splice(0)) {
-    await runCli(["down"], { cwd: p.dir });
-    await expectAllStopped(p.dir, p.ports);
-  }
-});
+afterEach(stopProjects);
 afterAll(removeTempDirs);
 
-async function newProject(template = "add-header"): Promise<Project> {
-  const root = await tempDir();
-  const [listener, admin, backend] = await freePorts(3);
-  const r = await runCli(["init", "rl", "--template", template, "--listener-port", `${listener}`, "--admin-port", `${admin}`, "--backend-port", `${backend}`], { cwd: root });
-  expect(r.exitCode, r.stderr).toBe(0);
-  const p = { dir: path.join(root, "rl"), ports: [listener!, admin!, backend!], listener: listener! };
-  started.push(p);
-  return p;
-}
-
-function edit(file: string, from: string | RegExp, to: string): void {
-  const text = readFileSync(file, "utf8");
-  const next = text.replace(from, to);
-  expect(next, String(from)).not.toBe(text);
-  writeFileSync(file, next);
-}
+const newProject = (template = "add-header") => newTemplateProject(template, "rl");
 
 /** Makes the add-header plugin also answer with `x-version: <v>`. */
 function setVersion(p: Project, version: string): void {
@@ -101,9 +75,9 @@ describe("up --watch: the edit loop", () => {
     try {
       await waitFor(() => out.err.includes("ready in"), 120_000, "up --watch to be ready");
       expect(out.err).toContain("watching plugins, envoy.yaml and the backend");
-      expect((await request(p.listener)).headers["x-version"]).toBe("1");
+      expect((await request(p.ports.listener)).headers["x-version"]).toBe("1");
 
-      const traffic = load(p.listener);
+      const traffic = load(p.ports.listener);
       await waitFor(() => traffic.counts.ok > 50, 10_000, "traffic");
       setVersion(p, "2");
       await waitFor(() => /plugin\/main\.go changed: built plugin\/ in [\d.]+ s, loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/.test(out.err), 60_000, "the reload line");
@@ -119,7 +93,7 @@ describe("up --watch: the edit loop", () => {
       edit(main, "func main() {}", "func main() { undefinedThing() }");
       await waitFor(() => out.err.includes("plugin/ did not compile; still serving sha256"), 60_000, "the compile error");
       expect(out.out).toMatch(/build   \| plugin\/main\.go:\d+:\d+: undefined: undefinedThing/);
-      const still = await request(p.listener);
+      const still = await request(p.ports.listener);
       expect(still.status).toBe(200);
       expect(still.headers["x-version"]).toBe("2");
       edit(main, "func main() { undefinedThing() }", "func main() {}");
@@ -140,15 +114,15 @@ describe("up --watch: the edit loop", () => {
       const envoyYaml = path.join(p.dir, "envoy.yaml");
       edit(envoyYaml, '"value": "hello from rl"', '"value": "configured live"');
       await waitFor(() => /envoy\.yaml changed: loaded the new configuration of plugin\/ in place/.test(out.err), 60_000, "the config reload");
-      expect((await request(p.listener)).headers["x-envoywasm"]).toBe("configured live");
+      expect((await request(p.ports.listener)).headers["x-envoywasm"]).toBe("configured live");
 
       edit(envoyYaml, "connect_timeout: 1s", "connect_timeout: 2s");
       await waitFor(() => /envoy\.yaml changed: restarted Envoy in [\d.]+ s \(envoy\.yaml changed outside its Wasm filters, which only a restart applies\)/.test(out.err), 60_000, "the restart");
-      expect((await request(p.listener)).status).toBe(200);
+      expect((await request(p.ports.listener)).status).toBe(200);
 
       edit(path.join(p.dir, "backend/main.go"), 'fmt.Fprint(w, "hola mundo :)")', 'fmt.Fprint(w, "hola de nuevo")');
       await waitFor(() => /backend\/main\.go changed: rebuilt and restarted the backend in [\d.]+ s/.test(out.err), 60_000, "the backend restart");
-      expect((await request(p.listener)).body).toBe("hola de nuevo");
+      expect((await request(p.ports.listener)).body).toBe("hola de nuevo");
     } finally {
       up.kill("SIGINT");
     }
@@ -166,12 +140,12 @@ describe("envoywasm reload", () => {
     expect(built.exitCode).toBe(0);
     await waitFor(async () => (await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout.includes("was rebuilt"), 10_000, "the rebuilt notice");
     expect((await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout).toMatch(/build\/rl\.wasm was rebuilt \(sha256 [0-9a-f]{12}\); this run still serves the previous module: `envoywasm reload` loads it in place/);
-    expect((await request(p.listener)).headers["x-version"]).toBe("a");
+    expect((await request(p.ports.listener)).headers["x-version"]).toBe("a");
 
     const reload = await runCli(["reload"], { cwd: p.dir });
     expect(reload.exitCode, reload.stderr).toBe(0);
     expect(reload.stderr).toMatch(/✔ envoywasm reload: loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/);
-    expect((await request(p.listener)).headers["x-version"]).toBe("b");
+    expect((await request(p.ports.listener)).headers["x-version"]).toBe("b");
     const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { modules: { sha256: string }[] };
     expect(reload.stderr).toContain(status.modules[0]!.sha256.slice(0, 12));
 
@@ -180,12 +154,11 @@ describe("envoywasm reload", () => {
     const refused = await runCli(["reload"], { cwd: p.dir });
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain("error: envoywasm reload: Envoy refused the new plugin/: the plugin rejected its start-up");
-    expect((await request(p.listener)).headers["x-version"]).toBe("b");
+    expect((await request(p.ports.listener)).headers["x-version"]).toBe("b");
   });
 
   it("says when nothing runs", async () => {
     const p = await newProject();
-    started.splice(0);
     const r = await runCli(["reload"], { cwd: p.dir });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("error: this project is not running");

@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { portInUse } from "../../src/run/ports.js";
-import { freePorts, removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
-import { edit, foreground, newProject, panicOnHeader, runTryLine, statusOf, stopProjects, type Project } from "../helpers/project.js";
-import { alive, expectAllStopped, processesUnder, request, waitFor } from "../helpers/run.js";
+import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
+import { newProject, runTryLine, statusOf, stopProjects, type Project } from "../helpers/project.js";
+import { alive, expectAllStopped, request, waitFor } from "../helpers/run.js";
 
 afterEach(stopProjects);
 afterAll(removeTempDirs);
