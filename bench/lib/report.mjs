@@ -6,7 +6,7 @@ import { pairedRatios, round, summary } from "./stats.mjs";
  * the same repetition. The goal is judged on the median (ratio, or value
  * when goal.on is "value").
  */
-export function figure({ id, title, unit, subject, baseline, baselineName, goal, notes, extra = {}, met }) {
+export function figure({ id, title, unit, subject, baseline, baselineName, goal, notes, tableNote, extra = {}, met }) {
   const ratios = pairedRatios(subject, baseline);
   const value = summary(subject);
   const ratio = summary(ratios);
@@ -23,6 +23,7 @@ export function figure({ id, title, unit, subject, baseline, baselineName, goal,
     met: met ?? (goal === undefined ? null : judged <= goal.max),
     ...extra,
     ...(notes === undefined ? {} : { notes }),
+    ...(tableNote === undefined ? {} : { tableNote }),
   };
 }
 

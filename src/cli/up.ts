@@ -13,6 +13,7 @@ import { isRunPlan, type RunPlan } from "../run/plan.js";
 import { supervise, type RunOutcome } from "../run/supervise.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
 import { ui } from "../ui/output.js";
+import { startProgress, type Progress } from "../ui/progress.js";
 import { formatMs } from "./build.js";
 import { reportTrap } from "./trap.js";
 
@@ -36,8 +37,24 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
   const legacy = legacyWarning(project, path.relative(globals.cwd, project.file) || "envoywasm.yaml");
   if (legacy !== undefined) ui.warn(legacy);
   if (flags.detach === true && flags.watch === true) ui.info(ui.paint("gray", "• watching in the background: reloads are told in `envoywasm logs supervisor`"));
+  // A pull reports many times a second: a spinner on a terminal, a line every few seconds elsewhere.
+  let pull: Promise<Progress> | undefined;
+  let lastPullLine = 0;
+  const onPull = (text: string | undefined) => {
+    if (text === undefined) {
+      void pull?.then((p) => p.succeed("image pulled"));
+      pull = undefined;
+    } else if (pull === undefined) {
+      pull = startProgress(text);
+      lastPullLine = Date.now();
+    } else if (process.stderr.isTTY === true || Date.now() - lastPullLine > 3000) {
+      lastPullLine = Date.now();
+      void pull.then((p) => p.update(text));
+    }
+  };
   const options: UpOptions = {
     cwd: globals.cwd,
+    onPull,
     onPhase: (p) => ui.info(ui.paint("gray", `• ${p}`)),
     onWarning: (w) => ui.warn(w),
     onCompilerOutput: (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),

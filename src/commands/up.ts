@@ -39,6 +39,8 @@ export interface UpOptions {
   expose?: boolean;
   watch?: boolean;
   onPhase?: (text: string) => void;
+  /** Progress of an image pull (often: draw it in place); undefined when it is over. */
+  onPull?: (text: string | undefined) => void;
   onWarning?: (text: string) => void;
   onCompilerOutput?: (text: string) => void;
 }
@@ -104,7 +106,8 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     options.onPhase?.("connecting to the Docker engine");
     const client = await connectDocker();
     image = options.envoyImage ?? config.envoy.image ?? officialImage(config.envoy.version ?? NEWEST_VERIFIED_ENVOY);
-    await ensureImage(client, image, options.pull ?? "missing", options.onPhase);
+    await ensureImage(client, image, options.pull ?? "missing", options.onPull ?? options.onPhase);
+    options.onPull?.(undefined);
     envoyVersion = await imageEnvoyVersion(client, image);
     envoyLabel = `${image}, in Docker`;
     options.onPhase?.(`Envoy ${envoyVersion} (image ${image})`);

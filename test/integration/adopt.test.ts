@@ -111,6 +111,8 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(JSON.parse((await request(listener!, { path: "/uuid" })).body).uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect((await request(listener!, { path: "/status/418" })).status).toBe(418);
     expect(JSON.parse((await request(listener!, { path: "/headers", headers: { "x-mine": "1" } })).body).headers["x-mine"]).toBe("1");
+    expect(JSON.parse((await request(listener!, { path: "/delay/50" })).body)).toEqual({ delayed_ms: 50 });
+    expect((await request(listener!, { path: "/not/an/endpoint" })).body).toBe("ok");
   });
 
   it("adopts a folder with no envoy.yaml by writing a fresh one", async () => {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
 import { newProject as newTemplateProject, stopProjects, type Project } from "../helpers/project.js";
+import { startRegistry } from "../helpers/registry.js";
 import { processesUnder, request, waitFor } from "../helpers/run.js";
 
 // A real Docker engine, and a local Envoy image made from the run's Envoy by
@@ -125,6 +126,31 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     expect((await runCli(["up", "-d"], { cwd: b.dir })).exitCode).toBe(0);
     expect((await request(a.ports.listener)).status).toBe(200);
     expect((await request(b.ports.listener)).headers["x-envoywasm"]).toBe("hello from side-b");
+  });
+});
+
+docker("pulling the Envoy image", () => {
+  it("--pull missing pulls an absent image from its registry, showing progress; --pull never then finds it", async () => {
+    const registry = await startRegistry();
+    const ref = `${registry.host}/envoywasm/envoy:pull-test`;
+    try {
+      await execa("docker", ["tag", IMAGE!, ref]);
+      await execa("docker", ["push", ref]);
+      await execa("docker", ["rmi", ref]);
+      const p = await newProject("headers", "pull");
+      const up = await runCli(["up", "-d", "--docker", "--envoy-image", ref, "--pull", "missing"], { cwd: p.dir });
+      expect(up.exitCode, up.stderr).toBe(0);
+      expect(up.stderr).toMatch(new RegExp(`pulling ${ref.replace(/[./]/g, "\\$&")}`));
+      expect(up.stderr).toContain("image pulled");
+      expect((await request(p.ports.listener)).status).toBe(200);
+      expect((await runCli(["down"], { cwd: p.dir })).exitCode).toBe(0);
+      const again = await runCli(["up", "-d", "--docker", "--envoy-image", ref, "--pull", "never"], { cwd: p.dir });
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.stderr).not.toContain("pulling");
+    } finally {
+      await execa("docker", ["rmi", "-f", ref], { reject: false });
+      await registry.stop();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, readdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -17,6 +17,7 @@ import { connectDocker } from "../../src/lib/docker.js";
 import { onPath } from "../../src/lib/exec.js";
 import { freePort, freePorts, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
 import { request, waitFor } from "../helpers/run.js";
+import { startRegistry, stopProcess, type Registry } from "../helpers/registry.js";
 
 /**
  * package → push → export, with real parts only: Go builds, the Docker
@@ -72,52 +73,11 @@ async function track(ref: string): Promise<Docker.ImageInspectInfo> {
   return info;
 }
 
-// --- a real registry ---------------------------------------------------------------
-
-interface Registry {
-  port: number;
-  host: string;
-}
-
-async function startRegistry(options: { htpasswd?: string } = {}): Promise<Registry> {
-  const dir = await tempDir("envoywasm-registry-");
-  const port = await freePort();
-  const config: Record<string, unknown> = {
-    version: 0.1,
-    log: { level: "warn" },
-    storage: { filesystem: { rootdirectory: path.join(dir, "data") } },
-    http: { addr: `127.0.0.1:${port}` },
-  };
-  if (options.htpasswd !== undefined) {
-    await writeFile(path.join(dir, "htpasswd"), options.htpasswd);
-    config.auth = { htpasswd: { realm: "envoywasm-test", path: path.join(dir, "htpasswd") } };
-  }
-  await writeFile(path.join(dir, "config.yml"), stringify(config));
-  const child = spawn("docker-registry", ["serve", path.join(dir, "config.yml")], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
-  cleanups.push(() => stopProcess(child));
-  // Ready when /v2/ answers (401 with auth on); an early exit is reported with its output.
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}:\n${output}`);
-      const answer = await request(port, { path: "/v2/" }).catch(() => undefined);
-      return answer !== undefined && (answer.status === 200 || answer.status === 401);
-    },
-    30_000,
-    `docker-registry on 127.0.0.1:${port}`,
-  );
-  return { port, host: `127.0.0.1:${port}` };
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
+/** A registry for one test, stopped with the test's other cleanups. */
+async function startTestRegistry(options: { htpasswd?: string } = {}): Promise<Registry> {
+  const registry = await startRegistry(options);
+  cleanups.push(registry.stop);
+  return registry;
 }
 
 /** The files of a tar archive (a stream or a buffer). */
@@ -166,7 +126,7 @@ async function builtModule(dir = project, file = `build/${NAME}.wasm`): Promise<
 
 describe("envoywasm package and push (Docker engine, docker-registry)", () => {
   it("pushes the module's image; pulled back, it holds the built module byte for byte, under the digest recorded for export", async () => {
-    const registry = await startRegistry();
+    const registry = await startTestRegistry();
     const ref = `${registry.host}/${NAME}:v1`;
 
     const pkg = await runCli(["package", "--tag", ref, "--json"], { cwd: project });
@@ -224,7 +184,7 @@ describe("envoywasm package and push (Docker engine, docker-registry)", () => {
     const password = `pw-${sha256(String(Math.random())).slice(0, 16)}`;
     const line = await execa("go", ["run", ".", "shipper", password], { cwd: HTPASSWD_TOOL, reject: false, all: true });
     expect(line.exitCode, line.all).toBe(0);
-    const registry = await startRegistry({ htpasswd: line.stdout });
+    const registry = await startTestRegistry({ htpasswd: line.stdout });
     const ref = `${registry.host}/${NAME}:auth`;
     const pkg = await runCli(["package", "--tag", ref], { cwd: project });
     expect(pkg.exitCode, pkg.stderr).toBe(0);

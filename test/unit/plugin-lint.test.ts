@@ -1,0 +1,25 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { dispatchClusterWarnings } from "../../src/lib/plugin-lint.js";
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe("dispatchClusterWarnings", () => {
+  it("names a DispatchHttpCall to a cluster envoy.yaml does not define, with its file and line", async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "envoywasm-lint-"));
+    await writeFile(
+      path.join(dir, "main.go"),
+      'package main\n\nfunc f() {\n\tproxywasm.DispatchHttpCall("httpbin", hs, nil, nil, 5000, cb)\n\t// proxywasm.DispatchHttpCall("commented", hs, nil, nil, 5000, cb)\n\tproxywasm.DispatchHttpCall("backend", hs, nil, nil, 5000, cb)\n\tproxywasm.DispatchHttpCall(name, hs, nil, nil, 5000, cb)\n}\n',
+    );
+    const warnings = await dispatchClusterWarnings(dir, "plugin", ["backend"], "envoy.yaml");
+    expect(warnings).toEqual([
+      'plugin/main.go:4: DispatchHttpCall to cluster "httpbin", which envoy.yaml does not define (it has: backend); the call will fail with BadArgument',
+    ]);
+  });
+});
