@@ -218,6 +218,8 @@ async function goModEdit(dir: string, args: string[]): Promise<void> {
 /** envoywasm.yaml from the template, without a backend section when there is no backend. */
 function projectFile(text: string, hasBackend: boolean, cluster: string | undefined): string {
   const doc = parseDocument(text);
+  // The template's suggested request fits the template's backend, not an adopted plugin's upstream.
+  doc.setIn(["try"], doc.createNode([{ path: "/" }]));
   if (!hasBackend) doc.delete("backend");
   else if (cluster !== undefined) doc.setIn(["backend", "cluster"], cluster);
   return doc.toString();

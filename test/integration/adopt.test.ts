@@ -76,7 +76,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     running.push({ dir, ports: [listener!, admin!, staticReply!] });
     const up = await runCli(["up", "-d"], { cwd: dir });
     expect(up.exitCode, up.stderr).toBe(0);
-    expect(up.stdout).toContain(`curl -i http://127.0.0.1:${listener}/`);
+    expect(up.stdout).toMatch(new RegExp(`try: +curl -i http://127\\.0\\.0\\.1:${listener}/\\n`));
     // The example's own request: through the plugin, to its static-reply listener.
     const res = await request(listener!, { path: "/uuid", headers: { "this-is-key": "this-is-value" } });
     expect(res.status).toBe(200);
