@@ -9,8 +9,15 @@ for (const stream of [process.stdout, process.stderr]) {
     throw error;
   });
 }
-const { main } = await import("../dist/cli.js");
-const { flushed } = await import("../dist/ui/write.js");
-const code = await main(process.argv);
-await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-process.exit(code);
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  // Asked often (scripts, editors): answered without loading the CLI.
+  const { readFileSync } = await import("node:fs");
+  process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
+} else {
+  const { main } = await import("../dist/cli.js");
+  const { flushed } = await import("../dist/ui/write.js");
+  const code = await main(process.argv);
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}

@@ -34,7 +34,7 @@ export async function dataPath(ctx, project, id) {
   const withoutFilter = { requests: wo.map((x) => x.requests), p50Ms: latency(wo, "p50"), p99Ms: latency(wo, "p99") };
   return figure({
     id,
-    title: `data path, \`${project.template}\` template: requests/s with the filter (\`envoywasm bench\`, ${ctx.reps.dataPathS} s a side, ${runs[0].connections} connections)`,
+    title: `data path, \`${project.template}\` template: requests/s through the filter (\`envoywasm bench -d ${ctx.reps.dataPathS}\`, ${runs[0].connections} connections)`,
     unit: "req/s",
     subject: w.map((x) => x.rps),
     baseline: wo.map((x) => x.rps),
