@@ -15,9 +15,9 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const { readFileSync } = await import("node:fs");
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
 } else {
-  const { main } = await import("../dist/cli.js");
-  const { flushed } = await import("../dist/ui/write.js");
-  const code = await main(process.argv);
-  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  // `up -d`'s background supervisor has an entry of its own: it loads only what supervising needs.
+  const entry = args[0] === "__supervise" ? await import("../dist/supervisor.js") : await import("../dist/cli.js");
+  const code = args[0] === "__supervise" ? await entry.supervisorMain(args.slice(1)) : await entry.main(process.argv);
+  await Promise.all([entry.flushed(process.stdout), entry.flushed(process.stderr)]);
   process.exit(code);
 }

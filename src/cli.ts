@@ -1,21 +1,20 @@
-import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { example, globals, integer, port } from "./cli/options.js";
 import { registerShipCommands } from "./cli/ship.js";
 import { isEnvoywasmError } from "./errors.js";
 import { ui } from "./ui/output.js";
+import { PACKAGE_VERSION } from "./lib/package-root.js";
 
 /**
  * Wires commander to the commands. Each command lives in src/commands/ and is
  * imported only when it runs, so `envoywasm --version` stays fast.
  */
 
-const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command("envoywasm")
     .description("Scaffold, build and run Envoy proxy-wasm plugins written in Go.")
-    .version(pkg.version, "-V, --version", "print the envoywasm version")
+    .version(PACKAGE_VERSION, "-V, --version", "print the envoywasm version")
     .option("-C, --cwd <dir>", "run as if started in <dir>")
     .option("--verbose", "show the commands run and stack traces")
     .option("--no-color", "no colours (also: NO_COLOR=1)")
@@ -255,16 +254,10 @@ export function buildProgram(): Command {
 
   registerShipCommands(program);
 
-  program
-    .command("__supervise", { hidden: true })
-    .argument("<plan>")
-    .action(async (plan: string) => {
-      const { runSupervisor } = await import("./cli/up.js");
-      await runSupervisor(plan);
-    });
-
   return program;
 }
+
+export { flushed } from "./ui/write.js";
 
 /** Runs the CLI; returns the exit code. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {

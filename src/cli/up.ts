@@ -2,20 +2,20 @@ import { fork } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { CancelledError, UserError } from "../errors.js";
 import { prepareUp, type Prepared, type UpOptions } from "../commands/up.js";
 import type { PullPolicy } from "../lib/docker.js";
 import { legacyWarning, loadProject } from "../lib/project-config.js";
-import { handOverLock } from "../run/lock.js";
 import { rotateLog } from "../run/log-mux.js";
-import { isRunPlan, type RunPlan } from "../run/plan.js";
+import type { RunPlan } from "../run/plan.js";
 import { supervise, type RunOutcome } from "../run/supervise.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
 import { ui } from "../ui/output.js";
 import { startProgress, type Progress } from "../ui/progress.js";
 import { formatMs } from "./build.js";
 import { reportTrap } from "./trap.js";
+import { isDaemonMessage, type DaemonMessage } from "./daemon-messages.js";
+import { PACKAGE_ROOT } from "../lib/package-root.js";
 
 export interface UpFlags {
   detach?: boolean;
@@ -135,15 +135,6 @@ function reportOutcome(outcome: RunOutcome, plan: RunPlan): void {
   );
 }
 
-export type DaemonMessage = { type: "ready"; ms: number } | { type: "failed"; message: string; hint?: string };
-
-export function isDaemonMessage(value: unknown): value is DaemonMessage {
-  const v = value as DaemonMessage;
-  if (v === null || typeof v !== "object") return false;
-  if (v.type === "ready") return typeof v.ms === "number";
-  return v.type === "failed" && typeof v.message === "string" && (v.hint === undefined || typeof v.hint === "string");
-}
-
 /** Starts the supervisor in a background process of its own and waits until it reports. */
 async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
   mkdirSync(plan.logsDir, { recursive: true });
@@ -151,7 +142,7 @@ async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
   await writeFileAtomic(planFile, JSON.stringify(plan, null, 2));
   rotateLog(plan.logsDir, "supervisor");
   const out = openSync(path.join(plan.logsDir, "supervisor.log"), "a");
-  const bin = fileURLToPath(new URL("../../bin/envoywasm.js", import.meta.url));
+  const bin = path.join(PACKAGE_ROOT, "bin", "envoywasm.js");
   const child = fork(bin, ["__supervise", planFile, ...(ui.verbose ? ["--verbose"] : [])], {
     detached: true,
     stdio: ["ignore", out, out, "ipc"],
@@ -183,39 +174,4 @@ async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
   if (message.type === "failed") throw new UserError(message.message, message.hint === undefined ? undefined : { hint: message.hint });
   const log = await readFile(path.join(plan.logsDir, "supervisor.log"), "utf8").catch(() => "");
   throw new UserError(`the background supervisor exited (code ${message.code}) before the services were ready${log.trim() === "" ? "" : `:\n${log.trim().split("\n").slice(-12).join("\n")}`}`);
-}
-
-/** The background supervisor of `up -d` (hidden command `__supervise <plan>`). */
-export async function runSupervisor(planFile: string): Promise<void> {
-  const parsed: unknown = JSON.parse(await readFile(planFile, "utf8").catch(() => "null"));
-  if (!isRunPlan(parsed)) throw new UserError(`${planFile} is not a run plan this envoywasm wrote`);
-  const plan = parsed;
-  const send = (m: DaemonMessage) => {
-    if (process.connected) process.send?.(m);
-  };
-  const stamp = () => new Date().toISOString();
-  try {
-    await handOverLock(plan.lockFile, plan.runId);
-    const outcome = await supervise(plan, {
-      mode: "detached",
-      colour: false,
-      onProgress: (text) => ui.info(`${stamp()} ${text}`),
-      onNotice: (text, level) => ui.info(`${stamp()} ${level === "info" ? "" : `${level}: `}${text}`),
-      onReady: ({ ms }) => {
-        ui.info(`${stamp()} ready`);
-        send({ type: "ready", ms });
-        if (process.connected) process.disconnect();
-      },
-      onStopping: (why) => ui.info(`${stamp()} ${why}: stopping`),
-      onPluginTrap: (trap) => ui.info(`${stamp()} the plugin trapped in ${trap.callback}${trap.message === undefined ? "" : `: ${trap.message}`}`),
-    });
-    if (outcome.kind === "crashed") {
-      ui.info(`${stamp()} ${outcome.service} ended on its own (${outcome.exit.signal ?? `exit ${outcome.exit.code}`}); stopped the rest`);
-      process.exitCode = 1;
-    } else ui.info(`${stamp()} stopped`);
-  } catch (error) {
-    const e = error as Error & { hint?: string };
-    send({ type: "failed", message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
-    throw error;
-  }
 }

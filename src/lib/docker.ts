@@ -4,13 +4,13 @@ import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
 import { UsageError, UserError } from "../errors.js";
 import { parseEnvoyVersion } from "../envoy/binary.js";
 import { cacheHome } from "./cache.js";
 import { run } from "./exec.js";
 import { writeFileAtomic } from "./write-plan.js";
+import { PACKAGE_ROOT } from "./package-root.js";
 
 /**
  * The Docker engine, through dockerode: found the usual way (DOCKER_HOST,
@@ -202,7 +202,7 @@ export function goArch(): string {
   return ({ x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x" } as Record<string, string>)[process.arch] ?? process.arch;
 }
 
-const PAUSE_SOURCE = fileURLToPath(new URL("../../assets/pause/", import.meta.url));
+const PAUSE_SOURCE = path.join(PACKAGE_ROOT, "assets", "pause");
 
 /**
  * A tiny static Linux program that holds a run's shared network namespace

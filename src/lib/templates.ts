@@ -1,8 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import type { Toolchain } from "./project-config.js";
+import { PACKAGE_ROOT } from "./package-root.js";
 
 /**
  * Project templates: real Go and YAML files under templates/, with `{{name}}`
@@ -23,7 +23,7 @@ export const SDK_MODULES: Record<Toolchain, string> = {
   tinygo: "github.com/tetratelabs/proxy-wasm-go-sdk",
 };
 
-export const TEMPLATES_DIR = fileURLToPath(new URL("../../templates/", import.meta.url));
+export const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
 
 export interface TemplateInfo {
   name: string;

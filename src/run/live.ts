@@ -6,7 +6,7 @@ import { projectPaths } from "../lib/paths.js";
 import { resolvePlugins } from "../lib/plugins.js";
 import { loadProject } from "../lib/project-config.js";
 import { serveControl } from "./control.js";
-import { Reloader } from "./reload.js";
+import type { Reloader } from "./reload.js";
 import type { SupervisorHandle } from "./supervise.js";
 import { watchBuiltModules, watchSources } from "./watch.js";
 
@@ -20,7 +20,15 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
   const project = await loadProject(plan.root);
   const paths = projectPaths(project);
   const derivedText = await readFile(path.join(paths.run, "envoy.yaml"), "utf8");
-  const reloader = new Reloader(sup, { skeletonHash: createHash("sha256").update(derivedText).digest("hex") });
+  const skeletonHash = createHash("sha256").update(derivedText).digest("hex");
+  // The reloader (and the build code it brings) is loaded on the first reload: a run that never
+  // reloads keeps a smaller supervisor.
+  let loaded: Promise<Reloader> | undefined;
+  const reloaderOf = () => (loaded ??= import("./reload.js").then(({ Reloader }) => new Reloader(sup, { skeletonHash })));
+  const reloader = {
+    reload: async (why: string) => (await reloaderOf()).reload(why),
+    idle: async () => (loaded === undefined ? undefined : (await loaded).idle()),
+  };
   const report = (result: { ok: boolean; message: string; hint?: string; unchanged?: boolean }) => {
     sup.notice(result.message, result.ok ? "info" : "error");
     if (!result.ok && result.hint !== undefined) sup.notice(`  ${result.hint}`, "info");

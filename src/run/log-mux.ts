@@ -1,6 +1,6 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, type WriteStream } from "node:fs";
 import path from "node:path";
-import { formatLine, stampLine } from "./log-format.js";
+import { formatLine } from "./log-format.js";
 
 /**
  * The one place service output goes through. Each whole line is written to
@@ -40,7 +40,10 @@ export function rotateLog(logsDir: string, name: string): void {
 }
 
 export class LogMux {
-  private readonly files = new Map<string, { stream: WriteStream; bytes: number }>();
+  private readonly files = new Map<string, { stream: WriteStream; bytes: number; pending: string[] }>();
+  private flushScheduled = false;
+  private stampMs = 0;
+  private stampIso = "";
   private width: number;
   private readonly services: string[];
   private starting = true;
@@ -57,8 +60,8 @@ export class LogMux {
     }
   }
 
-  private open(service: string): { stream: WriteStream; bytes: number } {
-    const entry = { stream: createWriteStream(path.join(this.options.logsDir, `${service}.log`), { flags: "a" }), bytes: 0 };
+  private open(service: string): { stream: WriteStream; bytes: number; pending: string[] } {
+    const entry = { stream: createWriteStream(path.join(this.options.logsDir, `${service}.log`), { flags: "a" }), bytes: 0, pending: [] as string[] };
     this.files.set(service, entry);
     return entry;
   }
@@ -73,13 +76,16 @@ export class LogMux {
     }
     let file = this.files.get(service);
     if (file === undefined) file = this.open(service);
-    const stamped = stampLine(line);
-    file.stream.write(stamped);
-    file.bytes += Buffer.byteLength(stamped);
-    if (file.bytes > MAX_LOG_BYTES) {
-      file.stream.end();
-      rotateLog(this.options.logsDir, service);
-      this.open(service);
+    // Lines arrive in bursts: one time stamp per millisecond, one write per burst.
+    const now = Date.now();
+    if (now !== this.stampMs) {
+      this.stampMs = now;
+      this.stampIso = new Date(now).toISOString();
+    }
+    file.pending.push(`${this.stampIso} ${line}\n`);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
     this.options.onLine?.(service, line);
     if (this.options.terminal === undefined) return;
@@ -91,6 +97,23 @@ export class LogMux {
     this.options.terminal.write(
       `${formatLine(service, line, { colour: this.options.colour, prefix: true, width: this.width, services: this.services, readable: this.options.readable === true })}\n`,
     );
+  }
+
+  /** Writes what the last burst of lines left pending, rotating a file that grew past the cap. */
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [service, file] of this.files) {
+      if (file.pending.length === 0) continue;
+      const text = file.pending.join("");
+      file.pending = [];
+      file.stream.write(text);
+      file.bytes += Buffer.byteLength(text);
+      if (file.bytes > MAX_LOG_BYTES) {
+        file.stream.end();
+        rotateLog(this.options.logsDir, service);
+        this.open(service);
+      }
+    }
   }
 
   /** From now on every line is echoed; returns how many start-up lines were not. */
@@ -106,6 +129,7 @@ export class LogMux {
   }
 
   async close(): Promise<void> {
+    this.flush();
     this.closed = true;
     await Promise.all([...this.files.values()].map(({ stream }) => new Promise<void>((resolve) => stream.end(() => resolve()))));
   }

@@ -67,7 +67,7 @@ describe("bench/run.mjs --quick", () => {
 
     // The table: on stdout and in results.md, a row per figure.
     const table = readFileSync(path.join(out, "results.md"), "utf8");
-    expect(r.stdout).toBe(table);
+    expect(r.stdout.trim()).toBe(table.trim());
     for (const id of ids) expect(table).toContain(`| ${id} |`);
 
     // Its temp folder, and everything it ran there, are gone.

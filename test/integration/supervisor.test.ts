@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll } from "vitest";
-import { isDaemonMessage } from "../../src/cli/up.js";
+import { isDaemonMessage } from "../../src/cli/daemon-messages.js";
 import { takeLock, readLock } from "../../src/run/lock.js";
 import { isRunPlan, type RunPlan, type ServicePlan } from "../../src/run/plan.js";
 import { ProcessService } from "../../src/run/process-service.js";

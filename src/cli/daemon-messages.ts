@@ -1,0 +1,10 @@
+/** What the background supervisor of `up -d` tells the `up` that started it, over IPC. */
+export type DaemonMessage = { type: "ready"; ms: number } | { type: "failed"; message: string; hint?: string };
+
+export function isDaemonMessage(value: unknown): value is DaemonMessage {
+  const v = value as DaemonMessage;
+  if (v === null || typeof v !== "object") return false;
+  if (v.type === "ready") return typeof v.ms === "number";
+  return v.type === "failed" && typeof v.message === "string" && (v.hint === undefined || typeof v.hint === "string");
+}
+
