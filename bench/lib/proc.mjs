@@ -35,8 +35,11 @@ export function timed(file, args, { cwd, env, allowFail = false, label } = {}) {
   });
 }
 
-function tail(text, lines = 12) {
-  return text.trimEnd().split("\n").slice(-lines).map((l) => `  ${l}`).join("\n");
+/** The first lines (where a stack trace says what) and the last ones (where a tool says why). */
+function tail(text) {
+  const lines = text.trimEnd().split("\n");
+  const shown = lines.length <= 14 ? lines : [...lines.slice(0, 4), "…", ...lines.slice(-8)];
+  return shown.map((l) => `  ${l}`).join("\n");
 }
 
 const running = new Set();
