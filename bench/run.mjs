@@ -30,6 +30,8 @@ import { markdown } from "./lib/report.mjs";
 const REPS = {
   full: { startup: 15, compile: 7, up: 7, reload: 5, logs: 3, logLines: 200_000, dataPath: 2, dataPathS: 10 },
   quick: { startup: 7, compile: 5, up: 3, reload: 3, logs: 2, logLines: 50_000, dataPath: 1, dataPathS: 2 },
+  // For the test suite: every figure once, as small as it can be, to show the suite runs end to end.
+  smoke: { startup: 2, compile: 1, up: 1, reload: 1, logs: 1, logLines: 5_000, dataPath: 1, dataPathS: 1 },
 };
 
 /** The figures, in groups that share a project: --only takes the group names. */
@@ -44,15 +46,16 @@ const GROUPS = {
   "data-auth": { figures: "9c", template: "auth", run: async (ctx, p) => [await dataPath(ctx, p, "9c")] },
 };
 
-const USAGE = `usage: node bench/run.mjs [--quick] [--out <dir>] [--only <group,...>]
+const USAGE = `usage: node bench/run.mjs [--quick | --smoke] [--out <dir>] [--only <group,...>]
   --quick   fewer repetitions, fewer lines, shorter loads (about two minutes)
+  --smoke   every figure once, as small as it goes (the test suite's check that the suite runs; numbers mean little)
   --out     where results.json and results.md go (default: bench/)
   --only    some groups: ${Object.keys(GROUPS).join(", ")}`;
 
 function parse() {
   try {
     const { values } = parseArgs({
-      options: { quick: { type: "boolean" }, out: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: { quick: { type: "boolean" }, smoke: { type: "boolean" }, out: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
     });
     if (values.help) {
       process.stdout.write(`${USAGE}\n`);
@@ -60,7 +63,7 @@ function parse() {
     }
     const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
     for (const g of only ?? []) if (!(g in GROUPS)) throw new Error(`unknown group ${g}`);
-    return { quick: values.quick === true, out: path.resolve(values.out ?? path.join(REPO, "bench")), only };
+    return { quick: values.quick === true, smoke: values.smoke === true, out: path.resolve(values.out ?? path.join(REPO, "bench")), only };
   } catch (error) {
     process.stderr.write(`error: ${error.message}\n${USAGE}\n`);
     process.exit(2);
@@ -81,7 +84,7 @@ async function main() {
     process.stderr.write("error: dist/ is missing: run `npm run build` first\n");
     return 1;
   }
-  const mode = args.quick ? "quick" : "full";
+  const mode = args.smoke ? "smoke" : args.quick ? "quick" : "full";
   const t0 = performance.now();
   const root = mkdtempSync(path.join(os.tmpdir(), "envoywasm-bench-"));
   const ctx = {

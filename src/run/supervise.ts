@@ -296,7 +296,7 @@ export class Supervisor implements SupervisorHandle {
         lastNotice = now;
         this.hooks.onProgress?.(`waiting for ${service.name}${state.detail === undefined ? "" : ` (${state.detail})`}, ${Math.round((now - started) / 1000)} s`);
       }
-      await Promise.race([service.exited, delay(50)]);
+      await Promise.race([service.exited, delay(20)]);
     }
     if (spec.name === "envoy" && this.plan.ecds.length > 0) await this.waitEcds(service, spec.ready.port, started);
   }
@@ -320,7 +320,7 @@ export class Supervisor implements SupervisorHandle {
         if (this.plan.ecds.every((e) => status.get(e.name)?.version === e.version)) return;
       }
       if (Date.now() - started > this.plan.readyTimeoutMs) throw new ServiceTimeoutError(service.name, this.plan.readyTimeoutMs, "the Wasm filter's config was not applied");
-      await delay(50);
+      await delay(20);
     }
   }
 

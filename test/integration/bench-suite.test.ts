@@ -26,12 +26,13 @@ interface Figure {
   withoutFilter?: { requests: number[] };
 }
 
-// The benchmark suite (`npm run bench`) in its quick mode, once: it must run
+// The benchmark suite (`npm run bench`) in its smoke mode (every figure once, as small as it
+// goes), once: it must run
 // to the end and write complete results. It measures; nothing here asserts a time.
-describe("bench/run.mjs --quick", () => {
+describe("bench/run.mjs --smoke", () => {
   it("measures every figure against a baseline, writes results.json and results.md, and leaves nothing behind", async () => {
     const out = await tempDir("envoywasm-bench-out-");
-    const r = await execa(process.execPath, [path.join(REPO, "bench", "run.mjs"), "--quick", "--out", out], {
+    const r = await execa(process.execPath, [path.join(REPO, "bench", "run.mjs"), "--smoke", "--out", out], {
       cwd: REPO,
       env: { NO_COLOR: "1" },
       reject: false,
@@ -45,7 +46,7 @@ describe("bench/run.mjs --quick", () => {
       versions: { node: string; go: string; envoy: string; envoywasm: string };
       figures: Figure[];
     };
-    expect(results.mode).toBe("quick");
+    expect(results.mode).toBe("smoke");
     expect(results.machine.cpus).toBeGreaterThan(0);
     for (const v of Object.values(results.versions)) expect(v).not.toBe("");
 
