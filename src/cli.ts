@@ -13,7 +13,7 @@ import { PACKAGE_VERSION } from "./lib/package-root.js";
 
 export function buildProgram(): Command {
   const program = new Command("envoywasm")
-    .description("Scaffold, build and run Envoy proxy-wasm plugins written in Go.")
+    .description("Scaffold, build, run, reload, measure and ship Envoy proxy-wasm plugins written in Go.")
     .version(PACKAGE_VERSION, "-V, --version", "print the envoywasm version")
     .option("-C, --cwd <dir>", "run as if started in <dir>")
     .option("--verbose", "show the commands run and stack traces")
@@ -25,8 +25,9 @@ export function buildProgram(): Command {
       "after",
       example(`
         envoywasm init my-plugin --template add-header
-        cd my-plugin && envoywasm build
-        envoywasm up`),
+        cd my-plugin && envoywasm up --watch
+        envoywasm logs --wasm
+        envoywasm doctor`),
     );
 
   program.hook("preAction", (_root, action) => {

@@ -13,7 +13,7 @@ describe("the command line", () => {
   });
 
   it("every command's --help has an example", async () => {
-    for (const command of [["init"], ["build"], ["test"], ["up"], ["down"], ["status"], ["logs"], ["envoy", "install"], ["envoy", "list"], ["envoy", "which"]]) {
+    for (const command of [["init"], ["build"], ["test"], ["up"], ["reload"], ["down"], ["status"], ["logs"], ["bench"], ["doctor"], ["package"], ["push"], ["export"], ["envoy", "install"], ["envoy", "list"], ["envoy", "which"]]) {
       const r = await runCli([...command, "--help"]);
       expect(r.exitCode, command.join(" ")).toBe(0);
       expect(r.stdout, command.join(" ")).toMatch(/Examples:\n  envoywasm /);
