@@ -5,7 +5,6 @@ import path from "node:path";
 import { CancelledError, UserError } from "../errors.js";
 import { prepareUp, type Prepared, type UpOptions } from "../commands/up.js";
 import type { PullPolicy } from "../lib/docker.js";
-import { legacyWarning, loadProject } from "../lib/project-config.js";
 import { rotateLog } from "../run/log-mux.js";
 import type { RunPlan } from "../run/plan.js";
 import { supervise, type RunOutcome } from "../run/supervise.js";
@@ -13,6 +12,7 @@ import { writeFileAtomic } from "../lib/write-plan.js";
 import { ui } from "../ui/output.js";
 import { startProgress, type Progress } from "../ui/progress.js";
 import { formatMs } from "./build.js";
+import { warnLegacy } from "./project.js";
 import { reportTrap } from "./trap.js";
 import { isDaemonMessage, type DaemonMessage } from "./daemon-messages.js";
 import { PACKAGE_ROOT } from "../lib/package-root.js";
@@ -33,9 +33,7 @@ export interface UpFlags {
 }
 
 export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<void> {
-  const project = await loadProject(globals.cwd);
-  const legacy = legacyWarning(project, path.relative(globals.cwd, project.file) || "envoywasm.yaml");
-  if (legacy !== undefined) ui.warn(legacy);
+  const project = await warnLegacy(globals.cwd);
   if (flags.detach === true && flags.watch === true) ui.info(ui.paint("gray", "• watching in the background: reloads are told in `envoywasm logs supervisor`"));
   // A pull reports many times a second: a spinner on a terminal, a line every few seconds elsewhere.
   let pull: Promise<Progress> | undefined;
@@ -54,6 +52,7 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
   };
   const options: UpOptions = {
     cwd: globals.cwd,
+    project,
     onPull,
     onPhase: (p) => ui.info(ui.paint("gray", `• ${p}`)),
     onWarning: (w) => ui.warn(w),

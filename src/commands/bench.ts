@@ -13,7 +13,7 @@ import { ProcessService } from "../run/process-service.js";
 import { freePort } from "../run/ports.js";
 import { readState, supervisorAlive } from "../run/state.js";
 import { Supervisor } from "../run/supervise.js";
-import { baseIdFor, prepareUp } from "./up.js";
+import { baseIdFor, prepareUp, tryRequests } from "./up.js";
 
 /**
  * `envoywasm bench`: what the filter costs on the data path. The same load
@@ -77,9 +77,10 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
   const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
   const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name));
   if (listener === undefined) throw new UserError(`${bootstrap.display} has no listener with a Wasm filter to measure`);
-  const requestPath = options.path ?? project.config.try?.[0]?.path ?? "/";
   // The default request is envoywasm.yaml's first try: request (the auth template's carries its key).
-  const request: BenchOptions = { ...options, headers: { ...(options.path === undefined ? (project.config.try?.[0]?.headers ?? {}) : {}), ...options.headers } };
+  const tried = tryRequests(project, bootstrap).requests[0];
+  const requestPath = options.path ?? (tried === undefined ? "/" : new URL(tried.url).pathname + new URL(tried.url).search);
+  const request: BenchOptions = { ...options, headers: { ...(options.path === undefined ? (tried?.headers ?? {}) : {}), ...options.headers } };
 
   let sup: Supervisor | undefined;
   let supervising: Promise<unknown> | undefined;

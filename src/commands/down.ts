@@ -1,9 +1,9 @@
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
 import { signalIfOurs, stillRunning } from "../run/identity.js";
-import { readLock, removeStaleLock } from "../run/lock.js";
+import { readLock } from "../run/lock.js";
 import { delay } from "../run/process-service.js";
-import { readState, reapLeftovers, removeState, serviceAlive, supervisorAlive } from "../run/state.js";
+import { liveRun, reapLeftovers, removeState, serviceAlive } from "../run/state.js";
 
 export interface DownResult {
   /** False when nothing was running. */
@@ -23,32 +23,24 @@ export interface DownResult {
 export async function down(options: { cwd: string; timeoutMs?: number; warn?: (message: string) => void }): Promise<DownResult> {
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
-  const state = await readState(paths.runState, options.warn);
+  const { state, deadRun, leftovers } = await liveRun(paths, project.root, options.warn);
+  if (deadRun) return { wasRunning: leftovers.length > 0, stopped: leftovers, leftovers: true };
   if (state === undefined) {
     // A run still preparing (building, checking) holds the lock but has started nothing yet.
     const lock = await readLock(paths.lock);
-    if (lock !== undefined && stillRunning(lock.owner)) {
-      signalIfOurs(lock.owner, "SIGTERM", false);
-      await waitGone(() => stillRunning(lock.owner), options.timeoutMs ?? 15_000);
-      return { wasRunning: true, stopped: [`the starting run (pid ${lock.owner.pid})`], leftovers: false };
-    }
-    await removeStaleLock(paths.lock);
-    return { wasRunning: false, stopped: [], leftovers: false };
+    if (lock === undefined || !stillRunning(lock.owner)) return { wasRunning: false, stopped: [], leftovers: false };
+    signalIfOurs(lock.owner, "SIGTERM", false);
+    await waitGone(() => stillRunning(lock.owner), options.timeoutMs ?? 15_000);
+    return { wasRunning: true, stopped: [`the starting run (pid ${lock.owner.pid})`], leftovers: false };
   }
   const running = state.services.filter((s) => s.container !== undefined || serviceAlive(s)).map((s) => s.name);
-  if (supervisorAlive(state)) {
-    // The supervisor (a foreground `up` in some terminal, or the background one) stops its services itself.
-    signalIfOurs(state.supervisor, "SIGTERM", false);
-    const gone = await waitGone(() => stillRunning(state.supervisor), options.timeoutMs ?? 15_000);
-    if (!gone) signalIfOurs(state.supervisor, "SIGKILL", false);
-    await reapLeftovers(state, project.root, 1000);
-    await removeState(paths.runState);
-    return { wasRunning: true, stopped: running, leftovers: false };
-  }
-  const stopped = await reapLeftovers(state, project.root);
+  // The supervisor (a foreground `up` in some terminal, or the background one) stops its services itself.
+  signalIfOurs(state.supervisor, "SIGTERM", false);
+  const gone = await waitGone(() => stillRunning(state.supervisor), options.timeoutMs ?? 15_000);
+  if (!gone) signalIfOurs(state.supervisor, "SIGKILL", false);
+  await reapLeftovers(state, project.root, 1000);
   await removeState(paths.runState);
-  await removeStaleLock(paths.lock);
-  return { wasRunning: stopped.length > 0, stopped, leftovers: true };
+  return { wasRunning: true, stopped: running, leftovers: false };
 }
 
 async function waitGone(alive: () => boolean, timeoutMs: number): Promise<boolean> {

@@ -3,10 +3,9 @@ import { failurePolicyIn, loadBootstrap } from "../envoy/bootstrap.js";
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
 import { envoyState, httpGet } from "../run/envoy-admin.js";
-import { removeStaleLock } from "../run/lock.js";
 import { tailEntries } from "../run/log-read.js";
 import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
-import { readLastRun, readState, reapLeftovers, removeState, serviceAlive, supervisorAlive, type LastRun, type RunState } from "../run/state.js";
+import { liveRun, readLastRun, serviceAlive, type LastRun, type RunState } from "../run/state.js";
 
 export interface ServiceStatus {
   name: string;
@@ -47,16 +46,12 @@ export interface StatusResult {
 export async function status(options: { cwd: string; warn?: (message: string) => void }): Promise<StatusResult> {
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
-  const state = await readState(paths.runState, options.warn);
+  const { state, deadRun, leftovers } = await liveRun(paths, project.root, options.warn);
   const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config).catch(() => undefined);
   const traps = await trapsInLog(path.join(paths.logs, "envoy.log"), project.root, failurePolicyIn(bootstrap));
-  if (state === undefined || !supervisorAlive(state)) {
-    // A dead run's leftovers are stopped here too, so nothing lingers after a crash.
-    const cleanedUp = state === undefined ? [] : await reapLeftovers(state, project.root);
-    if (state !== undefined) await removeState(paths.runState);
-    await removeStaleLock(paths.lock);
+  if (state === undefined) {
     const lastRun = await readLastRun(paths.lastRun, options.warn);
-    return { running: false, services: [], modules: [], cleanedUp, ...(lastRun === undefined ? {} : { lastRun }), pluginTraps: state === undefined && lastRun === undefined ? [] : traps };
+    return { running: false, services: [], modules: [], cleanedUp: leftovers, ...(lastRun === undefined ? {} : { lastRun }), pluginTraps: deadRun || lastRun !== undefined ? traps : [] };
   }
   const uptime = Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000));
   const containers = state.runtime === "docker" ? await dockerStates(project.root) : new Map<string, string>();

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import { copyFile, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { boundPorts, failurePolicyIn, isAnyAddress, isLoopback, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
+import { boundPorts, failurePolicyIn, get, isAnyAddress, isLoopback, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import { locateEnvoy, requireEnvoyForToolchain } from "../envoy/binary.js";
 import { deriveConfig, type DerivedConfig } from "../envoy/derive.js";
-import { CONTAINER_PROJECT, goArch, officialImage, openToContainer, type PullPolicy } from "../lib/docker.js";
+import { connectDocker, CONTAINER_PROJECT, ensureImage, goArch, imageEnvoyVersion, officialImage, openToContainer, pauseBinary, type PullPolicy } from "../lib/docker.js";
 import { shellQuote } from "../lib/exec.js";
 import { projectPaths, type ProjectPaths } from "../lib/paths.js";
 import { resolvePlugins, type PluginLayout } from "../lib/plugins.js";
@@ -19,11 +19,13 @@ import { buildBackend } from "../run/backend.js";
 import { takeLock } from "../run/lock.js";
 import type { EcdsPlan, RunPlan, ServicePlan } from "../run/plan.js";
 import { findPortHolder, portInUse } from "../run/ports.js";
-import { readState, reapLeftovers, removeState } from "../run/state.js";
+import { liveRun } from "../run/state.js";
 import { build, type BuildResult } from "./build.js";
 
 export interface UpOptions {
   cwd: string;
+  /** The project, when the caller has loaded it already. */
+  project?: Project;
   envoy?: string;
   logLevel?: string;
   wasmLogLevel?: string;
@@ -66,12 +68,12 @@ export interface Prepared {
  * Returns the plan the supervisor runs.
  */
 export async function prepareUp(options: UpOptions): Promise<Prepared> {
-  const project = await loadProject(options.cwd);
+  const project = options.project ?? (await loadProject(options.cwd));
   const paths = projectPaths(project);
   const runId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const lock = await takeLock(paths.lock, runId);
   try {
-    const leftovers = await cleanUpAfterDeadRun(project, paths);
+    const { leftovers } = await liveRun(paths, project.root);
     if (leftovers.length > 0) options.onWarning?.(`an earlier run ended without cleaning up; stopped what it left: ${leftovers.join(", ")}`);
     const prepared = await prepare(project, paths, runId, options);
     return { ...prepared, release: lock.release };
@@ -79,17 +81,6 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
     await lock.release();
     throw error;
   }
-}
-
-/** A state file whose supervisor is gone: stop what it names (by identity and labels), then forget it. */
-export async function cleanUpAfterDeadRun(project: Project, paths: ProjectPaths, warn?: (m: string) => void): Promise<string[]> {
-  const state = await readState(paths.runState, warn);
-  if (state === undefined) return [];
-  const { supervisorAlive } = await import("../run/state.js");
-  if (supervisorAlive(state)) return [];
-  const stopped = await reapLeftovers(state, project.root);
-  await removeState(paths.runState);
-  return stopped;
 }
 
 async function prepare(project: Project, paths: ProjectPaths, runId: string, options: UpOptions): Promise<Omit<Prepared, "release">> {
@@ -102,7 +93,6 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
   let envoyPath: string | undefined;
   let image: string | undefined;
   if (docker) {
-    const { connectDocker, ensureImage, imageEnvoyVersion } = await import("../lib/docker.js");
     options.onPhase?.("connecting to the Docker engine");
     const client = await connectDocker();
     image = options.envoyImage ?? config.envoy.image ?? officialImage(config.envoy.version ?? NEWEST_VERIFIED_ENVOY);
@@ -207,7 +197,6 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
 
   let runtime: RunPlan["runtime"] = { kind: "native" };
   if (docker) {
-    const { pauseBinary } = await import("../lib/docker.js");
     const go = await toolchainFor("go").detect();
     runtime = {
       kind: "docker",
@@ -231,7 +220,7 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     controlSocket: controlSocketPath(project.root),
     runtime,
     services,
-    envoy: { version: envoyVersion, baseId, ...(envoyPath === undefined ? {} : { path: envoyPath }), ...(image === undefined ? {} : { image }) },
+    envoy: { version: envoyVersion, ...(envoyPath === undefined ? {} : { path: envoyPath }), ...(image === undefined ? {} : { image }) },
     admin: admin.port,
     listeners: bootstrap.listeners.map((l) => ({ name: l.name, port: l.port })),
     ecds,
@@ -240,29 +229,62 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     graceMs: options.graceMs ?? 5_000,
     watch: options.watch === true,
-    options: {
-      ...(options.envoy === undefined ? {} : { envoy: options.envoy }),
-      ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
-      ...(options.wasmLogLevel === undefined ? {} : { wasmLogLevel: options.wasmLogLevel }),
-      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      ...(options.expose === undefined ? {} : { expose: options.expose }),
-    },
   };
-  return { project, paths, plan, build: built, envoyLabel, tryLines: tryLines(project, bootstrap) };
+  const tries = tryRequests(project, bootstrap);
+  for (const w of tries.warnings) options.onWarning?.(w);
+  return { project, paths, plan, build: built, envoyLabel, tryLines: tries.requests.map(curlLine) };
 }
 
-/** curl lines for envoywasm.yaml's `try:` requests, against the first listener that runs a Wasm filter. */
-export function tryLines(project: Project, bootstrap: EnvoyBootstrap): string[] {
+export interface TryRequest {
+  method: string;
+  /** http://127.0.0.1:<port of the plugin's listener><path> */
+  url: string;
+  headers: Record<string, string>;
+}
+
+const CONFIG_REFERENCE = /\{config\.([\w.-]+)\}/g;
+
+/**
+ * envoywasm.yaml's `try:` requests (default GET /), against the first
+ * listener that runs a Wasm filter. A header name or value may say
+ * `{config.<key>}`: it is taken from that filter's plugin configuration in
+ * envoy.yaml, so a request that needs, say, the auth plugin's key does not
+ * state the key a second time.
+ */
+export function tryRequests(project: Project, bootstrap: EnvoyBootstrap): { requests: TryRequest[]; warnings: string[] } {
   const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name)) ?? bootstrap.listeners[0];
-  if (listener === undefined) return [];
-  const requests = project.config.try ?? [{ path: "/" }];
-  return requests.map((r) => {
-    const parts = ["curl", "-i"];
-    if (r.method !== undefined && r.method !== "GET") parts.push("-X", r.method);
-    for (const [k, v] of Object.entries(r.headers ?? {})) parts.push("-H", shellQuote(`${k}: ${v}`));
-    parts.push(`http://127.0.0.1:${listener.port}${r.path}`);
-    return parts.join(" ");
-  });
+  if (listener === undefined) return { requests: [], warnings: [] };
+  const warnings: string[] = [];
+  let config: Record<string, unknown> | undefined;
+  const configuration = bootstrap.wasmFilters.find((f) => f.listener === listener.name)?.configuration;
+  try {
+    const parsed: unknown = JSON.parse(configuration ?? "");
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) config = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: references cannot be resolved (said below, if there are any).
+  }
+  const resolve = (text: string) =>
+    text.replace(CONFIG_REFERENCE, (reference: string, key: string) => {
+      const value = get(config, key.split("."));
+      if (typeof value === "string" || typeof value === "number") return String(value);
+      warnings.push(`try: ${reference} is not in the plugin configuration of listener ${listener.name} in ${bootstrap.display}`);
+      return reference;
+    });
+  const requests = (project.config.try ?? [{ path: "/" }]).map((r) => ({
+    method: r.method ?? "GET",
+    url: `http://127.0.0.1:${listener.port}${resolve(r.path)}`,
+    headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [resolve(k), resolve(v)])),
+  }));
+  return { requests, warnings };
+}
+
+/** A try: request as a curl line that works as printed. */
+export function curlLine(r: TryRequest): string {
+  const parts = ["curl", "-i"];
+  if (r.method !== "GET") parts.push("-X", r.method);
+  for (const [k, v] of Object.entries(r.headers)) parts.push("-H", shellQuote(`${k}: ${v}`));
+  parts.push(r.url);
+  return parts.join(" ");
 }
 
 /**
@@ -355,7 +377,6 @@ export async function moduleCopy(paths: ProjectPaths, pluginDir: string, wasm: s
   if (current === undefined || createHash("sha256").update(current).digest("hex") !== sha256) {
     const temp = `${file}.${process.pid}.tmp`;
     await copyFile(wasm, temp);
-    const { rename } = await import("node:fs/promises");
     await rename(temp, file);
   }
   if (forContainer) await openToContainer(file);

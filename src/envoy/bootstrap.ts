@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
-import path from "node:path";
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import { LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { UserError } from "../errors.js";
 
 /**
@@ -237,11 +236,6 @@ export function boundPorts(bootstrap: EnvoyBootstrap): { what: string; address: 
   return out;
 }
 
-/** A module path from envoy.yaml, resolved the way Envoy started in `root` resolves it. */
-export function resolveModulePath(root: string, filename: string): string {
-  return path.resolve(root, filename);
-}
-
 export function isLoopback(address: string): boolean {
   return address === "localhost" || address === "::1" || /^127\./.test(address);
 }
@@ -276,14 +270,4 @@ function socketAt(data: unknown, p: DocPath): SocketAddress | undefined {
   const n = typeof port === "number" ? port : typeof port === "string" && /^\d+$/.test(port) ? Number(port) : undefined;
   if (address === undefined || n === undefined) return undefined;
   return { address, port: n };
-}
-
-/** Whether the document has a mapping at p (for rewriting in place). */
-export function hasMapAt(doc: Document, p: DocPath): boolean {
-  return isMap(doc.getIn(p, true));
-}
-
-export function scalarAt(doc: Document, p: DocPath): unknown {
-  const node = doc.getIn(p, true);
-  return isScalar(node) ? node.value : undefined;
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, stat } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
@@ -222,7 +222,6 @@ export async function pauseBinary(goVersion: string): Promise<string> {
   });
   if (r.exitCode !== 0) throw new UserError(`could not build envoywasm's pause program with go: ${r.all.trim().split("\n").slice(-3).join(" ")}`);
   await chmod(temp, 0o755);
-  const { rename } = await import("node:fs/promises");
   await rename(temp, bin);
   return bin;
 }

@@ -30,7 +30,7 @@ export interface TemplateInfo {
   summary: string;
   /** The plugin configuration a new project starts with. */
   pluginConfig: (projectName: string) => Record<string, string>;
-  /** Headers the request `up` suggests needs for this plugin to let it through. */
+  /** Headers the request `up` suggests needs for this plugin to let it through ({config.x}: from its configuration). */
   tryHeaders: Record<string, string>;
 }
 
@@ -51,7 +51,7 @@ export const TEMPLATES: readonly TemplateInfo[] = [
     name: "auth",
     summary: "answers 403 unless a configured request header carries the right value",
     pluginConfig: () => ({ header: "x-api-key", value: "let-me-in" }),
-    tryHeaders: { "x-api-key": "let-me-in" },
+    tryHeaders: { "{config.header}": "{config.value}" },
   },
 ];
 

@@ -70,9 +70,9 @@ export function formatLine(service: string, line: string, o: FormatOptions): str
   return `${o.colour ? paint(colourFor(service, o.services), label) : label} ${body}`;
 }
 
-/** A line as stored in .envoywasm/logs/<service>.log: ISO time, a space, the line. */
-export function stampLine(line: string, at = new Date()): string {
-  return `${at.toISOString()} ${line}\n`;
+/** A line as stored in .envoywasm/logs/<service>.log: ISO time, a space, the line (`at`: a Date, or its ISO text). */
+export function stampLine(line: string, at: Date | string = new Date()): string {
+  return `${typeof at === "string" ? at : at.toISOString()} ${line}\n`;
 }
 
 export function parseStampedLine(text: string): { at: number; line: string } | undefined {

@@ -1,6 +1,6 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, type WriteStream } from "node:fs";
 import path from "node:path";
-import { formatLine } from "./log-format.js";
+import { formatLine, stampLine } from "./log-format.js";
 
 /**
  * The one place service output goes through. Each whole line is written to
@@ -82,7 +82,7 @@ export class LogMux {
       this.stampMs = now;
       this.stampIso = new Date(now).toISOString();
     }
-    file.pending.push(`${this.stampIso} ${line}\n`);
+    file.pending.push(stampLine(line, this.stampIso));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());

@@ -62,7 +62,7 @@ export interface RunPlan {
   controlSocket: string;
   runtime: RuntimePlan;
   services: ServicePlan[];
-  envoy: { version: string; path?: string; image?: string; baseId: number };
+  envoy: { version: string; path?: string; image?: string };
   admin: number;
   listeners: { name: string; port: number }[];
   ecds: EcdsPlan[];
@@ -74,8 +74,6 @@ export interface RunPlan {
   graceMs: number;
   /** Whether the supervisor watches sources and reloads (up --watch). */
   watch: boolean;
-  /** The options `up` was given that a reload needs again. */
-  options: { envoy?: string; logLevel?: string; wasmLogLevel?: string; concurrency?: number; expose?: boolean };
 }
 
 /** A plan read back from JSON (the background supervisor's): shape-checked, never trusted blindly. */

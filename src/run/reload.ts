@@ -1,10 +1,10 @@
 import { build } from "../commands/build.js";
 import { backendTarget, deriveRun, pruneModules, writeDerived } from "../commands/up.js";
-import { boundPorts, loadBootstrap } from "../envoy/bootstrap.js";
+import { boundPorts, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import type { DerivedConfig } from "../envoy/derive.js";
 import { diagnoseEnvoy } from "../envoy/diagnose.js";
 import { goArch } from "../lib/docker.js";
-import { projectPaths } from "../lib/paths.js";
+import { projectPaths, type ProjectPaths } from "../lib/paths.js";
 import { resolvePlugins } from "../lib/plugins.js";
 import { loadProject } from "../lib/project-config.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
@@ -194,7 +194,7 @@ export class Reloader {
     }
   }
 
-  private async restartEnvoy(derived: DerivedConfig, bootstrap: Awaited<ReturnType<typeof loadBootstrap>>, paths: ReturnType<typeof projectPaths>, docker: boolean): Promise<{ why: string; ms: number }> {
+  private async restartEnvoy(derived: DerivedConfig, bootstrap: EnvoyBootstrap, paths: ProjectPaths, docker: boolean): Promise<{ why: string; ms: number }> {
     const plan = this.sup.plan;
     const spec = plan.services.find((s) => s.name === "envoy")!;
     const ports = boundPorts(bootstrap);

@@ -1,6 +1,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { writeFileAtomic } from "../lib/write-plan.js";
 import { isIdentity, signalIfOurs, stillRunning, type ProcessIdentity } from "./identity.js";
+import { removeStaleLock } from "./lock.js";
 import type { ExitInfo, ServiceRecord } from "./service.js";
 
 /**
@@ -144,4 +145,24 @@ export async function reapLeftovers(state: RunState, root: string, graceMs = 300
   // Its control socket (no other run of the project can be using it: this state is the latest).
   await rm(state.controlSocket, { force: true });
   return stopped;
+}
+
+/**
+ * The project's run as the state file records it: its state when its
+ * supervisor still lives; otherwise (a crash, a kill -9) what it left is
+ * stopped (processes by identity, containers by label), its state file and
+ * stale lock removed, and `leftovers` says what was stopped. Every command
+ * that looks at a run goes through here, so nothing lingers after a crash.
+ */
+export async function liveRun(
+  files: { runState: string; lock: string },
+  root: string,
+  warn?: (message: string) => void,
+): Promise<{ state?: RunState; deadRun: boolean; leftovers: string[] }> {
+  const state = await readState(files.runState, warn);
+  if (state !== undefined && supervisorAlive(state)) return { state, deadRun: false, leftovers: [] };
+  const leftovers = state === undefined ? [] : await reapLeftovers(state, root);
+  if (state !== undefined) await removeState(files.runState);
+  await removeStaleLock(files.lock);
+  return { deadRun: state !== undefined, leftovers };
 }

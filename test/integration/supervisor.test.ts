@@ -127,7 +127,7 @@ describe("supervise", () => {
         controlSocket: path.join(root, "control.sock"),
         runtime: { kind: "native" },
         services,
-        envoy: { version: "0.0.0", baseId: 0 },
+        envoy: { version: "0.0.0" },
         admin: 1,
         listeners: [],
         ecds: [],
@@ -136,7 +136,6 @@ describe("supervise", () => {
         readyTimeoutMs: 10_000,
         graceMs: 2000,
         watch: false,
-        options: {},
         ...extra,
       }),
     };

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { takeOverEnvoyConfig } from "../../src/commands/adopt.js";
+import { curlLine, tryRequests } from "../../src/commands/up.js";
 import { resolvePlugins } from "../../src/lib/plugins.js";
 import type { Project } from "../../src/lib/project-config.js";
 
@@ -184,5 +185,29 @@ describe("which plugin folder builds which module", () => {
     expect(() => resolvePlugins(project(["plugin"]), parseBootstrap(EXAMPLE.replace('"./examples/http_headers/main.wasm"', "/etc/p.wasm"), "f", "envoy.yaml"))).toThrow(
       "envoy.yaml loads /etc/p.wasm, which is outside the project",
     );
+  });
+});
+
+describe("try: requests", () => {
+  const project = (tries: NonNullable<Project["config"]["try"]>): Project => ({
+    root: "/p",
+    file: "/p/envoywasm.yaml",
+    legacy: [],
+    config: { name: "p", toolchain: "go", runtime: "native", plugins: ["plugin"], try: tries, envoy: { config: "envoy.yaml", logLevel: "info" } },
+  });
+
+  it("go to the plugin's listener, and take {config.<key>} from its configuration in envoy.yaml", () => {
+    const b = parseBootstrap(EXAMPLE.replace('{"header": "x-wasm-header"}', '{"header": "x-api-key", "value": "it\'s me"}'), "f", "envoy.yaml");
+    const { requests, warnings } = tryRequests(project([{ path: "/hello", method: "POST", headers: { "{config.header}": "{config.value}" } }]), b);
+    expect(warnings).toEqual([]);
+    expect(requests).toEqual([{ method: "POST", url: "http://127.0.0.1:18000/hello", headers: { "x-api-key": "it's me" } }]);
+    expect(curlLine(requests[0]!)).toBe("curl -i -X POST -H 'x-api-key: it'\\''s me' http://127.0.0.1:18000/hello");
+  });
+
+  it("say which reference the configuration does not have", () => {
+    const b = parseBootstrap(EXAMPLE, "f", "envoy.yaml");
+    const { requests, warnings } = tryRequests(project([{ path: "/", headers: { "x-key": "{config.secret}" } }]), b);
+    expect(warnings).toEqual(["try: {config.secret} is not in the plugin configuration of listener main in envoy.yaml"]);
+    expect(requests[0]!.headers).toEqual({ "x-key": "{config.secret}" });
   });
 });

@@ -392,12 +392,12 @@ describe("render", () => {
             runtime: "native",
             plugins: ["plugin"],
             backend: { dir: "backend" },
-            // The request up suggests; the auth plugin lets it through only with its key.
-            try: [template === "auth" ? { path: "/hello", headers: { "x-api-key": "let-me-in" } } : { path: "/hello" }],
+            // The request up suggests; the auth plugin lets it through only with its key, taken from envoy.yaml.
+            try: [template === "auth" ? { path: "/hello", headers: { "{config.header}": "{config.value}" } } : { path: "/hello" }],
             envoy: { config: "envoy.yaml", logLevel: "info" },
           });
           // No Envoy fact is written in envoywasm.yaml: no port, no module path, no plugin configuration.
-          for (const fact of ["18085", "18001", "18080", "my-plugin.wasm", "x-envoywasm", "rootId", "vmId"]) expect(file("envoywasm.yaml")).not.toContain(fact);
+          for (const fact of ["18085", "18001", "18080", "my-plugin.wasm", "x-envoywasm", "x-api-key", "let-me-in", "rootId", "vmId"]) expect(file("envoywasm.yaml")).not.toContain(fact);
         });
 
         it("gives the plugin a go.mod with its module path and the toolchain's SDK", () => {
