@@ -167,7 +167,7 @@ describe("every failure is clear, documented in its exit code, and changes none 
     const up = spawnCli(["up"], { cwd: p.dir });
     let err = "";
     up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
-    await waitFor(() => err.includes("ready in"), 120_000, "up to be ready");
+    await waitFor(() => err.includes("Ctrl-C stops everything"), 120_000, "up to be ready");
     const agent = new http.Agent({ keepAlive: true });
     let stop = false;
     const loops = Array.from({ length: 3 }, async () => {

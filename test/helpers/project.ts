@@ -63,13 +63,13 @@ export function panicOnHeader(p: Project): void {
   writeFileSync(main, `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`);
 }
 
-/** Starts a foreground `up` and waits until it is ready; returns it with its output so far. */
+/** Starts a foreground `up` and waits until it has told it is ready (its last ready line); returns it with its output so far. */
 export async function foreground(p: Project, args: string[] = [], env: Record<string, string> = {}) {
   const up = spawnCli(["up", ...args], { cwd: p.dir, env });
   const out = { err: "", out: "" };
   up.stderr!.on("data", (c: Buffer) => (out.err += c.toString()));
   up.stdout!.on("data", (c: Buffer) => (out.out += c.toString()));
-  await waitFor(() => out.err.includes("ready in") || up.exitCode !== null, 120_000, "up to be ready");
-  expect(out.err, out.err).toContain("ready in");
+  await waitFor(() => out.err.includes("Ctrl-C stops everything") || up.exitCode !== null, 120_000, "up to be ready");
+  expect(out.err, out.err).toContain("Ctrl-C stops everything");
   return { up, out };
 }

@@ -89,7 +89,7 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     let err = "";
     up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
     try {
-      await waitFor(() => err.includes("ready in") || up.exitCode !== null, 120_000, "up --docker to be ready");
+      await waitFor(() => err.includes("Ctrl-C stops everything") || up.exitCode !== null, 120_000, "up --docker to be ready");
       expect((await request(p.ports.listener, { headers: { "x-panic": "1" } })).status).toBe(503);
       await waitFor(() => err.includes("its VM is now dead"), 10_000, "the panic report");
       expect(err).toMatch(/the plugin panicked: assignment to entry in nil map \(in proxy_on_request_headers\)\n\s+at main\.\(\*\w+\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\)/);
@@ -107,7 +107,7 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     const up = spawnCli(["up", ...DOCKER_ARGS], { cwd: p.dir });
     let err = "";
     up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
-    await waitFor(() => err.includes("ready in") || up.exitCode !== null, 120_000, "up --docker to be ready");
+    await waitFor(() => err.includes("Ctrl-C stops everything") || up.exitCode !== null, 120_000, "up --docker to be ready");
     up.kill("SIGKILL");
     await up;
     // The exit hook never ran: the containers are still there…

@@ -73,7 +73,7 @@ describe("up --watch: the edit loop", () => {
     up.stderr!.on("data", (c: Buffer) => (out.err += c.toString()));
     up.stdout!.on("data", (c: Buffer) => (out.out += c.toString()));
     try {
-      await waitFor(() => out.err.includes("ready in"), 120_000, "up --watch to be ready");
+      await waitFor(() => out.err.includes("Ctrl-C stops everything"), 120_000, "up --watch to be ready");
       expect(out.err).toContain("watching plugins, envoy.yaml and the backend");
       expect((await request(p.ports.listener)).headers["x-version"]).toBe("1");
 
@@ -110,7 +110,7 @@ describe("up --watch: the edit loop", () => {
     const out = { err: "" };
     up.stderr!.on("data", (c: Buffer) => (out.err += c.toString()));
     try {
-      await waitFor(() => out.err.includes("ready in"), 120_000, "up --watch to be ready");
+      await waitFor(() => out.err.includes("Ctrl-C stops everything"), 120_000, "up --watch to be ready");
       const envoyYaml = path.join(p.dir, "envoy.yaml");
       edit(envoyYaml, '"value": "hello from rl"', '"value": "configured live"');
       await waitFor(() => /envoy\.yaml changed: loaded the new configuration of plugin\/ in place/.test(out.err), 60_000, "the config reload");
