@@ -44,12 +44,17 @@ export function identify(pid: number): ProcessIdentity | undefined {
   return { pid, startTime, command: commandLine(pid) ?? "" };
 }
 
-/** Whether the process recorded as `id` is still that process. */
+/**
+ * Whether the process recorded as `id` is still that process: the same start
+ * time (a reused pid has another), and the same command line when both are
+ * known (a process may show none for an instant around its exec).
+ */
 export function stillRunning(id: ProcessIdentity): boolean {
   const now = identify(id.pid);
   if (now === undefined) return false;
+  if (id.startTime !== "" && now.startTime !== "" && now.startTime !== id.startTime) return false;
   if (id.startTime === "" || now.startTime === "") return now.command === id.command || id.command === "";
-  return now.startTime === id.startTime && now.command === id.command;
+  return id.command === "" || now.command === "" || now.command === id.command;
 }
 
 export function pidAlive(pid: number): boolean {

@@ -24,12 +24,18 @@ export interface PluginTrap {
 
 const FRAGMENT = /\]\[error\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
 const TRAP_TAIL = /Function: \w+ failed: Uncaught \w+: |^Proxy-Wasm plugin in-VM backtrace:|^\s+\d+:\s+0x[0-9a-f]+ - /;
+const FAILED = /Function: (\w+) failed: Uncaught \w+: /;
+
+/** A line of Envoy's own log (`[2026-11-25 23:19:37.816][1406][error][wasm] …`), as opposed to its stdout access log. */
+const ENVOY_LOG_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]/;
 
 /**
  * For the live stream: hides the ~40 one-fragment lines and the V8 backtrace
  * of a Go panic, which TrapWatcher reports as one summary. It starts hiding
- * at a fragment that begins a panic and stops at the first line that is not
- * part of it. The log files keep every line.
+ * at a fragment that begins a panic and stops at the first line of Envoy's
+ * own log that is not part of it. Lines from Envoy's other pipe (the access
+ * log on stdout) may arrive in between: they are shown, and do not end it.
+ * The log files keep every line.
  */
 export class PanicCollapser {
   private hiding = false;
@@ -40,11 +46,10 @@ export class PanicCollapser {
     if (fragment !== null && /^(panic: |fatal error: )/.test(fragment[1] ?? "")) this.hiding = true;
     if (!this.hiding) return true;
     if (fragment !== null || TRAP_TAIL.test(line)) return false;
-    this.hiding = false;
+    if (ENVOY_LOG_LINE.test(line)) this.hiding = false;
     return true;
   }
 }
-const FAILED = /Function: (\w+) failed: Uncaught \w+: /;
 
 export class TrapWatcher {
   private fragments: string[] = [];

@@ -111,10 +111,11 @@ export class ProcessService implements Service {
         reject(error);
       });
     });
-    // setpriv execs the program: wait until the pid runs it, so the identity recorded is the program's.
-    for (let i = 0; i < 100 && setpriv !== undefined && this.exitInfo === undefined; i++) {
+    // Record the identity of the program itself: after setpriv's exec, and once its command line shows
+    // (a process has none for an instant around an exec).
+    for (let i = 0; i < 100 && this.exitInfo === undefined; i++) {
       const id = identify(child.pid!);
-      if (id !== undefined && !id.command.startsWith(setpriv)) break;
+      if (id !== undefined && id.command !== "" && (setpriv === undefined || !id.command.startsWith(setpriv))) break;
       await new Promise((r) => setTimeout(r, 5));
     }
     this.identity = identify(child.pid!);

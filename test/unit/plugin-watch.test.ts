@@ -71,3 +71,13 @@ describe("PanicCollapser", () => {
     expect(c.show("backend", PANIC[0]!)).toBe(true);
   });
 });
+
+describe("PanicCollapser across Envoy's two pipes", () => {
+  it("keeps hiding when an access-log line (Envoy's stdout) arrives in the middle of the panic", () => {
+    const c = new PanicCollapser();
+    const accessLog = '[2026-11-25T23:19:37.800Z] "GET /hello HTTP/1.1" 200 - 0 13 3 0 "-" "-" "id" "127.0.0.1:8085" "127.0.0.1:8080"';
+    const after = "[2026-11-25 23:19:38.000][1406][info][main] [source/server/server.cc:1] something else";
+    const lines = [PANIC[0]!, PANIC[1]!, accessLog, ...PANIC.slice(2), after];
+    expect(lines.filter((l) => c.show("envoy", l))).toEqual([accessLog, after]);
+  });
+});
