@@ -87,7 +87,7 @@ export default async function setup(): Promise<() => void> {
 
   return () => {
     if (image !== undefined) removeImage(image);
-    const left = [...leftoverProcesses(run), ...leftoverContainers(run), ...leftoverFiles(path.join(run, "tmp"))];
+    const left = [...leftoverProcesses(run), ...leftoverContainers(run), ...leftoverBridges(), ...leftoverFiles(path.join(run, "tmp"))];
     rmSync(run, { recursive: true, force: true });
     if (left.length > 0) {
       throw new Error(`the tests left these behind (now removed):\n${left.map((l) => `  ${l}`).join("\n")}`);
@@ -129,6 +129,15 @@ function leftoverContainers(run: string): string[] {
     execFileSync("docker", ["rm", "-f", id!], { stdio: "ignore" });
   }
   return found;
+}
+
+/** Bridges of the private engines (test/helpers/engine.ts: "ewt" and six hex digits); removed and listed. */
+function leftoverBridges(): string[] {
+  const links = spawnSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8" });
+  if (links.status !== 0) return [];
+  const names = [...links.stdout.matchAll(/^\d+: (ewt[0-9a-f]{6}):/gm)].map((m) => m[1]!);
+  for (const name of names) spawnSync("ip", ["link", "del", name], { stdio: "ignore" });
+  return names.map((n) => `network bridge ${n}`);
 }
 
 function leftoverFiles(tmp: string): string[] {

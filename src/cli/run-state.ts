@@ -74,9 +74,10 @@ function describeLastRun(last: NonNullable<StatusResult["lastRun"]>): string[] {
   if (last.outcome === "failed") {
     return [`last run (${last.mode}, ${when}) failed to start: ${last.reason ?? "?"}`, ...(last.lastLines ?? []).map((l) => `  ${l}`)];
   }
+  if (last.engine !== undefined) return [`last run (${last.mode}, ${when}) ended because the Docker engine (${last.engine}) stopped, and its containers with it`];
   const exit = last.exit === undefined ? "ended" : describeExit(last.exit);
   return [
-    `last run (${last.mode}, ${when}) ended because ${last.service ?? "a service"} ${exit} on its own${last.reason === undefined ? "" : `: ${last.reason}`}`,
+    `last run (${last.mode}, ${when}) ended because ${last.service ?? "a service"} ${exit}${last.reason === undefined ? " on its own" : `: ${last.reason}`}`,
     ...(last.lastLines ?? []).slice(-8).map((l) => `  ${last.service} | ${l}`),
     "  (all of it: envoywasm logs supervisor, envoywasm logs " + (last.service ?? "envoy") + ")",
   ];

@@ -34,7 +34,10 @@ export async function runSupervisor(planFile: string): Promise<void> {
       onStopping: (why) => ui.info(`${stamp()} ${why}: stopping`),
       onPluginTrap: (trap) => ui.info(`${stamp()} the plugin trapped in ${trap.callback}${trap.message === undefined ? "" : `: ${trap.message}`}`),
     });
-    if (outcome.kind === "crashed") {
+    if (outcome.kind === "crashed" && outcome.engine !== undefined) {
+      ui.info(`${stamp()} the Docker engine (${outcome.engine}) stopped, and the containers with it`);
+      process.exitCode = 1;
+    } else if (outcome.kind === "crashed") {
       ui.info(`${stamp()} ${outcome.service} ended on its own (${outcome.exit.signal ?? `exit ${outcome.exit.code}`}); stopped the rest`);
       process.exitCode = 1;
     } else ui.info(`${stamp()} stopped`);

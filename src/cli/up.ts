@@ -125,11 +125,16 @@ function reportOutcome(outcome: RunOutcome, plan: RunPlan): void {
     ui.success(`stopped ${plan.services.map((s) => s.name).reverse().join(" and ")}`);
     return;
   }
+  if (outcome.engine !== undefined) {
+    throw new UserError(`the Docker engine (${outcome.engine}) stopped under the run, and ${plan.services.map((s) => s.name).reverse().join(" and ")} with it`, {
+      hint: "start the engine again, then `envoywasm up --docker`; the next envoywasm command here removes the containers it left",
+    });
+  }
   const exit = outcome.exit.signal !== null ? `was killed by ${outcome.exit.signal}` : `exited with code ${outcome.exit.code}`;
   const tail = outcome.lastLines.slice(-10).map((l) => `  ${outcome.service} | ${l}`).join("\n");
   const others = plan.services.filter((s) => s.name !== outcome.service).map((s) => s.name);
   throw new UserError(
-    `${outcome.service} ${exit} on its own${outcome.diagnosis === undefined ? "" : `: ${outcome.diagnosis.message}`}${others.length === 0 ? "" : `; stopped ${others.join(" and ")}`}${tail === "" ? "" : `\nits last lines:\n${tail}`}`,
+    `${outcome.service} ${exit}${outcome.diagnosis === undefined ? " on its own" : `: ${outcome.diagnosis.message}`}${others.length === 0 ? "" : `; stopped ${others.join(" and ")}`}${tail === "" ? "" : `\nits last lines:\n${tail}`}`,
     { hint: outcome.diagnosis?.hint ?? `the full output is in .envoywasm/logs/${outcome.service}.log; run \`envoywasm up\` again when fixed` },
   );
 }

@@ -205,7 +205,7 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
       publish: [...new Set([...ports.map((p) => p.port), ...(backend === undefined ? [] : [backend.port])])],
       publishAddress: options.expose === true ? "0.0.0.0" : "127.0.0.1",
       pauseBinary: await pauseBinary(go.version),
-      user: "101:101",
+      ...containerUser(),
     };
   }
 
@@ -219,6 +219,7 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     lockFile: paths.lock,
     controlSocket: controlSocketPath(project.root),
     runtime,
+    envoyConfig: paths.envoyConfig,
     services,
     envoy: { version: envoyVersion, ...(envoyPath === undefined ? {} : { path: envoyPath }), ...(image === undefined ? {} : { image }) },
     admin: admin.port,
@@ -405,6 +406,13 @@ export async function writeDerived(paths: ProjectPaths, derived: DerivedConfig, 
 }
 
 /** A base id per project, so two projects' Envoys run side by side. */
+/** Containers run as whoever runs envoywasm (see DockerRuntime); Envoy's image user where there are no uids. */
+function containerUser(): { user: string; groups: number[] } {
+  if (process.getuid === undefined || process.getgid === undefined) return { user: "101:101", groups: [] };
+  const gid = process.getgid();
+  return { user: `${process.getuid()}:${gid}`, groups: (process.getgroups?.() ?? []).filter((g) => g !== gid) };
+}
+
 export function baseIdFor(root: string): number {
   const h = createHash("sha256").update(path.resolve(root)).digest();
   return 1000 + (h.readUInt32BE(0) % 60_000);

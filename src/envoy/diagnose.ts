@@ -1,3 +1,6 @@
+import { existsSync, readFileSync, statSync, type Stats } from "node:fs";
+import path from "node:path";
+
 /**
  * Envoy explains a failure as a cascade: one line with the cause, then
  * generic ones ("Wasm VM failed …", "Plugin configured to fail closed …",
@@ -9,9 +12,18 @@ export interface Diagnosis {
   hint: string;
 }
 
+/** Where the project is as Envoy sees it, to explain a file it cannot read from the file itself. */
+export interface FileContext {
+  root: string;
+  /** The user's envoy.yaml, to name the line that mentions the file. */
+  envoyConfig?: string;
+  /** In Docker: where the project is mounted, and the user ("uid:gid", other groups) the container runs as, with no capabilities. */
+  container?: { mount: string; user: string; groups: number[] };
+}
+
 interface Rule {
   pattern: RegExp;
-  explain: (m: RegExpExecArray, lines: readonly string[]) => Diagnosis;
+  explain: (m: RegExpExecArray, lines: readonly string[], files: FileContext | undefined) => Diagnosis;
 }
 
 const RULES: Rule[] = [
@@ -24,12 +36,14 @@ const RULES: Rule[] = [
     }),
   },
   {
-    // Envoy in a container (uid 101) and a file mode that shuts it out.
-    pattern: /unable to read file: ([^\s`']+)/,
-    explain: (m) => ({
-      message: `Envoy cannot read ${m[1]}`,
-      hint: "in Docker, Envoy runs as uid 101 and reads the project through a read-only mount: make the file readable by others (`chmod a+r`)",
-    }),
+    // A file envoy.yaml names (a DataSource's filename): missing, or shut out by its mode.
+    // Envoy says "does not exist" for a file it cannot open, whatever the reason.
+    pattern: /unable to read file: ([^\s`']+)|\bfile ([^\s`']+) does not exist/,
+    explain: (m, _lines, files) =>
+      unreadable(m[1] ?? m[2]!, files, {
+        message: `Envoy cannot read ${m[1] ?? m[2]}`,
+        hint: "check the path in envoy.yaml (relative paths are relative to the project folder) and that the file is readable",
+      }),
   },
   {
     pattern: /Didn't find a registered implementation for '(envoy\.wasm\.runtime\.\w+)'/,
@@ -83,11 +97,12 @@ const RULES: Rule[] = [
     },
   },
   {
-    pattern: /Invalid path: (\S+)/,
-    explain: (m) => ({
-      message: `Envoy cannot read ${m[1]}`,
-      hint: "check the module path in envoy.yaml (vm_config.code.local.filename, relative to the project root); `envoywasm build` writes it there",
-    }),
+    pattern: /Invalid path: ([^\s`']+)/,
+    explain: (m, _lines, files) =>
+      unreadable(m[1]!, files, {
+        message: `Envoy cannot read ${m[1]}`,
+        hint: "check the module path in envoy.yaml (vm_config.code.local.filename, relative to the project root); `envoywasm build` writes it there",
+      }),
   },
   {
     pattern: /Failed to (?:load Wasm code|parse corrupted Wasm module|load Wasm bytecode)/,
@@ -127,12 +142,109 @@ const RULES: Rule[] = [
   },
 ];
 
-export function diagnoseEnvoy(lines: readonly string[]): Diagnosis | undefined {
+export function diagnoseEnvoy(lines: readonly string[], files?: FileContext): Diagnosis | undefined {
   for (const rule of RULES) {
     for (const line of lines) {
       const m = rule.pattern.exec(line);
-      if (m !== null) return rule.explain(m, lines);
+      if (m !== null) return rule.explain(m, lines, files);
     }
+  }
+  return undefined;
+}
+
+/**
+ * Why Envoy could not read a file, found on the file itself: the host path
+ * behind the path Envoy was given (a container path in Docker), the line of
+ * envoy.yaml that names it, and what shuts Envoy's user out (no such file,
+ * a folder it cannot enter, a mode). Envoy in a container has no
+ * capabilities, so even root there goes by the modes.
+ */
+export function unreadable(named: string, files: FileContext | undefined, fallback: Diagnosis): Diagnosis {
+  if (files === undefined) return fallback;
+  const container = files.container;
+  let host: string;
+  if (container !== undefined && path.posix.isAbsolute(named)) {
+    if (named !== container.mount && !named.startsWith(`${container.mount}/`)) {
+      return {
+        message: `Envoy in its container cannot see ${named}: only the project folder is mounted there (at ${container.mount})`,
+        hint: "keep the files envoy.yaml names inside the project folder, and name them relative to it",
+      };
+    }
+    host = path.join(files.root, named.slice(container.mount.length));
+  } else host = path.resolve(files.root, named);
+  const relative = path.relative(files.root, host);
+  const shown = relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? host : relative;
+  const line = files.envoyConfig === undefined ? undefined : lineNaming(files.envoyConfig, [named, relative, path.basename(host)]);
+  const where = line === undefined ? "" : ` (${path.relative(files.root, files.envoyConfig!) || files.envoyConfig}:${line})`;
+  const who = container === undefined ? nativeUser() : containerUser(container);
+  const reader = container === undefined ? "Envoy" : `Envoy in its container (user ${container.user}, no capabilities)`;
+  if (!existsSync(host)) {
+    return { message: `Envoy cannot read ${shown}${where}: there is no such file`, hint: fallback.hint };
+  }
+  const inside = !relative.startsWith("..") && !path.isAbsolute(relative);
+  const folders: string[] = [];
+  if (inside) for (let d = path.dirname(host); ; d = path.dirname(d)) {
+    folders.unshift(d);
+    if (d === files.root || d === path.dirname(d)) break;
+  }
+  for (const folder of folders) {
+    const st = statSync(folder);
+    if (!allowed(st, who, 0o1)) {
+      const name = path.relative(files.root, folder);
+      return {
+        message: `${reader} cannot read ${shown}${where}: it cannot enter ${name === "" ? "the project folder" : `${name}/`} (mode ${octal(st.mode)}, owner uid ${st.uid})`,
+        hint: `let it in: \`chmod a+x ${name === "" ? folder : name}\``,
+      };
+    }
+  }
+  const st = statSync(host);
+  if (!allowed(st, who, 0o4)) {
+    return {
+      message: `${reader} cannot read ${shown}${where}: it is mode ${octal(st.mode)} and belongs to uid ${st.uid}`,
+      hint: `make it readable: \`chmod a+r ${shown}\`${container === undefined ? "" : " (the container reads the project as you do, without root's rights)"}`,
+    };
+  }
+  return { message: `${fallback.message.replace(named, shown)}${where}`, hint: fallback.hint };
+}
+
+interface Reader {
+  uid: number;
+  gids: number[];
+  /** Root outside a container reads anything (CAP_DAC_OVERRIDE). */
+  overrides: boolean;
+}
+
+function nativeUser(): Reader {
+  const uid = process.getuid?.() ?? -1;
+  return { uid, gids: [process.getgid?.() ?? -1, ...(process.getgroups?.() ?? [])], overrides: uid === 0 };
+}
+
+function containerUser(c: { user: string; groups: number[] }): Reader {
+  const [uid, gid] = c.user.split(":").map(Number);
+  return { uid: uid ?? -1, gids: [gid ?? -1, ...c.groups], overrides: false };
+}
+
+function allowed(st: Stats, who: Reader, bit: number): boolean {
+  if (who.overrides) return true;
+  const shift = st.uid === who.uid ? 6 : who.gids.includes(st.gid) ? 3 : 0;
+  return ((st.mode >> shift) & bit) !== 0;
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8)}`;
+}
+
+function lineNaming(file: string, candidates: string[]): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const lines = text.split("\n");
+  for (const c of candidates.filter((x) => x !== "")) {
+    const i = lines.findIndex((l) => l.includes(c) && !/^\s*#/.test(l));
+    if (i >= 0) return i + 1;
   }
   return undefined;
 }

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import type Docker from "dockerode";
-import { connectDocker, CONTAINER_TOOLS, demuxStream, LABEL_PROJECT, LABEL_RUN, LABEL_SERVICE } from "../lib/docker.js";
+import { connectDocker, CONTAINER_TOOLS, demuxStream, engineAddress, LABEL_PROJECT, LABEL_RUN, LABEL_SERVICE } from "../lib/docker.js";
 import { formatCommand } from "../lib/exec.js";
 import { ui } from "../ui/output.js";
 import { LineSplitter, RingBuffer } from "./lines.js";
@@ -24,6 +24,12 @@ export class DockerRuntime implements Runtime {
   private docker!: Docker;
   private net: Docker.Container | undefined;
   private readonly ids: string[] = [];
+  /** The engine's event stream of this run's kills: who stopped a container, and whether the engine is still there. */
+  private events: NodeJS.ReadableStream | undefined;
+  private eventsEnded = false;
+  /** Containers envoywasm is stopping itself; a kill of any other came from outside. */
+  private readonly stopping = new Set<string>();
+  private readonly killedOutside = new Set<string>();
 
   constructor(
     private readonly plan: RunPlan,
@@ -41,6 +47,7 @@ export class DockerRuntime implements Runtime {
   async setUp(): Promise<void> {
     this.docker = await connectDocker();
     await removeProjectContainers(this.plan.root, this.docker);
+    await this.followKills();
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const port of this.runtime.publish) {
@@ -58,13 +65,24 @@ export class DockerRuntime implements Runtime {
       Labels: this.labels("net"),
       ExposedPorts: exposed,
       HostConfig: {
+        ...this.confinement(),
         PortBindings: bindings,
         Binds: [`${this.runtime.pauseBinary}:${pause}:ro`],
-        SecurityOpt: ["no-new-privileges"],
       },
     });
     this.ids.push(this.net.id);
     await this.net.start();
+  }
+
+  /**
+   * Every container runs as the user who ran envoywasm (with their groups),
+   * with no capabilities and no way to gain any: it can read the project
+   * exactly as that user can natively, and no more (root included: without
+   * CAP_DAC_OVERRIDE it cannot read other users' private files).
+   */
+  private confinement() {
+    const groups = this.runtime.groups ?? [];
+    return { SecurityOpt: ["no-new-privileges"], CapDrop: ["ALL"], ...(groups.length === 0 ? {} : { GroupAdd: groups.map(String) }) };
   }
 
   service(spec: ServicePlan, onLine: (service: string, line: string) => void): Service {
@@ -86,9 +104,9 @@ export class DockerRuntime implements Runtime {
       Labels: this.labels(spec.name),
       Tty: false,
       HostConfig: {
+        ...this.confinement(),
         NetworkMode: `container:${this.net!.id}`,
         Binds: binds,
-        SecurityOpt: ["no-new-privileges"],
       },
     });
     this.ids.push(container.id);
@@ -100,9 +118,63 @@ export class DockerRuntime implements Runtime {
   }
 
   async tearDown(): Promise<void> {
+    (this.events as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
     if (this.net === undefined) return;
     await this.net.stop({ t: 2 }).catch(() => {});
     await this.net.remove({ force: true }).catch(() => {});
+  }
+
+  private async followKills(): Promise<void> {
+    const events = await this.docker.getEvents({ filters: { type: ["container"], event: ["kill"], label: [`${LABEL_RUN}=${this.plan.runId}`] } });
+    this.events = events;
+    const splitter = new LineSplitter((line) => {
+      try {
+        const id = (JSON.parse(line) as { id?: string }).id;
+        if (id !== undefined && !this.stopping.has(id)) this.killedOutside.add(id);
+      } catch {
+        // Not an event: ignore.
+      }
+    });
+    events.on("data", (chunk: Buffer | string) => splitter.push(chunk.toString()));
+    const ended = () => (this.eventsEnded = true);
+    events.on("end", ended);
+    events.on("close", ended);
+    events.on("error", ended);
+  }
+
+  /** Marks a container as stopped by envoywasm (its kill event is no news). */
+  stoppingContainer(id: string): void {
+    this.stopping.add(id);
+  }
+
+  /** Whether a container was stopped or killed by someone else (docker stop/kill, or a stopping engine). */
+  killedFromOutside(id: string): boolean {
+    return this.killedOutside.has(id);
+  }
+
+  /**
+   * A stopping engine first stops every container, then goes; whoever sees a
+   * container end sees the engine still answering. So when a kill came from
+   * outside, give the engine a few seconds to go (its event stream ends) before
+   * deciding it was a `docker stop`.
+   */
+  async lostEngine(): Promise<string | undefined> {
+    const deadline = Date.now() + (this.killedOutside.size > 0 ? 5000 : 0);
+    for (;;) {
+      if (this.eventsEnded || !(await this.answers())) return engineAddress();
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  private answers(): Promise<boolean> {
+    return Promise.race([
+      this.docker.ping().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref()),
+    ]);
   }
 
   killNow(): void {
@@ -134,6 +206,10 @@ class DockerService implements Service {
 
   recentLines(): string[] {
     return this.recent.all();
+  }
+
+  stoppedFromOutside(): boolean {
+    return this.container !== undefined && this.runtime.killedFromOutside(this.container.id);
   }
 
   record(): ServiceRecord {
@@ -188,6 +264,7 @@ class DockerService implements Service {
 
   async stop(graceMs: number): Promise<ExitInfo> {
     if (this.container === undefined) return { code: null, signal: null };
+    this.runtime.stoppingContainer(this.container.id);
     if (this.exitInfo === undefined) await this.container.stop({ t: Math.max(1, Math.ceil(graceMs / 1000)) }).catch(() => {});
     const info = await Promise.race([this.exited, new Promise<ExitInfo>((r) => setTimeout(() => r({ code: null, signal: "SIGKILL" }), graceMs + 5000))]);
     await this.container.remove({ force: true }).catch(() => {});

@@ -36,8 +36,10 @@ export type RuntimePlan =
       publishAddress: string;
       /** A static binary (host path) that holds the shared network namespace, as a pod's pause container does. */
       pauseBinary: string;
-      /** The user Envoy and the backend run as in their containers. */
+      /** The user ("uid:gid") every container runs as: the one who ran envoywasm. */
       user: string;
+      /** That user's other groups, so group-readable files stay readable. */
+      groups: number[];
     };
 
 /** An HTTP Wasm filter loaded through ECDS, and the version the run expects it to serve. */
@@ -61,6 +63,8 @@ export interface RunPlan {
   /** The supervisor's control socket (reload, status). */
   controlSocket: string;
   runtime: RuntimePlan;
+  /** The user's envoy.yaml (host path), to point at its lines when explaining a failure. */
+  envoyConfig?: string;
   services: ServicePlan[];
   envoy: { version: string; path?: string; image?: string };
   admin: number;

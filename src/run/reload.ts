@@ -179,7 +179,7 @@ export class Reloader {
         });
         if (refused !== undefined) {
           await delay(100);
-          const diagnosis = diagnoseEnvoy(lines);
+          const diagnosis = diagnoseEnvoy(lines, this.sup.fileContext());
           const plugin = ecds.find((e) => e.name === refused.name)?.plugin ?? refused.name;
           // Envoy keeps the previous config of a refused filter: it still serves.
           this.versions.set(refused.name, before.get(refused.name)?.version ?? "");

@@ -15,6 +15,8 @@ export interface Runtime {
   tearDown(): Promise<void>;
   /** Last resort in an exit hook: force everything down, synchronously as far as possible. */
   killNow(): void;
+  /** Docker: the engine's address when it no longer answers (it stopped, and its containers with it). */
+  lostEngine?(): Promise<string | undefined>;
 }
 
 export async function runtimeFor(plan: RunPlan): Promise<Runtime> {

@@ -36,6 +36,8 @@ export interface Service {
   ownsPort?(port: number): boolean | undefined;
   /** The last lines it wrote. */
   recentLines(): string[];
+  /** Docker: whether someone else stopped or killed its container (`docker stop`, `docker kill`). */
+  stoppedFromOutside?(): boolean;
 }
 
 export function describeExit(info: ExitInfo): string {

@@ -44,6 +44,8 @@ export interface LastRun {
   service?: string;
   exit?: ExitInfo;
   reason?: string;
+  /** The Docker engine that stopped under the run (and took its containers with it). */
+  engine?: string;
   lastLines?: string[];
 }
 
@@ -139,8 +141,9 @@ export async function reapLeftovers(state: RunState, root: string, graceMs = 300
   while (Date.now() < deadline && procs.some(serviceAlive)) await new Promise((r) => setTimeout(r, 50));
   for (const s of procs) signalIfOurs(s.process!, "SIGKILL");
   if (state.runtime === "docker") {
+    // An engine that does not answer throws (connectDocker's error): the caller keeps the state to try again.
     const { removeProjectContainers } = await import("./docker-runtime.js");
-    stopped.push(...(await removeProjectContainers(root).catch(() => [] as string[])));
+    stopped.push(...(await removeProjectContainers(root)));
   }
   // Its control socket (no other run of the project can be using it: this state is the latest).
   await rm(state.controlSocket, { force: true });
@@ -161,8 +164,17 @@ export async function liveRun(
 ): Promise<{ state?: RunState; deadRun: boolean; leftovers: string[] }> {
   const state = await readState(files.runState, warn);
   if (state !== undefined && supervisorAlive(state)) return { state, deadRun: false, leftovers: [] };
-  const leftovers = state === undefined ? [] : await reapLeftovers(state, root);
-  if (state !== undefined) await removeState(files.runState);
+  let leftovers: string[] = [];
+  if (state !== undefined) {
+    try {
+      leftovers = await reapLeftovers(state, root);
+      await removeState(files.runState);
+    } catch (error) {
+      warn?.(`${(error as Error).message}: the last run's containers are removed once it answers`);
+      await removeStaleLock(files.lock);
+      return { deadRun: true, leftovers };
+    }
+  }
   await removeStaleLock(files.lock);
   return { deadRun: state !== undefined, leftovers };
 }

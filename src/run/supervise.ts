@@ -1,5 +1,5 @@
 import { UserError } from "../errors.js";
-import { diagnoseEnvoy, envoyErrorLines } from "../envoy/diagnose.js";
+import { diagnoseEnvoy, envoyErrorLines, type FileContext } from "../envoy/diagnose.js";
 import { identify } from "./identity.js";
 import { releaseLock } from "./lock.js";
 import { LogMux } from "./log-mux.js";
@@ -40,7 +40,7 @@ export interface SuperviseHooks {
 
 export type RunOutcome =
   | { kind: "stopped"; signal: NodeJS.Signals }
-  | { kind: "crashed"; service: string; exit: ExitInfo; lastLines: string[]; diagnosis?: { message: string; hint: string } };
+  | { kind: "crashed"; service: string; exit: ExitInfo; lastLines: string[]; diagnosis?: { message: string; hint: string }; engine?: string };
 
 export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<RunOutcome> {
   return new Supervisor(plan, hooks).run();
@@ -58,6 +58,8 @@ export interface SupervisorHandle {
   listen(onLine: (service: string, line: string) => void): () => void;
   /** Records the modules now serving (state.json, status). */
   setModules(modules: RunPlan["modules"]): Promise<void>;
+  /** Where the project is, as Envoy sees it: for explaining a file it cannot read. */
+  fileContext(): FileContext;
 }
 
 export class Supervisor implements SupervisorHandle {
@@ -192,12 +194,21 @@ export class Supervisor implements SupervisorHandle {
         this.hooks.onReady?.({ ms: Math.round(performance.now() - started), services: timings, hiddenStartupLines });
         const first = await Promise.race([this.crashed, this.stopRequested.then(() => undefined)]);
         if (first !== undefined && this.stopSignal === undefined) {
-          this.hooks.onStopping?.(`${first.service.name} ${describeExit(first.exit)}`);
+          // A stopping Docker engine stops every container: that, not the container that went first, is the news.
+          const engine = await this.runtime.lostEngine?.();
+          this.hooks.onStopping?.(engine === undefined ? `${first.service.name} ${describeExit(first.exit)}` : `the Docker engine (${engine}) stopped`);
           await delay(100); // let its last lines arrive
           await this.stopAll();
           const lastLines = first.service.recentLines().slice(-20);
-          const diagnosis = first.service.name === "envoy" ? diagnoseEnvoy(first.service.recentLines()) : undefined;
-          outcome = { kind: "crashed", service: first.service.name, exit: first.exit, lastLines, ...(diagnosis === undefined ? {} : { diagnosis }) };
+          const diagnosis =
+            engine !== undefined
+              ? undefined
+              : first.service.stoppedFromOutside?.() === true
+                ? { message: "its container was stopped from outside envoywasm (docker stop, docker kill)", hint: "`envoywasm down` stops a run and `envoywasm up` starts it again" }
+                : first.service.name === "envoy"
+                  ? diagnoseEnvoy(first.service.recentLines(), this.fileContext())
+                  : undefined;
+          outcome = { kind: "crashed", service: first.service.name, exit: first.exit, lastLines, ...(diagnosis === undefined ? {} : { diagnosis }), ...(engine === undefined ? {} : { engine }) };
         }
       }
       await this.stopAll();
@@ -211,7 +222,8 @@ export class Supervisor implements SupervisorHandle {
       await this.stopAll().catch(() => {});
       await this.runtime?.tearDown().catch(() => {});
       this.traps?.flush();
-      await removeState(this.plan.stateFile);
+      // Without its engine, the run's containers cannot be removed now: the state stays, and the next command removes them once it answers.
+      if (outcome?.kind !== "crashed" || outcome.engine === undefined) await removeState(this.plan.stateFile);
       await writeLastRun(this.plan.lastRunFile, this.lastRun(outcome, failure)).catch(() => {});
       await this.mux.close();
       await releaseLock(this.plan.lockFile, this.plan.runId).catch(() => {});
@@ -220,10 +232,29 @@ export class Supervisor implements SupervisorHandle {
     }
   }
 
+  /** What the explanation of a file Envoy cannot read needs: where the project is, as Envoy sees it. */
+  fileContext(): FileContext {
+    const runtime = this.plan.runtime;
+    const mount = runtime.kind === "docker" ? runtime.mounts.find((m) => m.host === this.plan.root) : undefined;
+    return {
+      root: this.plan.root,
+      ...(this.plan.envoyConfig === undefined ? {} : { envoyConfig: this.plan.envoyConfig }),
+      ...(runtime.kind === "docker" && mount !== undefined ? { container: { mount: mount.container, user: runtime.user, groups: runtime.groups ?? [] } } : {}),
+    };
+  }
+
   private lastRun(outcome: RunOutcome | undefined, failure: unknown): LastRun {
     const base = { runId: this.plan.runId, startedAt: this.state.startedAt, endedAt: new Date().toISOString(), mode: this.state.mode, runtime: this.state.runtime };
     if (outcome?.kind === "crashed") {
-      return { ...base, outcome: "crashed", service: outcome.service, exit: outcome.exit, lastLines: outcome.lastLines, ...(outcome.diagnosis === undefined ? {} : { reason: outcome.diagnosis.message }) };
+      return {
+        ...base,
+        outcome: "crashed",
+        service: outcome.service,
+        exit: outcome.exit,
+        lastLines: outcome.lastLines,
+        ...(outcome.diagnosis === undefined ? {} : { reason: outcome.diagnosis.message }),
+        ...(outcome.engine === undefined ? {} : { engine: outcome.engine }),
+      };
     }
     if (outcome === undefined) {
       const message = failure instanceof Error ? failure.message : String(failure);
@@ -258,7 +289,7 @@ export class Supervisor implements SupervisorHandle {
       this.stopRequested.then(() => "stop" as const),
     ]).catch((error: unknown) => error);
     if (outcome === "stop" || outcome === "ready") return;
-    throw startFailure(service, outcome);
+    throw startFailure(service, outcome, this.fileContext());
   }
 
   async restartService(spec: ServicePlan): Promise<void> {
@@ -390,11 +421,11 @@ export class EcdsRejectedError extends Error {
   }
 }
 
-function startFailure(service: Service, error: unknown): UserError {
+function startFailure(service: Service, error: unknown, files: FileContext): UserError {
   if (error instanceof UserError) return error;
   const lines = service.recentLines();
   if (error instanceof ServiceExitedError || error instanceof ServiceTimeoutError || error instanceof EcdsRejectedError) {
-    const diagnosis = service.name === "envoy" ? diagnoseEnvoy(lines) : undefined;
+    const diagnosis = service.name === "envoy" ? diagnoseEnvoy(lines, files) : undefined;
     const shown = (service.name === "envoy" ? envoyErrorLines(lines) : lines).slice(-12);
     const tail = shown.length === 0 ? "" : `\n${shown.map((l) => `  ${service.name} | ${l}`).join("\n")}`;
     if (diagnosis !== undefined) return new UserError(`${error.message}: ${diagnosis.message}${tail}`, { hint: diagnosis.hint });

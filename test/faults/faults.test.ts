@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
@@ -8,7 +7,7 @@ import { execa } from "execa";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { identify } from "../../src/run/identity.js";
 import { BIN, removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
-import { edit, newProject, statusOf, stopProjects, type Project } from "../helpers/project.js";
+import { edit, newProject, statusOf, stopProjects, userFiles, type Project } from "../helpers/project.js";
 import { alive, expectAllStopped, request, waitFor } from "../helpers/run.js";
 
 // Deliberate faults, with the real processes, Envoy and HTTP. Each case checks
@@ -17,31 +16,6 @@ import { alive, expectAllStopped, request, waitFor } from "../helpers/run.js";
 
 afterEach(stopProjects);
 afterAll(removeTempDirs);
-
-/** A hash of the user's own files: everything but envoywasm's output (.envoywasm/, build/). */
-function userFiles(dir: string): string {
-  const hash = createHash("sha256");
-  const walk = (rel: string) => {
-    for (const name of readdirSync(path.join(dir, rel)).sort()) {
-      const r = rel === "" ? name : `${rel}/${name}`;
-      if (r === ".envoywasm" || r === "build") continue;
-      const full = path.join(dir, r);
-      if (existsSync(full) && readdirSync(path.dirname(full)).includes(name) && !isDir(full)) hash.update(r).update(readFileSync(full));
-      else if (isDir(full)) walk(r);
-    }
-  };
-  walk("");
-  return hash.digest("hex");
-}
-
-function isDir(p: string): boolean {
-  try {
-    readdirSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("nothing foreign is ever signalled", () => {
   it("a state.json whose pids belong to someone else's node process: status and down leave it alone", async () => {

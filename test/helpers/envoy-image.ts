@@ -9,7 +9,7 @@ import { pack } from "tar-stream";
  * the libraries `ldd` lists and an `envoy` user (uid 101, as in the official
  * image), imported with `docker import`. It takes about a second.
  */
-export async function buildEnvoyImage(envoyBinary: string, tag: string): Promise<void> {
+export async function buildEnvoyImage(envoyBinary: string, tag: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const binary = realpathSync(envoyBinary);
   const libraries = execFileSync("ldd", [binary], { encoding: "utf8" })
     .split("\n")
@@ -40,7 +40,7 @@ export async function buildEnvoyImage(envoyBinary: string, tag: string): Promise
   const result = spawnSync(
     "docker",
     ["import", "--change", 'ENTRYPOINT ["/usr/local/bin/envoy"]', "--change", "USER 101:101", "--change", "WORKDIR /tmp", "-", tag],
-    { input: Buffer.concat(chunks), encoding: "utf8", maxBuffer: 1 << 20 },
+    { input: Buffer.concat(chunks), encoding: "utf8", maxBuffer: 1 << 20, env },
   );
   if (result.status !== 0) throw new Error(`docker import failed: ${result.stderr.trim()}`);
 }

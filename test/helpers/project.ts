@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { expect } from "vitest";
@@ -72,4 +73,29 @@ export async function foreground(p: Project, args: string[] = [], env: Record<st
   await waitFor(() => out.err.includes("Ctrl-C stops everything") || up.exitCode !== null, 120_000, "up to be ready");
   expect(out.err, out.err).toContain("Ctrl-C stops everything");
   return { up, out };
+}
+
+/** A hash of the user's own files: everything but envoywasm's output (.envoywasm/, build/). */
+export function userFiles(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (rel: string) => {
+    for (const name of readdirSync(path.join(dir, rel)).sort()) {
+      const r = rel === "" ? name : `${rel}/${name}`;
+      if (r === ".envoywasm" || r === "build") continue;
+      const full = path.join(dir, r);
+      if (existsSync(full) && readdirSync(path.dirname(full)).includes(name) && !isDir(full)) hash.update(r).update(readFileSync(full));
+      else if (isDir(full)) walk(r);
+    }
+  };
+  walk("");
+  return hash.digest("hex");
+}
+
+function isDir(p: string): boolean {
+  try {
+    readdirSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

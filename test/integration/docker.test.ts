@@ -1,10 +1,10 @@
 import { execa } from "execa";
 import { randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
-import { newProject as newTemplateProject, stopProjects, type Project } from "../helpers/project.js";
+import { BIN, freePorts, removeTempDirs, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { edit, newProject as newTemplateProject, stopProjects, userFiles, type Project } from "../helpers/project.js";
 import { startRegistry } from "../helpers/registry.js";
 import { processesUnder, request, waitFor } from "../helpers/run.js";
 
@@ -178,5 +178,45 @@ docker("Docker failures are clear and start nothing", () => {
     const r = await runCli(["up", "--docker", "--pull", "sometimes"], { cwd: p.dir });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("Allowed choices are missing, always, never");
+  });
+});
+
+docker("the project as the container sees it", () => {
+  it("a project only its owner can read (made under umask 077) runs in Docker as it runs natively", async () => {
+    const root = await tempDir();
+    const [listener, admin, backend] = await freePorts(3);
+    const asOwnerOnly = (args: string[], cwd: string) =>
+      execa("sh", ["-c", 'umask 077 && exec "$0" "$@"', process.execPath, BIN, ...args], { cwd, env: { NO_COLOR: "1" }, reject: false });
+    const init = await asOwnerOnly(["init", "private", "--template", "headers", "--listener-port", String(listener), "--admin-port", String(admin), "--backend-port", String(backend)], root);
+    expect(init.exitCode, init.stderr).toBe(0);
+    const dir = path.join(root, "private");
+    made.push(dir);
+    expect(statSync(dir).mode & 0o077).toBe(0);
+    const up = await asOwnerOnly(["up", "-d", ...DOCKER_ARGS], dir);
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect((await request(listener!)).status).toBe(200);
+  });
+
+  // Root reads any file natively; its container, with no capabilities, goes by the modes (so the file must belong to someone else).
+  it.skipIf(process.getuid?.() !== 0)("a file envoy.yaml names that the container cannot read: which file, which line, why, and a fix that works", async () => {
+    const p = await newProject("headers", "unread");
+    edit(path.join(p.dir, "envoy.yaml"), "routes:\n", 'routes:\n                        - match: { prefix: "/motd" }\n                          direct_response: { status: 200, body: { filename: "motd.txt" } }\n');
+    const line = readFileSync(path.join(p.dir, "envoy.yaml"), "utf8").split("\n").findIndex((l) => l.includes("motd.txt")) + 1;
+    const motd = path.join(p.dir, "motd.txt");
+    writeFileSync(motd, "message of the day\n", { mode: 0o600 });
+    chownSync(motd, 4242, 4242);
+    const before = userFiles(p.dir);
+    const up = await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir });
+    expect(up.exitCode).toBe(1);
+    expect(up.stderr).toContain(`Envoy in its container (user 0:0, no capabilities) cannot read motd.txt (envoy.yaml:${line}): it is mode 0600 and belongs to uid 4242`);
+    expect(up.stderr).toContain("hint: make it readable: `chmod a+r motd.txt`");
+    expect(up.stderr).not.toContain("    at ");
+    expect(userFiles(p.dir)).toBe(before);
+    expect(await containersOf(p.dir)).toEqual([]);
+    // The hint, followed, is the fix.
+    chmodSync(motd, 0o644);
+    const again = await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect((await request(p.ports.listener, { path: "/motd" })).body).toBe("message of the day\n");
   });
 });

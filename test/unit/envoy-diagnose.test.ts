@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { diagnoseEnvoy, envoyErrorLines } from "../../src/envoy/diagnose.js";
 
 const T = "[2026-11-25 22:49:54.943][4611]";
@@ -59,14 +62,48 @@ describe("diagnoseEnvoy", () => {
     });
   });
 
-  it("explains a file the container's user cannot read (Envoy's message spans two lines)", () => {
+  it("names a file Envoy cannot read (its message spans two lines) without a backtick", () => {
     const d = diagnoseEnvoy([
       `${T}[critical][main] [source/server/server.cc:449] error \`unable to read file: build/p1.wasm\` initializing config 'goo.gle/debugstr    `,
       "  /project/.envoywasm/run/envoy.yaml'",
       "unable to read file: build/p1.wasm",
     ]);
     expect(d?.message).toBe("Envoy cannot read build/p1.wasm");
-    expect(d?.hint).toContain("uid 101");
+    const invalid = diagnoseEnvoy([`${T}[critical][main] [source/server/server.cc:449] error \`Invalid path: /project/x.yaml\` initializing config`]);
+    expect(invalid?.message).toBe("Envoy cannot read /project/x.yaml");
+  });
+
+  describe("a file Envoy cannot read, explained from the file itself", () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), "diagnose-"));
+    chmodSync(root, 0o755);
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
+    writeFileSync(path.join(root, "envoy.yaml"), "# motd.txt in a comment does not count\nbody:\n  filename: motd.txt\n");
+    const container = { mount: "/project", user: "1000:1000", groups: [] };
+    const missing = [`${T}[critical][main] error \`file motd.txt does not exist\` initializing config`];
+
+    it("a missing file: the line of envoy.yaml that names it", () => {
+      const d = diagnoseEnvoy(missing, { root, envoyConfig: path.join(root, "envoy.yaml") });
+      expect(d?.message).toBe("Envoy cannot read motd.txt (envoy.yaml:3): there is no such file");
+    });
+
+    it("in a container: a mode that shuts its user out, and a folder it cannot enter", () => {
+      writeFileSync(path.join(root, "motd.txt"), "hi", { mode: 0o600 });
+      chmodSync(path.join(root, "motd.txt"), 0o600);
+      const d = diagnoseEnvoy([`unable to read file: /project/motd.txt`], { root, envoyConfig: path.join(root, "envoy.yaml"), container: { ...container, user: "4242:4242" } });
+      expect(d?.message).toBe(`Envoy in its container (user 4242:4242, no capabilities) cannot read motd.txt (envoy.yaml:3): it is mode 0600 and belongs to uid ${statSync(root).uid}`);
+      expect(d?.hint).toContain("`chmod a+r motd.txt`");
+      mkdirSync(path.join(root, "conf"), { mode: 0o700 });
+      chmodSync(path.join(root, "conf"), 0o700);
+      writeFileSync(path.join(root, "conf", "a.pem"), "x", { mode: 0o644 });
+      const folder = diagnoseEnvoy([`unable to read file: /project/conf/a.pem`], { root, container: { ...container, user: "4242:4242" } });
+      expect(folder?.message).toBe(`Envoy in its container (user 4242:4242, no capabilities) cannot read conf/a.pem: it cannot enter conf/ (mode 0700, owner uid ${statSync(root).uid})`);
+      expect(folder?.hint).toBe("let it in: `chmod a+x conf`");
+    });
+
+    it("in a container: a path outside the project is not mounted", () => {
+      const d = diagnoseEnvoy([`unable to read file: /etc/envoy/cert.pem`], { root, container });
+      expect(d?.message).toBe("Envoy in its container cannot see /etc/envoy/cert.pem: only the project folder is mounted there (at /project)");
+    });
   });
 
   it("shows the real reason when it is only a warning: a runtime this Envoy lacks", () => {
