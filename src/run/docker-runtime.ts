@@ -155,11 +155,11 @@ export class DockerRuntime implements Runtime {
   /**
    * A stopping engine first stops every container, then goes; whoever sees a
    * container end sees the engine still answering. So when a kill came from
-   * outside, give the engine a few seconds to go (its event stream ends) before
+   * outside, give the engine three seconds to go (its event stream ends) before
    * deciding it was a `docker stop`.
    */
   async lostEngine(): Promise<string | undefined> {
-    const deadline = Date.now() + (this.killedOutside.size > 0 ? 5000 : 0);
+    const deadline = Date.now() + (this.killedOutside.size > 0 ? 3000 : 0);
     for (;;) {
       if (this.eventsEnded || !(await this.answers())) return engineAddress();
       if (Date.now() >= deadline) return undefined;

@@ -195,9 +195,9 @@ export class Supervisor implements SupervisorHandle {
         const first = await Promise.race([this.crashed, this.stopRequested.then(() => undefined)]);
         if (first !== undefined && this.stopSignal === undefined) {
           // A stopping Docker engine stops every container: that, not the container that went first, is the news.
+          await delay(100); // let its last lines (and the engine's events) arrive
           const engine = await this.runtime.lostEngine?.();
           this.hooks.onStopping?.(engine === undefined ? `${first.service.name} ${describeExit(first.exit)}` : `the Docker engine (${engine}) stopped`);
-          await delay(100); // let its last lines arrive
           await this.stopAll();
           const lastLines = first.service.recentLines().slice(-20);
           const diagnosis =

@@ -119,6 +119,18 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     expect(await containersOf(p.dir)).toEqual([]);
   });
 
+  it("a container killed from outside (docker kill) under a detached run: the run ends, and status says who stopped it", async () => {
+    const p = await newProject("headers", "outside");
+    expect((await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir })).exitCode).toBe(0);
+    const envoy = (await execa("docker", ["ps", "-q", "--filter", `label=envoywasm.project=${p.dir}`, "--filter", "label=envoywasm.service=envoy"])).stdout.trim();
+    expect(envoy).not.toBe("");
+    await execa("docker", ["kill", envoy]);
+    await waitFor(async () => (await containersOf(p.dir)).length === 0, 30_000, "the run to end and remove its containers");
+    const status = await runCli(["status"], { cwd: p.dir });
+    expect(status.stdout).toMatch(/last run \(detached, .*\) ended because envoy was killed by SIGKILL: its container was stopped from outside envoywasm \(docker stop, docker kill\)/);
+    expect(processesUnder(p.dir)).toEqual([]);
+  });
+
   it("runs beside a native run of another project", async () => {
     const a = await newProject("headers", "side-a");
     const b = await newProject("add-header", "side-b");
