@@ -11,7 +11,7 @@ import { supervise, type RunOutcome } from "../run/supervise.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
 import { ui } from "../ui/output.js";
 import { startProgress, type Progress } from "../ui/progress.js";
-import { formatMs } from "./build.js";
+import { formatMs } from "./build-report.js";
 import { warnLegacy } from "./project.js";
 import { reportTrap } from "./trap.js";
 import { isDaemonMessage, type DaemonMessage } from "./daemon-messages.js";

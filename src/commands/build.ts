@@ -4,13 +4,16 @@ import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
-import { buildKey, modulesKey, readStamp, stampMatches, writeStamp } from "../lib/build-cache.js";
+import { buildKey, modulesKey, readStamp, stampMatches, watchedPaths, writeStamp } from "../lib/build-cache.js";
+import { forgetNoop, recordNoop, snapshot } from "./build-noop.js";
+import { PACKAGE_VERSION } from "../lib/package-root.js";
 import { run, tailLines } from "../lib/exec.js";
 import { buildStampFile, projectPaths } from "../lib/paths.js";
 import { dispatchClusterWarnings, goroutineWarnings } from "../lib/plugin-lint.js";
 import { resolvePlugins, type PluginTarget } from "../lib/plugins.js";
 import { loadProject, type Project } from "../lib/project-config.js";
-import { BUILD_ENV_KEYS, toolchainFor, type CommandSpec, type ToolchainAdapter, type ToolchainInfo } from "../lib/toolchains.js";
+import { BUILD_ENV_KEYS } from "../lib/toolchain-identity.js";
+import { toolchainFor, type CommandSpec, type ToolchainAdapter, type ToolchainInfo } from "../lib/toolchains.js";
 import { checkModule, inspectModule, WasmCompileError } from "../wasm/check.js";
 
 export interface BuildOptions {
@@ -65,13 +68,31 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       });
     }
   }
+  // What this build's decision rests on, as it is before the build reads it (for the next no-op: build-noop.ts).
+  const inputs =
+    project.legacy.length > 0
+      ? undefined
+      : await snapshot([project.file, paths.envoyConfig, ...(await Promise.all(layout.plugins.map((p) => watchedPaths(p.absDir)))).flat()]);
   const toolchain = toolchainFor(project.config.toolchain);
   const info = await toolchain.detect();
   const clusters = bootstrap.clusters.map((c) => c.name);
   const plugins: PluginBuildResult[] = [];
-  for (const plugin of layout.plugins) {
-    plugins.push(await buildPlugin(project, plugin, toolchain, info, options, clusters, bootstrap.display));
+  try {
+    for (const plugin of layout.plugins) {
+      plugins.push(await buildPlugin(project, plugin, toolchain, info, options, clusters, bootstrap.display));
+    }
+  } catch (error) {
+    await forgetNoop(project.root);
+    throw error;
   }
+  await recordNoop(
+    project.root,
+    inputs,
+    layout.plugins.flatMap((p) => [p.wasmAbs, buildStampFile(project, p.dir)]),
+    plugins.map((p) => ({ dir: p.dir, wasm: p.wasm, wasmRelative: p.wasmRelative, bytes: p.bytes, sha256: p.sha256 })),
+    project.config.toolchain,
+    PACKAGE_VERSION,
+  );
   return { plugins, toolchain: info.version, ms: Math.round(performance.now() - started) };
 }
 

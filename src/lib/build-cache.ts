@@ -44,6 +44,23 @@ export async function sourceFiles(dir: string, prefix = "", withTests = false): 
   return out;
 }
 
+/**
+ * Every folder and file the source walk above looks at (tests included): a
+ * change to any of them, or a file added to or removed from a folder (its
+ * mtime), may change the build. For the no-op fast path, which stats them.
+ */
+export async function watchedPaths(dir: string, prefix = ""): Promise<string[]> {
+  const here = path.join(dir, prefix);
+  const out = [here];
+  for (const entry of await readdir(here, { withFileTypes: true })) {
+    const rel = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) {
+      if (!SKIP_DIRS.has(entry.name) && !entry.name.startsWith(".")) out.push(...(await watchedPaths(dir, rel)));
+    } else if (entry.isFile() && !entry.name.endsWith(".wasm") && !entry.name.startsWith(".")) out.push(path.join(dir, rel));
+  }
+  return out;
+}
+
 export async function buildKey(parts: { pluginDir: string; toolchainVersion: string; argv: readonly string[]; env: Record<string, string> }): Promise<string> {
   const hash = createHash("sha256");
   hash.update(`toolchain\0${parts.toolchainVersion}\0argv\0${parts.argv.join("\0")}\0`);

@@ -1,5 +1,3 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { ui } from "../ui/output.js";
 
 /**
@@ -88,16 +86,6 @@ export function formatCommand(
   const envPart = Object.entries(env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
   const line = [...envPart, shellQuote(file), ...args.map(shellQuote)].join(" ");
   return cwd === undefined ? line : `(cd ${shellQuote(cwd)} && ${line})`;
-}
-
-/** Looks for `name` on PATH. */
-export function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const candidate = path.join(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 /** The last lines of a program's output, for error messages. */

@@ -1,11 +1,10 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { UserError } from "../errors.js";
+import { findProjectRoot, PROJECT_FILE } from "./project-root.js";
 
 /** The project file that marks a project's root, found the way git finds .git. */
-export const PROJECT_FILE = "envoywasm.yaml";
 
 export const TOOLCHAINS = ["go", "tinygo"] as const;
 export type Toolchain = (typeof TOOLCHAINS)[number];
@@ -73,16 +72,6 @@ export interface Project {
 }
 
 /** Walk up from `start` to the first folder holding envoywasm.yaml. */
-export function findProjectRoot(start: string): string | undefined {
-  let dir = path.resolve(start);
-  for (;;) {
-    if (existsSync(path.join(dir, PROJECT_FILE))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
 export async function loadProject(cwd: string): Promise<Project> {
   const root = findProjectRoot(cwd);
   if (root === undefined) {

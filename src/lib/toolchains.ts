@@ -1,10 +1,10 @@
-import { statSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { cacheHome } from "./cache.js";
 import { writeFileAtomic } from "./write-plan.js";
-import { onPath, run } from "./exec.js";
+import { run } from "./exec.js";
+import { goIdentity } from "./toolchain-identity.js";
 import type { Toolchain } from "./project-config.js";
 
 /**
@@ -67,19 +67,6 @@ const goAdapter: ToolchainAdapter = {
     };
   },
 };
-
-/** What decides which Go runs: the binary on PATH and the variables that switch toolchains. */
-function goIdentity(): string | undefined {
-  const go = onPath("go");
-  if (go === undefined) return undefined;
-  try {
-    const s = statSync(go);
-    const env = ["GOTOOLCHAIN", "GOROOT", "GOPATH", "GOENV"].map((k) => `${k}=${process.env[k] ?? ""}`).join("\0");
-    return `${go}\0${s.size}\0${s.mtimeMs}\0${env}`;
-  } catch {
-    return undefined;
-  }
-}
 
 async function remembered(identity: string | undefined, detect: () => Promise<ToolchainInfo>): Promise<ToolchainInfo> {
   const file = path.join(cacheHome(), "go-version.json");
@@ -155,4 +142,3 @@ export function toolchainFor(name: Toolchain): ToolchainAdapter {
 }
 
 /** Environment variables that change what the Go compilers produce. */
-export const BUILD_ENV_KEYS = ["GOFLAGS", "GOEXPERIMENT", "GOWASM", "CGO_ENABLED", "GOTOOLCHAIN", "TINYGOFLAGS"];

@@ -77,6 +77,44 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     expect(upToDate(await runCli(["build", "--json"], { cwd: dir }))).toBe(true);
   });
 
+  it("answers a no-op build without loading the CLI, and steps aside for anything that could change the module", async () => {
+    const dir = projects.get("auth")!;
+    expect((await runCli(["build"], { cwd: dir })).exitCode).toBe(0);
+    const wasm = path.join(dir, "build/b-auth.wasm");
+    // The full path shows progress ("building…"); the fast path has nothing to show progress for.
+    const fast = await runCli(["build"], { cwd: path.join(dir, "plugin") });
+    expect(fast.exitCode).toBe(0);
+    expect(fast.stderr).not.toContain("building");
+    expect(fast.stderr).toMatch(/✔ build\/b-auth\.wasm \(\d\.\d MiB, sha256 [0-9a-f]{12}\) is up to date \(\d+ ms\); --force rebuilds/);
+    expect(fast.stdout.trim()).toBe(wasm);
+    const json = JSON.parse((await runCli(["build", "--json"], { cwd: dir })).stdout) as { plugins: { wasm: string; sha256: string; upToDate: boolean }[] };
+    expect(json.plugins).toEqual([expect.objectContaining({ wasm, upToDate: true, sha256: createHash("sha256").update(await readFile(wasm)).digest("hex") })]);
+
+    const fullBuild = async (env: Record<string, string> = {}) => {
+      const r = await runCli(["build"], { cwd: dir, env });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toContain("building");
+      return r;
+    };
+    // An edit that keeps the file's size: only its mtime tells.
+    const main = path.join(dir, "plugin/main.go");
+    const code = await readFile(main, "utf8");
+    const edited = code.replace(/"([a-z])/, (_m, c: string) => `"${c === "x" ? "y" : "x"}`);
+    expect(edited.length).toBe(code.length);
+    await writeFile(main, edited);
+    expect((await fullBuild()).stderr).toContain("built build/b-auth.wasm");
+    expect((await runCli(["build"], { cwd: dir })).stderr).not.toContain("building");
+    // A file added to the plugin.
+    await writeFile(path.join(dir, "plugin/extra.go"), "package main\n\nconst extra = 1\n");
+    await fullBuild();
+    // Another environment for the compiler.
+    expect((await fullBuild({ GOFLAGS: "-modcacherw -trimpath" })).stderr).toContain("built build/b-auth.wasm");
+    // The module gone.
+    await writeFile(wasm, "");
+    expect((await fullBuild()).stderr).toContain("built build/b-auth.wasm");
+    expect((await readFile(wasm)).length).toBeGreaterThan(1000);
+  });
+
   it("shows compiler errors with project-relative paths, exits 1 and keeps the last good module", async () => {
     const root = await tempDir();
     expect((await runCli(["init", "broken", "--template", "headers"], { cwd: root })).exitCode).toBe(0);

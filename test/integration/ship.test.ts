@@ -14,7 +14,7 @@ import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { connectDocker } from "../../src/lib/docker.js";
-import { onPath } from "../../src/lib/exec.js";
+import { onPath } from "../../src/lib/which.js";
 import { freePort, freePorts, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
 import { request, waitFor } from "../helpers/run.js";
 import { startRegistry, stopProcess, type Registry } from "../helpers/registry.js";
