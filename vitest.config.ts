@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LongestFirst from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -10,6 +11,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: "forks",
     poolOptions: { forks: { maxForks: 3, minForks: 1 } },
+    sequence: { sequencer: LongestFirst },
     reporters: ["default", "./test/summary-reporter.ts"],
   },
 });

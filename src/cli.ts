@@ -103,7 +103,7 @@ export function buildProgram(): Command {
     .summary("run the backend and Envoy with the plugin, and stream their logs")
     .description(
       "Build what is stale (plugins and backend), check every port envoy.yaml binds, start the backend and\n" +
-        "then Envoy, wait until both are ready, and stream their output with a prefix per service; plugin\n" +
+        "Envoy together, wait until both are ready, and stream their output with a prefix per service; plugin\n" +
         "lines stand out. Natively, or in Docker (--docker). With --watch, saving a plugin reloads it in the\n" +
         "running Envoy without failing a request. Ctrl-C or SIGTERM stops everything; --detach returns once ready.",
     )

@@ -75,6 +75,10 @@ export class Supervisor implements SupervisorHandle {
   private crash!: (c: { service: Service; exit: ExitInfo }) => void;
   private readonly crashed: Promise<{ service: Service; exit: ExitInfo }>;
   private readonly state: RunState;
+  private stateWrites: Promise<void> = Promise.resolve();
+  /** Resolved when a service fails to start: the others stop waiting to be ready. */
+  private abortStart!: () => void;
+  private readonly startAborted = new Promise<void>((resolve) => (this.abortStart = resolve));
   private readonly closers: (() => Promise<void> | void)[] = [];
   private readonly listeners = new Set<(service: string, line: string) => void>();
 
@@ -134,7 +138,7 @@ export class Supervisor implements SupervisorHandle {
     // A restart may have moved the admin port or the listeners.
     this.state.admin = this.plan.admin;
     this.state.listeners = this.plan.listeners;
-    await writeState(this.plan.stateFile, this.state);
+    await this.saveState();
   }
 
   /** Ends the run as SIGTERM would (for a run started in-process, e.g. by bench). */
@@ -175,19 +179,30 @@ export class Supervisor implements SupervisorHandle {
     let failure: unknown;
     try {
       // Recorded before anything starts, so a crash at any point leaves a trail the next command follows.
-      await writeState(this.plan.stateFile, this.state);
+      await this.saveState();
       this.runtime = await runtimeFor(this.plan);
       this.hooks.onProgress?.(this.plan.runtime.kind === "docker" ? `setting up containers (${this.plan.runtime.image})` : "starting");
       await this.raceStop(this.runtime.setUp());
-      for (const spec of this.plan.services) {
-        if (this.stopSignal !== undefined) break;
-        const t = performance.now();
-        await this.startService(spec);
-        timings.push({ name: spec.name, ms: Math.round(performance.now() - t) });
-      }
+      // All at once: Envoy does not need the backend to start, only to answer (and a run is ready when both are).
+      // The first to fail stops the others' waiting; its failure is the one reported.
+      const starts = await Promise.allSettled(
+        this.plan.services.map(async (spec) => {
+          const t = performance.now();
+          try {
+            await this.startService(spec);
+          } catch (error) {
+            this.abortStart();
+            throw error;
+          }
+          return { name: spec.name, ms: Math.round(performance.now() - t) };
+        }),
+      );
+      const failed = starts.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+      for (const r of starts) if (r.status === "fulfilled") timings.push(r.value);
       if (this.stopSignal === undefined) {
         this.state.readyAt = new Date().toISOString();
-        await writeState(this.plan.stateFile, this.state);
+        await this.saveState();
         const hiddenStartupLines = this.mux.ready();
         const { startLive } = await import("./live.js");
         this.onClose(await startLive(this));
@@ -263,6 +278,13 @@ export class Supervisor implements SupervisorHandle {
     return { ...base, outcome: "stopped", reason: this.stopSignal === undefined ? "stopped" : `stopped by ${this.stopSignal === "SIGINT" ? "Ctrl-C" : this.stopSignal}` };
   }
 
+  /** Writes the state file; writes are queued, so services starting at once cannot land out of order. */
+  private saveState(): Promise<void> {
+    const write = this.stateWrites.then(() => writeState(this.plan.stateFile, this.state));
+    this.stateWrites = write.catch(() => {});
+    return write;
+  }
+
   private async raceStop<T>(work: Promise<T>): Promise<T | undefined> {
     return Promise.race([work, this.stopRequested.then(() => undefined)]);
   }
@@ -283,10 +305,11 @@ export class Supervisor implements SupervisorHandle {
       if (!this.expected.has(service) && this.services.get(spec.name) === service) this.crash({ service, exit });
     });
     this.state.services = [...this.state.services.filter((s) => s.name !== spec.name), service.record()];
-    await writeState(this.plan.stateFile, this.state);
+    await this.saveState();
     const outcome = await Promise.race([
       this.waitReady(service, spec).then(() => "ready" as const),
       this.stopRequested.then(() => "stop" as const),
+      this.startAborted.then(() => "stop" as const),
     ]).catch((error: unknown) => error);
     if (outcome === "stop" || outcome === "ready") return;
     throw startFailure(service, outcome, this.fileContext());

@@ -18,17 +18,20 @@ beforeAll(async () => {
 });
 
 describe("envoywasm test (real Go; the SDK's emulator runs the built .wasm)", () => {
+  // Each wasm subtest compiles the 3 MB module again in the SDK's emulator (wazero), seconds
+  // each: the add-header template's happy path and its refused configurations (the plugin start
+  // failing inside the module) run both ways; for the other templates, every test natively and
+  // one against the module.
   it("envoywasm test runs the add-header plugin's tests natively and against the built .wasm, and counts them", async () => {
     const dir = projects.get("add-header")!;
-    const r = await runCli(["test", "-v"], { cwd: dir });
+    const r = await runCli(["test", "-v", "--run", "^(TestAddsConfiguredHeader|TestInvalidConfigurationFailsPluginStart)$"], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/--- PASS: \S+\/go /);
-    expect(r.stdout).toMatch(/--- PASS: \S+\/wasm /);
+    for (const name of ["TestAddsConfiguredHeader/go", "TestAddsConfiguredHeader/wasm", "TestInvalidConfigurationFailsPluginStart/not_JSON/wasm"]) {
+      expect(r.stdout).toContain(`--- PASS: ${name} `);
+    }
     expect(r.stderr).toMatch(/✔ plugin tests: \d+ passed, 0 failed, 0 skipped/);
   });
 
-  // Each wasm subtest compiles the 3 MB module again in the SDK's emulator (wazero), seconds
-  // each: for the other templates, every test natively and one against the module.
   for (const [template, wasmTest] of [
     ["headers", "TestLogsRequestHeadersInOneLine"],
     ["auth", "TestAllowsRightSecret"],
