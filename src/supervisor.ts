@@ -1,3 +1,4 @@
+import { isPlanMessage } from "./cli/daemon-messages.js";
 import { runSupervisor } from "./cli/supervisor.js";
 import { ui } from "./ui/output.js";
 
@@ -10,9 +11,11 @@ export { flushed } from "./ui/write.js";
  * goes to .envoywasm/logs/supervisor.log. Returns the exit code.
  */
 export async function supervisorMain(args: readonly string[]): Promise<number> {
-  const [planFile] = args;
   ui.configure({ verbose: args.includes("--verbose") });
+  // `up -d` forks its supervisor before it has a plan, so the two start up side by side: wait for it.
+  const planFile = args[0] === "--await-plan" ? await awaitPlan() : args[0];
   if (planFile === undefined) {
+    if (args[0] === "--await-plan") return 0; // `up` ended (or failed) before it had a plan: nothing to do
     process.stderr.write("error: __supervise needs the plan file\n");
     return 2;
   }
@@ -26,4 +29,26 @@ export async function supervisorMain(args: readonly string[]): Promise<number> {
     if (ui.verbose && e.stack !== undefined) process.stderr.write(`${e.stack}\n`);
     return typeof e.exitCode === "number" ? e.exitCode : 70;
   }
+}
+
+/** The plan file `up` sends over IPC; undefined when `up` goes away first. */
+function awaitPlan(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    if (!process.connected) {
+      resolve(undefined);
+      return;
+    }
+    const onMessage = (m: unknown) => {
+      if (!isPlanMessage(m)) return;
+      process.off("message", onMessage);
+      process.off("disconnect", onGone);
+      resolve(m.file);
+    };
+    const onGone = () => {
+      process.off("message", onMessage);
+      resolve(undefined);
+    };
+    process.on("message", onMessage);
+    process.once("disconnect", onGone);
+  });
 }

@@ -8,3 +8,14 @@ export function isDaemonMessage(value: unknown): value is DaemonMessage {
   return v.type === "failed" && typeof v.message === "string" && (v.hint === undefined || typeof v.hint === "string");
 }
 
+
+/** What `up -d` tells the supervisor it forked early (while it was still preparing): the plan to run. */
+export interface PlanMessage {
+  type: "plan";
+  file: string;
+}
+
+export function isPlanMessage(value: unknown): value is PlanMessage {
+  const v = value as PlanMessage;
+  return v !== null && typeof v === "object" && v.type === "plan" && typeof v.file === "string";
+}

@@ -1,5 +1,5 @@
-import { fork } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { fork, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { CancelledError, UserError } from "../errors.js";
@@ -14,7 +14,8 @@ import { startProgress, type Progress } from "../ui/progress.js";
 import { formatMs } from "./build-report.js";
 import { warnLegacy } from "./project.js";
 import { reportTrap } from "./trap.js";
-import { isDaemonMessage, type DaemonMessage } from "./daemon-messages.js";
+import { isDaemonMessage, type DaemonMessage, type PlanMessage } from "./daemon-messages.js";
+import { projectPaths } from "../lib/paths.js";
 import { PACKAGE_ROOT } from "../lib/package-root.js";
 
 export interface UpFlags {
@@ -72,15 +73,24 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
   if (flags.expose === true) ui.warn("--expose: Envoy's listeners (and, in Docker, every published port) are reachable from other machines; its admin interface can shut it down and dumps its config");
 
   const started = performance.now();
-  const prepared = await prepareUp(options);
+  // The background supervisor is forked now, to start up while `up` builds and checks; it waits for the plan.
+  const early = flags.detach === true ? forkSupervisor(projectPaths(project).logs) : undefined;
+  let prepared: Prepared;
+  try {
+    prepared = await prepareUp(options);
+  } catch (error) {
+    abandon(early);
+    throw error;
+  }
   const { plan } = prepared;
   const tries = prepared.tryLines;
 
-  if (flags.detach === true) {
+  if (early !== undefined) {
     let ms: number;
     try {
-      ms = await startDetached(plan, prepared.paths.state);
+      ms = await startDetached(plan, prepared.paths.state, early);
     } catch (error) {
+      abandon(early);
       await prepared.release().catch(() => {});
       throw error;
     }
@@ -139,20 +149,53 @@ function reportOutcome(outcome: RunOutcome, plan: RunPlan): void {
   );
 }
 
-/** Starts the supervisor in a background process of its own and waits until it reports. */
-async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
-  mkdirSync(plan.logsDir, { recursive: true });
-  const planFile = path.join(stateDir, "plan.json");
-  await writeFileAtomic(planFile, JSON.stringify(plan, null, 2));
-  rotateLog(plan.logsDir, "supervisor");
-  const out = openSync(path.join(plan.logsDir, "supervisor.log"), "a");
+/** A background supervisor forked before its plan was ready, and the log it writes to until then. */
+interface EarlySupervisor {
+  child: ChildProcess;
+  log: string;
+  /** Once it has its plan it is the run's supervisor: it cleans up after itself and its log stays. */
+  handedOver?: boolean;
+}
+
+/**
+ * Forks `up -d`'s background supervisor in its own process group, writing
+ * to a log of its own until the run's lock is held (then it becomes
+ * supervisor.log); it waits for its plan over IPC, and ends if `up` goes first.
+ */
+function forkSupervisor(logsDir: string): EarlySupervisor {
+  mkdirSync(logsDir, { recursive: true });
+  const log = path.join(logsDir, `${STARTING_LOG}${process.pid}.log`);
+  const out = openSync(log, "w");
   const bin = path.join(PACKAGE_ROOT, "bin", "envoywasm.js");
-  const child = fork(bin, ["__supervise", planFile, ...(ui.verbose ? ["--verbose"] : [])], {
+  const child = fork(bin, ["__supervise", "--await-plan", ...(ui.verbose ? ["--verbose"] : [])], {
     detached: true,
     stdio: ["ignore", out, out, "ipc"],
     env: { ...process.env, NO_COLOR: "1" },
   });
   closeSync(out);
+  return { child, log };
+}
+
+const STARTING_LOG = "supervisor.starting-";
+
+/** `up` failed or was stopped before the run started: the early supervisor (ours, never reaped) goes, and its log. */
+function abandon(early: EarlySupervisor | undefined): void {
+  if (early === undefined || early.handedOver === true) return;
+  if (early.child.exitCode === null && early.child.signalCode === null) early.child.kill("SIGTERM");
+  rmSync(early.log, { force: true });
+}
+
+/** Hands the plan to the early supervisor and waits until it reports. */
+async function startDetached(plan: RunPlan, stateDir: string, early: EarlySupervisor): Promise<number> {
+  const planFile = path.join(stateDir, "plan.json");
+  await writeFileAtomic(planFile, JSON.stringify(plan, null, 2));
+  // Under the run's lock now: the last run's log becomes supervisor.1.log, the early one supervisor.log,
+  // and logs of early supervisors whose `up` was killed are swept.
+  rotateLog(plan.logsDir, "supervisor");
+  renameSync(early.log, path.join(plan.logsDir, "supervisor.log"));
+  early.handedOver = true;
+  for (const f of readdirSync(plan.logsDir)) if (f.startsWith(STARTING_LOG)) rmSync(path.join(plan.logsDir, f), { force: true });
+  const child = early.child;
   // Ctrl-C while it starts: the background supervisor must not carry on alone.
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -161,10 +204,17 @@ async function startDetached(plan: RunPlan, stateDir: string): Promise<number> {
   };
   for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
   const message = await new Promise<DaemonMessage | { type: "exit"; code: number | null }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve({ type: "exit", code: child.exitCode });
+      return;
+    }
     child.on("message", (m) => {
       if (isDaemonMessage(m)) resolve(m);
     });
     child.once("exit", (code) => resolve({ type: "exit", code }));
+    child.send({ type: "plan", file: planFile } satisfies PlanMessage, (error) => {
+      if (error !== null && error !== undefined) resolve({ type: "exit", code: child.exitCode });
+    });
   });
   for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
   child.removeAllListeners();

@@ -304,7 +304,10 @@ export class Supervisor implements SupervisorHandle {
     void service.exited.then((exit) => {
       if (!this.expected.has(service) && this.services.get(spec.name) === service) this.crash({ service, exit });
     });
-    this.state.services = [...this.state.services.filter((s) => s.name !== spec.name), service.record()];
+    // In the plan's order, whichever of the services starting together got here first.
+    const records = [...this.state.services.filter((s) => s.name !== spec.name), service.record()];
+    const order = this.plan.services.map((p) => p.name);
+    this.state.services = records.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
     await this.saveState();
     const outcome = await Promise.race([
       this.waitReady(service, spec).then(() => "ready" as const),

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
@@ -93,8 +93,45 @@ describe("two runs cannot corrupt each other", () => {
     expect(readFileSync(path.join(p.dir, ".envoywasm/logs/backend.log"), "utf8")).not.toContain("address already in use");
     expect((await statusOf(p)).services.every((s) => s.running)).toBe(true);
     expect(userFiles(p.dir)).toBe(before);
+    // The refused one's early supervisor went with it, and its log.
+    expect(readdirSync(path.join(p.dir, ".envoywasm/logs")).filter((f) => f.startsWith("supervisor.starting-"))).toEqual([]);
+  });
+
+  it("kill -9 of `up -d` while it prepares: the supervisor it forked early ends by itself, and the next up sweeps its log", async () => {
+    const p = await newProject("headers", "early");
+    edit(path.join(p.dir, "plugin/main.go"), "func main() {}", "func main() {}\n\nconst changed = 1");
+    const up = spawnCli(["up", "-d"], { cwd: p.dir });
+    let err = "";
+    up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    // Compiling: the plan is not ready yet, and the early supervisor is waiting for it.
+    await waitFor(() => err.includes("compiling plugin/") || up.exitCode !== null, 60_000, "up -d to compile");
+    const early = () => childrenOf(up.pid!).filter((c) => c.includes("__supervise --await-plan"));
+    expect(early()).toHaveLength(1);
+    const earlyPid = Number(early()[0]!.split(":")[0]);
+    up.kill("SIGKILL");
+    await up;
+    await waitFor(() => !alive(earlyPid), 10_000, "the early supervisor to end by itself");
+    expect(readdirSync(path.join(p.dir, ".envoywasm/logs")).filter((f) => f.startsWith("supervisor.starting-"))).toHaveLength(1);
+    const again = await runCli(["up", "-d"], { cwd: p.dir });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(readdirSync(path.join(p.dir, ".envoywasm/logs")).filter((f) => f.startsWith("supervisor.starting-"))).toEqual([]);
   });
 });
+
+/** "pid: command line" of a process's children. */
+function childrenOf(pid: number): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) found.push(`${entry}: ${readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ")}`);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
 
 describe("every failure is clear, documented in its exit code, and changes none of the user's files", () => {
   it("wrong command lines exit 2, whatever the flag", async () => {
