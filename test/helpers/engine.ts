@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { tempDir } from "./cli.js";
@@ -23,11 +23,20 @@ export interface Engine {
   remove(): Promise<void>;
 }
 
+/** A system program, on PATH or in the sbin folders root's tools live in (a PATH without them is common). */
+function systemProgram(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  return dirs.filter((d) => d !== "").map((d) => path.join(d, name)).find((f) => existsSync(f));
+}
+
+const DOCKERD = systemProgram("dockerd");
+const IP = systemProgram("ip");
+
 /** Why a private engine cannot be had here, or undefined when it can. */
 export function privateEngineUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return "a private Docker engine needs root";
-  if (spawnSync("dockerd", ["--version"]).status !== 0) return "dockerd is not installed";
-  if (spawnSync("ip", ["-V"]).status !== 0) return "the ip command is not installed";
+  if (DOCKERD === undefined) return "dockerd was not found (PATH, /usr/sbin, /sbin)";
+  if (IP === undefined) return "the ip command was not found (PATH, /usr/sbin, /sbin)";
   return undefined;
 }
 
@@ -36,7 +45,7 @@ export async function privateEngine(): Promise<Engine> {
   const id = randomBytes(3).toString("hex");
   const bridge = `ewt${id}`;
   const subnet = `10.${200 + (parseInt(id.slice(0, 2), 16) % 50)}.${parseInt(id.slice(2, 4), 16)}`;
-  const ip = (...args: string[]) => spawnSync("ip", args, { encoding: "utf8" });
+  const ip = (...args: string[]) => spawnSync(IP!, args, { encoding: "utf8" });
   const made = ip("link", "add", bridge, "type", "bridge");
   if (made.status !== 0) throw new Error(`ip link add ${bridge}: ${made.stderr}`);
   ip("addr", "add", `${subnet}.1/24`, "dev", bridge);
@@ -54,7 +63,7 @@ export async function privateEngine(): Promise<Engine> {
     async start() {
       for (const d of ["data", "exec"]) mkdirSync(path.join(dir, d), { recursive: true });
       daemon = spawn(
-        "dockerd",
+        DOCKERD!,
         [
           "--data-root", path.join(dir, "data"),
           "--exec-root", path.join(dir, "exec"),
@@ -64,7 +73,8 @@ export async function privateEngine(): Promise<Engine> {
           "--iptables=false",
           "--ip-masq=false",
         ],
-        { stdio: ["ignore", "pipe", "pipe"] },
+        // Its helpers (docker-proxy, runc) live beside it, in sbin.
+        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin"].join(path.delimiter) } },
       );
       daemon.stdout!.on("data", (c: Buffer) => (output += c.toString()));
       daemon.stderr!.on("data", (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
