@@ -1,3 +1,4 @@
+import type { PluginBuildResult } from "../commands/build.js";
 import { ui } from "../ui/output.js";
 
 /**
@@ -5,18 +6,7 @@ import { ui } from "../ui/output.js";
  * its no-op fast path (build-fast.ts), so both say the same thing.
  */
 
-export interface ReportedPlugin {
-  dir: string;
-  wasm: string;
-  wasmRelative: string;
-  bytes: number;
-  sha256: string;
-  ms: number;
-  upToDate: boolean;
-  warnings: string[];
-  abiVersion?: string;
-  checkedAgainst?: string;
-}
+export type ReportedPlugin = PluginBuildResult;
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
