@@ -61,7 +61,7 @@ export async function privateEngine(): Promise<Engine> {
     host,
     env,
     async start() {
-      for (const d of ["data", "exec"]) mkdirSync(path.join(dir, d), { recursive: true });
+      for (const d of ["data", "exec", "tmp"]) mkdirSync(path.join(dir, d), { recursive: true });
       daemon = spawn(
         DOCKERD!,
         [
@@ -73,8 +73,16 @@ export async function privateEngine(): Promise<Engine> {
           "--iptables=false",
           "--ip-masq=false",
         ],
-        // Its helpers (docker-proxy, runc) live beside it, in sbin.
-        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin"].join(path.delimiter) } },
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+          env: {
+            ...process.env,
+            // Its helpers (docker-proxy, runc) live beside it, in sbin.
+            PATH: [process.env.PATH ?? "", "/usr/local/sbin", "/usr/sbin", "/sbin"].join(path.delimiter),
+            // What it and its containerd write to TMPDIR (containerd's stack dump when it is slow to stop) stays in its folder.
+            TMPDIR: path.join(dir, "tmp"),
+          },
+        },
       );
       daemon.stdout!.on("data", (c: Buffer) => (output += c.toString()));
       daemon.stderr!.on("data", (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
