@@ -6,19 +6,19 @@ export { flushed } from "./ui/write.js";
 
 /**
  * The entry point of `up -d`'s background supervisor (bin/envoywasm.js
- * `__supervise <plan> [--verbose]`), apart from the CLI so the process that
+ * `__supervise --await-plan [--verbose]`), apart from the CLI so the process that
  * stays up for the whole run loads only what supervising needs. Its output
  * goes to .envoywasm/logs/supervisor.log. Returns the exit code.
  */
 export async function supervisorMain(args: readonly string[]): Promise<number> {
   ui.configure({ verbose: args.includes("--verbose") });
-  // `up -d` forks its supervisor before it has a plan, so the two start up side by side: wait for it.
-  const planFile = args[0] === "--await-plan" ? await awaitPlan() : args[0];
-  if (planFile === undefined) {
-    if (args[0] === "--await-plan") return 0; // `up` ended (or failed) before it had a plan: nothing to do
-    process.stderr.write("error: __supervise needs the plan file\n");
+  if (args[0] !== "--await-plan") {
+    process.stderr.write("error: __supervise is started by `envoywasm up -d` (__supervise --await-plan)\n");
     return 2;
   }
+  // `up -d` forks its supervisor before it has a plan, so the two start up side by side: wait for it.
+  const planFile = await awaitPlan();
+  if (planFile === undefined) return 0; // `up` ended (or failed) before it had a plan: nothing to do
   try {
     await runSupervisor(planFile);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

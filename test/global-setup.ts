@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { leftoverBridges } from "./helpers/engine.js";
 import { buildEnvoyImage, dockerEngineAnswers, removeImage } from "./helpers/envoy-image.js";
 
 /**
@@ -129,15 +130,6 @@ function leftoverContainers(run: string): string[] {
     execFileSync("docker", ["rm", "-f", id!], { stdio: "ignore" });
   }
   return found;
-}
-
-/** Bridges of the private engines (test/helpers/engine.ts: "ewt" and six hex digits); removed and listed. */
-function leftoverBridges(): string[] {
-  const links = spawnSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8" });
-  if (links.status !== 0) return [];
-  const names = [...links.stdout.matchAll(/^\d+: (ewt[0-9a-f]{6}):/gm)].map((m) => m[1]!);
-  for (const name of names) spawnSync("ip", ["link", "del", name], { stdio: "ignore" });
-  return names.map((n) => `network bridge ${n}`);
 }
 
 function leftoverFiles(tmp: string): string[] {

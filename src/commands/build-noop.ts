@@ -1,6 +1,7 @@
 import { readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../lib/write-plan.js";
+import type { PluginBuildResult } from "./build.js";
 import { findProjectRoot } from "../lib/project-root.js";
 import { BUILD_ENV_KEYS, goIdentity } from "../lib/toolchain-identity.js";
 import { onPath } from "../lib/which.js";
@@ -16,16 +17,11 @@ import { onPath } from "../lib/which.js";
  * envoywasm) takes the full path, which decides by content.
  */
 
-export interface NoopPlugin {
-  dir: string;
-  wasm: string;
-  wasmRelative: string;
-  bytes: number;
-  sha256: string;
-}
+export type NoopPlugin = Pick<PluginBuildResult, "dir" | "wasm" | "wasmRelative" | "bytes" | "sha256">;
 
 interface NoopRecord {
   version: 1;
+  toolchain: string;
   /** envoywasm's version and the toolchain/environment fingerprint. */
   context: string;
   files: [file: string, size: number, mtimeMs: number][];
@@ -39,7 +35,7 @@ export function noopRecordFile(root: string): string {
 function context(toolchain: string, envoywasmVersion: string): string {
   const tool = toolchain === "go" ? (goIdentity() ?? "no go") : `${onPath("tinygo") ?? "no tinygo"}`;
   const env = BUILD_ENV_KEYS.map((k) => `${k}=${process.env[k] ?? ""}`).join("\0");
-  return `${envoywasmVersion}\0${toolchain}\0${tool}\0${env}`;
+  return `${envoywasmVersion}\0${tool}\0${env}`;
 }
 
 /** Sizes and mtimes of files, taken before a build reads them (a file changed during the build then fails the check). */
@@ -57,7 +53,7 @@ export async function snapshot(paths: string[]): Promise<NoopRecord["files"] | u
 export async function recordNoop(root: string, inputs: NoopRecord["files"] | undefined, outputs: string[], plugins: NoopPlugin[], toolchain: string, envoywasmVersion: string): Promise<void> {
   const after = await snapshot(outputs);
   if (inputs === undefined || after === undefined) return forgetNoop(root);
-  const record: NoopRecord = { version: 1, context: context(toolchain, envoywasmVersion), files: [...inputs, ...after], plugins };
+  const record: NoopRecord = { version: 1, toolchain, context: context(toolchain, envoywasmVersion), files: [...inputs, ...after], plugins };
   await writeFileAtomic(noopRecordFile(root), JSON.stringify(record)).catch(() => {});
 }
 
@@ -75,9 +71,8 @@ export async function checkNoop(cwd: string, envoywasmVersion: string): Promise<
   } catch {
     return undefined;
   }
-  if (record === null || record.version !== 1 || !Array.isArray(record.files) || !Array.isArray(record.plugins) || record.plugins.length === 0) return undefined;
-  const toolchain = record.context.split("\0")[1] ?? "";
-  if (record.context !== context(toolchain, envoywasmVersion)) return undefined;
+  if (record === null || record.version !== 1 || typeof record.toolchain !== "string" || !Array.isArray(record.files) || !Array.isArray(record.plugins) || record.plugins.length === 0) return undefined;
+  if (record.context !== context(record.toolchain, envoywasmVersion)) return undefined;
   const seen = await Promise.all(record.files.map(([file]) => stat(file).catch(() => undefined)));
   for (let i = 0; i < seen.length; i++) {
     const [, size, mtimeMs] = record.files[i]!;

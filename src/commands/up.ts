@@ -405,7 +405,6 @@ export async function writeDerived(paths: ProjectPaths, derived: DerivedConfig, 
   }
 }
 
-/** A base id per project, so two projects' Envoys run side by side. */
 /** Containers run as whoever runs envoywasm (see DockerRuntime); Envoy's image user where there are no uids. */
 function containerUser(): { user: string; groups: number[] } {
   if (process.getuid === undefined || process.getgid === undefined) return { user: "101:101", groups: [] };
@@ -413,6 +412,7 @@ function containerUser(): { user: string; groups: number[] } {
   return { user: `${process.getuid()}:${gid}`, groups: (process.getgroups?.() ?? []).filter((g) => g !== gid) };
 }
 
+/** A base id per project, so two projects' Envoys run side by side. */
 export function baseIdFor(root: string): number {
   const h = createHash("sha256").update(path.resolve(root)).digest();
   return 1000 + (h.readUInt32BE(0) % 60_000);

@@ -170,9 +170,8 @@ export async function liveRun(
       leftovers = await reapLeftovers(state, root);
       await removeState(files.runState);
     } catch (error) {
+      // The state stays, so a later command removes them.
       warn?.(`${(error as Error).message}: the last run's containers are removed once it answers`);
-      await removeStaleLock(files.lock);
-      return { deadRun: true, leftovers };
     }
   }
   await removeStaleLock(files.lock);

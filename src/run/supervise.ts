@@ -215,14 +215,7 @@ export class Supervisor implements SupervisorHandle {
           this.hooks.onStopping?.(engine === undefined ? `${first.service.name} ${describeExit(first.exit)}` : `the Docker engine (${engine}) stopped`);
           await this.stopAll();
           const lastLines = first.service.recentLines().slice(-20);
-          const diagnosis =
-            engine !== undefined
-              ? undefined
-              : first.service.stoppedFromOutside?.() === true
-                ? { message: "its container was stopped from outside envoywasm (docker stop, docker kill)", hint: "`envoywasm down` stops a run and `envoywasm up` starts it again" }
-                : first.service.name === "envoy"
-                  ? diagnoseEnvoy(first.service.recentLines(), this.fileContext())
-                  : undefined;
+          const diagnosis = engine === undefined ? this.crashDiagnosis(first.service) : undefined;
           outcome = { kind: "crashed", service: first.service.name, exit: first.exit, lastLines, ...(diagnosis === undefined ? {} : { diagnosis }), ...(engine === undefined ? {} : { engine }) };
         }
       }
@@ -245,6 +238,14 @@ export class Supervisor implements SupervisorHandle {
       for (const s of signals) process.off(s, onSignal);
       process.off("exit", onExit);
     }
+  }
+
+  /** Why a service ended on its own, when it can be told: someone else stopped its container, or Envoy's own reason. */
+  private crashDiagnosis(service: Service): { message: string; hint: string } | undefined {
+    if (service.stoppedFromOutside?.() === true) {
+      return { message: "its container was stopped from outside envoywasm (docker stop, docker kill)", hint: "`envoywasm down` stops a run and `envoywasm up` starts it again" };
+    }
+    return service.name === "envoy" ? diagnoseEnvoy(service.recentLines(), this.fileContext()) : undefined;
   }
 
   /** What the explanation of a file Envoy cannot read needs: where the project is, as Envoy sees it. */

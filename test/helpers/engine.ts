@@ -4,7 +4,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { tempDir } from "./cli.js";
-import { waitFor } from "./run.js";
+import { waitFor } from "./wait.js";
 
 /**
  * A second, private Docker engine for the tests that stop an engine under a
@@ -40,10 +40,13 @@ export function privateEngineUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Its bridge is this and six hex digits. */
+const BRIDGE_PREFIX = "ewt";
+
 export async function privateEngine(): Promise<Engine> {
   const dir = await tempDir("envoywasm-engine-");
   const id = randomBytes(3).toString("hex");
-  const bridge = `ewt${id}`;
+  const bridge = `${BRIDGE_PREFIX}${id}`;
   const subnet = `10.${200 + (parseInt(id.slice(0, 2), 16) % 50)}.${parseInt(id.slice(2, 4), 16)}`;
   const ip = (...args: string[]) => spawnSync(IP!, args, { encoding: "utf8" });
   const made = ip("link", "add", bridge, "type", "bridge");
@@ -116,4 +119,15 @@ export async function privateEngine(): Promise<Engine> {
     throw error;
   }
   return engine;
+}
+
+/** Bridges a private engine left (its `remove()` never ran); removed, and listed. */
+export function leftoverBridges(): string[] {
+  const ip = systemProgram("ip");
+  if (ip === undefined) return [];
+  const links = spawnSync(ip, ["-o", "link", "show", "type", "bridge"], { encoding: "utf8" });
+  if (links.status !== 0) return [];
+  const names = [...links.stdout.matchAll(new RegExp(`^\\d+: (${BRIDGE_PREFIX}[0-9a-f]{6}):`, "gm"))].map((m) => m[1]!);
+  for (const name of names) spawnSync(ip, ["link", "del", name], { stdio: "ignore" });
+  return names.map((n) => `network bridge ${n}`);
 }

@@ -3,6 +3,9 @@ import http from "node:http";
 import path from "node:path";
 import { expect } from "vitest";
 import { portInUse } from "../../src/run/ports.js";
+import { waitFor } from "./wait.js";
+
+export { waitFor };
 
 /** Shared by the tests that run projects: requests, waiting on conditions, and the checks that nothing is left. */
 
@@ -24,14 +27,6 @@ export function request(port: number, options: { path?: string; method?: string;
     req.on("error", reject);
     req.end(options.body);
   });
-}
-
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 60_000, what = "a condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Running, not merely a zombie waiting for a parent to reap it. */

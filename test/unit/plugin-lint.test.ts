@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { dispatchClusterWarnings } from "../../src/lib/plugin-lint.js";
+import { dispatchClusterWarnings, goroutineWarnings } from "../../src/lib/plugin-lint.js";
 
 let dir: string | undefined;
 afterEach(async () => {
@@ -21,5 +21,30 @@ describe("dispatchClusterWarnings", () => {
     expect(warnings).toEqual([
       'plugin/main.go:4: DispatchHttpCall to cluster "httpbin", which envoy.yaml does not define (it has: backend); the call will fail with BadArgument',
     ]);
+  });
+});
+
+describe("goroutineWarnings", () => {
+  it("names each go statement by file:line, and nothing else", async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "envoywasm-lint-"));
+    await writeFile(
+      path.join(dir, "main.go"),
+      [
+        "package main",
+        "",
+        "func a() {",
+        "\tgo func() {}()", // 4
+        "\tgo worker(1)", // 5
+        "\t// go func() {} in a comment",
+        '\tlog("go func() in a string")',
+        "\tgoto done",
+        "\tx := ago(1); go pkg.Run()", // 9
+        "}",
+      ].join("\n"),
+    );
+    await writeFile(path.join(dir, "main_test.go"), "package main\n\nfunc b() { go func() {}() }\n");
+    const warnings = await goroutineWarnings(dir, "plugin");
+    expect(warnings.map((w) => w.split(": ")[0])).toEqual(["plugin/main.go:4", "plugin/main.go:5", "plugin/main.go:9"]);
+    expect(warnings[0]).toContain("OnTick");
   });
 });
