@@ -99,14 +99,20 @@ async function underUp(ctx, project, lines) {
   return { ms: seenAt - check.startMs, writeMs: check.doneMs - check.startMs, count: check.count, inOrder: check.inOrder };
 }
 
-/** The backend on its own, stdout to `target` (/dev/null, or a file); its own clock from first line to last. */
-async function alone(ctx, project, target) {
+/**
+ * The backend on its own, stdout to `target` (/dev/null, or a file; with
+ * `throughCat`, `| cat > target`: a kernel pipe and the lightest reader); its
+ * own clock from first line to last.
+ */
+async function alone(ctx, project, target, { throughCat = false } = {}) {
   const [port] = await freePorts(1);
+  const binary = path.join(project.dir, ".envoywasm", "bin", "backend");
   const out = openSync(target, "w");
-  const backend = startGroup(path.join(project.dir, ".envoywasm", "bin", "backend"), [], {
+  const [file, args] = throughCat ? ["sh", ["-c", 'exec "$0" | cat >&3', binary]] : [binary, []];
+  const backend = startGroup(file, args, {
     cwd: path.join(project.dir, "backend"),
     env: { ...ctx.env, PORT: String(port), HOST: "127.0.0.1" },
-    stdio: ["ignore", out, "pipe"],
+    stdio: throughCat ? ["ignore", "ignore", "pipe", out] : ["ignore", out, "pipe"],
   });
   closeSync(out);
   let err = "";
@@ -131,7 +137,7 @@ export async function logs(ctx, project) {
   addLineWriter(project, lines);
   await cli(ctx, ["build"], project.dir);
   await underUp(ctx, project, lines); // warm: builds the backend, Envoy's validation, the file cache
-  const s = { ours: [], bare: [], file: [], writeUnderUp: [] };
+  const s = { ours: [], bare: [], file: [], cat: [], writeUnderUp: [] };
   const arrivals = [];
   const toFile = path.join(ctx.root, "backend-lines.out");
   const n = ctx.reps.logs;
@@ -146,6 +152,7 @@ export async function logs(ctx, project) {
       },
       async () => s.bare.push(await alone(ctx, project, "/dev/null")),
       async () => s.file.push(await alone(ctx, project, toFile)),
+      async () => s.cat.push(await alone(ctx, project, toFile, { throughCat: true })),
     ];
     for (const step of i % 2 === 0 ? steps : steps.reverse()) await step();
   }
@@ -174,6 +181,14 @@ export async function logs(ctx, project) {
       subject: s.ours,
       baseline: s.file,
       baselineName: "stdout > a file",
+    }),
+    figure({
+      id: "8c",
+      title: "the same lines, `up -d`'s log file against the binary piped into `cat` writing the file (a kernel pipe and the lightest reader: the floor for any pipeline)",
+      unit: "ms",
+      subject: s.ours,
+      baseline: s.cat,
+      baselineName: "`cat` reading its pipe, writing a file",
     }),
   ];
 }

@@ -78,6 +78,22 @@ describe("ProcessService", () => {
     expect(fromB.at(-1)).toBe("last-b");
   });
 
+  it("gives a program kernel pipes for stdout and stderr (not socket pairs), and a fast burst arrives whole and in order", async () => {
+    const lines: string[] = [];
+    const script = `
+      const { fstatSync, writeSync } = require("node:fs");
+      for (const fd of [1, 2]) writeSync(fd, (fstatSync(fd).isFIFO() ? "fifo " : "other ") + fd + "\\n");
+      for (let i = 0; i < 20000; i++) writeSync(1, "n " + i + "\\n");`;
+    const s = new ProcessService({ name: "burst", file: process.execPath, args: ["-e", script], cwd: process.cwd(), env: {}, ports: [] }, (_, l) => lines.push(l));
+    running.push(s);
+    await s.start();
+    expect(await s.exited).toEqual({ code: 0, signal: null });
+    expect(lines.filter((l) => /^(fifo|other) /.test(l)).sort()).toEqual(["fifo 1", "fifo 2"]);
+    const numbers = lines.filter((l) => l.startsWith("n ")).map((l) => Number(l.slice(2)));
+    expect(numbers.length).toBe(20000);
+    expect(numbers.every((n, i) => n === i)).toBe(true);
+  });
+
   it("stops what a program started, too (its whole process group)", async () => {
     const lines: string[] = [];
     const s = service("parent", "with-grandchild.mjs", [], (_, l) => lines.push(l));
