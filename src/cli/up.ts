@@ -169,6 +169,8 @@ function forkSupervisor(logsDir: string): EarlySupervisor {
   const bin = path.join(PACKAGE_ROOT, "bin", "envoywasm.js");
   const child = fork(bin, ["__supervise", "--await-plan", ...(ui.verbose ? ["--verbose"] : [])], {
     detached: true,
+    // gc() after each reload (run/live.ts): the supervisor stays up for the whole run.
+    execArgv: [...process.execArgv, "--expose-gc"],
     stdio: ["ignore", out, out, "ipc"],
     env: { ...process.env, NO_COLOR: "1" },
   });

@@ -230,6 +230,14 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     graceMs: options.graceMs ?? 5_000,
     watch: options.watch === true,
+    live: {
+      sources: {
+        dirs: [...layout.plugins.map((p) => p.absDir), ...(paths.backendDir === undefined ? [] : [paths.backendDir])],
+        files: [paths.envoyConfig, project.file],
+      },
+      builtModules: layout.plugins.map((p) => ({ plugin: p.dir, file: p.wasmAbs })),
+      skeletonHash: derived.skeletonHash,
+    },
   };
   const tries = tryRequests(project, bootstrap);
   for (const w of tries.warnings) options.onWarning?.(w);

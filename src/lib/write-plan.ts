@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
@@ -85,11 +84,17 @@ async function listExisting(dir: string): Promise<string[]> {
   }
 }
 
-/** Write to a temporary sibling, then rename: readers never see half a file. */
+let tempSeq = 0;
+
+/**
+ * Write to a temporary sibling, then rename: readers never see half a file.
+ * The sibling's name is this process's (pid and a counter) and made with
+ * O_EXCL, so two writers never share one.
+ */
 export async function writeFileAtomic(target: string, contents: string | Uint8Array, mode?: number): Promise<void> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString("hex")}.tmp`);
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-${++tempSeq}.tmp`);
   try {
-    await writeFile(temp, contents, mode === undefined ? undefined : { mode });
+    await writeFile(temp, contents, { flag: "wx", ...(mode === undefined ? {} : { mode }) });
     await rename(temp, target);
   } catch (error) {
     await rm(temp, { force: true });

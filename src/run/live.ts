@@ -1,10 +1,4 @@
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { loadBootstrap } from "../envoy/bootstrap.js";
-import { projectPaths } from "../lib/paths.js";
-import { resolvePlugins } from "../lib/plugins.js";
-import { loadProject } from "../lib/project-config.js";
 import { serveControl } from "./control.js";
 import type { Reloader } from "./reload.js";
 import type { SupervisorHandle } from "./supervise.js";
@@ -17,16 +11,21 @@ import { watchBuiltModules, watchSources } from "./watch.js";
  */
 export async function startLive(sup: SupervisorHandle): Promise<() => Promise<void>> {
   const plan = sup.plan;
-  const project = await loadProject(plan.root);
-  const paths = projectPaths(project);
-  const derivedText = await readFile(path.join(paths.run, "envoy.yaml"), "utf8");
-  const skeletonHash = createHash("sha256").update(derivedText).digest("hex");
+  const { skeletonHash } = plan.live;
   // The reloader (and the build code it brings) is loaded on the first reload: a run that never
   // reloads keeps a smaller supervisor.
   let loaded: Promise<Reloader> | undefined;
   const reloaderOf = () => (loaded ??= import("./reload.js").then(({ Reloader }) => new Reloader(sup, { skeletonHash })));
   const reloader = {
-    reload: async (why: string) => (await reloaderOf()).reload(why),
+    reload: async (why: string) => {
+      const result = await (await reloaderOf()).reload(why);
+      // A reload reads modules and YAML and runs the build's code: give what it left back to the
+      // system now (the background supervisor runs with --expose-gc), so a long --watch session
+      // does not grow a little with every save.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc !== undefined) setTimeout(gc, 100).unref();
+      return result;
+    },
     idle: async () => (loaded === undefined ? undefined : (await loaded).idle()),
   };
   const report = (result: { ok: boolean; message: string; hint?: string; unchanged?: boolean }) => {
@@ -42,16 +41,10 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
     }),
   );
 
-  const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
-  const layout = resolvePlugins(project, bootstrap);
   if (plan.watch) {
     closers.push(
       watchSources(
-        {
-          root: plan.root,
-          dirs: [...layout.plugins.map((p) => p.absDir), ...(paths.backendDir === undefined ? [] : [paths.backendDir])],
-          files: [paths.envoyConfig, project.file],
-        },
+        { root: plan.root, ...plan.live.sources },
         (changed) => {
           const shown = changed.length <= 3 ? changed.join(", ") : `${changed.slice(0, 3).join(", ")} and ${changed.length - 3} more`;
           sup.notice(`${shown} changed: reloading…`);
@@ -62,7 +55,7 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
   } else {
     closers.push(
       watchBuiltModules(
-        layout.plugins.map((p) => ({ file: p.wasmAbs, serving: () => plan.modules.find((m) => m.plugin === p.dir)?.sha256 })),
+        plan.live.builtModules.map((m) => ({ file: m.file, serving: () => plan.modules.find((s) => s.plugin === m.plugin)?.sha256 })),
         (file, sha) =>
           sup.notice(
             `${path.relative(plan.root, file)} was rebuilt (sha256 ${sha.slice(0, 12)}); this run still serves the previous module: \`envoywasm reload\` loads it in place (or run with --watch)`,

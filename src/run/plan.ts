@@ -78,6 +78,18 @@ export interface RunPlan {
   graceMs: number;
   /** Whether the supervisor watches sources and reloads (up --watch). */
   watch: boolean;
+  /**
+   * What the run watches once it is ready, decided by `up` (which has read
+   * the project): the supervisor itself never parses YAML unless it reloads.
+   */
+  live: {
+    /** The sources `--watch` reloads on: plugin and backend folders, envoy.yaml, envoywasm.yaml. */
+    sources: { dirs: string[]; files: string[] };
+    /** Each plugin's built module, to say when it is rebuilt under a run that does not watch. */
+    builtModules: { plugin: string; file: string }[];
+    /** sha256 of the derived envoy.yaml Envoy started with (a reload that changes it restarts Envoy). */
+    skeletonHash: string;
+  };
 }
 
 /** A plan read back from JSON (the background supervisor's): shape-checked, never trusted blindly. */
@@ -96,6 +108,9 @@ export function isRunPlan(value: unknown): value is RunPlan {
     v.services.every((s) => typeof s?.name === "string" && typeof s.file === "string" && Array.isArray(s.args) && typeof s.ready?.port === "number") &&
     (v.runtime?.kind === "native" || v.runtime?.kind === "docker") &&
     typeof v.admin === "number" &&
-    Array.isArray(v.ecds)
+    Array.isArray(v.ecds) &&
+    Array.isArray(v.live?.sources?.dirs) &&
+    Array.isArray(v.live.builtModules) &&
+    typeof v.live.skeletonHash === "string"
   );
 }

@@ -1,5 +1,4 @@
 import { readdirSync, statSync, watch, type Dirent, type FSWatcher } from "node:fs";
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 
@@ -111,7 +110,9 @@ export function watchBuiltModules(
           // A reload builds too: judge once it is done, against what it then serves.
           void settled()
             .then(() => readFile(m.file))
-            .then((bytes) => {
+            .then(async (bytes) => {
+              // crypto is loaded here, not up front: a supervisor that never sees a rebuild stays smaller.
+              const { createHash } = await import("node:crypto");
               const sha = createHash("sha256").update(bytes).digest("hex");
               if (sha === m.serving() || told.has(sha)) return;
               told.add(sha);

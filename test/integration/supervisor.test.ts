@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll } from "vitest";
@@ -116,19 +116,12 @@ async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> 
 
 /**
  * The supervisor itself, driven by fixture programs in place of Envoy and the
- * backend: seconds, no Envoy. The project folder holds just enough for the
- * supervisor's live features (an envoywasm.yaml and an envoy.yaml it reads).
+ * backend: seconds, no Envoy. Its plan says everything (it reads no project
+ * file): an empty folder is its project.
  */
 describe("supervise", () => {
   async function project(): Promise<{ root: string; plan: (services: ServicePlan[], extra?: Partial<RunPlan>) => RunPlan }> {
     const root = await tempDir("envoywasm-sup-");
-    await writeFile(path.join(root, "envoywasm.yaml"), "name: sup\nplugins: [plugin]\n");
-    await writeFile(
-      path.join(root, "envoy.yaml"),
-      'static_resources:\n  listeners:\n    - name: l\n      filter_chains:\n        - filters:\n            - typed_config:\n                http_filters:\n                  - name: w\n                    typed_config:\n                      "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm\n                      config: { vm_config: { code: { local: { filename: build/sup.wasm } } } }\n',
-    );
-    await mkdir(path.join(root, ".envoywasm", "run"), { recursive: true });
-    await writeFile(path.join(root, ".envoywasm", "run", "envoy.yaml"), "# derived\n");
     const state = path.join(root, ".envoywasm");
     return {
       root,
@@ -152,6 +145,7 @@ describe("supervise", () => {
         readyTimeoutMs: 10_000,
         graceMs: 2000,
         watch: false,
+        live: { sources: { dirs: [], files: [] }, builtModules: [{ plugin: "plugin", file: path.join(root, "build", "sup.wasm") }], skeletonHash: "0".repeat(64) },
         ...extra,
       }),
     };
