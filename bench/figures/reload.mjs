@@ -8,6 +8,7 @@
 // against a bare idle node.
 import { openSync, readSync, closeSync, statSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { startLoad } from "../lib/load.mjs";
 import { waitFor200 } from "../lib/net.mjs";
 import { cli, down, edit, readState, rssMiB, upDetached } from "../lib/project.mjs";
@@ -16,6 +17,7 @@ import { figure } from "../lib/report.mjs";
 import { round, summary } from "../lib/stats.mjs";
 
 const HEADER = "x-bench-gen";
+const LEAST_SUPERVISOR = fileURLToPath(new URL("../lib/least-supervisor.mjs", import.meta.url));
 const PLUGIN_LINE = /(\tproxywasm\.AddHttpResponseHeader\("x-bench-gen", ")[^"]*("\))/;
 
 /** Adds a line that sets x-bench-gen on every response (before the run starts). */
@@ -61,12 +63,14 @@ export async function reload(ctx, project) {
   addGenerationHeader(project);
   await cli(ctx, ["build"], project.dir);
   const bare = startGroup(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { env: ctx.env });
-  const memory = { supervisor: [], bare: [] };
+  const least = startGroup(process.execPath, [LEAST_SUPERVISOR, path.join(ctx.root, "least.log"), path.join(ctx.root, "least.sock")], { env: ctx.env });
+  const memory = { supervisor: [], bare: [], least: [] };
   const sampleMemory = () => {
     const pid = readState(project)?.supervisor?.pid;
     if (pid === undefined) throw new MeasureError("no supervisor pid in .envoywasm/state.json");
     memory.supervisor.push(rssMiB(pid));
     memory.bare.push(rssMiB(bare.pid));
+    memory.least.push(rssMiB(least.pid));
   };
   const envoyLog = path.join(project.dir, ".envoywasm", "logs", "envoy.log");
   const s = { toHeader: [], span: [], reloadMs: [] };
@@ -109,6 +113,7 @@ export async function reload(ctx, project) {
     }
   } finally {
     await stopGroup(bare);
+    await stopGroup(least);
     if (project.up) await down(ctx, project);
   }
   const overhead = s.toHeader.map((t, i) => t - s.span[i]);
@@ -140,6 +145,14 @@ export async function reload(ctx, project) {
       baseline: memory.bare,
       baselineName: "idle bare `node`",
       goal: { text: "≤ 45 MiB", on: "value", max: 45 },
+    }),
+    figure({
+      id: "7b",
+      title: "the same, against the least a Node supervisor does (a child piped into a log file, a Unix socket that answers: bench/lib/least-supervisor.mjs)",
+      unit: "MiB",
+      subject: memory.supervisor,
+      baseline: memory.least,
+      baselineName: "least Node supervisor",
     }),
   ];
 }
