@@ -42,6 +42,20 @@ export type RunOutcome =
   | { kind: "stopped"; signal: NodeJS.Signals }
   | { kind: "crashed"; service: string; exit: ExitInfo; lastLines: string[]; diagnosis?: { message: string; hint: string }; engine?: string };
 
+/** The hooks, each writing the service lines still pending first: what envoywasm says follows the lines it saw. */
+function afterPendingLines(hooks: SuperviseHooks, flush: () => void): SuperviseHooks {
+  const wrapped: Record<string, unknown> = { ...hooks };
+  for (const [key, value] of Object.entries(hooks)) {
+    if (key.startsWith("on") && typeof value === "function") {
+      wrapped[key] = (...args: unknown[]) => {
+        flush();
+        return (value as (...a: unknown[]) => unknown)(...args);
+      };
+    }
+  }
+  return wrapped as unknown as SuperviseHooks;
+}
+
 export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<RunOutcome> {
   return new Supervisor(plan, hooks).run();
 }
@@ -82,11 +96,14 @@ export class Supervisor implements SupervisorHandle {
   private readonly closers: (() => Promise<void> | void)[] = [];
   private readonly listeners = new Set<(service: string, line: string) => void>();
 
+  private readonly hooks: SuperviseHooks;
+
   constructor(
     readonly plan: RunPlan,
-    private readonly hooks: SuperviseHooks,
+    hooks: SuperviseHooks,
   ) {
-    this.traps = hooks.onPluginTrap === undefined ? undefined : new TrapWatcher(plan.root, hooks.onPluginTrap, plan.failurePolicy);
+    this.hooks = afterPendingLines(hooks, () => this.mux.flushTerminal());
+    this.traps = this.hooks.onPluginTrap === undefined ? undefined : new TrapWatcher(plan.root, this.hooks.onPluginTrap, plan.failurePolicy);
     const collapser = new PanicCollapser();
     this.mux = new LogMux({
       services: plan.services.map((s) => s.name),

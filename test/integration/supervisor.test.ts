@@ -171,9 +171,12 @@ describe("supervise", () => {
     const plan = p.plan([node("first", "http-server.mjs", a!), node("second", "http-server.mjs", b!, { DIE_AFTER_MS: "400" })]);
     await takeLock(plan.lockFile, plan.runId);
     const lines: string[] = [];
-    const outcome = await supervise(plan, { ...hooks(lines), onReady: () => lines.push("READY\n") });
+    const outcome = await supervise(plan, { ...hooks(lines), onReady: () => lines.push("READY\n"), onStopping: () => lines.push("STOPPING\n") });
     expect(outcome).toMatchObject({ kind: "crashed", service: "second", exit: { code: 4, signal: null } });
+    // Service lines reach the terminal a burst at a time: what envoywasm says still follows the lines before it.
     const ready = lines.indexOf("READY\n");
+    const all = lines.join("");
+    expect(all.indexOf("STOPPING")).toBeGreaterThan(all.indexOf("second | giving up"));
     expect(lines.slice(0, ready).some((l) => l.startsWith("first  | listening on"))).toBe(true);
     expect(lines.slice(0, ready).some((l) => l.startsWith("second | listening on"))).toBe(true);
     expect(lines.join("")).toContain("second | giving up");

@@ -45,7 +45,7 @@ describe("envoywasm up in the foreground", () => {
 
   for (const signal of ["SIGTERM", "SIGHUP"] as const) {
     it(`${signal} stops both too`, async () => {
-      const p = await newProject("add-header");
+      const p = await newProject("headers");
       const { up } = await foreground(p);
       up.kill(signal);
       expect((await up).exitCode).toBe(0);

@@ -1,0 +1,51 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { LogMux } from "../../src/run/log-mux.js";
+import { removeTempDirs, tempDir } from "../helpers/cli.js";
+
+afterAll(removeTempDirs);
+
+/** A terminal that keeps each write it is given. */
+function terminal(): { stream: Writable; writes: string[] } {
+  const writes: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      writes.push(chunk.toString());
+      done();
+    },
+  });
+  return { stream, writes };
+}
+
+describe("LogMux", () => {
+  it("writes a burst of lines to the terminal in one write, whole and in order, and to each service's file", async () => {
+    const dir = await tempDir();
+    const t = terminal();
+    const mux = new LogMux({ services: ["backend", "envoy"], logsDir: dir, terminal: t.stream, colour: false });
+    for (let i = 0; i < 1000; i++) mux.line(i % 2 === 0 ? "backend" : "envoy", `line ${i}`);
+    expect(t.writes).toEqual([]); // nothing written line by line
+    await new Promise((r) => setImmediate(r));
+    expect(t.writes).toHaveLength(1);
+    const shown = t.writes[0]!.trimEnd().split("\n");
+    expect(shown).toHaveLength(1000);
+    shown.forEach((l, i) => expect(l).toMatch(new RegExp(`^${i % 2 === 0 ? "backend" : "envoy  "} \\| line ${i}$`)));
+    await mux.close();
+    const backend = readFileSync(path.join(dir, "backend.log"), "utf8").trimEnd().split("\n");
+    expect(backend).toHaveLength(500);
+    expect(backend[1]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z line 2$/);
+  });
+
+  it("flushTerminal() writes the pending lines at once (what envoywasm says next follows them)", async () => {
+    const t = terminal();
+    const mux = new LogMux({ services: ["backend"], logsDir: await tempDir(), terminal: t.stream, colour: false });
+    mux.line("backend", "first");
+    mux.line("backend", "second");
+    mux.flushTerminal();
+    expect(t.writes).toEqual(["backend | first\nbackend | second\n"]);
+    await new Promise((r) => setImmediate(r));
+    expect(t.writes).toHaveLength(1); // nothing twice
+    await mux.close();
+  });
+});
