@@ -24,15 +24,18 @@ export class LineSplitter {
   }
 }
 
-/** Keeps the last N lines a service wrote, for error reports. */
+/** Keeps the last N lines a service wrote, for error reports (a ring: nothing moves per line). */
 export class RingBuffer {
   private readonly lines: string[] = [];
+  private next = 0;
   constructor(private readonly size: number) {}
   push(line: string): void {
-    this.lines.push(line);
-    if (this.lines.length > this.size) this.lines.shift();
+    if (this.lines.length < this.size) this.lines.push(line);
+    else this.lines[this.next] = line;
+    this.next = (this.next + 1) % this.size;
   }
+  /** Oldest first. */
   all(): string[] {
-    return [...this.lines];
+    return this.lines.length < this.size ? [...this.lines] : [...this.lines.slice(this.next), ...this.lines.slice(0, this.next)];
   }
 }

@@ -118,10 +118,11 @@ export class LogMux {
     this.flushTerminal();
     for (const [service, file] of this.files) {
       if (file.pending.length === 0) continue;
-      const text = file.pending.join("");
+      // Encoded once here (a string would be encoded again by the stream, and once more to count it).
+      const bytes = Buffer.from(file.pending.join(""));
       file.pending = [];
-      file.stream.write(text);
-      file.bytes += Buffer.byteLength(text);
+      file.stream.write(bytes);
+      file.bytes += bytes.length;
       if (file.bytes > MAX_LOG_BYTES) {
         file.stream.end();
         rotateLog(this.options.logsDir, service);

@@ -76,6 +76,8 @@ describe("RingBuffer", () => {
     expect(ring.all()).toEqual(["1", "2"]);
     for (const l of ["3", "4", "5"]) ring.push(l);
     expect(ring.all()).toEqual(["3", "4", "5"]);
+    for (let i = 6; i <= 100; i++) ring.push(String(i));
+    expect(ring.all()).toEqual(["98", "99", "100"]);
   });
 
   it("hands out a copy", () => {
