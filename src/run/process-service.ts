@@ -74,6 +74,9 @@ export class ProcessService implements Service {
         stdio: ["ignore", pipes?.[0]?.write ?? "pipe", pipes?.[1]?.write ?? "pipe"],
         detached: true,
       });
+    } catch (error) {
+      for (const p of pipes ?? []) closeSync(p.read);
+      throw error;
     } finally {
       // The child has its own copies now; ours would keep the pipes from ever ending.
       for (const p of pipes ?? []) closeSync(p.write);
