@@ -188,9 +188,10 @@ export function signalProcessGroup(pid: number, signal: NodeJS.Signals, orThePid
  * pages and hands over big chunks: the same program, logging through
  * envoywasm, runs about as fast as into `| cat`. Made in a private folder and
  * unlinked at once (the open ends keep them); undefined where mkfifo fails
- * (the caller falls back to Node's pipes).
+ * (the caller falls back to Node's pipes). mkfifo runs through spawnSync, not
+ * lib/exec.ts: execa would load into the supervisor for a 2 ms call.
  */
-export function outputPipes(): { read: number; write: number }[] | undefined {
+function outputPipes(): { read: number; write: number }[] | undefined {
   let dir: string | undefined;
   try {
     dir = mkdtempSync(path.join(os.tmpdir(), "envoywasm-pipes-"));
