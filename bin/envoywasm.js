@@ -15,14 +15,21 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const { readFileSync } = await import("node:fs");
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
 } else {
-  // `build` with nothing changed since the last good build is answered from its record, without the CLI;
-  // `up -d`'s background supervisor has an entry of its own: it loads only what supervising needs.
-  const fast = args[0] === "build" && args.length <= 2 ? await import("../dist/build-fast.js") : undefined;
-  let code = await fast?.fastBuild(args);
+  // `build` is answered from the last good build's record when nothing changed, and a changed plugin's
+  // compile starts here, before the CLI loads (dist/build-fast.js); `up -d`'s background supervisor has
+  // an entry of its own: it loads only what supervising needs.
+  const fast = args[0] === "build" && args.length <= 3 ? await import("../dist/build-fast.js") : undefined;
+  const outcome = await fast?.fastBuild(args);
+  let code = typeof outcome === "number" ? outcome : undefined;
   let entry = fast;
   if (code === undefined) {
-    entry = args[0] === "__supervise" ? await import("../dist/supervisor.js") : await import("../dist/cli.js");
-    code = args[0] === "__supervise" ? await entry.supervisorMain(args.slice(1)) : await entry.main(process.argv);
+    try {
+      entry = args[0] === "__supervise" ? await import("../dist/supervisor.js") : await import("../dist/cli.js");
+      code = args[0] === "__supervise" ? await entry.supervisorMain(args.slice(1)) : await entry.main(process.argv, outcome);
+    } finally {
+      // Whatever the build did not adopt is stopped and its output removed.
+      await Promise.all((outcome?.early ?? []).map((compile) => compile.discard()));
+    }
   }
   await Promise.all([entry.flushed(process.stdout), entry.flushed(process.stderr)]);
   process.exit(code);

@@ -1,28 +1,45 @@
+import path from "node:path";
 import { reportBuild } from "./cli/build-report.js";
-import { checkNoop } from "./commands/build-noop.js";
+import { changedFiles, readNoop } from "./commands/build-noop.js";
+import { startEarlyCompile, type EarlyCompile, type Handoff } from "./lib/early-compile.js";
 import { PACKAGE_VERSION } from "./lib/package-root.js";
 import { ui } from "./ui/output.js";
 
 export { flushed } from "./ui/write.js";
 
 /**
- * `envoywasm build` (or `build --json`) when nothing changed since the last
- * good build: answered from the build's own record (commands/build-noop.ts)
- * without loading the CLI. Returns the exit code, or undefined to take the
- * full path (any other arguments, a change, no record).
+ * `envoywasm build [--force] [--json]` before the CLI loads, from the last
+ * good build's record (commands/build-noop.ts). Nothing changed: answered
+ * here (the exit code). Only plugin sources changed, or --force: the changed
+ * plugins' compiles are started here and handed to the CLI, which adopts or
+ * discards them. Anything else: undefined, the full path.
  */
-export async function fastBuild(args: readonly string[]): Promise<number | undefined> {
-  const json = args.length === 2 && args[1] === "--json";
-  if (args[0] !== "build" || (args.length !== 1 && !json)) return undefined;
+export async function fastBuild(args: readonly string[]): Promise<number | Handoff | undefined> {
+  const flags = new Set(args.slice(1));
+  if (args[0] !== "build" || flags.size !== args.length - 1 || ![...flags].every((f) => f === "--json" || f === "--force" || f === "-f")) return undefined;
+  const json = flags.has("--json");
+  const force = flags.has("--force") || flags.has("-f");
   const started = performance.now();
-  const plugins = await checkNoop(process.cwd(), PACKAGE_VERSION).catch(() => undefined);
-  if (plugins === undefined) return undefined;
-  ui.configure({ json });
-  const ms = Math.round(performance.now() - started);
-  reportBuild(
-    plugins.map((p) => ({ ...p, ms, upToDate: true, warnings: [] })),
-    ms,
-    { json },
-  );
-  return 0;
+  const record = await readNoop(process.cwd(), PACKAGE_VERSION).catch(() => undefined);
+  if (record === undefined) return undefined;
+  const changed = await changedFiles(record);
+  if (changed.size === 0 && !force) {
+    ui.configure({ json });
+    const ms = Math.round(performance.now() - started);
+    reportBuild(
+      record.plugins.map((p) => ({ ...p, ms, upToDate: true, warnings: [] })),
+      ms,
+      { json },
+    );
+    return 0;
+  }
+  if (record.shape.some((file) => changed.has(file))) return undefined;
+  const touched = (cwd: string) => [...changed].some((file) => file === cwd || file.startsWith(cwd + path.sep));
+  const early: EarlyCompile[] = [];
+  for (const compile of record.compiles) {
+    if (!force && !touched(compile.cwd)) continue;
+    const started = await startEarlyCompile(compile);
+    if (started !== undefined) early.push(started);
+  }
+  return { early };
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { example, globals, integer, port } from "./cli/options.js";
 import { registerShipCommands } from "./cli/ship.js";
 import { isEnvoywasmError } from "./errors.js";
+import type { Handoff } from "./lib/early-compile.js";
 import { ui } from "./ui/output.js";
 import { PACKAGE_VERSION } from "./lib/package-root.js";
 
@@ -11,7 +12,7 @@ import { PACKAGE_VERSION } from "./lib/package-root.js";
  */
 
 
-export function buildProgram(): Command {
+export function buildProgram(handoff?: Handoff): Command {
   const program = new Command("envoywasm")
     .description("Scaffold, build, run, reload, measure and ship Envoy proxy-wasm plugins written in Go.")
     .version(PACKAGE_VERSION, "-V, --version", "print the envoywasm version")
@@ -80,7 +81,7 @@ export function buildProgram(): Command {
     .addHelpText("after", example(`envoywasm build\nenvoywasm build --force --json`))
     .action(async (opts: { force?: boolean; json?: boolean }, command: Command) => {
       const { runBuild } = await import("./cli/build.js");
-      await runBuild(opts, globals(command));
+      await runBuild(opts, globals(command), handoff?.early);
     });
 
   program
@@ -261,8 +262,8 @@ export function buildProgram(): Command {
 export { flushed } from "./ui/write.js";
 
 /** Runs the CLI; returns the exit code. Never throws. */
-export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: readonly string[], handoff?: Handoff): Promise<number> {
+  const program = buildProgram(handoff);
   let exitCode = 0;
   try {
     await program.parseAsync(argv);

@@ -5,9 +5,10 @@ import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import { buildKey, modulesKey, readStamp, stampMatches, watchedPaths, writeStamp } from "../lib/build-cache.js";
-import { forgetNoop, recordNoop, snapshot } from "./build-noop.js";
+import { COMPILE_OUTPUT, forgetNoop, recordNoop, snapshot, type FileStat } from "./build-noop.js";
+import { sameCompile, type EarlyCompile } from "../lib/early-compile.js";
 import { PACKAGE_VERSION } from "../lib/package-root.js";
-import { run, tailLines } from "../lib/exec.js";
+import { formatCommand, run, tailLines } from "../lib/exec.js";
 import { buildStampFile, projectPaths } from "../lib/paths.js";
 import { dispatchClusterWarnings, goroutineWarnings } from "../lib/plugin-lint.js";
 import { resolvePlugins, type PluginTarget } from "../lib/plugins.js";
@@ -28,6 +29,8 @@ export interface BuildOptions {
   /** Check imports against this Envoy version instead of the pinned or newest one. */
   envoyVersion?: string;
   signal?: AbortSignal;
+  /** Compiles the entry point started from the last build's record (build-fast.ts): adopted when they match, else discarded. */
+  early?: readonly EarlyCompile[];
 }
 
 export interface PluginBuildResult {
@@ -68,26 +71,32 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       });
     }
   }
-  // What this build's decision rests on, as it is before the build reads it (for the next no-op: build-noop.ts).
-  const inputs =
-    project.legacy.length > 0
-      ? undefined
-      : await snapshot([project.file, paths.envoyConfig, ...(await Promise.all(layout.plugins.map((p) => watchedPaths(p.absDir)))).flat()]);
+  // What this build's decision rests on, as it is before the build reads it (for the next build's record: build-noop.ts).
+  const watched = await Promise.all(layout.plugins.map(async (p) => snapshot(await watchedPaths(p.absDir))));
+  const shape = [project.file, paths.envoyConfig, ...layout.plugins.flatMap((p) => [path.join(p.absDir, "go.mod"), path.join(p.absDir, "go.sum")])];
+  const configs = await snapshot([project.file, paths.envoyConfig]);
   const toolchain = toolchainFor(project.config.toolchain);
   const info = await toolchain.detect();
   const clusters = bootstrap.clusters.map((c) => c.name);
   const plugins: PluginBuildResult[] = [];
   try {
-    for (const plugin of layout.plugins) {
-      plugins.push(await buildPlugin(project, plugin, toolchain, info, options, clusters, bootstrap.display));
+    for (const [i, plugin] of layout.plugins.entries()) {
+      plugins.push(await buildPlugin(project, plugin, toolchain, info, options, clusters, bootstrap.display, watched[i]));
     }
   } catch (error) {
     await forgetNoop(project.root);
     throw error;
+  } finally {
+    await Promise.all((options.early ?? []).map((compile) => compile.discard()));
   }
+  const complete = project.legacy.length === 0 && configs !== undefined && watched.every((w) => w !== undefined);
   await recordNoop(
     project.root,
-    inputs,
+    {
+      files: complete ? [...configs, ...watched.flatMap((w) => w!)] : undefined,
+      shape,
+      compiles: layout.plugins.map((p) => ({ cwd: p.absDir, wasm: p.wasmAbs, spec: toolchain.buildCommand(COMPILE_OUTPUT) })),
+    },
     layout.plugins.flatMap((p) => [p.wasmAbs, buildStampFile(project, p.dir)]),
     plugins.map((p) => ({ dir: p.dir, wasm: p.wasm, wasmRelative: p.wasmRelative, bytes: p.bytes, sha256: p.sha256 })),
     project.config.toolchain,
@@ -104,8 +113,9 @@ async function buildPlugin(
   options: BuildOptions,
   clusters: string[],
   envoyConfig: string,
+  files: FileStat[] | undefined,
 ): Promise<PluginBuildResult> {
-  const started = performance.now();
+  let started = performance.now();
   const { config } = project;
   const stampFile = buildStampFile(project, plugin.dir);
   const spec = toolchain.buildCommand(path.relative(plugin.absDir, plugin.wasmAbs));
@@ -129,23 +139,38 @@ async function buildPlugin(
 
   const fetch = toolchain.fetchCommand();
   const modules = await modulesKey(plugin.absDir);
-  if (fetch !== undefined && stamp?.modulesKey !== modules) {
+  const fetching = fetch !== undefined && stamp?.modulesKey !== modules;
+  if (fetching) {
     options.onPhase?.(`fetching Go modules for ${plugin.dir}/`);
     await runStep(fetch, plugin, project.root, options, "fetching the plugin's Go modules failed");
   }
 
+  // The compile the entry point started, when it ran this very command on these very files after the same
+  // modules were fetched; else it is stopped.
+  const offered = options.early?.find((c) => c.cwd === plugin.absDir);
+  const adopted = offered !== undefined && !fetching && sameCompile(offered, plugin.absDir, toolchain.buildCommand(COMPILE_OUTPUT), files) ? offered : undefined;
+  if (offered !== undefined && adopted === undefined) await offered.discard();
+
   await mkdir(path.dirname(plugin.wasmAbs), { recursive: true });
-  const temp = path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`);
+  const temp = adopted?.temp ?? path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`);
   const tempSpec = toolchain.buildCommand(path.relative(plugin.absDir, temp));
   try {
     options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain === "go" ? "go" : "tinygo"}`);
-    await runStep(tempSpec, plugin, project.root, options, `${plugin.dir}/ did not compile`);
+    if (adopted !== undefined) started = Math.min(started, adopted.startedAt);
+    // The source checks read only the sources: they run while the compiler does.
+    const lint = Promise.all([goroutineWarnings(plugin.absDir, plugin.dir), dispatchClusterWarnings(plugin.absDir, plugin.dir, clusters, envoyConfig)]);
+    lint.catch(() => {});
+    await runStep(tempSpec, plugin, project.root, options, `${plugin.dir}/ did not compile`, adopted);
 
     options.onPhase?.("checking the module");
     const bytes = await readFile(temp);
+    // Node compiles the module on its background threads while this one hashes it.
+    const inspected = inspectModule(bytes);
+    inspected.catch(() => {});
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
     let facts;
     try {
-      facts = await inspectModule(bytes);
+      facts = await inspected;
     } catch (error) {
       if (error instanceof WasmCompileError) {
         throw new UserError(`the compiler's output for ${plugin.dir}/ is not a valid WebAssembly module: ${error.message}`, {
@@ -162,11 +187,9 @@ async function buildPlugin(
         hint: `fix the plugin and build again; nothing was written to ${plugin.wasmRelative}`,
       });
     }
-    check.warnings.push(...(await goroutineWarnings(plugin.absDir, plugin.dir)));
-    check.warnings.push(...(await dispatchClusterWarnings(plugin.absDir, plugin.dir, clusters, envoyConfig)));
+    check.warnings.push(...(await lint).flat());
     await rename(temp, plugin.wasmAbs);
     const s = await stat(plugin.wasmAbs);
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
     await mkdir(path.dirname(stampFile), { recursive: true });
     await writeStamp(stampFile, { key, wasm: plugin.wasmAbs, bytes: s.size, mtimeMs: s.mtimeMs, modulesKey: modules, sha256 });
     return {
@@ -186,12 +209,11 @@ async function buildPlugin(
   }
 }
 
-async function runStep(spec: CommandSpec, plugin: PluginTarget, root: string, options: BuildOptions, failure: string): Promise<void> {
-  const result = await run(spec.file, spec.args, {
-    cwd: plugin.absDir,
-    env: spec.env,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+async function runStep(spec: CommandSpec, plugin: PluginTarget, root: string, options: BuildOptions, failure: string, early?: EarlyCompile): Promise<void> {
+  const result =
+    early === undefined
+      ? await run(spec.file, spec.args, { cwd: plugin.absDir, env: spec.env, ...(options.signal === undefined ? {} : { signal: options.signal }) })
+      : { ...(await early.result), command: formatCommand(spec.file, spec.args, spec.env, plugin.absDir) };
   if (result.spawnError !== undefined) {
     throw new UserError(`could not run ${spec.file}: ${result.spawnError.message}`, { hint: `make sure ${spec.file} is installed and on PATH (\`envoywasm doctor\` checks)` });
   }

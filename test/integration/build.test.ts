@@ -1,10 +1,15 @@
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
-import { removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
+import { build } from "../../src/commands/build.js";
+import { readNoop } from "../../src/commands/build-noop.js";
+import { startEarlyCompile } from "../../src/lib/early-compile.js";
+import { PACKAGE_VERSION } from "../../src/lib/package-root.js";
+import { BIN, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
+import { waitFor } from "../helpers/wait.js";
 
 afterAll(removeTempDirs);
 
@@ -143,6 +148,86 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     expect(r.stderr).toContain("nothing was written to build/notplugin.wasm");
   });
 
+});
+
+describe("a changed plugin's compile, started before the CLI loads", () => {
+  /** A project whose `go` on PATH is a stand-in that logs each call and then runs the real go (or, with SLOW_GO, sleeps instead of building). */
+  async function project(): Promise<{ dir: string; env: Record<string, string>; calls: () => Promise<string[][]>; setValue: (v: string) => Promise<void> }> {
+    const root = await tempDir();
+    expect((await runCli(["init", "early", "--template", "add-header"], { cwd: root })).exitCode).toBe(0);
+    const bin = path.join(root, "bin");
+    const log = path.join(root, "go-calls.txt");
+    const realGo = (await execa("go", ["env", "GOROOT"])).stdout.trim() + "/bin/go";
+    await mkdir(bin);
+    await writeFile(
+      path.join(bin, "go"),
+      `#!/bin/sh\necho "$$ $*" >> ${log}\nif [ "$1" = build ] && [ -n "$SLOW_GO" ]; then exec sleep 60; fi\nexec ${realGo} "$@"\n`,
+    );
+    await chmod(path.join(bin, "go"), 0o755);
+    const dir = path.join(root, "early");
+    const main = path.join(dir, "plugin/main.go");
+    return {
+      dir,
+      env: { PATH: `${bin}:${process.env.PATH}` },
+      calls: async () => (await readFile(log, "utf8").catch(() => "")).trim().split("\n").filter(Boolean).map((l) => l.split(" ")),
+      setValue: async (v) => writeFile(main, (await readFile(main, "utf8")).replace(/defaultValue(\s*)= "[^"]*"/, `defaultValue$1= "${v}"`)),
+    };
+  }
+  const builds = (calls: string[][]) => calls.filter((c) => c[1] === "build");
+  const temps = async (dir: string) => (await readdir(path.join(dir, "build"))).filter((f) => f.endsWith(".tmp"));
+
+  it("adopts the early compile when the CLI would run the same command on the same files: one `go build`, the new module", async () => {
+    const p = await project();
+    expect((await runCli(["build"], { cwd: p.dir, env: p.env })).exitCode).toBe(0);
+    const before = builds(await p.calls()).length;
+    await p.setValue("early-adopted-1");
+    const r = await runCli(["build", "--json"], { cwd: p.dir, env: p.env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const after = builds(await p.calls()).slice(before);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.join(" ")).toMatch(/ -o \.\.\/build\/\.early\.wasm\.\d+\.early\.tmp \.$/);
+    const out = (JSON.parse(r.stdout) as { plugins: { wasm: string; upToDate: boolean; sha256: string }[] }).plugins[0]!;
+    expect(out.upToDate).toBe(false);
+    const bytes = await readFile(out.wasm);
+    expect(bytes.includes("early-adopted-1")).toBe(true);
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(out.sha256);
+    expect(await temps(p.dir)).toEqual([]);
+    // The record it left answers the next build without compiling.
+    expect((await runCli(["build"], { cwd: p.dir, env: p.env })).stderr).toContain("is up to date");
+    expect(builds(await p.calls()).slice(before)).toHaveLength(1);
+  });
+
+  it("discards an early compile whose files changed after it started, and builds what is there now", async () => {
+    const p = await project();
+    expect((await runCli(["build"], { cwd: p.dir })).exitCode).toBe(0);
+    const record = await readNoop(p.dir, PACKAGE_VERSION);
+    expect(record?.compiles).toHaveLength(1);
+    await p.setValue("early-stale-1");
+    const early = (await startEarlyCompile(record!.compiles[0]!))!;
+    expect((await early.result).exitCode).toBe(0);
+    expect((await readFile(early.temp)).includes("early-stale-1")).toBe(true);
+    await p.setValue("early-fresh-2");
+    const result = await build({ cwd: p.dir, early: [early] });
+    const bytes = await readFile(result.plugins[0]!.wasm);
+    expect(bytes.includes("early-fresh-2")).toBe(true);
+    expect(bytes.includes("early-stale-1")).toBe(false);
+    expect(await temps(p.dir)).toEqual([]);
+  });
+
+  it("SIGTERM while the early compile runs stops the compiler, removes its output and exits 143", async () => {
+    const p = await project();
+    expect((await runCli(["build"], { cwd: p.dir, env: p.env })).exitCode).toBe(0);
+    const before = builds(await p.calls()).length;
+    await p.setValue("early-interrupted");
+    const cli = execa(process.execPath, [BIN, "build"], { cwd: p.dir, env: { ...p.env, SLOW_GO: "1", NO_COLOR: "1" }, reject: false });
+    await waitFor(async () => builds(await p.calls()).length > before, 30_000, "the stand-in go build to start");
+    const goPid = Number(builds(await p.calls())[before]![0]);
+    cli.kill("SIGTERM");
+    const r = await cli;
+    expect(r.exitCode).toBe(143);
+    expect(() => process.kill(goPid, 0)).toThrow();
+    expect(await temps(p.dir)).toEqual([]);
+  });
 });
 
 describe("toolchain checks", () => {
