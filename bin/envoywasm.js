@@ -25,7 +25,9 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   if (code === undefined) {
     try {
       entry = args[0] === "__supervise" ? await import("../dist/supervisor.js") : await import("../dist/cli.js");
-      code = args[0] === "__supervise" ? await entry.supervisorMain(args.slice(1)) : await entry.main(process.argv, outcome);
+      if (args[0] === "__supervise") code = await entry.supervisorMain(args.slice(1));
+      else if (args[0] === "__prepare-reload") code = await entry.prepareReloadMain(args.slice(1));
+      else code = await entry.main(process.argv, outcome);
     } finally {
       // Whatever the build did not adopt is stopped and its output removed.
       await Promise.all((outcome?.early ?? []).map((compile) => compile.discard()));

@@ -262,6 +262,18 @@ export function buildProgram(handoff?: Handoff): Command {
 export { flushed } from "./ui/write.js";
 
 /** Runs the CLI; returns the exit code. Never throws. */
+/**
+ * `envoywasm __prepare-reload <root> <target JSON>`: the background supervisor of `up -d --watch`
+ * has a CLI process build and derive a reload (run/reload-prepare.ts), printed as JSON.
+ */
+export async function prepareReloadMain(args: readonly string[]): Promise<number> {
+  const [root, target] = args;
+  if (root === undefined || target === undefined) return 2;
+  const { prepareReload } = await import("./run/reload-prepare.js");
+  process.stdout.write(`${JSON.stringify(await prepareReload(root, JSON.parse(target) as Parameters<typeof prepareReload>[1]))}\n`);
+  return 0;
+}
+
 export async function main(argv: readonly string[], handoff?: Handoff): Promise<number> {
   const program = buildProgram(handoff);
   let exitCode = 0;

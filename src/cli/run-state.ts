@@ -128,8 +128,16 @@ export async function runReload(globals: { cwd: string }): Promise<void> {
   if (state === undefined || !supervisorAlive(state)) {
     throw new UserError("this project is not running", { hint: "start it with `envoywasm up` (add --watch to reload on every save)" });
   }
-  ui.info(ui.paint("gray", "• asking the running supervisor to build and reload"));
-  const { result } = await askSupervisor(state.controlSocket, { type: "reload" });
+  // Built and derived here, in this process; the supervisor only compares and applies (run/reload.ts).
+  ui.info(ui.paint("gray", "• building, then asking the running supervisor to load what changed"));
+  const { prepareReload } = await import("../run/reload-prepare.js");
+  const prepared = await prepareReload(project.root, {
+    docker: state.runtime === "docker",
+    envoyVersion: state.envoy.version,
+    backend: state.services.some((s) => s.name === "backend"),
+  });
+  if (!prepared.ok && prepared.compilerOutput !== undefined) process.stderr.write(prepared.compilerOutput.endsWith("\n") ? prepared.compilerOutput : `${prepared.compilerOutput}\n`);
+  const { result } = await askSupervisor(state.controlSocket, { type: "apply", prepared });
   if (!result.ok) throw new UserError(result.message, result.hint === undefined ? undefined : { hint: result.hint });
   ui.success(result.message);
 }

@@ -17,6 +17,7 @@ import { reportTrap } from "./trap.js";
 import { isDaemonMessage, type DaemonMessage, type PlanMessage } from "./daemon-messages.js";
 import { projectPaths } from "../lib/paths.js";
 import { PACKAGE_ROOT } from "../lib/package-root.js";
+import { supervisorMallocEnv } from "../run/malloc-env.js";
 
 export interface UpFlags {
   detach?: boolean;
@@ -175,7 +176,7 @@ function forkSupervisor(logsDir: string): EarlySupervisor {
     // 1.0/1.0/1.2/1.4× as long: 2 is the middle).
     execArgv: [...process.execArgv, "--expose-gc", "--max-semi-space-size=2"],
     stdio: ["ignore", out, out, "ipc"],
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...supervisorMallocEnv(process.env) },
   });
   closeSync(out);
   return { child, log };

@@ -1,18 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
-import { copyFile, mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { boundPorts, failurePolicyIn, get, isAnyAddress, isLoopback, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import { locateEnvoy, requireEnvoyForToolchain } from "../envoy/binary.js";
-import { deriveConfig, type DerivedConfig } from "../envoy/derive.js";
-import { connectDocker, CONTAINER_PROJECT, ensureImage, goArch, imageEnvoyVersion, officialImage, openToContainer, pauseBinary, type PullPolicy } from "../lib/docker.js";
+import { deriveConfig } from "../envoy/derive.js";
+import { connectDocker, CONTAINER_PROJECT, ensureImage, goArch, imageEnvoyVersion, officialImage, pauseBinary, type PullPolicy } from "../lib/docker.js";
 import { shellQuote } from "../lib/exec.js";
 import { projectPaths, type ProjectPaths } from "../lib/paths.js";
 import { resolvePlugins, type PluginLayout } from "../lib/plugins.js";
 import { loadProject, type Project } from "../lib/project-config.js";
 import { toolchainFor } from "../lib/toolchains.js";
-import { writeFileAtomic } from "../lib/write-plan.js";
+import { openToContainer, pruneModules, writeDerived } from "../run/derived-files.js";
 import { NEWEST_VERIFIED_ENVOY } from "../wasm/host-abi.js";
 import { checkModule, inspectModule } from "../wasm/check.js";
 import { buildBackend } from "../run/backend.js";
@@ -393,26 +393,6 @@ export async function moduleCopy(paths: ProjectPaths, pluginDir: string, wasm: s
 }
 
 /** Removes module copies nothing loads any more. */
-export async function pruneModules(paths: ProjectPaths, keep: Set<string>): Promise<void> {
-  for (const f of await readdir(paths.modules).catch(() => [] as string[])) {
-    const full = path.join(paths.modules, f);
-    if (!keep.has(full)) await rm(full, { force: true });
-  }
-}
-
-/** Writes the derived bootstrap and each filter's ECDS file (renamed into place, as Envoy's watch wants). */
-export async function writeDerived(paths: ProjectPaths, derived: DerivedConfig, forContainer: boolean): Promise<void> {
-  await mkdir(paths.run, { recursive: true });
-  const bootstrapFile = path.join(paths.run, "envoy.yaml");
-  await writeFileAtomic(bootstrapFile, derived.text);
-  if (forContainer) await openToContainer(bootstrapFile);
-  for (const r of derived.resources) {
-    await mkdir(r.dir, { recursive: true });
-    await writeFileAtomic(r.file, r.text);
-    if (forContainer) await openToContainer(r.file);
-  }
-}
-
 /** Containers run as whoever runs envoywasm (see DockerRuntime); Envoy's image user where there are no uids. */
 function containerUser(): { user: string; groups: number[] } {
   if (process.getuid === undefined || process.getgid === undefined) return { user: "101:101", groups: [] };

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rename, stat } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
@@ -232,9 +232,3 @@ export function parsePullPolicy(value: string): PullPolicy {
   throw new UsageError(`--pull ${JSON.stringify(value)}: use missing, always or never`);
 }
 
-/** Makes a file readable (and, for programs, runnable) by a container's non-root user. */
-export async function openToContainer(file: string, executable = false): Promise<void> {
-  const s = await stat(file);
-  const want = s.mode | 0o444 | (executable ? 0o111 : 0);
-  if ((s.mode & 0o777) !== (want & 0o777)) await chmod(file, want & 0o777);
-}

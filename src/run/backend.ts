@@ -3,7 +3,7 @@ import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { buildKey, readStamp, stampMatches, writeStamp } from "../lib/build-cache.js";
-import { openToContainer } from "../lib/docker.js";
+import { openToContainer } from "./derived-files.js";
 import { run, tailLines } from "../lib/exec.js";
 import type { ProjectPaths } from "../lib/paths.js";
 import type { Project } from "../lib/project-config.js";

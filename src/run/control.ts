@@ -1,15 +1,17 @@
 import { chmod, rm } from "node:fs/promises";
 import net from "node:net";
 import { UserError } from "../errors.js";
+import { isPreparedReload, type PreparedReload } from "./prepared-reload.js";
 import type { ReloadResult } from "./reload.js";
 
 /**
- * The running supervisor's control socket: `envoywasm reload` (and tools)
- * ask it to reload. One JSON request per connection, one JSON answer. The
- * socket is the user's only (mode 0600).
+ * The running supervisor's control socket: `envoywasm reload` sends it a
+ * reload it has prepared (built and derived) to apply; a plain "reload"
+ * has the supervisor prepare it. One JSON request per connection, one JSON
+ * answer. The socket is the user's only (mode 0600).
  */
 
-export type ControlRequest = { type: "reload" };
+export type ControlRequest = { type: "reload" } | { type: "apply"; prepared: PreparedReload };
 export type ControlResponse = { type: "result"; result: ReloadResult };
 
 export async function serveControl(socketPath: string, handle: (request: ControlRequest) => Promise<ControlResponse>): Promise<() => Promise<void>> {
@@ -25,8 +27,9 @@ export async function serveControl(socketPath: string, handle: (request: Control
       const line = buffer.slice(0, newline);
       let request: ControlRequest | undefined;
       try {
-        const parsed = JSON.parse(line) as { type?: unknown };
+        const parsed = JSON.parse(line) as { type?: unknown; prepared?: unknown };
         if (parsed?.type === "reload") request = { type: "reload" };
+        else if (parsed?.type === "apply" && isPreparedReload(parsed.prepared)) request = { type: "apply", prepared: parsed.prepared };
       } catch {
         // answered below
       }

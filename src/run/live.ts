@@ -1,5 +1,8 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { serveControl } from "./control.js";
+import { childEnv } from "./malloc-env.js";
+import { isPreparedReload, type PreparedReload, type ReloadTarget } from "./prepared-reload.js";
 import type { Reloader } from "./reload.js";
 import type { SupervisorHandle } from "./supervise.js";
 import { watchBuiltModules, watchSources } from "./watch.js";
@@ -12,13 +15,20 @@ import { watchBuiltModules, watchSources } from "./watch.js";
 export async function startLive(sup: SupervisorHandle): Promise<() => Promise<void>> {
   const plan = sup.plan;
   const { skeletonHash } = plan.live;
-  // The reloader (and the build code it brings) is loaded on the first reload: a run that never
-  // reloads keeps a smaller supervisor.
+  // The reloader is loaded on the first reload. What to reload is built and derived in a CLI
+  // process (run/reload-prepare.ts): `envoywasm reload` sends it ready; a foreground `up` is a CLI
+  // process; the background supervisor starts one, so it never loads the build, YAML or the checks.
   let loaded: Promise<Reloader> | undefined;
   const reloaderOf = () => (loaded ??= import("./reload.js").then(({ Reloader }) => new Reloader(sup, { skeletonHash })));
+  const target: ReloadTarget = { docker: plan.runtime.kind === "docker", envoyVersion: plan.envoy.version, backend: plan.services.some((s) => s.name === "backend") };
+  const preparing = new Set<ChildProcess>();
+  const prepare =
+    sup.mode === "foreground"
+      ? async () => (await import("./reload-prepare.js")).prepareReload(plan.root, target)
+      : () => prepareInChild(plan.root, target, preparing);
   const reloader = {
-    reload: async (why: string) => {
-      const result = await (await reloaderOf()).reload(why);
+    reload: async (why: string, prepared?: PreparedReload) => {
+      const result = await (await reloaderOf()).reload(why, prepared === undefined ? prepare : async () => prepared);
       // A reload reads modules and YAML and runs the build's code: give what it left back to the
       // system now (the background supervisor runs with --expose-gc), so a long --watch session
       // does not grow a little with every save.
@@ -34,8 +44,8 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
   };
   const closers: (() => Promise<void> | void)[] = [];
   closers.push(
-    await serveControl(plan.controlSocket, async () => {
-      const result = await reloader.reload("envoywasm reload");
+    await serveControl(plan.controlSocket, async (request) => {
+      const result = await reloader.reload("envoywasm reload", request.type === "apply" ? request.prepared : undefined);
       report(result);
       return { type: "result", result };
     }),
@@ -65,7 +75,43 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
       ),
     );
   }
+  // A prepare still running when the run stops is stopped with it (go stops cleanly on SIGINT).
+  closers.push(() => {
+    for (const child of preparing) child.kill("SIGINT");
+  });
   return async () => {
     for (const close of closers) await close();
   };
+}
+
+/** Builds and derives a reload in a CLI process (`envoywasm __prepare-reload`), which prints it as JSON. */
+async function prepareInChild(root: string, target: ReloadTarget, preparing: Set<ChildProcess>): Promise<PreparedReload> {
+  const { PACKAGE_ROOT } = await import("../lib/package-root.js");
+  const bin = path.join(PACKAGE_ROOT, "bin", "envoywasm.js");
+  const child = spawn(process.execPath, [bin, "__prepare-reload", root, JSON.stringify(target)], { cwd: root, env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
+  preparing.add(child);
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (out += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (err = (err + text).slice(-4000)));
+  return new Promise<PreparedReload>((resolve) => {
+    const failed = (why: string): PreparedReload => {
+      const last = err.trim().split("\n").at(-1);
+      return { ok: false, message: `preparing the reload failed (${why})${last === undefined || last === "" ? "" : `: ${last}`}` };
+    };
+    child.once("error", (error) => {
+      preparing.delete(child);
+      resolve(failed(error.message));
+    });
+    child.once("close", (code, signal) => {
+      preparing.delete(child);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(out);
+      } catch {
+        parsed = undefined;
+      }
+      resolve(isPreparedReload(parsed) ? parsed : failed(signal === null ? `exit ${code}` : signal));
+    });
+  });
 }

@@ -11,6 +11,7 @@ import { LineSplitter, RingBuffer } from "./lines.js";
 import type { ServicePlan } from "./plan.js";
 import { findPortHolder } from "./ports.js";
 import type { ExitInfo, Service, ServiceRecord } from "./service.js";
+import { childEnv } from "./malloc-env.js";
 
 /**
  * A supervised child process. It runs the real binary (no shell, no `go run`)
@@ -70,7 +71,7 @@ export class ProcessService implements Service {
     try {
       child = spawn(file, args, {
         cwd: this.spec.cwd,
-        env: { ...process.env, ...this.spec.env },
+        env: { ...childEnv(), ...this.spec.env },
         stdio: ["ignore", pipes?.[0]?.write ?? "pipe", pipes?.[1]?.write ?? "pipe"],
         detached: true,
       });

@@ -1,18 +1,12 @@
-import { build } from "../commands/build.js";
-import { backendTarget, deriveRun, pruneModules, writeDerived } from "../commands/up.js";
-import { boundPorts, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
-import type { DerivedConfig } from "../envoy/derive.js";
-import { diagnoseEnvoy } from "../envoy/diagnose.js";
-import { goArch } from "../lib/docker.js";
-import { projectPaths, type ProjectPaths } from "../lib/paths.js";
-import { resolvePlugins } from "../lib/plugins.js";
-import { loadProject } from "../lib/project-config.js";
-import { writeFileAtomic } from "../lib/write-plan.js";
-import { buildBackend } from "./backend.js";
-import { ecdsStatus, type EcdsStatus } from "./envoy-admin.js";
+import path from "node:path";
 import type { EcdsPlan, ServicePlan } from "./plan.js";
+import { diagnoseEnvoy } from "../envoy/diagnose.js";
+import { writeFileAtomic } from "../lib/write-plan.js";
+import { pruneModules, writeDerived } from "./derived-files.js";
+import { ecdsStatus, type EcdsStatus } from "./envoy-admin.js";
 import { portInUse } from "./ports.js";
 import { delay } from "./process-service.js";
+import type { PreparedChange, PreparedReload } from "./prepared-reload.js";
 import type { SupervisorHandle } from "./supervise.js";
 
 /**
@@ -24,7 +18,9 @@ import type { SupervisorHandle } from "./supervise.js";
  *  - envoy.yaml: the same when only Wasm filters changed; otherwise Envoy
  *    restarts, with a line saying why;
  *  - the backend: rebuild and restart the backend only.
- * Reloads run one at a time; each ends in one line.
+ * Reloads run one at a time; each ends in one line. What to put there is
+ * prepared (built and derived) by a CLI process (reload-prepare.ts); this
+ * side only compares it with what runs and applies it.
  */
 
 export interface ReloadResult {
@@ -51,10 +47,10 @@ export class Reloader {
 
   private busy = 0;
 
-  /** Queues a reload; `why` says what changed ("plugin/main.go changed", "envoywasm reload"). */
-  reload(why: string): Promise<ReloadResult> {
+  /** Queues a reload; `why` says what changed ("plugin/main.go changed", "envoywasm reload"); `prepare` builds and derives it. */
+  reload(why: string, prepare: () => Promise<PreparedReload>): Promise<ReloadResult> {
     this.busy++;
-    const next = this.queue.then(() => this.run(why)).finally(() => this.busy--);
+    const next = this.queue.then(() => this.run(why, prepare)).finally(() => this.busy--);
     this.queue = next.catch(() => {});
     return next;
   }
@@ -64,9 +60,9 @@ export class Reloader {
     while (this.busy > 0) await this.queue;
   }
 
-  private async run(why: string): Promise<ReloadResult> {
+  private async run(why: string, prepare: () => Promise<PreparedReload>): Promise<ReloadResult> {
     try {
-      return await this.reloadNow(why);
+      return await this.apply(why, await prepare());
     } catch (error) {
       const e = error as Error & { hint?: string };
       const first = e.message.split("\n")[0] ?? e.message;
@@ -74,55 +70,52 @@ export class Reloader {
     }
   }
 
-  private async reloadNow(why: string): Promise<ReloadResult> {
+  private async apply(why: string, prepared: PreparedReload): Promise<ReloadResult> {
     const plan = this.sup.plan;
     const docker = plan.runtime.kind === "docker";
-    const started = performance.now();
-    const project = await loadProject(plan.root);
-    const paths = projectPaths(project);
-    const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
+    if (!prepared.ok) {
+      if (prepared.compilerOutput !== undefined) {
+        for (const line of prepared.compilerOutput.replace(/\n$/, "").split("\n")) this.sup.mux.line("build", line);
+      }
+      if (prepared.build !== true) throw Object.assign(new Error(prepared.message), prepared.hint === undefined ? {} : { hint: prepared.hint });
+      const servingNow = plan.modules.map((m) => m.sha256.slice(0, 12)).join(", ");
+      throw Object.assign(new Error(`${(prepared.message.split("\n")[0] ?? "").replace(/ \(go build exited with \d+\)$/, "")}; still serving sha256 ${servingNow}`), {
+        hint: "fix it and save again; the compiler's messages are in the stream (and `envoywasm logs build`)",
+      });
+    }
+    // It came over the control socket: it may write and prune only under the project's .envoywasm.
+    const own = path.join(plan.root, ".envoywasm") + path.sep;
+    const written = [prepared.paths.run, prepared.paths.modules, ...prepared.modules, ...prepared.derived.resources.flatMap((r) => [r.file, r.dir])];
+    const foreign = written.find((p) => !path.resolve(p).startsWith(own));
+    if (foreign !== undefined) throw new Error(`the prepared reload names ${foreign}, outside this project's .envoywasm folder; nothing was applied`);
     const serving = new Map(plan.modules.map((m) => [m.plugin, m.sha256]));
-
-    const built = await build({
-      cwd: plan.root,
-      project,
-      bootstrap,
-      envoyVersion: plan.envoy.version,
-      onCompilerOutput: (text) => {
-        for (const line of text.replace(/\n$/, "").split("\n")) this.sup.mux.line("build", line);
-      },
-    }).catch((error: Error & { hint?: string }) => {
-      const servingNow = [...serving.values()].map((s) => s.slice(0, 12)).join(", ");
-      throw Object.assign(new Error(`${(error.message.split("\n")[0] ?? "").replace(/ \(go build exited with \d+\)$/, "")}; still serving sha256 ${servingNow}`), { hint: "fix it and save again; the compiler's messages are in the stream (and `envoywasm logs build`)" });
-    });
+    const built = prepared;
     for (const p of built.plugins) for (const w of p.warnings) this.sup.notice(w, "warn");
-    const buildMs = Math.round(performance.now() - started);
-    const layout = resolvePlugins(project, bootstrap);
     const done: string[] = [];
     const changedPlugins = built.plugins.filter((p) => serving.get(p.dir) !== p.sha256);
     const compiled = built.plugins.filter((p) => !p.upToDate);
-    if (compiled.length > 0) done.push(`built ${compiled.map((p) => `${p.dir}/`).join(", ")} in ${(buildMs / 1000).toFixed(1)} s`);
-    const backend = backendTarget(project, bootstrap);
-    if (backend !== undefined && plan.services.some((s) => s.name === "backend")) {
-      const rebuilt = await buildBackend(project, paths, docker ? { GOOS: "linux", GOARCH: goArch(), CGO_ENABLED: "0" } : undefined);
-      const spec = plan.services.find((s) => s.name === "backend")!;
+    if (compiled.length > 0) done.push(`built ${compiled.map((p) => `${p.dir}/`).join(", ")} in ${(built.buildMs / 1000).toFixed(1)} s`);
+    const backend = prepared.backend;
+    const spec = plan.services.find((s) => s.name === "backend");
+    if (backend !== undefined && spec !== undefined) {
       const port = backend.port;
-      if (!rebuilt.upToDate || spec.ready.port !== port) {
+      if (!backend.upToDate || spec.ready.port !== port) {
         const next: ServicePlan = { ...spec, env: { ...spec.env, PORT: String(port) }, ports: [port], ready: { kind: "http", port } };
         const t = performance.now();
         await this.sup.restartService(next);
         plan.services[plan.services.indexOf(spec)] = next;
-        done.push(`rebuilt and restarted the backend in ${((performance.now() - t + rebuilt.ms) / 1000).toFixed(1)} s`);
+        done.push(`rebuilt and restarted the backend in ${((performance.now() - t + backend.ms) / 1000).toFixed(1)} s`);
       }
     }
 
-    const { derived, ecds, modules } = await deriveRun(project, paths, bootstrap, layout, built, docker);
+    const { derived, ecds } = prepared;
+    const modules = new Set(prepared.modules);
     const newModules = built.plugins.map((b) => ({ plugin: b.dir, wasm: b.wasmRelative, sha256: b.sha256 }));
     const hashes = newModules.map((m) => `${m.plugin}/ ${m.sha256.slice(0, 12)}`).join(", ");
 
     let loaded = false;
     if (derived.skeletonHash !== this.skeletonHash) {
-      const reason = await this.restartEnvoy(derived, bootstrap, paths, docker);
+      const reason = await this.restartEnvoy(prepared, docker);
       done.push(`restarted Envoy in ${(reason.ms / 1000).toFixed(1)} s (${reason.why})`);
       loaded = true;
     } else {
@@ -136,7 +129,7 @@ export class Reloader {
         loaded = true;
       }
     }
-    await pruneModules(paths, modules);
+    await pruneModules(prepared.paths, modules);
     plan.ecds = ecds;
     this.versions = new Map(ecds.map((e) => [e.name, e.version]));
     await this.sup.setModules(newModules);
@@ -148,7 +141,7 @@ export class Reloader {
   }
 
   /** Renames each changed filter's file into place and waits until Envoy serves it, or refused it. */
-  private async applyResources(changed: DerivedConfig["resources"], ecds: EcdsPlan[]): Promise<void> {
+  private async applyResources(changed: PreparedChange["derived"]["resources"], ecds: EcdsPlan[]): Promise<void> {
     const plan = this.sup.plan;
     const names = changed.map((r) => r.name);
     const before = (await ecdsStatus(plan.admin, names, 15_000)) ?? new Map<string, EcdsStatus>();
@@ -163,7 +156,7 @@ export class Reloader {
     }
   }
 
-  private async waitApplied(changed: DerivedConfig["resources"], ecds: EcdsPlan[], before: Map<string, EcdsStatus>, lines: string[]): Promise<void> {
+  private async waitApplied(changed: PreparedChange["derived"]["resources"], ecds: EcdsPlan[], before: Map<string, EcdsStatus>, lines: string[]): Promise<void> {
     const plan = this.sup.plan;
     const names = changed.map((r) => r.name);
     for (const r of changed) await writeFileAtomic(r.file, r.text);
@@ -194,14 +187,14 @@ export class Reloader {
     }
   }
 
-  private async restartEnvoy(derived: DerivedConfig, bootstrap: EnvoyBootstrap, paths: ProjectPaths, docker: boolean): Promise<{ why: string; ms: number }> {
+  private async restartEnvoy(prepared: PreparedChange, docker: boolean): Promise<{ why: string; ms: number }> {
     const plan = this.sup.plan;
     const spec = plan.services.find((s) => s.name === "envoy")!;
-    const ports = boundPorts(bootstrap);
-    const admin = bootstrap.admin;
-    if (admin === undefined) throw new Error(`${bootstrap.display} has no admin interface any more`);
+    const { derived, envoy } = prepared;
+    const admin = envoy.admin;
+    if (admin === undefined) throw new Error(`${envoy.display} has no admin interface any more`);
     const oldPorts = new Set(spec.ports);
-    const newPorts = ports.map((p) => p.port);
+    const newPorts = envoy.ports;
     const portsChanged = newPorts.length !== oldPorts.size || newPorts.some((p) => !oldPorts.has(p));
     if (portsChanged && docker) {
       throw Object.assign(new Error("envoy.yaml's ports changed, and a Docker run publishes its ports when it starts"), { hint: "stop the run and `envoywasm up` again" });
@@ -209,12 +202,12 @@ export class Reloader {
     for (const p of newPorts) {
       if (!oldPorts.has(p) && (await portInUse(p))) throw new Error(`port ${p} of the changed envoy.yaml is already in use`);
     }
-    await writeDerived(paths, derived, docker);
-    const next: ServicePlan = { ...spec, ports: newPorts, ready: { kind: "envoy-admin", port: admin.port } };
+    await writeDerived(prepared.paths, derived, docker);
+    const next: ServicePlan = { ...spec, ports: newPorts, ready: { kind: "envoy-admin", port: admin } };
     const t = performance.now();
     const oldAdmin = plan.admin;
-    plan.admin = admin.port;
-    plan.listeners = bootstrap.listeners.map((l) => ({ name: l.name, port: l.port }));
+    plan.admin = admin;
+    plan.listeners = envoy.listeners;
     plan.ecds = derived.resources.map((r) => ({ name: r.name, file: r.file, version: r.version }));
     try {
       await this.sup.restartService(next);

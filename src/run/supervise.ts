@@ -63,6 +63,8 @@ export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<R
 /** What the reloader and the control server may do to a running supervisor. */
 export interface SupervisorHandle {
   readonly plan: RunPlan;
+  /** A foreground `up` (a CLI process) or the background supervisor of `up -d`. */
+  readonly mode: RunState["mode"];
   readonly mux: LogMux;
   notice(text: string, level?: "info" | "warn" | "error"): void;
   /** Stops a service on purpose (not a crash) and starts it again from a (new) spec; resolves once ready. */
@@ -97,6 +99,10 @@ export class Supervisor implements SupervisorHandle {
   private readonly listeners = new Set<(service: string, line: string) => void>();
 
   private readonly hooks: SuperviseHooks;
+
+  get mode(): RunState["mode"] {
+    return this.hooks.mode;
+  }
 
   constructor(
     readonly plan: RunPlan,

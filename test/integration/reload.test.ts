@@ -1,7 +1,8 @@
 import http from "node:http";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { askSupervisor } from "../../src/run/control.js";
 import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
 import { edit, newProject as newTemplateProject, stopProjects, type Project } from "../helpers/project.js";
 import { request, waitFor } from "../helpers/run.js";
@@ -155,6 +156,58 @@ describe("envoywasm reload", () => {
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain("error: envoywasm reload: Envoy refused the new plugin/: the plugin rejected its start-up");
     expect((await request(p.ports.listener)).headers["x-version"]).toBe("b");
+  });
+
+  it("up -d --watch: the background supervisor has a CLI process build each saved change, loads it, and keeps serving through a compile error", async () => {
+    const p = await newProject();
+    setVersion(p, "a");
+    expect((await runCli(["up", "-d", "--watch"], { cwd: p.dir })).exitCode).toBe(0);
+    const supervisorLog = async () => (await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout;
+    setVersion(p, "b");
+    await waitFor(async () => (await request(p.ports.listener)).headers["x-version"] === "b", 60_000, "the saved change to serve");
+    expect(await supervisorLog()).toMatch(/plugin\/main\.go changed: built plugin\/ in [\d.]+ s, loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/);
+
+    edit(path.join(p.dir, "plugin/main.go"), "func main() {}", "func main() { undefinedThing() }");
+    await waitFor(async () => (await supervisorLog()).includes("still serving sha256"), 60_000, "the compile error's notice");
+    expect(await supervisorLog()).toMatch(/plugin\/main\.go changed: plugin\/ did not compile; still serving sha256 [0-9a-f]{12}/);
+    expect((await runCli(["logs", "build"], { cwd: p.dir })).stdout).toContain("undefined: undefinedThing");
+    expect((await request(p.ports.listener)).headers["x-version"]).toBe("b");
+    // The CLI process it started for each reload is gone.
+    const preparing = readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .map((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, "utf8");
+        } catch {
+          return "";
+        }
+      })
+      .filter((c) => c.includes("__prepare-reload") && c.includes(p.dir));
+    expect(preparing).toEqual([]);
+  });
+
+  it("the control socket applies only what stays under the project's .envoywasm folder", async () => {
+    const p = await newProject();
+    expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
+    const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { controlSocket: string };
+    const outside = path.join(path.dirname(p.dir), "elsewhere");
+    const { result } = await askSupervisor(state.controlSocket, {
+      type: "apply",
+      prepared: {
+        ok: true,
+        plugins: [],
+        buildMs: 0,
+        derived: { text: "", skeletonHash: "x", resources: [{ name: "f", file: path.join(outside, "f.yaml"), dir: outside, text: "", version: "1" }] },
+        ecds: [],
+        modules: [],
+        envoy: { ports: [], listeners: [], display: "envoy.yaml" },
+        paths: { run: path.join(p.dir, ".envoywasm/run"), modules: path.join(p.dir, ".envoywasm/run/modules") },
+      },
+    });
+    expect(result.ok).toBe(false);
+    expect(result.message).toContain(`names ${path.join(outside, "f.yaml")}, outside this project's .envoywasm folder; nothing was applied`);
+    expect(existsSync(outside)).toBe(false);
+    expect((await request(p.ports.listener)).status).toBe(200);
   });
 
   it("says when nothing runs", async () => {

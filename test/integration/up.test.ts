@@ -115,6 +115,12 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     const second = await runCli(["up", "-d"], { cwd: p.dir });
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toMatch(/this project is already running \(pid \d+/);
+    // The supervisor runs with its own allocator settings (run/malloc-env.ts); what it starts gets the environment `up` was given.
+    const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { supervisor: { pid: number }; services: { process: { pid: number } }[] };
+    const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    expect(environ(state.supervisor.pid)).toContain("ENVOYWASM_SUPERVISOR_TUNABLES=1");
+    expect(environ(state.supervisor.pid).some((e) => e.startsWith("GLIBC_TUNABLES=glibc.malloc.arena_max=1"))).toBe(true);
+    for (const s of state.services) expect(environ(s.process.pid).filter((e) => /^(GLIBC_TUNABLES|ENVOYWASM_SUPERVISOR_TUNABLES)=/.test(e))).toEqual([]);
 
     const follow = spawnCli(["logs", "-f", "--wasm", "--tail", "0"], { cwd: p.dir });
     try {
