@@ -1,7 +1,7 @@
 import path from "node:path";
 import { reportBuild } from "./cli/build-report.js";
 import { changedFiles, readNoop } from "./commands/build-noop.js";
-import { startEarlyCompile, type EarlyCompile, type Handoff } from "./lib/early-compile.js";
+import { startEarlyCompile, type Compile, type Handoff } from "./lib/compile.js";
 import { PACKAGE_VERSION } from "./lib/package-root.js";
 import { ui } from "./ui/output.js";
 
@@ -35,7 +35,7 @@ export async function fastBuild(args: readonly string[]): Promise<number | Hando
   }
   if (record.shape.some((file) => changed.has(file))) return undefined;
   const touched = (cwd: string) => [...changed].some((file) => file === cwd || file.startsWith(cwd + path.sep));
-  const early: EarlyCompile[] = [];
+  const early: Compile[] = [];
   for (const compile of record.compiles) {
     if (!force && !touched(compile.cwd)) continue;
     const started = await startEarlyCompile(compile);

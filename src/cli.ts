@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { example, globals, integer, port } from "./cli/options.js";
 import { registerShipCommands } from "./cli/ship.js";
 import { isEnvoywasmError } from "./errors.js";
-import type { Handoff } from "./lib/early-compile.js";
+import type { Handoff } from "./lib/compile.js";
 import { ui } from "./ui/output.js";
 import { PACKAGE_VERSION } from "./lib/package-root.js";
 

@@ -5,7 +5,8 @@
 // compiling that module (its wasm:debug lines "Base Wasm created" to the
 // first "Thread-Local Wasm created" after it, in .envoywasm/logs/envoy.log).
 // 7. The resident memory of the background supervisor while that runs,
-// against a bare idle node.
+// against a bare idle node, the least Node supervisor (7b), and the same
+// without file pages (7c).
 import { openSync, readSync, closeSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,13 +65,15 @@ export async function reload(ctx, project) {
   await cli(ctx, ["build"], project.dir);
   const bare = startGroup(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { env: ctx.env });
   const least = startGroup(process.execPath, [LEAST_SUPERVISOR, path.join(ctx.root, "least.log"), path.join(ctx.root, "least.sock")], { env: ctx.env });
-  const memory = { supervisor: [], bare: [], least: [] };
+  const memory = { supervisor: [], bare: [], least: [], supervisorAnon: [], leastAnon: [] };
   const sampleMemory = () => {
     const pid = readState(project)?.supervisor?.pid;
     if (pid === undefined) throw new MeasureError("no supervisor pid in .envoywasm/state.json");
     memory.supervisor.push(rssMiB(pid));
     memory.bare.push(rssMiB(bare.pid));
     memory.least.push(rssMiB(least.pid));
+    memory.supervisorAnon.push(rssMiB(pid, "RssAnon"));
+    memory.leastAnon.push(rssMiB(least.pid, "RssAnon"));
   };
   const envoyLog = path.join(project.dir, ".envoywasm", "logs", "envoy.log");
   const s = { toHeader: [], span: [], reloadMs: [] };
@@ -153,6 +156,14 @@ export async function reload(ctx, project) {
       subject: memory.supervisor,
       baseline: memory.least,
       baselineName: "least Node supervisor",
+    }),
+    figure({
+      id: "7c",
+      title: "the same, counting only each process's own memory (RssAnon: without the node binary's code pages, which vary by some MiB between identical runs)",
+      unit: "MiB",
+      subject: memory.supervisorAnon,
+      baseline: memory.leastAnon,
+      baselineName: "least Node supervisor's own",
     }),
   ];
 }

@@ -62,10 +62,10 @@ export function readState(project) {
   }
 }
 
-/** Resident memory of a process in MiB (/proc/<pid>/status VmRSS). */
-export function rssMiB(pid) {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  if (kb === undefined) throw new MeasureError(`no VmRSS for pid ${pid}`);
+/** Resident memory of a process in MiB (/proc/<pid>/status VmRSS; `RssAnon`: only its own, not the pages of files it maps, such as the node binary's code). */
+export function rssMiB(pid, field = "VmRSS") {
+  const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  if (kb === undefined) throw new MeasureError(`no ${field} for pid ${pid}`);
   return Number(kb) / 1024;
 }
 

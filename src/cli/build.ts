@@ -1,11 +1,11 @@
 import { build } from "../commands/build.js";
-import type { EarlyCompile } from "../lib/early-compile.js";
+import type { Compile } from "../lib/compile.js";
 import { ui } from "../ui/output.js";
 import { startProgress } from "../ui/progress.js";
 import { warnLegacy } from "./project.js";
 import { reportBuild } from "./build-report.js";
 
-export async function runBuild(opts: { force?: boolean; json?: boolean; quiet?: boolean }, globals: { cwd: string }, early?: EarlyCompile[]): Promise<void> {
+export async function runBuild(opts: { force?: boolean; json?: boolean; quiet?: boolean }, globals: { cwd: string }, early?: Compile[]): Promise<void> {
   // The project is found (or its absence reported) before any progress is shown.
   const project = await warnLegacy(globals.cwd);
   const progress = ui.json ? undefined : await startProgress("building");

@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rename, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import { buildKey, modulesKey, readStamp, stampMatches, watchedPaths, writeStamp } from "../lib/build-cache.js";
 import { COMPILE_OUTPUT, forgetNoop, recordNoop, snapshot, type FileStat } from "./build-noop.js";
-import { sameCompile, type EarlyCompile } from "../lib/early-compile.js";
+import { sameCompile, startCompile, type Compile } from "../lib/compile.js";
 import { PACKAGE_VERSION } from "../lib/package-root.js";
-import { formatCommand, run, tailLines } from "../lib/exec.js";
+import { echoCommand, formatCommand, run, tailLines } from "../lib/exec.js";
 import { buildStampFile, projectPaths } from "../lib/paths.js";
 import { dispatchClusterWarnings, goroutineWarnings } from "../lib/plugin-lint.js";
 import { resolvePlugins, type PluginTarget } from "../lib/plugins.js";
@@ -28,9 +28,8 @@ export interface BuildOptions {
   onCompilerOutput?: (text: string) => void;
   /** Check imports against this Envoy version instead of the pinned or newest one. */
   envoyVersion?: string;
-  signal?: AbortSignal;
   /** Compiles the entry point started from the last build's record (build-fast.ts): adopted when they match, else discarded. */
-  early?: readonly EarlyCompile[];
+  early?: readonly Compile[];
 }
 
 export interface PluginBuildResult {
@@ -152,15 +151,21 @@ async function buildPlugin(
   if (offered !== undefined && adopted === undefined) await offered.discard();
 
   await mkdir(path.dirname(plugin.wasmAbs), { recursive: true });
-  const temp = adopted?.temp ?? path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`);
+  options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain === "go" ? "go" : "tinygo"}`);
+  let compile = adopted;
+  if (compile === undefined) {
+    const temp = path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`);
+    const spec = toolchain.buildCommand(path.relative(plugin.absDir, temp));
+    echoCommand(spec.file, spec.args, spec.env, plugin.absDir);
+    compile = startCompile(plugin.absDir, toolchain.buildCommand(COMPILE_OUTPUT), temp, files ?? []);
+  } else started = Math.min(started, compile.startedAt);
+  const temp = compile.temp;
   const tempSpec = toolchain.buildCommand(path.relative(plugin.absDir, temp));
   try {
-    options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain === "go" ? "go" : "tinygo"}`);
-    if (adopted !== undefined) started = Math.min(started, adopted.startedAt);
     // The source checks read only the sources: they run while the compiler does.
     const lint = Promise.all([goroutineWarnings(plugin.absDir, plugin.dir), dispatchClusterWarnings(plugin.absDir, plugin.dir, clusters, envoyConfig)]);
     lint.catch(() => {});
-    await runStep(tempSpec, plugin, project.root, options, `${plugin.dir}/ did not compile`, adopted);
+    await runStep(tempSpec, plugin, project.root, options, `${plugin.dir}/ did not compile`, compile);
 
     options.onPhase?.("checking the module");
     const bytes = await readFile(temp);
@@ -205,15 +210,17 @@ async function buildPlugin(
       warnings: check.warnings,
     };
   } finally {
-    await rm(temp, { force: true });
+    // Stops the compiler if the build ends early, and removes its output unless it was renamed into place.
+    await compile.discard();
   }
 }
 
-async function runStep(spec: CommandSpec, plugin: PluginTarget, root: string, options: BuildOptions, failure: string, early?: EarlyCompile): Promise<void> {
+/** Runs a step (or, given `compile`, waits for that compile of `spec`) and turns a failure into one the user can act on. */
+async function runStep(spec: CommandSpec, plugin: PluginTarget, root: string, options: BuildOptions, failure: string, compile?: Compile): Promise<void> {
   const result =
-    early === undefined
-      ? await run(spec.file, spec.args, { cwd: plugin.absDir, env: spec.env, ...(options.signal === undefined ? {} : { signal: options.signal }) })
-      : { ...(await early.result), command: formatCommand(spec.file, spec.args, spec.env, plugin.absDir) };
+    compile === undefined
+      ? await run(spec.file, spec.args, { cwd: plugin.absDir, env: spec.env })
+      : { ...(await compile.result), command: formatCommand(spec.file, spec.args, spec.env, plugin.absDir) };
   if (result.spawnError !== undefined) {
     throw new UserError(`could not run ${spec.file}: ${result.spawnError.message}`, { hint: `make sure ${spec.file} is installed and on PATH (\`envoywasm doctor\` checks)` });
   }

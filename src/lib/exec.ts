@@ -36,8 +36,7 @@ export interface RunResult {
 }
 
 export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const command = formatCommand(file, args, options.env, options.cwd);
-  ui.debug(`$ ${command}`);
+  const command = echoCommand(file, args, options.env, options.cwd);
   // execa and its dependencies take ~0.1 s to load: only when a program runs.
   const { execa } = await import("execa");
   const result = await execa(file, args, {
@@ -67,6 +66,13 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     timedOut: result.timedOut,
     ...(spawnError === undefined ? {} : { spawnError }),
   };
+}
+
+/** Under --verbose, shows a command as it is about to run (copy-pasteable); returns it. */
+export function echoCommand(file: string, args: readonly string[], env?: Record<string, string>, cwd?: string): string {
+  const command = formatCommand(file, args, env, cwd);
+  ui.debug(`$ ${command}`);
+  return command;
 }
 
 const SAFE = /^[\w@%+=:,./-]+$/;

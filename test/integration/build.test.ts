@@ -1,12 +1,12 @@
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
 import { build } from "../../src/commands/build.js";
 import { readNoop } from "../../src/commands/build-noop.js";
-import { startEarlyCompile } from "../../src/lib/early-compile.js";
+import { startEarlyCompile } from "../../src/lib/compile.js";
 import { PACKAGE_VERSION } from "../../src/lib/package-root.js";
 import { BIN, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
 import { waitFor } from "../helpers/wait.js";
@@ -214,20 +214,25 @@ describe("a changed plugin's compile, started before the CLI loads", () => {
     expect(await temps(p.dir)).toEqual([]);
   });
 
-  it("SIGTERM while the early compile runs stops the compiler, removes its output and exits 143", async () => {
-    const p = await project();
-    expect((await runCli(["build"], { cwd: p.dir, env: p.env })).exitCode).toBe(0);
-    const before = builds(await p.calls()).length;
-    await p.setValue("early-interrupted");
-    const cli = execa(process.execPath, [BIN, "build"], { cwd: p.dir, env: { ...p.env, SLOW_GO: "1", NO_COLOR: "1" }, reject: false });
-    await waitFor(async () => builds(await p.calls()).length > before, 30_000, "the stand-in go build to start");
-    const goPid = Number(builds(await p.calls())[before]![0]);
-    cli.kill("SIGTERM");
-    const r = await cli;
-    expect(r.exitCode).toBe(143);
-    expect(() => process.kill(goPid, 0)).toThrow();
-    expect(await temps(p.dir)).toEqual([]);
-  });
+  for (const path_ of ["early", "full"] as const) {
+    it(`SIGTERM while the ${path_ === "early" ? "early compile" : "compile of a build without a record"} runs stops the compiler, removes its output and exits 143`, async () => {
+      const p = await project();
+      expect((await runCli(["build"], { cwd: p.dir, env: p.env })).exitCode).toBe(0);
+      if (path_ === "full") await rm(path.join(p.dir, ".envoywasm/build/noop.json"));
+      const before = builds(await p.calls()).length;
+      await p.setValue("interrupted");
+      const cli = execa(process.execPath, [BIN, "build"], { cwd: p.dir, env: { ...p.env, SLOW_GO: "1", NO_COLOR: "1" }, reject: false, all: true });
+      await waitFor(async () => builds(await p.calls()).length > before, 30_000, "the stand-in go build to start");
+      const goPid = Number(builds(await p.calls())[before]![0]);
+      cli.kill("SIGTERM");
+      const r = await cli;
+      expect(r.exitCode, r.all).toBe(143);
+      expect(() => process.kill(goPid, 0)).toThrow();
+      expect(await temps(p.dir)).toEqual([]);
+      // The module of the last good build is still there.
+      expect((await readFile(path.join(p.dir, "build/early.wasm"))).length).toBeGreaterThan(1000);
+    });
+  }
 });
 
 describe("toolchain checks", () => {

@@ -7,14 +7,16 @@ import type { CommandSpec } from "./toolchains.js";
 import { watchedPaths } from "./build-cache.js";
 
 /**
- * A plugin's compile started by the entry point before the CLI loads
- * (build-fast.ts), from the command the last good build ran. The build adopts
- * it when it would run the same command on the same files (build.ts) and
- * discards it otherwise. Until it is discarded, Ctrl-C, SIGTERM or SIGHUP stop
- * the compiler and remove what it wrote before envoywasm ends, and an exit
+ * A plugin's compile: the compiler writing a temp file beside the module,
+ * which the build checks and renames into place (build.ts). The entry point
+ * may start one before the CLI loads (build-fast.ts), from the command the
+ * last good build ran; the build adopts it when it would run the same command
+ * on the same files and discards it otherwise. Until a compile is discarded,
+ * Ctrl-C, SIGTERM or SIGHUP stop the compiler and remove what it wrote (and
+ * end envoywasm, unless a command handles the signal itself), and an exit
  * without discarding (a crash) stops it too.
  */
-export interface EarlyCompile {
+export interface Compile {
   /** The plugin's folder (absolute), where the compiler runs. */
   cwd: string;
   /** The command as recorded, with COMPILE_OUTPUT for the output file. */
@@ -34,7 +36,7 @@ export interface EarlyCompile {
 
 /** What the entry point (bin/envoywasm.js) hands the CLI: compiles already running. */
 export interface Handoff {
-  early: EarlyCompile[];
+  early: Compile[];
 }
 
 /** How the compiler ended, shaped as lib/exec.ts's run() reports it. */
@@ -45,12 +47,16 @@ export interface CompileOutcome {
   spawnError?: NodeJS.ErrnoException;
 }
 
-const live = new Set<EarlyCompile>();
-const kills = new Map<EarlyCompile, () => void>();
+const live = new Set<Compile>();
+const kills = new Map<Compile, () => void>();
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 
 function onSignal(signal: keyof typeof EXIT_CODES): void {
-  void Promise.all([...live].map((c) => c.discard())).finally(() => process.exit(EXIT_CODES[signal]));
+  // A command with a handler of its own (up) decides how to end; else this is Node's default, made clean.
+  const alone = process.listenerCount(signal) === 1;
+  void Promise.all([...live].map((c) => c.discard())).finally(() => {
+    if (alone) process.exit(EXIT_CODES[signal]);
+  });
 }
 
 function onExit(): void {
@@ -60,7 +66,7 @@ function onExit(): void {
   }
 }
 
-function guard(compile: EarlyCompile, kill: () => void): void {
+function guard(compile: Compile, kill: () => void): void {
   if (live.size === 0) {
     for (const s of Object.keys(EXIT_CODES) as (keyof typeof EXIT_CODES)[]) process.on(s, onSignal);
     process.on("exit", onExit);
@@ -69,7 +75,7 @@ function guard(compile: EarlyCompile, kill: () => void): void {
   kills.set(compile, kill);
 }
 
-function unguard(compile: EarlyCompile): void {
+function unguard(compile: Compile): void {
   live.delete(compile);
   kills.delete(compile);
   if (live.size > 0) return;
@@ -78,7 +84,7 @@ function unguard(compile: EarlyCompile): void {
 }
 
 /** Starts the recorded compile of one plugin; undefined when its folder cannot be read. */
-export async function startEarlyCompile(recorded: RecordedCompile): Promise<EarlyCompile | undefined> {
+export async function startEarlyCompile(recorded: RecordedCompile): Promise<Compile | undefined> {
   const files = await watchedPaths(recorded.cwd)
     .then(snapshot)
     .catch(() => undefined);
@@ -88,13 +94,17 @@ export async function startEarlyCompile(recorded: RecordedCompile): Promise<Earl
     () => true,
     () => false,
   );
-  if (!ok) return undefined;
-  const output = path.relative(recorded.cwd, temp);
-  const argv = [recorded.spec.file, ...recorded.spec.args.map((a) => (a === COMPILE_OUTPUT ? output : a))];
+  return ok ? startCompile(recorded.cwd, recorded.spec, temp, files) : undefined;
+}
+
+/** Runs `spec` (with COMPILE_OUTPUT for the output file) in `cwd`, writing `temp`; `files` are the sources as they were just before. */
+export function startCompile(cwd: string, spec: CommandSpec, temp: string, files: FileStat[]): Compile {
+  const output = path.relative(cwd, temp);
+  const argv = [spec.file, ...spec.args.map((a) => (a === COMPILE_OUTPUT ? output : a))];
   const startedAt = performance.now();
   const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: recorded.cwd,
-    env: { ...process.env, ...recorded.spec.env },
+    cwd,
+    env: { ...process.env, ...spec.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let all = "";
@@ -110,9 +120,9 @@ export async function startEarlyCompile(recorded: RecordedCompile): Promise<Earl
     if (running()) child.kill("SIGINT");
   };
   let discarded: Promise<void> | undefined;
-  const compile: EarlyCompile = {
-    cwd: recorded.cwd,
-    spec: recorded.spec,
+  const compile: Compile = {
+    cwd,
+    spec,
     temp,
     files,
     startedAt,
@@ -131,7 +141,7 @@ export async function startEarlyCompile(recorded: RecordedCompile): Promise<Earl
 }
 
 /** Whether a build that would run `spec` in `cwd` on these files can take this compile instead. */
-export function sameCompile(compile: EarlyCompile, cwd: string, spec: CommandSpec, files: readonly FileStat[] | undefined): boolean {
+export function sameCompile(compile: Compile, cwd: string, spec: CommandSpec, files: readonly FileStat[] | undefined): boolean {
   const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   const env = (e: Record<string, string>) => Object.entries(e).sort().flat();
   if (compile.cwd !== cwd || compile.spec.file !== spec.file || !same(compile.spec.args, spec.args) || !same(env(compile.spec.env), env(spec.env))) return false;
