@@ -29,9 +29,9 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
   const reloader = {
     reload: async (why: string, prepared?: PreparedReload) => {
       const result = await (await reloaderOf()).reload(why, prepared === undefined ? prepare : async () => prepared);
-      // A reload reads modules and YAML and runs the build's code: give what it left back to the
-      // system now (the background supervisor runs with --expose-gc), so a long --watch session
-      // does not grow a little with every save.
+      // What a reload handled (the prepared config's text, Envoy's lines it watched) is garbage once
+      // applied: collect it now (the background supervisor runs with --expose-gc), so a long --watch
+      // session does not grow a little with every save.
       const gc = (globalThis as { gc?: () => void }).gc;
       if (gc !== undefined) setTimeout(gc, 100).unref();
       return result;

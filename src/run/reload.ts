@@ -1,9 +1,9 @@
 import path from "node:path";
-import type { EcdsPlan, ServicePlan } from "./plan.js";
 import { diagnoseEnvoy } from "../envoy/diagnose.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
 import { pruneModules, writeDerived } from "./derived-files.js";
 import { ecdsStatus, type EcdsStatus } from "./envoy-admin.js";
+import type { EcdsPlan, ServicePlan } from "./plan.js";
 import { portInUse } from "./ports.js";
 import { delay } from "./process-service.js";
 import type { PreparedChange, PreparedReload } from "./prepared-reload.js";
@@ -89,12 +89,11 @@ export class Reloader {
     const foreign = written.find((p) => !path.resolve(p).startsWith(own));
     if (foreign !== undefined) throw new Error(`the prepared reload names ${foreign}, outside this project's .envoywasm folder; nothing was applied`);
     const serving = new Map(plan.modules.map((m) => [m.plugin, m.sha256]));
-    const built = prepared;
-    for (const p of built.plugins) for (const w of p.warnings) this.sup.notice(w, "warn");
+    for (const p of prepared.plugins) for (const w of p.warnings) this.sup.notice(w, "warn");
     const done: string[] = [];
-    const changedPlugins = built.plugins.filter((p) => serving.get(p.dir) !== p.sha256);
-    const compiled = built.plugins.filter((p) => !p.upToDate);
-    if (compiled.length > 0) done.push(`built ${compiled.map((p) => `${p.dir}/`).join(", ")} in ${(built.buildMs / 1000).toFixed(1)} s`);
+    const changedPlugins = prepared.plugins.filter((p) => serving.get(p.dir) !== p.sha256);
+    const compiled = prepared.plugins.filter((p) => !p.upToDate);
+    if (compiled.length > 0) done.push(`built ${compiled.map((p) => `${p.dir}/`).join(", ")} in ${(prepared.buildMs / 1000).toFixed(1)} s`);
     const backend = prepared.backend;
     const spec = plan.services.find((s) => s.name === "backend");
     if (backend !== undefined && spec !== undefined) {
@@ -110,7 +109,7 @@ export class Reloader {
 
     const { derived, ecds } = prepared;
     const modules = new Set(prepared.modules);
-    const newModules = built.plugins.map((b) => ({ plugin: b.dir, wasm: b.wasmRelative, sha256: b.sha256 }));
+    const newModules = prepared.plugins.map((b) => ({ plugin: b.dir, wasm: b.wasmRelative, sha256: b.sha256 }));
     const hashes = newModules.map((m) => `${m.plugin}/ ${m.sha256.slice(0, 12)}`).join(", ");
 
     let loaded = false;
