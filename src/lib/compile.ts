@@ -47,20 +47,20 @@ export interface CompileOutcome {
   spawnError?: NodeJS.ErrnoException;
 }
 
-const live = new Set<Compile>();
-const kills = new Map<Compile, () => void>();
+/** The compiles not yet discarded, each with how to stop its compiler. */
+const live = new Map<Compile, () => void>();
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 
 function onSignal(signal: keyof typeof EXIT_CODES): void {
   // A command with a handler of its own (up) decides how to end; else this is Node's default, made clean.
   const alone = process.listenerCount(signal) === 1;
-  void Promise.all([...live].map((c) => c.discard())).finally(() => {
+  void Promise.all([...live.keys()].map((c) => c.discard())).finally(() => {
     if (alone) process.exit(EXIT_CODES[signal]);
   });
 }
 
 function onExit(): void {
-  for (const [compile, kill] of kills) {
+  for (const [compile, kill] of live) {
     kill();
     rmSync(compile.temp, { force: true });
   }
@@ -71,13 +71,11 @@ function guard(compile: Compile, kill: () => void): void {
     for (const s of Object.keys(EXIT_CODES) as (keyof typeof EXIT_CODES)[]) process.on(s, onSignal);
     process.on("exit", onExit);
   }
-  live.add(compile);
-  kills.set(compile, kill);
+  live.set(compile, kill);
 }
 
 function unguard(compile: Compile): void {
   live.delete(compile);
-  kills.delete(compile);
   if (live.size > 0) return;
   for (const s of Object.keys(EXIT_CODES) as (keyof typeof EXIT_CODES)[]) process.off(s, onSignal);
   process.off("exit", onExit);
