@@ -5,6 +5,7 @@ import { UserError } from "../errors.js";
 import { loadProject } from "../lib/project-config.js";
 import { projectPaths } from "../lib/paths.js";
 import { askSupervisor } from "../run/control.js";
+import type { PreparedReload } from "../run/prepared-reload.js";
 import { formatLine } from "../run/log-format.js";
 import { describeTrap } from "../run/plugin-watch.js";
 import { readState, supervisorAlive } from "../run/state.js";
@@ -128,16 +129,20 @@ export async function runReload(globals: { cwd: string }): Promise<void> {
   if (state === undefined || !supervisorAlive(state)) {
     throw new UserError("this project is not running", { hint: "start it with `envoywasm up` (add --watch to reload on every save)" });
   }
-  // Built and derived here, in this process; the supervisor only compares and applies (run/reload.ts).
+  // Built and derived here, in this process, while this reload holds the run's turn; the supervisor
+  // only compares and applies (run/reload.ts).
   ui.info(ui.paint("gray", "• building, then asking the running supervisor to load what changed"));
   const { prepareReload } = await import("../run/reload-prepare.js");
-  const prepared = await prepareReload(project.root, {
-    docker: state.runtime === "docker",
-    envoyVersion: state.envoy.version,
-    backend: state.services.some((s) => s.name === "backend"),
-  });
-  if (!prepared.ok && prepared.compilerOutput !== undefined) process.stderr.write(prepared.compilerOutput.endsWith("\n") ? prepared.compilerOutput : `${prepared.compilerOutput}\n`);
-  const { result } = await askSupervisor(state.controlSocket, { type: "apply", prepared });
+  let prepared: PreparedReload | undefined;
+  const { result } = await askSupervisor(state.controlSocket, async () =>
+    (prepared = await prepareReload(project.root, {
+      docker: state.runtime === "docker",
+      envoyVersion: state.envoy.version,
+      backend: state.services.some((s) => s.name === "backend"),
+    })),
+  );
+  const compilerOutput = prepared?.ok === false ? prepared.compilerOutput : undefined;
+  if (compilerOutput !== undefined) process.stderr.write(compilerOutput.endsWith("\n") ? compilerOutput : `${compilerOutput}\n`);
   if (!result.ok) throw new UserError(result.message, result.hint === undefined ? undefined : { hint: result.hint });
   ui.success(result.message);
 }

@@ -5,39 +5,65 @@ import { isPreparedReload, type PreparedReload } from "./prepared-reload.js";
 import type { ReloadResult } from "./reload.js";
 
 /**
- * The running supervisor's control socket: `envoywasm reload` sends it a
- * reload it has prepared (built and derived) to apply; a plain "reload"
- * has the supervisor prepare it. One JSON request per connection, one JSON
- * answer. The socket is the user's only (mode 0600).
+ * The running supervisor's control socket (the user's only: mode 0600), one
+ * JSON message per line, one conversation per connection:
+ *  - `{"type":"reload"}` → `{"type":"result"}`: the supervisor prepares the
+ *    reload itself and applies it;
+ *  - `{"type":"begin"}` → `{"type":"go"}` once every earlier reload is done,
+ *    then the client's `{"type":"apply","prepared"}` → `{"type":"result"}`:
+ *    `envoywasm reload` builds and derives in its own process while it holds
+ *    the run's reload turn, so two reloads never prepare at once (each
+ *    prunes the module copies the other's config does not use).
  */
 
-export type ControlRequest = { type: "reload" } | { type: "apply"; prepared: PreparedReload };
+export type ControlRequest = { type: "reload" } | { type: "begin" };
 export type ControlResponse = { type: "result"; result: ReloadResult };
 
-export async function serveControl(socketPath: string, handle: (request: ControlRequest) => Promise<ControlResponse>): Promise<() => Promise<void>> {
+/** A `begin` conversation, as the supervisor sees it. */
+export interface Turn {
+  /** Tells the client it holds the reload turn. */
+  go(): void;
+  /** What the client prepared; a failure when it went away or sent something else. */
+  prepared: Promise<PreparedReload>;
+}
+
+export async function serveControl(socketPath: string, handle: (request: ControlRequest, turn: Turn) => Promise<ControlResponse>): Promise<() => Promise<void>> {
   await rm(socketPath, { force: true });
   const server = net.createServer((socket) => {
     let buffer = "";
+    let request: ControlRequest | undefined;
+    let settle: ((p: PreparedReload) => void) | undefined;
+    const prepared = new Promise<PreparedReload>((resolve) => (settle = resolve));
+    const gone = () => settle?.({ ok: false, message: "envoywasm reload went away before it sent what it built" });
+    const send = (message: object) => socket.writable && socket.write(`${JSON.stringify(message)}\n`);
     socket.setEncoding("utf8");
-    socket.on("error", () => {});
+    socket.on("error", gone);
+    socket.on("close", gone);
     socket.on("data", (chunk: string) => {
       buffer += chunk;
-      const newline = buffer.indexOf("\n");
-      if (newline < 0) return;
-      const line = buffer.slice(0, newline);
-      let request: ControlRequest | undefined;
-      try {
-        const parsed = JSON.parse(line) as { type?: unknown; prepared?: unknown };
-        if (parsed?.type === "reload") request = { type: "reload" };
-        else if (parsed?.type === "apply" && isPreparedReload(parsed.prepared)) request = { type: "apply", prepared: parsed.prepared };
-      } catch {
-        // answered below
+      for (let newline = buffer.indexOf("\n"); newline >= 0; newline = buffer.indexOf("\n")) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        let parsed: { type?: unknown; prepared?: unknown } | undefined;
+        try {
+          parsed = JSON.parse(line) as typeof parsed;
+        } catch {
+          parsed = undefined;
+        }
+        if (request === undefined) {
+          if (parsed?.type === "reload" || parsed?.type === "begin") {
+            const asked: ControlRequest = { type: parsed.type };
+            request = asked;
+            void handle(asked, { go: () => send({ type: "go" }), prepared }).then((response) => socket.end(`${JSON.stringify(response)}\n`));
+          } else {
+            socket.end(`${JSON.stringify({ type: "result", result: { ok: false, message: "not a request this supervisor knows" } })}\n`);
+          }
+        } else if (request.type === "begin" && parsed?.type === "apply" && isPreparedReload(parsed.prepared)) {
+          settle?.(parsed.prepared);
+        } else {
+          settle?.({ ok: false, message: "envoywasm reload sent something this supervisor does not understand" });
+        }
       }
-      if (request === undefined) {
-        socket.end(`${JSON.stringify({ type: "result", result: { ok: false, message: "not a request this supervisor knows" } })}\n`);
-        return;
-      }
-      void handle(request).then((response) => socket.end(`${JSON.stringify(response)}\n`));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -57,8 +83,12 @@ function isResponse(value: unknown): value is ControlResponse {
   return v?.type === "result" && typeof v.result?.ok === "boolean" && typeof v.result.message === "string";
 }
 
-/** Sends one request to a running supervisor and waits for its answer. */
-export function askSupervisor(socketPath: string, request: ControlRequest, timeoutMs = 300_000): Promise<ControlResponse> {
+/**
+ * Asks a running supervisor to reload. With `prepare`, the reload is built
+ * here once the supervisor says it is our turn (`begin`); without, the
+ * supervisor builds it (`reload`).
+ */
+export function askSupervisor(socketPath: string, prepare?: () => Promise<unknown>, timeoutMs = 300_000): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let buffer = "";
@@ -66,9 +96,20 @@ export function askSupervisor(socketPath: string, request: ControlRequest, timeo
       socket.destroy();
       reject(new UserError("the running supervisor did not answer in time", { hint: "see `envoywasm logs supervisor`" }));
     }, timeoutMs);
+    const fail = (error: unknown) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(error);
+    };
     socket.setEncoding("utf8");
-    socket.on("connect", () => socket.write(`${JSON.stringify(request)}\n`));
-    socket.on("data", (chunk: string) => (buffer += chunk));
+    socket.on("connect", () => socket.write(`${JSON.stringify({ type: prepare === undefined ? "reload" : "begin" })}\n`));
+    socket.on("data", (chunk: string) => {
+      buffer += chunk;
+      const newline = buffer.indexOf("\n");
+      if (newline < 0 || prepare === undefined || !buffer.startsWith('{"type":"go"}')) return;
+      buffer = buffer.slice(newline + 1);
+      prepare().then((prepared) => socket.write(`${JSON.stringify({ type: "apply", prepared })}\n`), fail);
+    });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(new UserError(`cannot reach the running supervisor (${error.code ?? error.message})`, { hint: "is the project running? `envoywasm status` says" }));

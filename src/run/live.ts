@@ -27,8 +27,8 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
       ? async () => (await import("./reload-prepare.js")).prepareReload(plan.root, target)
       : () => prepareInChild(plan.root, target, preparing);
   const reloader = {
-    reload: async (why: string, prepared?: PreparedReload) => {
-      const result = await (await reloaderOf()).reload(why, prepared === undefined ? prepare : async () => prepared);
+    reload: async (why: string, prepared?: () => Promise<PreparedReload>) => {
+      const result = await (await reloaderOf()).reload(why, prepared ?? prepare);
       // What a reload handled (the prepared config's text, Envoy's lines it watched) is garbage once
       // applied: collect it now (the background supervisor runs with --expose-gc), so a long --watch
       // session does not grow a little with every save.
@@ -44,8 +44,13 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
   };
   const closers: (() => Promise<void> | void)[] = [];
   closers.push(
-    await serveControl(plan.controlSocket, async (request) => {
-      const result = await reloader.reload("envoywasm reload", request.type === "apply" ? request.prepared : undefined);
+    await serveControl(plan.controlSocket, async (request, turn) => {
+      // `begin`: the client builds while it holds the turn (the queue), and sends what it built.
+      const prepared = async () => {
+        turn.go();
+        return turn.prepared;
+      };
+      const result = await reloader.reload("envoywasm reload", request.type === "begin" ? prepared : undefined);
       report(result);
       return { type: "result", result };
     }),

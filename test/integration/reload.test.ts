@@ -191,9 +191,7 @@ describe("envoywasm reload", () => {
     expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
     const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { controlSocket: string };
     const outside = path.join(path.dirname(p.dir), "elsewhere");
-    const { result } = await askSupervisor(state.controlSocket, {
-      type: "apply",
-      prepared: {
+    const { result } = await askSupervisor(state.controlSocket, async () => ({
         ok: true,
         plugins: [],
         buildMs: 0,
@@ -202,12 +200,45 @@ describe("envoywasm reload", () => {
         modules: [],
         envoy: { ports: [], listeners: [], display: "envoy.yaml" },
         paths: { run: path.join(p.dir, ".envoywasm/run"), modules: path.join(p.dir, ".envoywasm/run/modules") },
-      },
-    });
+    }));
     expect(result.ok).toBe(false);
     expect(result.message).toContain(`names ${path.join(outside, "f.yaml")}, outside this project's .envoywasm folder; nothing was applied`);
     expect(existsSync(outside)).toBe(false);
     expect((await request(p.ports.listener)).status).toBe(200);
+  });
+
+  it("one reload prepares at a time: `envoywasm reload` builds only once the reload before it is done", async () => {
+    const p = await newProject();
+    setVersion(p, "a");
+    expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
+    const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { controlSocket: string };
+    const wasm = path.join(p.dir, "build/rl.wasm");
+    const before = readFileSync(wasm);
+    // Hold the run's reload turn.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const turn = new Promise<void>((resolve) => (holding = resolve));
+    const first = askSupervisor(state.controlSocket, async () => {
+      holding();
+      await held;
+      return { ok: false, message: "held on purpose" };
+    });
+    await turn;
+    setVersion(p, "b");
+    const second = spawnCli(["reload"], { cwd: p.dir });
+    let secondErr = "";
+    second.stderr!.on("data", (c: Buffer) => (secondErr += c.toString()));
+    await waitFor(() => secondErr.includes("building, then asking"), 30_000, "the second reload to ask");
+    await new Promise((r) => setTimeout(r, 2000));
+    // While the turn is held, the second reload has not built anything.
+    expect(readFileSync(wasm).equals(before)).toBe(true);
+    release();
+    expect((await first).result.message).toContain("held on purpose");
+    const done = await second;
+    expect(done.exitCode, done.all).toBe(0);
+    expect(done.all).toMatch(/envoywasm reload: built plugin\/ in [\d.]+ s, loaded plugin\/ in place/);
+    expect((await request(p.ports.listener)).headers["x-version"]).toBe("b");
   });
 
   it("says when nothing runs", async () => {
