@@ -6,17 +6,14 @@ import type { ReloadResult } from "./reload.js";
 
 /**
  * The running supervisor's control socket (the user's only: mode 0600), one
- * JSON message per line, one conversation per connection:
- *  - `{"type":"reload"}` → `{"type":"result"}`: the supervisor prepares the
- *    reload itself and applies it;
- *  - `{"type":"begin"}` → `{"type":"go"}` once every earlier reload is done,
- *    then the client's `{"type":"apply","prepared"}` → `{"type":"result"}`:
- *    `envoywasm reload` builds and derives in its own process while it holds
- *    the run's reload turn, so two reloads never prepare at once (each
- *    prunes the module copies the other's config does not use).
+ * JSON message per line, one conversation per connection: the client's
+ * `{"type":"begin"}` gets `{"type":"go"}` once every earlier reload is done;
+ * it then builds and derives in its own process while it holds the run's
+ * reload turn, so two reloads never prepare at once (each prunes the module
+ * copies the other's config does not use), and sends
+ * `{"type":"apply","prepared"}`; the answer is `{"type":"result"}`.
  */
 
-export type ControlRequest = { type: "reload" } | { type: "begin" };
 export type ControlResponse = { type: "result"; result: ReloadResult };
 
 /** A `begin` conversation, as the supervisor sees it. */
@@ -27,11 +24,11 @@ export interface Turn {
   prepared: Promise<PreparedReload>;
 }
 
-export async function serveControl(socketPath: string, handle: (request: ControlRequest, turn: Turn) => Promise<ControlResponse>): Promise<() => Promise<void>> {
+export async function serveControl(socketPath: string, handle: (turn: Turn) => Promise<ControlResponse>): Promise<() => Promise<void>> {
   await rm(socketPath, { force: true });
   const server = net.createServer((socket) => {
     let buffer = "";
-    let request: ControlRequest | undefined;
+    let begun = false;
     let settle: ((p: PreparedReload) => void) | undefined;
     const prepared = new Promise<PreparedReload>((resolve) => (settle = resolve));
     const gone = () => settle?.({ ok: false, message: "envoywasm reload went away before it sent what it built" });
@@ -50,15 +47,14 @@ export async function serveControl(socketPath: string, handle: (request: Control
         } catch {
           parsed = undefined;
         }
-        if (request === undefined) {
-          if (parsed?.type === "reload" || parsed?.type === "begin") {
-            const asked: ControlRequest = { type: parsed.type };
-            request = asked;
-            void handle(asked, { go: () => send({ type: "go" }), prepared }).then((response) => socket.end(`${JSON.stringify(response)}\n`));
+        if (!begun) {
+          if (parsed?.type === "begin") {
+            begun = true;
+            void handle({ go: () => send({ type: "go" }), prepared }).then((response) => socket.end(`${JSON.stringify(response)}\n`));
           } else {
             socket.end(`${JSON.stringify({ type: "result", result: { ok: false, message: "not a request this supervisor knows" } })}\n`);
           }
-        } else if (request.type === "begin" && parsed?.type === "apply" && isPreparedReload(parsed.prepared)) {
+        } else if (parsed?.type === "apply" && isPreparedReload(parsed.prepared)) {
           settle?.(parsed.prepared);
         } else {
           settle?.({ ok: false, message: "envoywasm reload sent something this supervisor does not understand" });
@@ -83,12 +79,8 @@ function isResponse(value: unknown): value is ControlResponse {
   return v?.type === "result" && typeof v.result?.ok === "boolean" && typeof v.result.message === "string";
 }
 
-/**
- * Asks a running supervisor to reload. With `prepare`, the reload is built
- * here once the supervisor says it is our turn (`begin`); without, the
- * supervisor builds it (`reload`).
- */
-export function askSupervisor(socketPath: string, prepare?: () => Promise<unknown>, timeoutMs = 300_000): Promise<ControlResponse> {
+/** Asks a running supervisor to reload what `prepare` builds once it is this reload's turn. */
+export function askSupervisor(socketPath: string, prepare: () => Promise<unknown>, timeoutMs = 300_000): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let buffer = "";
@@ -102,11 +94,11 @@ export function askSupervisor(socketPath: string, prepare?: () => Promise<unknow
       reject(error);
     };
     socket.setEncoding("utf8");
-    socket.on("connect", () => socket.write(`${JSON.stringify({ type: prepare === undefined ? "reload" : "begin" })}\n`));
+    socket.on("connect", () => socket.write(`${JSON.stringify({ type: "begin" })}\n`));
     socket.on("data", (chunk: string) => {
       buffer += chunk;
       const newline = buffer.indexOf("\n");
-      if (newline < 0 || prepare === undefined || !buffer.startsWith('{"type":"go"}')) return;
+      if (newline < 0 || !buffer.startsWith('{"type":"go"}')) return;
       buffer = buffer.slice(newline + 1);
       prepare().then((prepared) => socket.write(`${JSON.stringify({ type: "apply", prepared })}\n`), fail);
     });

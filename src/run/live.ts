@@ -44,13 +44,12 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
   };
   const closers: (() => Promise<void> | void)[] = [];
   closers.push(
-    await serveControl(plan.controlSocket, async (request, turn) => {
-      // `begin`: the client builds while it holds the turn (the queue), and sends what it built.
-      const prepared = async () => {
+    await serveControl(plan.controlSocket, async (turn) => {
+      // The client builds while it holds the turn (its place in the reload queue), and sends what it built.
+      const result = await reloader.reload("envoywasm reload", async () => {
         turn.go();
         return turn.prepared;
-      };
-      const result = await reloader.reload("envoywasm reload", request.type === "begin" ? prepared : undefined);
+      });
       report(result);
       return { type: "result", result };
     }),
