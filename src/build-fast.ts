@@ -38,8 +38,8 @@ export async function fastBuild(args: readonly string[]): Promise<number | Hando
   const early: Compile[] = [];
   for (const compile of record.compiles) {
     if (!force && !touched(compile.cwd)) continue;
-    const started = await startEarlyCompile(compile);
-    if (started !== undefined) early.push(started);
+    const running = await startEarlyCompile(compile);
+    if (running !== undefined) early.push(running);
   }
   return { early };
 }

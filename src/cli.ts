@@ -261,7 +261,6 @@ export function buildProgram(handoff?: Handoff): Command {
 
 export { flushed } from "./ui/write.js";
 
-/** Runs the CLI; returns the exit code. Never throws. */
 /**
  * `envoywasm __prepare-reload <root> <target JSON>`: the background supervisor of `up -d --watch`
  * has a CLI process build and derive a reload (run/reload-prepare.ts), printed as JSON.
@@ -274,6 +273,7 @@ export async function prepareReloadMain(args: readonly string[]): Promise<number
   return 0;
 }
 
+/** Runs the CLI (with what the entry point started: bin/envoywasm.js); returns the exit code. Never throws. */
 export async function main(argv: readonly string[], handoff?: Handoff): Promise<number> {
   const program = buildProgram(handoff);
   let exitCode = 0;
