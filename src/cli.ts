@@ -136,9 +136,10 @@ export function buildProgram(handoff?: Handoff): Command {
     .command("reload")
     .summary("build and load the changed plugin (or envoy.yaml, or backend) into the running project")
     .description(
-      "Asks the running `up` (foreground or -d, native or Docker) to build what changed and load it: a plugin\n" +
-        "is swapped in place in the running Envoy (no restart, no failed request); an envoy.yaml change outside\n" +
-        "the Wasm filters restarts Envoy; a backend change restarts the backend. Exits 1 when it could not.",
+      "Builds what changed (here, once the running `up` has finished any reload before this one) and has the\n" +
+        "running `up` (foreground or -d, native or Docker) load it: a plugin is swapped in place in the running\n" +
+        "Envoy (no restart, no failed request); an envoy.yaml change outside the Wasm filters restarts Envoy; a\n" +
+        "backend change restarts the backend. Exits 1 when it could not.",
     )
     .addHelpText("after", example("envoywasm build && envoywasm reload"))
     .action(async (_opts: unknown, command: Command) => {
