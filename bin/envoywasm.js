@@ -15,11 +15,11 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const { readFileSync } = await import("node:fs");
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
 } else {
-  // `build` is answered from the last good build's record when nothing changed, and a changed plugin's
-  // compile starts here, before the CLI loads (dist/build-fast.js); `up -d`'s background supervisor has
-  // an entry of its own: it loads only what supervising needs.
-  const fast = args[0] === "build" && args.length <= 3 ? await import("../dist/build-fast.js") : undefined;
-  const outcome = await fast?.fastBuild(args);
+  // `build` is answered from the last good build's record when nothing changed, and for `build` and
+  // `up` a changed plugin's compile starts here, before the CLI loads (dist/build-fast.js); `up -d`'s
+  // background supervisor has an entry of its own: it loads only what supervising needs.
+  const fast = (args[0] === "build" && args.length <= 3) || args[0] === "up" ? await import("../dist/build-fast.js") : undefined;
+  const outcome = args[0] === "up" ? await fast?.earlyUp(args) : await fast?.fastBuild(args);
   let code = typeof outcome === "number" ? outcome : undefined;
   let entry = fast;
   if (code === undefined) {

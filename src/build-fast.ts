@@ -1,6 +1,6 @@
 import path from "node:path";
 import { reportBuild } from "./cli/build-report.js";
-import { changedFiles, readNoop } from "./commands/build-noop.js";
+import { changedFiles, readNoop, type NoopRecord } from "./commands/build-noop.js";
 import { startEarlyCompile, type Compile, type Handoff } from "./lib/compile.js";
 import { PACKAGE_VERSION } from "./lib/package-root.js";
 import { ui } from "./ui/output.js";
@@ -34,6 +34,25 @@ export async function fastBuild(args: readonly string[]): Promise<number | Hando
     return 0;
   }
   if (record.shape.some((file) => changed.has(file))) return undefined;
+  return { early: await startChanged(record, changed, force) };
+}
+
+/**
+ * `envoywasm up …` in the project's folder: when only plugin sources changed
+ * since the last good build, their compiles start here, before the CLI
+ * loads, and `up`'s build adopts or discards them as `build`'s does.
+ */
+export async function earlyUp(args: readonly string[]): Promise<Handoff | undefined> {
+  if (args[0] !== "up" || args.some((a) => a === "-C" || a.startsWith("--cwd") || a === "-h" || a === "--help")) return undefined;
+  const record = await readNoop(process.cwd(), PACKAGE_VERSION).catch(() => undefined);
+  if (record === undefined) return undefined;
+  const changed = await changedFiles(record);
+  if (changed.size === 0 || record.shape.some((file) => changed.has(file))) return undefined;
+  return { early: await startChanged(record, changed, false) };
+}
+
+/** Starts the recorded compile of each plugin whose folder changed (of every plugin, with `force`). */
+async function startChanged(record: NoopRecord, changed: Set<string>, force: boolean): Promise<Compile[]> {
   const touched = (cwd: string) => [...changed].some((file) => file === cwd || file.startsWith(cwd + path.sep));
   const early: Compile[] = [];
   for (const compile of record.compiles) {
@@ -41,5 +60,5 @@ export async function fastBuild(args: readonly string[]): Promise<number | Hando
     const running = await startEarlyCompile(compile);
     if (running !== undefined) early.push(running);
   }
-  return { early };
+  return early;
 }

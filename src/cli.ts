@@ -129,7 +129,7 @@ export function buildProgram(handoff?: Handoff): Command {
     )
     .action(async (opts: Record<string, unknown>, command: Command) => {
       const { runUp } = await import("./cli/up.js");
-      await runUp(opts, globals(command));
+      await runUp(opts, globals(command), handoff?.early);
     });
 
   program

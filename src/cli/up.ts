@@ -18,6 +18,7 @@ import { isDaemonMessage, type DaemonMessage, type PlanMessage } from "./daemon-
 import { projectPaths } from "../lib/paths.js";
 import { PACKAGE_ROOT } from "../lib/package-root.js";
 import { supervisorMallocEnv } from "../run/malloc-env.js";
+import type { Compile } from "../lib/compile.js";
 
 export interface UpFlags {
   detach?: boolean;
@@ -34,7 +35,7 @@ export interface UpFlags {
   expose?: boolean;
 }
 
-export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<void> {
+export async function runUp(flags: UpFlags, globals: { cwd: string }, compiles?: readonly Compile[]): Promise<void> {
   const project = await warnLegacy(globals.cwd);
   if (flags.detach === true && flags.watch === true) ui.info(ui.paint("gray", "• watching in the background: reloads are told in `envoywasm logs supervisor`"));
   // A pull reports many times a second: a spinner on a terminal, a line every few seconds elsewhere.
@@ -70,6 +71,7 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
     ...(flags.pull === undefined ? {} : { pull: flags.pull }),
     ...(flags.expose === undefined ? {} : { expose: flags.expose }),
     ...(flags.watch === undefined ? {} : { watch: flags.watch }),
+    ...(compiles === undefined ? {} : { early: compiles }),
   };
   if (flags.expose === true) ui.warn("--expose: Envoy's listeners (and, in Docker, every published port) are reachable from other machines; its admin interface can shut it down and dumps its config");
 

@@ -21,6 +21,7 @@ import type { EcdsPlan, RunPlan, ServicePlan } from "../run/plan.js";
 import { findPortHolder, portInUse } from "../run/ports.js";
 import { liveRun } from "../run/state.js";
 import { build, type BuildResult } from "./build.js";
+import type { Compile } from "../lib/compile.js";
 
 export interface UpOptions {
   cwd: string;
@@ -45,6 +46,8 @@ export interface UpOptions {
   onPull?: (text: string | undefined) => void;
   onWarning?: (text: string) => void;
   onCompilerOutput?: (text: string) => void;
+  /** Compiles the entry point started from the last build's record: the build adopts or discards them. */
+  early?: readonly Compile[];
 }
 
 export interface Prepared {
@@ -119,6 +122,7 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     envoyVersion,
     onPhase: (p) => options.onPhase?.(p),
     ...(options.onCompilerOutput === undefined ? {} : { onCompilerOutput: options.onCompilerOutput }),
+    ...(options.early === undefined ? {} : { early: options.early }),
   });
   for (const p of built.plugins) {
     for (const warning of p.warnings) options.onWarning?.(warning);

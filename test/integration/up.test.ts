@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { execSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
-import { newProject, runTryLine, statusOf, stopProjects, type Project } from "../helpers/project.js";
+import { edit, newProject, runTryLine, statusOf, stopProjects, type Project } from "../helpers/project.js";
 import { alive, expectAllStopped, request, waitFor } from "../helpers/run.js";
 
 afterEach(stopProjects);
@@ -95,6 +96,27 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
       expect((await runCli(["down"], { cwd: p.dir })).stderr).toContain("nothing is running");
     });
   }
+
+  it("up -d after a plugin change takes over the compile the entry point started from the last build's record", async () => {
+    const p = await newProject("add-header");
+    // A stand-in `go` that logs each call and runs the real one.
+    const bin = path.join(path.dirname(p.dir), "bin");
+    const log = path.join(path.dirname(p.dir), "go-calls.txt");
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, "go"), `#!/bin/sh\necho "$*" >> ${log}\nexec ${path.join(execSync("go env GOROOT").toString().trim(), "bin", "go")} "$@"\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    expect((await runCli(["build"], { cwd: p.dir, env })).exitCode).toBe(0);
+    const pluginBuilds = () => readFileSync(log, "utf8").split("\n").filter((l) => l.includes("-buildmode=c-shared"));
+    const before = pluginBuilds().length;
+    edit(path.join(p.dir, "plugin/main.go"), /defaultValue(\s*)= "[^"]*"/, 'defaultValue$1= "started early"');
+    const up = await runCli(["up", "-d"], { cwd: p.dir, env });
+    expect(up.exitCode, up.stderr).toBe(0);
+    const after = pluginBuilds().slice(before);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatch(/ -o \.\.\/build\/\.up-add-header\.wasm\.\d+\.early\.tmp \.$/);
+    expect(readFileSync(path.join(p.dir, "build/up-add-header.wasm")).includes("started early")).toBe(true);
+    expect((await request(p.ports.listener)).status).toBe(200);
+  });
 
   it("Ctrl-C while up -d waits for the services stops them too (exit 130)", async () => {
     const p = await newProject("headers");
