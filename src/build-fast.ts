@@ -20,21 +20,19 @@ export async function fastBuild(args: readonly string[]): Promise<number | Hando
   const json = flags.has("--json");
   const force = flags.has("--force") || flags.has("-f");
   const started = performance.now();
-  const record = await readNoop(process.cwd(), PACKAGE_VERSION).catch(() => undefined);
-  if (record === undefined) return undefined;
-  const changed = await changedFiles(record);
-  if (changed.size === 0 && !force) {
+  const since = await sinceLastBuild();
+  if (since === undefined) return undefined;
+  if (since.changed.size === 0 && !force) {
     ui.configure({ json });
     const ms = Math.round(performance.now() - started);
     reportBuild(
-      record.plugins.map((p) => ({ ...p, ms, upToDate: true, warnings: [] })),
+      since.record.plugins.map((p) => ({ ...p, ms, upToDate: true, warnings: [] })),
       ms,
       { json },
     );
     return 0;
   }
-  if (record.shape.some((file) => changed.has(file))) return undefined;
-  return { early: await startChanged(record, changed, force) };
+  return startChanged(since, force);
 }
 
 /**
@@ -44,15 +42,29 @@ export async function fastBuild(args: readonly string[]): Promise<number | Hando
  */
 export async function earlyUp(args: readonly string[]): Promise<Handoff | undefined> {
   if (args[0] !== "up" || args.some((a) => a === "-C" || a.startsWith("--cwd") || a === "-h" || a === "--help")) return undefined;
-  const record = await readNoop(process.cwd(), PACKAGE_VERSION).catch(() => undefined);
-  if (record === undefined) return undefined;
-  const changed = await changedFiles(record);
-  if (changed.size === 0 || record.shape.some((file) => changed.has(file))) return undefined;
-  return { early: await startChanged(record, changed, false) };
+  const since = await sinceLastBuild();
+  return since === undefined || since.changed.size === 0 ? undefined : startChanged(since, false);
 }
 
-/** Starts the recorded compile of each plugin whose folder changed (of every plugin, with `force`). */
-async function startChanged(record: NoopRecord, changed: Set<string>, force: boolean): Promise<Compile[]> {
+interface SinceLastBuild {
+  record: NoopRecord;
+  /** The recorded files changed or gone since. */
+  changed: Set<string>;
+}
+
+/** The last good build's record of this folder's project, and what changed since. */
+async function sinceLastBuild(): Promise<SinceLastBuild | undefined> {
+  const record = await readNoop(process.cwd(), PACKAGE_VERSION).catch(() => undefined);
+  return record === undefined ? undefined : { record, changed: await changedFiles(record) };
+}
+
+/**
+ * Starts the recorded compile of each plugin whose folder changed (of every
+ * plugin, with `force`); undefined when a change rules that out (envoywasm.yaml,
+ * envoy.yaml, go.mod, go.sum: the full path).
+ */
+async function startChanged({ record, changed }: SinceLastBuild, force: boolean): Promise<Handoff | undefined> {
+  if (record.shape.some((file) => changed.has(file))) return undefined;
   const touched = (cwd: string) => [...changed].some((file) => file === cwd || file.startsWith(cwd + path.sep));
   const early: Compile[] = [];
   for (const compile of record.compiles) {
@@ -60,5 +72,5 @@ async function startChanged(record: NoopRecord, changed: Set<string>, force: boo
     const running = await startEarlyCompile(compile);
     if (running !== undefined) early.push(running);
   }
-  return early;
+  return { early };
 }

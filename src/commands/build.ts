@@ -146,26 +146,22 @@ async function buildPlugin(
 
   // The compile the entry point started, when it ran this very command on these very files after the same
   // modules were fetched; else it is stopped.
+  const command = toolchain.buildCommand(COMPILE_OUTPUT);
   const offered = options.early?.find((c) => c.cwd === plugin.absDir);
-  const adopted = offered !== undefined && !fetching && sameCompile(offered, plugin.absDir, toolchain.buildCommand(COMPILE_OUTPUT), files) ? offered : undefined;
+  const adopted = offered !== undefined && !fetching && sameCompile(offered, plugin.absDir, command, files) ? offered : undefined;
   if (offered !== undefined && adopted === undefined) await offered.discard();
 
   await mkdir(path.dirname(plugin.wasmAbs), { recursive: true });
   options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain === "go" ? "go" : "tinygo"}`);
-  let compile = adopted;
-  if (compile === undefined) {
-    const temp = path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`);
-    const spec = toolchain.buildCommand(path.relative(plugin.absDir, temp));
-    echoCommand(spec.file, spec.args, spec.env, plugin.absDir);
-    compile = startCompile(plugin.absDir, toolchain.buildCommand(COMPILE_OUTPUT), temp, files ?? []);
-  } else started = Math.min(started, compile.startedAt);
+  const compile = adopted ?? startCompile(plugin.absDir, command, path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`), files ?? []);
+  if (adopted === undefined) echoCommand(compile.argv[0]!, compile.argv.slice(1), command.env, plugin.absDir);
+  else started = Math.min(started, adopted.startedAt);
   const temp = compile.temp;
-  const tempSpec = toolchain.buildCommand(path.relative(plugin.absDir, temp));
   try {
     // The source checks read only the sources: they run while the compiler does.
     const lint = Promise.all([goroutineWarnings(plugin.absDir, plugin.dir), dispatchClusterWarnings(plugin.absDir, plugin.dir, clusters, envoyConfig)]);
     lint.catch(() => {});
-    await runStep(tempSpec, plugin, project.root, options, `${plugin.dir}/ did not compile`, compile);
+    await runStep(compile, plugin, project.root, options, `${plugin.dir}/ did not compile`);
 
     options.onPhase?.("checking the module");
     const bytes = await readFile(temp);
@@ -215,20 +211,21 @@ async function buildPlugin(
   }
 }
 
-/** Runs a step (or, given `compile`, waits for that compile of `spec`) and turns a failure into one the user can act on. */
-async function runStep(spec: CommandSpec, plugin: PluginTarget, root: string, options: BuildOptions, failure: string, compile?: Compile): Promise<void> {
+/** Runs a step, or waits for a compile, and turns a failure into one the user can act on. */
+async function runStep(step: CommandSpec | Compile, plugin: PluginTarget, root: string, options: BuildOptions, failure: string): Promise<void> {
+  const [file, ...args] = "result" in step ? step.argv : [step.file, ...step.args];
   const result =
-    compile === undefined
-      ? await run(spec.file, spec.args, { cwd: plugin.absDir, env: spec.env })
-      : { ...(await compile.result), command: formatCommand(spec.file, spec.args, spec.env, plugin.absDir) };
+    "result" in step
+      ? { ...(await step.result), command: formatCommand(file!, args, step.spec.env, plugin.absDir) }
+      : await run(step.file, step.args, { cwd: plugin.absDir, env: step.env });
   if (result.spawnError !== undefined) {
-    throw new UserError(`could not run ${spec.file}: ${result.spawnError.message}`, { hint: `make sure ${spec.file} is installed and on PATH (\`envoywasm doctor\` checks)` });
+    throw new UserError(`could not run ${file}: ${result.spawnError.message}`, { hint: `make sure ${file} is installed and on PATH (\`envoywasm doctor\` checks)` });
   }
   if (result.exitCode !== 0) {
     const output = relativizePaths(result.all, plugin.absDir, root, plugin.dir);
     options.onCompilerOutput?.(output);
     const missingSum = /missing go\.sum entry|updates to go\.mod needed|no required module provides package/.test(output);
-    throw new ChildProcessError(`${failure} (${spec.file} ${spec.args[0]} exited with ${result.exitCode ?? "a signal"})`, {
+    throw new ChildProcessError(`${failure} (${file} ${args[0]} exited with ${result.exitCode ?? "a signal"})`, {
       command: result.command,
       ...(result.exitCode === undefined ? {} : { childExitCode: result.exitCode }),
       output: tailLines(output, 40),

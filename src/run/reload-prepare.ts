@@ -20,15 +20,14 @@ import type { PreparedChange, PreparedReload, ReloadTarget } from "./prepared-re
 export async function prepareReload(root: string, target: ReloadTarget): Promise<PreparedReload> {
   const started = performance.now();
   let compilerOutput: string | undefined;
+  let building = false;
   try {
     const project = await loadProject(root);
     const paths = projectPaths(project);
     const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
-    const built = await build({ cwd: root, project, bootstrap, envoyVersion: target.envoyVersion, onCompilerOutput: (text) => (compilerOutput = text) }).catch(
-      (error: Error & { hint?: string; build?: true }) => {
-        throw Object.assign(error, { build: true });
-      },
-    );
+    building = true;
+    const built = await build({ cwd: root, project, bootstrap, envoyVersion: target.envoyVersion, onCompilerOutput: (text) => (compilerOutput = text) });
+    building = false;
     const buildMs = Math.round(performance.now() - started);
     const backendAt = backendTarget(project, bootstrap);
     let backend: PreparedChange["backend"];
@@ -59,12 +58,12 @@ export async function prepareReload(root: string, target: ReloadTarget): Promise
       paths: { run: paths.run, modules: paths.modules },
     };
   } catch (error) {
-    const e = error as Error & { hint?: string; build?: true };
+    const e = error as Error & { hint?: string };
     return {
       ok: false,
       message: e.message,
       ...(e.hint === undefined ? {} : { hint: e.hint }),
-      ...(e.build === true ? { build: true } : {}),
+      ...(building ? { build: true } : {}),
       ...(compilerOutput === undefined ? {} : { compilerOutput }),
     };
   }
