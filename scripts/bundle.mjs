@@ -10,25 +10,30 @@ import { build } from "esbuild";
 import { rm } from "node:fs/promises";
 
 const outdir = new URL("../dist/", import.meta.url).pathname;
+const src = (file) => new URL(`../src/${file}`, import.meta.url).pathname;
+const splitBundle = (entryPoints, chunkNames) =>
+  build({
+    entryPoints,
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    sourcemap: "linked",
+    chunkNames,
+    external: ["dockerode", "inquirer", "ora", "autocannon", "tar-stream"],
+    // Bundled CommonJS packages (commander) call require(); give ESM one.
+    banner: { js: 'import { createRequire as __envoywasmRequire } from "node:module"; const require = __envoywasmRequire(import.meta.url);' },
+    logLevel: "warning",
+  });
 await rm(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: {
-    cli: new URL("../src/cli.ts", import.meta.url).pathname,
-    supervisor: new URL("../src/supervisor.ts", import.meta.url).pathname,
-  },
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  sourcemap: "linked",
-  chunkNames: "chunks/[name]-[hash]",
-  external: ["dockerode", "inquirer", "ora", "autocannon", "tar-stream"],
-  // Bundled CommonJS packages (commander) call require(); give ESM one.
-  banner: { js: 'import { createRequire as __envoywasmRequire } from "node:module"; const require = __envoywasmRequire(import.meta.url);' },
-  logLevel: "warning",
-});
+await splitBundle({ cli: src("cli.ts") }, "chunks/[name]-[hash]");
+// `up -d`'s background supervisor, bundled on its own: what it needs from the start is one file, and
+// its lazy parts (reloads, Docker) chunks of their own. Sharing chunks with the CLI made it load some
+// twenty files, enough work in Node's module loader to start V8's optimizing compiler at start-up,
+// whose code pages then stay resident: measured idle, 53.6 → 50.2 MiB.
+await splitBundle({ supervisor: src("supervisor.ts") }, "supervisor-chunks/[name]-[hash]");
 // `envoywasm build` with nothing changed, answered without the CLI (bin/envoywasm.js): one
 // self-contained file, as every module Node loads on that path costs time.
 await build({
