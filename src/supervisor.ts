@@ -3,6 +3,8 @@ import { runSupervisor } from "./cli/supervisor.js";
 import { ui } from "./ui/output.js";
 
 export { flushed } from "./ui/write.js";
+// For the benchmark's Node baselines (bench/figures/reload.mjs), started as this process is.
+export { SUPERVISOR_NODE_FLAGS, supervisorEnv } from "./run/supervisor-launch.js";
 
 /**
  * The entry point of `up -d`'s background supervisor (bin/envoywasm.js

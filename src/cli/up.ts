@@ -17,7 +17,7 @@ import { reportTrap } from "./trap.js";
 import { isDaemonMessage, type DaemonMessage, type PlanMessage } from "./daemon-messages.js";
 import { projectPaths } from "../lib/paths.js";
 import { PACKAGE_ROOT } from "../lib/package-root.js";
-import { supervisorMallocEnv } from "../run/malloc-env.js";
+import { SUPERVISOR_NODE_FLAGS, supervisorEnv } from "../run/supervisor-launch.js";
 import type { Compile } from "../lib/compile.js";
 
 export interface UpFlags {
@@ -172,13 +172,9 @@ function forkSupervisor(logsDir: string): EarlySupervisor {
   const bin = path.join(PACKAGE_ROOT, "bin", "envoywasm.js");
   const child = fork(bin, ["__supervise", "--await-plan", ...(ui.verbose ? ["--verbose"] : [])], {
     detached: true,
-    // The supervisor stays up for the whole run: gc() after each reload (run/live.ts), and a small
-    // young generation, which a stream of plugin lines under load grows (measured under load and
-    // after two reloads, semi-space 16/4/2/1 MiB: 67/67/64/62 MiB; a 200,000-line burst took
-    // 1.0/1.0/1.2/1.4× as long: 2 is the middle).
-    execArgv: [...process.execArgv, "--expose-gc", "--max-semi-space-size=2"],
+    execArgv: [...process.execArgv, ...SUPERVISOR_NODE_FLAGS],
     stdio: ["ignore", out, out, "ipc"],
-    env: { ...process.env, NO_COLOR: "1", ...supervisorMallocEnv(process.env) },
+    env: supervisorEnv(process.env),
   });
   closeSync(out);
   return { child, log };

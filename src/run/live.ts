@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { serveControl } from "./control.js";
-import { childEnv } from "./malloc-env.js";
+import { childEnv } from "./supervisor-launch.js";
 import { isPreparedReload, type PreparedReload, type ReloadTarget } from "./prepared-reload.js";
 import type { Reloader } from "./reload.js";
 import type { SupervisorHandle } from "./supervise.js";

@@ -11,7 +11,7 @@ import { LineSplitter, RingBuffer } from "./lines.js";
 import type { ServicePlan } from "./plan.js";
 import { findPortHolder } from "./ports.js";
 import type { ExitInfo, Service, ServiceRecord } from "./service.js";
-import { childEnv } from "./malloc-env.js";
+import { childEnv } from "./supervisor-launch.js";
 
 /**
  * A supervised child process. It runs the real binary (no shell, no `go run`)

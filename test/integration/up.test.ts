@@ -133,16 +133,27 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
 
   it("refuses a second up while running, and logs -f follows new lines", async () => {
     const p = await newProject("headers");
-    expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
+    // A CA bundle of the user's (empty: Node loads it without a warning); NO_COLOR as the user has it (unset).
+    const caBundle = path.join(p.dir, "extra-ca.pem");
+    writeFileSync(caBundle, "");
+    expect((await runCli(["up", "-d"], { cwd: p.dir, env: { NODE_EXTRA_CA_CERTS: caBundle, NO_COLOR: undefined } })).exitCode).toBe(0);
     const second = await runCli(["up", "-d"], { cwd: p.dir });
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toMatch(/this project is already running \(pid \d+/);
-    // The supervisor runs with its own allocator settings (run/malloc-env.ts); what it starts gets the environment `up` was given.
+    // The supervisor runs with its own settings (run/supervisor-launch.ts); what it starts gets the environment `up` was given.
     const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { supervisor: { pid: number }; services: { process: { pid: number } }[] };
     const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-    expect(environ(state.supervisor.pid)).toContain("ENVOYWASM_SUPERVISOR_TUNABLES=1");
-    expect(environ(state.supervisor.pid).some((e) => e.startsWith("GLIBC_TUNABLES=glibc.malloc.arena_max=1"))).toBe(true);
-    for (const s of state.services) expect(environ(s.process.pid).filter((e) => /^(GLIBC_TUNABLES|ENVOYWASM_SUPERVISOR_TUNABLES)=/.test(e))).toEqual([]);
+    const supervisor = environ(state.supervisor.pid);
+    // (glibc rewrites the variable in the process's memory as it reads it: only its start is certain.)
+    expect(supervisor.some((e) => e.startsWith("GLIBC_TUNABLES=glibc.malloc.arena_max=1"))).toBe(true);
+    expect(supervisor).toContain("NO_COLOR=1");
+    expect(supervisor.filter((e) => e.startsWith("NODE_EXTRA_CA_CERTS="))).toEqual([]);
+    expect(state.services).toHaveLength(2);
+    for (const s of state.services) {
+      const own = environ(s.process.pid);
+      expect(own.filter((e) => /^(GLIBC_TUNABLES|NO_COLOR|ENVOYWASM_SUPERVISOR_ENV)=/.test(e))).toEqual([]);
+      expect(own).toContain(`NODE_EXTRA_CA_CERTS=${caBundle}`);
+    }
 
     const follow = spawnCli(["logs", "-f", "--wasm", "--tail", "0"], { cwd: p.dir });
     try {
