@@ -5,9 +5,10 @@
 // compiling that module (its wasm:debug lines "Base Wasm created" to the
 // first "Thread-Local Wasm created" after it, in .envoywasm/logs/envoy.log).
 // 7. The resident memory of the background supervisor while that runs,
-// against a bare idle node, the least Node supervisor (7b), and the same
-// without file pages (7c).
-import { openSync, readSync, closeSync, statSync } from "node:fs";
+// against a bare idle node, the least Node supervisor carrying the same lines
+// (7b), and the same without file pages (7c). The Node baselines run with the
+// supervisor's own Node flags and environment.
+import { openSync, readSync, closeSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startLoad } from "../lib/load.mjs";
@@ -16,6 +17,7 @@ import { cli, down, edit, readState, rssMiB, upDetached } from "../lib/project.m
 import { MeasureError, sleep, startGroup, stopGroup } from "../lib/proc.mjs";
 import { figure } from "../lib/report.mjs";
 import { round, summary } from "../lib/stats.mjs";
+import { SUPERVISOR_NODE_FLAGS, supervisorEnv } from "../../dist/supervisor.js";
 
 const HEADER = "x-bench-gen";
 const LEAST_SUPERVISOR = fileURLToPath(new URL("../lib/least-supervisor.mjs", import.meta.url));
@@ -63,21 +65,63 @@ async function compileSpan(logFile, offset) {
 export async function reload(ctx, project) {
   addGenerationHeader(project);
   await cli(ctx, ["build"], project.dir);
-  const bare = startGroup(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { env: ctx.env });
-  const least = startGroup(process.execPath, [LEAST_SUPERVISOR, path.join(ctx.root, "least.log"), path.join(ctx.root, "least.sock")], { env: ctx.env });
-  const memory = { supervisor: [], bare: [], least: [], supervisorAnon: [], leastAnon: [] };
-  const sampleMemory = () => {
+  const nodeAsSupervisor = { env: supervisorEnv(ctx.env) };
+  const bare = startGroup(process.execPath, [...SUPERVISOR_NODE_FLAGS, "-e", "setInterval(() => {}, 1000)"], nodeAsSupervisor);
+  let least;
+  // 7: the supervisor against an idle bare node, idle and after each reload of figure 6. 7b, 7c: the same
+  // reloads under load once more, now with the least supervisor carrying the same lines (apart from
+  // figure 6: following the logs takes CPU, which slowed Envoy's compile while it ran beside it).
+  const memory = { supervisor: [], bare: [], paired: [], least: [], pairedAnon: [], leastAnon: [] };
+  const supervisorPid = () => {
     const pid = readState(project)?.supervisor?.pid;
     if (pid === undefined) throw new MeasureError("no supervisor pid in .envoywasm/state.json");
-    memory.supervisor.push(rssMiB(pid));
+    return pid;
+  };
+  const sampleMemory = () => {
+    memory.supervisor.push(rssMiB(supervisorPid()));
     memory.bare.push(rssMiB(bare.pid));
+  };
+  const sampleAgainstLeast = () => {
+    const pid = supervisorPid();
+    memory.paired.push(rssMiB(pid));
+    memory.pairedAnon.push(rssMiB(pid, "RssAnon"));
     memory.least.push(rssMiB(least.pid));
-    memory.supervisorAnon.push(rssMiB(pid, "RssAnon"));
     memory.leastAnon.push(rssMiB(least.pid, "RssAnon"));
   };
   const envoyLog = path.join(project.dir, ".envoywasm", "logs", "envoy.log");
   const s = { toHeader: [], span: [], reloadMs: [] };
   const counts = { total: 0, failed: 0, non200: 0 };
+  /** One plugin change reloaded under load; its figure-6 timings kept when `timed`. */
+  const reloadUnderLoad = async (i, timed) => {
+    const gen = `gen-${i}`;
+    let firstNew;
+    const load = startLoad(project.ports.listener, "/hello", {
+      onResponse: (r, at) => {
+        if (firstNew === undefined && r.headers[HEADER] === gen) firstNew = at;
+      },
+    });
+    try {
+      await sleep(500);
+      edit(path.join(project.dir, "plugin", "main.go"), PLUGIN_LINE, `$1${gen}$2`);
+      const built = await cli(ctx, ["build"], project.dir);
+      const offset = statSync(envoyLog).size;
+      const reloaded = await cli(ctx, ["reload"], project.dir);
+      const deadline = performance.now() + 30_000;
+      while (firstNew === undefined && performance.now() < deadline) await sleep(5);
+      if (firstNew === undefined) throw new MeasureError(`no response carried ${HEADER}: ${gen} within 30 s of the reload`);
+      await sleep(1000);
+      if (timed) {
+        s.toHeader.push((firstNew - built.endedAt) / 1000);
+        s.reloadMs.push(reloaded.ms);
+        s.span.push(await compileSpan(envoyLog, offset));
+      }
+    } finally {
+      const c = await load.stop();
+      counts.total += c.total;
+      counts.failed += c.failed;
+      counts.non200 += c.non200;
+    }
+  };
   try {
     await upDetached(ctx, project);
     await waitFor200(project.ports.listener, "/hello");
@@ -86,37 +130,23 @@ export async function reload(ctx, project) {
     const n = ctx.reps.reload;
     for (let i = 1; i <= n; i++) {
       ctx.progress(`reload under load: repetition ${i} of ${n}`);
-      const gen = `gen-${i}`;
-      let firstNew;
-      const load = startLoad(project.ports.listener, "/hello", {
-        onResponse: (r, at) => {
-          if (firstNew === undefined && r.headers[HEADER] === gen) firstNew = at;
-        },
-      });
-      try {
-        await sleep(500);
-        edit(path.join(project.dir, "plugin", "main.go"), PLUGIN_LINE, `$1${gen}$2`);
-        const built = await cli(ctx, ["build"], project.dir);
-        const offset = statSync(envoyLog).size;
-        const reloaded = await cli(ctx, ["reload"], project.dir);
-        const deadline = performance.now() + 30_000;
-        while (firstNew === undefined && performance.now() < deadline) await sleep(5);
-        if (firstNew === undefined) throw new MeasureError(`no response carried ${HEADER}: ${gen} within 30 s of the reload`);
-        await sleep(1000);
-        s.toHeader.push((firstNew - built.endedAt) / 1000);
-        s.reloadMs.push(reloaded.ms);
-        s.span.push(await compileSpan(envoyLog, offset));
-      } finally {
-        const c = await load.stop();
-        counts.total += c.total;
-        counts.failed += c.failed;
-        counts.non200 += c.non200;
-      }
+      await reloadUnderLoad(i, true);
       sampleMemory();
+    }
+    // The least supervisor follows the run's service logs from here, so it carries the lines the supervisor writes, as it writes them.
+    const logs = path.join(project.dir, ".envoywasm", "logs");
+    const leastDir = path.join(ctx.root, "least");
+    mkdirSync(leastDir, { recursive: true });
+    least = startGroup(process.execPath, [...SUPERVISOR_NODE_FLAGS, LEAST_SUPERVISOR, path.join(leastDir, "least.sock"), leastDir, path.join(logs, "envoy.log"), path.join(logs, "backend.log")], nodeAsSupervisor);
+    await sleep(1000);
+    for (let i = 1; i <= n; i++) {
+      ctx.progress(`reload under load beside the least supervisor: repetition ${i} of ${n}`);
+      await reloadUnderLoad(n + i, false);
+      sampleAgainstLeast();
     }
   } finally {
     await stopGroup(bare);
-    await stopGroup(least);
+    if (least !== undefined) await stopGroup(least);
     if (project.up) await down(ctx, project);
   }
   const overhead = s.toHeader.map((t, i) => t - s.span[i]);
@@ -151,9 +181,9 @@ export async function reload(ctx, project) {
     }),
     figure({
       id: "7b",
-      title: "the same, against the least a Node supervisor does (a child piped into a log file, a Unix socket that answers: bench/lib/least-supervisor.mjs)",
+      title: "the same reloads under load once more, against the least a Node supervisor does carrying the same lines beside it (children piped into log files: `tail -F` of the run's envoy.log and backend.log; a Unix socket that answers: bench/lib/least-supervisor.mjs)",
       unit: "MiB",
-      subject: memory.supervisor,
+      subject: memory.paired,
       baseline: memory.least,
       baselineName: "least Node supervisor",
     }),
@@ -161,7 +191,7 @@ export async function reload(ctx, project) {
       id: "7c",
       title: "the same, counting only each process's own memory (RssAnon: without the node binary's code pages, which vary by some MiB between identical runs)",
       unit: "MiB",
-      subject: memory.supervisorAnon,
+      subject: memory.pairedAnon,
       baseline: memory.leastAnon,
       baselineName: "least Node supervisor's own",
     }),
