@@ -69,13 +69,18 @@ export function rssMiB(pid, field = "VmRSS") {
   return Number(kb) / 1024;
 }
 
+const GO_BUILD = (out) => ["build", "-buildmode=c-shared", "-o", out, "."];
+const goBuildOptions = (ctx, project) => ({ cwd: path.join(project.dir, "plugin"), env: { ...ctx.env, GOOS: "wasip1", GOARCH: "wasm" } });
+
 /** The Go build envoywasm runs for a go plugin, run by hand. */
 export function goBuild(ctx, project, out) {
-  return timed("go", ["build", "-buildmode=c-shared", "-o", out, "."], {
-    cwd: path.join(project.dir, "plugin"),
-    env: { ...ctx.env, GOOS: "wasip1", GOARCH: "wasm" },
-    label: "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared",
-  });
+  return timed("go", GO_BUILD(out), { ...goBuildOptions(ctx, project), label: "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared" });
+}
+
+/** The same Go build run by the least a Node CLI can do: Node starts, runs it at once and ends with it. */
+export function goBuildFromNode(ctx, project, out) {
+  const script = `process.exitCode = require("node:child_process").spawnSync("go", ${JSON.stringify(GO_BUILD(out))}, { stdio: "inherit" }).status ?? 1`;
+  return timed(process.execPath, ["-e", script], { ...goBuildOptions(ctx, project), label: "node -e 'spawnSync(go build …)'" });
 }
 
 export function wasmPath(project) {
