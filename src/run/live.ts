@@ -92,7 +92,9 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
 async function prepareInChild(root: string, target: ReloadTarget, preparing: Set<ChildProcess>): Promise<PreparedReload> {
   const { PACKAGE_ROOT } = await import("../lib/package-root.js");
   const bin = path.join(PACKAGE_ROOT, "bin", "envoywasm.js");
-  const child = spawn(process.execPath, [bin, "__prepare-reload", root, JSON.stringify(target)], { cwd: root, env: childEnv(), stdio: ["ignore", "pipe", "pipe"] });
+  // The environment `up` was given; what it says goes to the supervisor's log, so without colour.
+  const env = { ...childEnv(), NO_COLOR: "1" };
+  const child = spawn(process.execPath, [bin, "__prepare-reload", root, JSON.stringify(target)], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   preparing.add(child);
   let out = "";
   let err = "";
