@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles the CLI into dist/ with esbuild: dist/cli.js and one chunk per
-// lazily imported command. Node then loads a handful of files instead of a
+// lazily imported command; dist/supervisor.js (`up -d`'s background
+// supervisor) with chunks of its own; dist/build-fast.js. Node then loads a handful of files instead of a
 // few hundred (execa alone was ~90 ms of module loading on every command
 // that runs a program; bundled, ~25 ms). Packages with native or optional
 // parts (dockerode and its ssh2), and the interactive ones, stay external:
