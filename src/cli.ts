@@ -41,7 +41,7 @@ export function buildProgram(handoff?: Handoff): Command {
     .command("init")
     .summary("create a plugin project from a template")
     .description(
-      "Create a project: a Go proxy-wasm plugin, envoy.yaml, a small backend service and envoywasm.yaml.\n" +
+      "Create a project: a Go proxy-wasm plugin, envoy.yaml, a small backend service and envoywasm.yaml. " +
         "At a terminal it asks for what the flags do not say; elsewhere (or with --yes) it takes the defaults.",
     )
     .argument("[dir]", "folder to create the project in", ".")
@@ -72,8 +72,8 @@ export function buildProgram(handoff?: Handoff): Command {
     .command("build")
     .summary("compile the plugin to a .wasm module and check it")
     .description(
-      "Compile the plugin with Go (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) or TinyGo, then check that\n" +
-        "the module exports what Envoy calls and imports only what Envoy provides. Skips the compile when\n" +
+      "Compile the plugin with Go (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) or TinyGo, then check that " +
+        "the module exports what Envoy calls and imports only what Envoy provides. Skips the compile when " +
         "nothing that affects the output changed.",
     )
     .option("-f, --force", "rebuild even when the module is up to date")
@@ -88,7 +88,7 @@ export function buildProgram(handoff?: Handoff): Command {
     .command("test")
     .summary("build the plugin, then run its Go tests")
     .description(
-      "Build the plugin, then run `go test ./...` in the plugin folder, so the tests run both as Go\n" +
+      "Build the plugin, then run `go test ./...` in the plugin folder, so the tests run both as Go " +
         "and against the built .wasm (the SDK's proxytest emulator). The exit code is go test's.",
     )
     .option("-r, --run <regexp>", "only tests matching <regexp> (go test -run)")
@@ -103,9 +103,9 @@ export function buildProgram(handoff?: Handoff): Command {
     .command("up")
     .summary("run the backend and Envoy with the plugin, and stream their logs")
     .description(
-      "Build what is stale (plugins and backend), check every port envoy.yaml binds, start the backend and\n" +
-        "Envoy together, wait until both are ready, and stream their output with a prefix per service; plugin\n" +
-        "lines stand out. Natively, or in Docker (--docker). With --watch, saving a plugin reloads it in the\n" +
+      "Build what is stale (plugins and backend), check every port envoy.yaml binds, start the backend and " +
+        "Envoy together, wait until both are ready, and stream their output with a prefix per service; plugin " +
+        "lines stand out. Natively, or in Docker (--docker). With --watch, saving a plugin reloads it in the " +
         "running Envoy without failing a request. Ctrl-C or SIGTERM stops everything; --detach returns once ready.",
     )
     .option("-d, --detach", "run in the background; stop with `envoywasm down`")
@@ -136,9 +136,9 @@ export function buildProgram(handoff?: Handoff): Command {
     .command("reload")
     .summary("build and load the changed plugin (or envoy.yaml, or backend) into the running project")
     .description(
-      "Builds what changed (here, once the running `up` has finished any reload before this one) and has the\n" +
-        "running `up` (foreground or -d, native or Docker) load it: a plugin is swapped in place in the running\n" +
-        "Envoy (no restart, no failed request); an envoy.yaml change outside the Wasm filters restarts Envoy; a\n" +
+      "Builds what changed (here, once the running `up` has finished any reload before this one) and has the " +
+        "running `up` (foreground or -d, native or Docker) load it: a plugin is swapped in place in the running " +
+        "Envoy (no restart, no failed request); an envoy.yaml change outside the Wasm filters restarts Envoy; a " +
         "backend change restarts the backend. Exits 1 when it could not.",
     )
     .addHelpText("after", example("envoywasm build && envoywasm reload"))
@@ -218,9 +218,9 @@ export function buildProgram(handoff?: Handoff): Command {
     .command("doctor")
     .summary("check Go, TinyGo, Envoy, Python, Docker and this project, and say what to fix")
     .description(
-      "Checks what envoywasm relies on, the way the commands that need it do: Go and its version, TinyGo,\n" +
-        "the Envoy `up` would run (and whether it can run this project's plugins), Python for `envoy install`,\n" +
-        "the Docker engine and the configured image, and in a project its files, plugins and ports.\n" +
+      "Checks what envoywasm relies on, the way the commands that need it do: Go and its version, TinyGo, " +
+        "the Envoy `up` would run (and whether it can run this project's plugins), Python for `envoy install`, " +
+        "the Docker engine and the configured image, and in a project its files, plugins and ports. " +
         "Exits 1 when a required check fails.",
     )
     .option("--envoy <path>", "as for up")
@@ -235,10 +235,10 @@ export function buildProgram(handoff?: Handoff): Command {
     .command("bench")
     .summary("measure what the filter costs: the same load with and without it, latency, and memory")
     .description(
-      "Sends load (autocannon) through the project's listener, and the same load through an otherwise identical\n" +
-        "Envoy without the Wasm filter (derived from envoy.yaml, on free ports, same backend), in alternating\n" +
-        "rounds; prints requests/s, p50/p90/p99 latency, errors, the overhead, a latency histogram, and Envoy's\n" +
-        "and the Wasm VMs' memory before and after. Uses the running project, or starts it (natively) and stops\n" +
+      "Sends load (autocannon) through the project's listener, and the same load through an otherwise identical " +
+        "Envoy without the Wasm filter (derived from envoy.yaml, on free ports, same backend), in alternating " +
+        "rounds; prints requests/s, p50/p90/p99 latency, errors, the overhead, a latency histogram, and Envoy's " +
+        "and the Wasm VMs' memory before and after. Uses the running project, or starts it (natively) and stops " +
         "it after. All traffic stays on 127.0.0.1.",
     )
     .option("-d, --duration <seconds>", "load time for each side", integer(1, 3600), 10)

@@ -17,6 +17,11 @@ describe("the command line", () => {
       const r = await runCli([...command, "--help"]);
       expect(r.exitCode, command.join(" ")).toBe(0);
       expect(r.stdout, command.join(" ")).toMatch(/Examples:\n  envoywasm /);
+      // The description flows as one paragraph, wrapped to the help's width (80 columns in a pipe): a
+      // line break in the text itself left short lines in mid-sentence.
+      const block = r.stdout.split("\n\n")[1]!;
+      const description = /^(Options|Arguments):/.test(block) ? [] : block.split("\n");
+      for (const line of description.slice(0, -1)) expect(line.length, `${command.join(" ")}: "${line}"`).toBeGreaterThan(50);
     }
   });
 
