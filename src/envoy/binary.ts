@@ -86,7 +86,7 @@ export async function locateEnvoy(options: LocateOptions): Promise<EnvoyBinary> 
     const fromPath = onPath("envoy");
     if (fromPath !== undefined) candidates.push({ path: fromPath, source: "PATH" });
     const cached = (await installedEnvoys())[0];
-    if (cached !== undefined) candidates.push({ path: cached.path, source: `envoywasm's cache (${cached.dir})` });
+    if (cached !== undefined) candidates.push({ path: cached.path, source: "envoywasm's cache" });
   }
   if (candidates.length === 0) {
     throw new UserError("no Envoy found", {
