@@ -33,6 +33,22 @@ export interface LogMuxOptions {
 
 export const MAX_LOG_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Under a steady stream (a plugin logging each request) lines come a few at a
+ * time, and a write per handful cost more than the lines: measured with 10
+ * connections of load for 8 s, the background supervisor used 3.4 s of CPU
+ * for ~125,000 Envoy lines and Envoy served 5,200 requests/s beside it;
+ * writing at most every 5/10/20 ms: 2.3/2.1/2.0 s for ~150,000 lines and
+ * 6,000–6,600 requests/s. A line reaches the file and the terminal at most
+ * this much later.
+ */
+const FLUSH_INTERVAL_MS = 10;
+/**
+ * A burst is written as it comes: holding 10 ms of a 200,000-line burst (with
+ * the supervisor's small young generation) made figure 8 take 40 % longer.
+ */
+const FLUSH_AT_CHARS = 64 * 1024;
+
 /** Moves <name>.log to <name>.1.log (dropping an older .1). */
 export function rotateLog(logsDir: string, name: string): void {
   const file = path.join(logsDir, `${name}.log`);
@@ -43,7 +59,9 @@ export class LogMux {
   private readonly files = new Map<string, { stream: WriteStream; bytes: number; pending: string[] }>();
   /** Terminal lines of the current burst, written in one go (a write per line ran a burst at a third of the speed). */
   private terminalPending: string[] = [];
-  private flushScheduled = false;
+  private flushTimer: { immediate?: NodeJS.Immediate; timeout?: NodeJS.Timeout } | undefined;
+  private lastFlush = -Infinity;
+  private pendingChars = 0;
   private stampMs = 0;
   private stampIso = "";
   private width: number;
@@ -84,7 +102,9 @@ export class LogMux {
       this.stampMs = now;
       this.stampIso = new Date(now).toISOString();
     }
-    file.pending.push(stampLine(line, this.stampIso));
+    const stamped = stampLine(line, this.stampIso);
+    file.pending.push(stamped);
+    this.pendingChars += stamped.length;
     this.scheduleFlush();
     this.options.onLine?.(service, line);
     if (this.options.terminal === undefined) return;
@@ -98,10 +118,16 @@ export class LogMux {
     );
   }
 
+  /**
+   * The first lines after a quiet spell are written at once, and so is a burst (FLUSH_AT_CHARS pending);
+   * a steady stream of a few lines at a time at most every FLUSH_INTERVAL_MS.
+   */
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    if (this.flushTimer?.immediate !== undefined) return;
+    const wait = this.pendingChars >= FLUSH_AT_CHARS ? 0 : this.lastFlush + FLUSH_INTERVAL_MS - performance.now();
+    if (wait > 0 && this.flushTimer !== undefined) return;
+    if (this.flushTimer?.timeout !== undefined) clearTimeout(this.flushTimer.timeout);
+    this.flushTimer = wait <= 0 ? { immediate: setImmediate(() => this.flush()) } : { timeout: setTimeout(() => this.flush(), wait) };
   }
 
   /** Writes the terminal lines still pending now: before anything else is said there, so it follows them. */
@@ -114,7 +140,11 @@ export class LogMux {
 
   /** Writes what the last burst of lines left pending, rotating a file that grew past the cap. */
   private flush(): void {
-    this.flushScheduled = false;
+    if (this.flushTimer?.immediate !== undefined) clearImmediate(this.flushTimer.immediate);
+    if (this.flushTimer?.timeout !== undefined) clearTimeout(this.flushTimer.timeout);
+    this.flushTimer = undefined;
+    this.lastFlush = performance.now();
+    this.pendingChars = 0;
     this.flushTerminal();
     for (const [service, file] of this.files) {
       if (file.pending.length === 0) continue;

@@ -48,4 +48,26 @@ describe("LogMux", () => {
     expect(t.writes).toHaveLength(1); // nothing twice
     await mux.close();
   });
+
+  it("under a steady stream writes at most every 10 ms, every line in order, and the file is whole at close", async () => {
+    const dir = await tempDir();
+    const t = terminal();
+    const mux = new LogMux({ services: ["envoy"], logsDir: dir, terminal: t.stream, colour: false });
+    const started = performance.now();
+    for (let i = 0; i < 200; i++) {
+      mux.line("envoy", `line ${i}`);
+      await new Promise((r) => setTimeout(r, 1)); // a line every millisecond or so, as a plugin under load logs
+    }
+    const elapsed = performance.now() - started;
+    await new Promise((r) => setTimeout(r, 30));
+    // A write per line before (200); now one per 10 ms at most (Node's timers keep whole milliseconds of
+    // the loop's time, so allow 8), the first at once and one after the last line.
+    expect(t.writes.length).toBeLessThanOrEqual(Math.ceil(elapsed / 8) + 2);
+    expect(t.writes.join("").trimEnd().split("\n")).toEqual(Array.from({ length: 200 }, (_, i) => `envoy | line ${i}`));
+    mux.line("envoy", "the last one");
+    await mux.close();
+    const file = readFileSync(path.join(dir, "envoy.log"), "utf8").trimEnd().split("\n");
+    expect(file).toHaveLength(201);
+    expect(file[200]).toMatch(/ the last one$/);
+  });
 });
