@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { writeFileAtomic } from "../lib/write-plan.js";
@@ -35,29 +35,49 @@ export async function takeLock(file: string, runId: string): Promise<{ release: 
   const me = identify(process.pid) ?? { pid: process.pid, startTime: "", command: "" };
   const record: LockOwner = { owner: me, runId, since: new Date().toISOString() };
   let staleOwner: LockOwner | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(file, "wx");
-      try {
-        await handle.writeFile(`${JSON.stringify(record)}\n`);
-      } finally {
-        await handle.close();
+  // The lock appears with its content whole (written aside, then linked in): created empty and then
+  // written, a second `up` started at the same instant read it empty, took it for a crash's leftover and
+  // took it over, and both runs failed.
+  const aside = `${file}.${process.pid}-${process.hrtime.bigint()}.tmp`;
+  await writeFile(aside, `${JSON.stringify(record)}\n`, { flag: "wx" });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await create(aside, file, record)) {
+        return { release: () => releaseLock(file, runId), ...(staleOwner === undefined ? {} : { staleOwner }) };
       }
-      return { release: () => releaseLock(file, runId), ...(staleOwner === undefined ? {} : { staleOwner }) };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = await readLock(file);
+      if (holder !== undefined && stillRunning(holder.owner)) {
+        throw new RunningError(`this project is already running (pid ${holder.owner.pid}, since ${holder.since})`, {
+          hint: "see it with `envoywasm status` and `envoywasm logs -f`; stop it with `envoywasm down`",
+        });
+      }
+      // The owner is gone (or the file is unreadable, e.g. damaged by a crash): stale.
+      staleOwner = holder ?? staleOwner;
+      await rm(file, { force: true });
     }
-    const holder = await readLock(file);
-    if (holder !== undefined && stillRunning(holder.owner)) {
-      throw new RunningError(`this project is already running (pid ${holder.owner.pid}, since ${holder.since})`, {
-        hint: "see it with `envoywasm status` and `envoywasm logs -f`; stop it with `envoywasm down`",
-      });
-    }
-    // The owner is gone (or the file is unreadable, e.g. half written by a crash): stale.
-    staleOwner = holder ?? staleOwner;
-    await rm(file, { force: true });
+  } finally {
+    await rm(aside, { force: true });
   }
   throw new UserError(`could not take ${file}: another run keeps taking it`, { hint: "run `envoywasm status`, then try again" });
+}
+
+/** Creates the lock from the file written aside; false when there is one. Where hard links are not allowed, creates it and writes it. */
+async function create(aside: string, file: string, record: LockOwner): Promise<boolean> {
+  try {
+    await link(aside, file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw error;
+  }
+  try {
+    await writeFile(file, `${JSON.stringify(record)}\n`, { flag: "wx" });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
 }
 
 /** Hands the lock to another process of the same run (the background supervisor of `up -d`). */

@@ -236,7 +236,7 @@ describe("envoywasm reload", () => {
     release();
     expect((await first).result.message).toContain("held on purpose");
     const done = await second;
-    expect(done.exitCode, done.all).toBe(0);
+    expect(done.exitCode, String(done.all)).toBe(0);
     expect(done.all).toMatch(/envoywasm reload: built plugin\/ in [\d.]+ s, loaded plugin\/ in place/);
     expect((await request(p.ports.listener)).headers["x-version"]).toBe("b");
   });

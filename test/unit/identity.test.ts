@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -71,6 +71,43 @@ describe("the project lock", () => {
     await releaseLock(file, "not-mine");
     expect((await readLock(file))?.runId).toBe("run-3");
     await taken.release();
+  });
+
+  it("the lock never exists without its whole content (a second `up` reading it then took it over)", async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "envoywasm-lock-"));
+    const file = path.join(dir, "run.lock");
+    // Another process reads the lock as fast as it can while this one takes and releases it, until told to stop.
+    const stop = path.join(dir, "stop");
+    const watcher = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const fs = require("fs"); const [file, stop] = process.argv.slice(1); let reads = 0, partial = 0;
+         const until = Date.now() + 60000;
+         for (let i = 0; ; i++) {
+           if (i % 1000 === 0 && (fs.existsSync(stop) || Date.now() > until)) break;
+           let text; try { text = fs.readFileSync(file, "utf8"); } catch { continue; }
+           reads++; try { JSON.parse(text); } catch { partial++; }
+         }
+         console.log(JSON.stringify({ reads, partial }));`,
+        file,
+        stop,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    children.push(watcher);
+    let out = "";
+    watcher.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+    const ended = new Promise((r) => watcher.once("exit", r));
+    await new Promise((r) => setTimeout(r, 200)); // the watcher is reading
+    for (let round = 0; round < 300; round++) await (await takeLock(file, `run-${round}`)).release();
+    await writeFile(stop, "");
+    await ended;
+    await rm(stop);
+    const seen = JSON.parse(out) as { reads: number; partial: number };
+    expect(seen.reads).toBeGreaterThan(0);
+    expect(seen.partial).toBe(0);
+    expect(await readdir(dir)).toEqual([]); // nothing left beside it
   });
 
   it("a lock file that is not one is treated as stale", async () => {
