@@ -1,11 +1,28 @@
 import { execa, type ResultPromise } from "execa";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { freePort } from "../../src/run/ports.js";
-
-export { freePort };
+import { freePort as unusedPort } from "../../src/run/ports.js";
 import { fileURLToPath } from "node:url";
+
+/**
+ * A port free now and handed to no other test of this run: the test files run in parallel processes, and
+ * the OS can give two of them the same free port a moment apart (it happened: one test's Envoy held the
+ * admin port another's was about to bind). Each port is claimed with an exclusive create in the run's folder.
+ */
+export async function freePort(): Promise<number> {
+  const claims = path.join(process.env.ENVOYWASM_TEST_RUN ?? os.tmpdir(), "ports");
+  await mkdir(claims, { recursive: true });
+  for (;;) {
+    const port = await unusedPort();
+    try {
+      await writeFile(path.join(claims, String(port)), `${process.pid}\n`, { flag: "wx" });
+      return port;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+}
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = path.join(REPO, "bin", "envoywasm.js");
