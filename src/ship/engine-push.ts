@@ -70,21 +70,25 @@ export async function pushImage(
   return { digest };
 }
 
-function pushError(where: string, ref: ImageRef, message: string, hadCredentials: boolean): UserError {
+/**
+ * What the engine's push error means. Reachability first: its message names the registry's address,
+ * whose port may hold "401" or "403" (a closed port 40359 was once told as a refused login).
+ */
+export function pushError(where: string, ref: ImageRef, message: string, hadCredentials: boolean): UserError {
   const first = message.split("\n")[0]?.trim() ?? "";
   const registry = ref.registry ?? "docker.io";
-  if (/unauthorized|authentication required|denied|no basic auth credentials|forbidden|401|403/i.test(first)) {
-    return new UserError(`${registry} refused the push of ${where}: ${first}`, {
-      hint: hadCredentials
-        ? `the saved login was refused or may not push to ${ref.name}: \`docker login ${registry}\` again, and check the repository's permissions`
-        : `log in first: \`docker login ${registry}\` (envoywasm reads the credentials it saves)`,
-    });
-  }
   if (/connection refused|no such host|dial tcp|i\/o timeout|timeout|network is unreachable|server gave HTTP response to HTTPS client|certificate|tls/i.test(first)) {
     return new UserError(`cannot reach the registry ${registry} to push ${where}: ${first}`, {
       hint: /HTTPS client|certificate|tls/i.test(first)
         ? `the registry speaks plain HTTP or has an untrusted certificate: add it to the engine's "insecure-registries" (127.0.0.1 registries need nothing)`
         : "check the registry's address and that it is running and reachable from the Docker engine",
+    });
+  }
+  if (/unauthorized|authentication required|denied|no basic auth credentials|forbidden|\b40[13]\b/i.test(first)) {
+    return new UserError(`${registry} refused the push of ${where}: ${first}`, {
+      hint: hadCredentials
+        ? `the saved login was refused or may not push to ${ref.name}: \`docker login ${registry}\` again, and check the repository's permissions`
+        : `log in first: \`docker login ${registry}\` (envoywasm reads the credentials it saves)`,
     });
   }
   return new UserError(`pushing ${where} failed: ${first}`);
