@@ -38,11 +38,12 @@ export async function takeLock(file: string, runId: string): Promise<{ release: 
   // The lock appears with its content whole (written aside, then linked in): created empty and then
   // written, a second `up` started at the same instant read it empty, took it for a crash's leftover and
   // took it over, and both runs failed.
+  const text = `${JSON.stringify(record)}\n`;
   const aside = `${file}.${process.pid}-${process.hrtime.bigint()}.tmp`;
-  await writeFile(aside, `${JSON.stringify(record)}\n`, { flag: "wx" });
+  await writeFile(aside, text, { flag: "wx" });
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await create(aside, file, record)) {
+      if (await create(aside, file, text)) {
         return { release: () => releaseLock(file, runId), ...(staleOwner === undefined ? {} : { staleOwner }) };
       }
       const holder = await readLock(file);
@@ -62,7 +63,7 @@ export async function takeLock(file: string, runId: string): Promise<{ release: 
 }
 
 /** Creates the lock from the file written aside; false when there is one. Where hard links are not allowed, creates it and writes it. */
-async function create(aside: string, file: string, record: LockOwner): Promise<boolean> {
+async function create(aside: string, file: string, text: string): Promise<boolean> {
   try {
     await link(aside, file);
     return true;
@@ -72,7 +73,7 @@ async function create(aside: string, file: string, record: LockOwner): Promise<b
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw error;
   }
   try {
-    await writeFile(file, `${JSON.stringify(record)}\n`, { flag: "wx" });
+    await writeFile(file, text, { flag: "wx" });
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;

@@ -48,5 +48,14 @@ export function isPreparedReload(value: unknown): value is PreparedReload {
   const v = value as PreparedReload;
   if (v === null || typeof v !== "object" || typeof v.ok !== "boolean") return false;
   if (!v.ok) return typeof v.message === "string";
-  return Array.isArray(v.plugins) && typeof v.derived?.skeletonHash === "string" && Array.isArray(v.derived.resources) && Array.isArray(v.ecds) && Array.isArray(v.modules) && Array.isArray(v.envoy?.ports);
+  return (
+    Array.isArray(v.plugins) &&
+    typeof v.derived?.skeletonHash === "string" &&
+    Array.isArray(v.derived.resources) &&
+    Array.isArray(v.ecds) &&
+    Array.isArray(v.modules) &&
+    Array.isArray(v.envoy?.ports) &&
+    typeof v.paths?.run === "string" &&
+    typeof v.paths.modules === "string"
+  );
 }
