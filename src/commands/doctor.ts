@@ -2,17 +2,19 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { boundPorts, loadBootstrap } from "../envoy/bootstrap.js";
 import { locateEnvoy, MIN_ENVOY_FOR_GO, compareVersions } from "../envoy/binary.js";
-import { run } from "../lib/exec.js";
-import { onPath } from "../lib/which.js";
-import { projectPaths } from "../lib/paths.js";
-import { resolvePlugins } from "../lib/plugins.js";
-import { loadProject, type Project } from "../lib/project-config.js";
-import { findProjectRoot } from "../lib/project-root.js";
-import { toolchainFor } from "../lib/toolchains.js";
+import { run } from "../platform/exec.js";
+import { onPath } from "../platform/which.js";
+import { projectPaths } from "../project/paths.js";
+import { resolvePlugins } from "../project/plugins.js";
+import { loadProject, type Project } from "../project/config.js";
+import { findProjectRoot } from "../project/root.js";
+import { toolchainFor } from "../build/toolchains.js";
 import { checkModule, inspectModule } from "../wasm/check.js";
-import { readState, supervisorAlive } from "../run/state.js";
-import { findPortHolder, portInUse } from "../run/ports.js";
-import { backendTarget } from "./up.js";
+import { readState, supervisorAlive } from "../run/supervisor/state.js";
+import { findPortHolder, portInUse } from "../platform/ports.js";
+import { backendTarget } from "../run/prepare.js";
+import { UserError } from "../errors.js";
+import { ui } from "../ui/output.js";
 
 /**
  * `envoywasm doctor`: each thing envoywasm relies on, checked the way the
@@ -104,7 +106,7 @@ export async function doctor(options: { cwd: string; envoy?: string }): Promise<
 
   // Docker: needed for runtime docker and package/push.
   try {
-    const { connectDocker, engineAddress } = await import("../lib/docker.js");
+    const { connectDocker, engineAddress } = await import("../platform/docker.js");
     const client = await connectDocker();
     const version = (await client.version()) as { Version?: string; ApiVersion?: string };
     add({ name: "docker", status: "ok", detail: `engine ${version.Version ?? "?"} (API ${version.ApiVersion ?? "?"}) at ${engineAddress()}` });
@@ -178,5 +180,26 @@ async function projectChecks(project: Project, envoyVersion: string | undefined,
         fix: `stop it, or change the port${p.where === "" ? "" : ` in ${p.where}`}`,
       });
     }
+  }
+}
+
+const MARK = { ok: "✔", warn: "!", fail: "✖", skip: "-" } as const;
+const COLOUR = { ok: "green", warn: "yellow", fail: "red", skip: "gray" } as const;
+
+export async function runDoctor(opts: { json?: boolean; envoy?: string }, globals: { cwd: string }): Promise<void> {
+  const result = await doctor({ cwd: globals.cwd, ...(opts.envoy === undefined ? {} : { envoy: opts.envoy }) });
+  if (opts.json === true) {
+    ui.resultJson(result);
+    if (!result.ok) process.exitCode = 1;
+    return;
+  }
+  const width = Math.max(...result.checks.map((c) => c.name.length));
+  for (const c of result.checks) {
+    ui.result(`${ui.paintOut(COLOUR[c.status], MARK[c.status])} ${c.name.padEnd(width)}  ${c.detail}`);
+    if (c.fix !== undefined && c.status !== "ok") ui.result(`  ${" ".repeat(width)}  → ${c.fix}`);
+  }
+  if (!result.ok) {
+    const failed = result.checks.filter((c) => c.status === "fail").map((c) => c.name);
+    throw new UserError(`${failed.length} check(s) failed: ${failed.join(", ")}`, { hint: "each says what to do above" });
   }
 }

@@ -1,9 +1,10 @@
-import { loadProject } from "../lib/project-config.js";
-import { projectPaths } from "../lib/paths.js";
-import { signalIfOurs, stillRunning } from "../run/identity.js";
-import { readLock } from "../run/lock.js";
-import { delay } from "../run/process-service.js";
-import { liveRun, reapLeftovers, removeState, serviceAlive } from "../run/state.js";
+import { loadProject } from "../project/config.js";
+import { projectPaths } from "../project/paths.js";
+import { signalIfOurs, stillRunning } from "../platform/identity.js";
+import { readLock } from "../run/supervisor/lock.js";
+import { delay } from "../run/runtime/process.js";
+import { liveRun, reapLeftovers, removeState, serviceAlive } from "../run/supervisor/state.js";
+import { ui } from "../ui/output.js";
 
 export interface DownResult {
   /** False when nothing was running. */
@@ -50,4 +51,16 @@ async function waitGone(alive: () => boolean, timeoutMs: number): Promise<boolea
     await delay(50);
   }
   return true;
+}
+
+const warn = (m: string) => ui.warn(m);
+
+export async function runDown(globals: { cwd: string }): Promise<void> {
+  const result = await down({ cwd: globals.cwd, warn });
+  if (!result.wasRunning) {
+    ui.info("nothing is running in this project");
+    return;
+  }
+  if (result.leftovers) ui.warn(`its supervisor was gone; stopped what it left: ${result.stopped.join(", ")}`);
+  else ui.success(`stopped ${result.stopped.join(", ") || "the run"}`);
 }

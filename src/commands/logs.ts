@@ -2,12 +2,15 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { UsageError, UserError } from "../errors.js";
 import { failurePolicyIn, loadBootstrap } from "../envoy/bootstrap.js";
-import { loadProject } from "../lib/project-config.js";
-import { projectPaths } from "../lib/paths.js";
-import { isWasmLine } from "../run/log-format.js";
-import { LogFollower, mergeEntries, readEntries, tailEntries, type LogEntry } from "../run/log-read.js";
-import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
-import { delay } from "../run/process-service.js";
+import { loadProject } from "../project/config.js";
+import { projectPaths } from "../project/paths.js";
+import { isWasmLine, formatLine } from "../run/logs/format.js";
+import { LogFollower, mergeEntries, readEntries, tailEntries, type LogEntry } from "../run/logs/read.js";
+import { TrapWatcher, type PluginTrap } from "../run/logs/traps.js";
+import { delay } from "../run/runtime/process.js";
+import { ui } from "../ui/output.js";
+import { writeOut } from "../ui/write.js";
+import { reportTrap } from "../run/logs/trap-report.js";
 
 export interface LogsOptions {
   cwd: string;
@@ -117,4 +120,42 @@ function abortPromise(signal: AbortSignal | undefined): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener("abort", () => resolve(), { once: true });
   });
+}
+
+export interface LogsFlags {
+  follow?: boolean;
+  tail?: number;
+  since?: string;
+  wasm?: boolean;
+  prefix?: boolean;
+}
+
+export async function runLogs(services: string[], flags: LogsFlags, globals: { cwd: string }): Promise<void> {
+  const since = flags.since === undefined ? undefined : Date.now() - parseDuration(flags.since);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  let known: string[] = [];
+  try {
+    await logs({
+      cwd: globals.cwd,
+      services,
+      follow: flags.follow === true,
+      ...(flags.tail === undefined ? {} : { tail: flags.tail }),
+      ...(since === undefined ? {} : { since }),
+      wasm: flags.wasm === true,
+      signal: controller.signal,
+      onServices: (s) => (known = s),
+      onTrap: reportTrap,
+      onFollowing: () => ui.info(ui.paint("gray", `• following ${known.join(", ")} (Ctrl-C to stop)`)),
+      write: (service, line) => {
+        const width = Math.max(...known.map((s) => s.length));
+        return writeOut(`${formatLine(service, line, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known, readable: !ui.verbose })}\n`);
+      },
+    });
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
 }

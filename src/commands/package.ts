@@ -1,87 +1,39 @@
-import { readFile } from "node:fs/promises";
-import path from "node:path";
-import { UsageError, UserError } from "../errors.js";
-import { loadBootstrap } from "../envoy/bootstrap.js";
-import { projectPaths } from "../lib/paths.js";
-import { loadProject, type Project } from "../lib/project-config.js";
-import { sha256Hex } from "../ship/digest.js";
-import { canonicalRef, parseImageRef } from "../ship/image-ref.js";
-import { choosePlugin } from "../ship/plugin-choice.js";
-import { imageLabels } from "../ship/wasm-image.js";
-import { build } from "./build.js";
+import { ui } from "../ui/output.js";
+import { startProgress } from "../ui/progress.js";
+import { type GlobalOptions } from "../cli/options.js";
 
-export interface PackageOptions {
-  cwd: string;
-  /** The image reference (default: <project name>:<first 12 of the module's sha256>). */
-  tag?: string;
-  /** The plugin folder, when the project has several. */
-  plugin?: string;
-  /** Write an OCI image layout to this folder instead of building in the Docker engine. */
-  ociLayout?: string;
-  project?: Project;
-  onPhase?: (phase: string) => void;
-  onCompilerOutput?: (text: string) => void;
-}
-
-export interface PackageResult {
-  /** The image reference, name:tag. */
-  image: string;
-  moduleSha256: string;
-  /** The plugin folder, as envoywasm.yaml lists it. */
-  plugin: string;
-  wasmRelative: string;
-  bytes: number;
-  warnings: string[];
-  /** From the engine. */
-  imageId?: string;
-  /** With --oci-layout: the folder, and the digest of the manifest written there. */
-  ociLayout?: string;
-  manifestDigest?: string;
-}
-
-/**
- * Packages a plugin's module as an OCI image in the Wasm "compat" layout
- * (plugin.wasm alone at the root of one layer), after building it if it is
- * stale; build() refuses a module Envoy would not load.
- */
-export async function packagePlugin(options: PackageOptions): Promise<PackageResult> {
-  const project = options.project ?? (await loadProject(options.cwd));
-  const paths = projectPaths(project);
-  const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
-  const tagged = options.tag === undefined ? undefined : parseImageRef(options.tag, "--tag");
-  if (tagged?.digest !== undefined) throw new UsageError(`--tag ${options.tag}: a tag cannot hold a digest (@sha256:…); the engine gives the digest when the image is pushed`);
-  // Which plugin is known before anything is built.
-  choosePlugin(project.config.plugins.map((dir) => ({ dir })), options.plugin, "package");
-  const built = await build({
-    cwd: options.cwd,
-    project,
-    bootstrap,
-    ...(options.onPhase === undefined ? {} : { onPhase: options.onPhase }),
-    ...(options.onCompilerOutput === undefined ? {} : { onCompilerOutput: options.onCompilerOutput }),
-  });
-  const plugin = choosePlugin(built.plugins, options.plugin, "package");
-  const wasm = await readFile(plugin.wasm);
-  const moduleSha256 = sha256Hex(wasm);
-  if (moduleSha256 !== plugin.sha256) {
-    throw new UserError(`${plugin.wasmRelative} changed while it was being packaged`, { hint: "run `envoywasm package` again" });
+export async function runPackage(opts: { tag?: string; plugin?: string; ociLayout?: string; json?: boolean }, g: GlobalOptions): Promise<void> {
+  const { warnLegacy } = await import("../project/load.js");
+  const project = await warnLegacy(g.cwd);
+  const progress = ui.json ? undefined : await startProgress("packaging");
+  try {
+    const { packagePlugin } = await import("../ship/package.js");
+    const result = await packagePlugin({
+      cwd: g.cwd,
+      project,
+      ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+      ...(opts.plugin === undefined ? {} : { plugin: opts.plugin }),
+      ...(opts.ociLayout === undefined ? {} : { ociLayout: opts.ociLayout }),
+      onPhase: (phase) => progress?.update(phase),
+      onCompilerOutput: (text) => {
+        progress?.stop();
+        process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
+      },
+    });
+    for (const w of result.warnings) ui.warn(w);
+    if (opts.json === true || ui.json) {
+      progress?.stop();
+      ui.resultJson({ image: result.image, moduleSha256: result.moduleSha256, ...(result.ociLayout === undefined ? {} : { ociLayout: result.ociLayout, manifestDigest: result.manifestDigest }) });
+      return;
+    }
+    progress?.succeed(
+      result.ociLayout === undefined
+        ? `packaged ${result.wasmRelative} (module sha256 ${result.moduleSha256}) as ${result.image}; push it with \`envoywasm push ${result.image}\``
+        : `wrote an OCI image layout of ${result.wasmRelative} (module sha256 ${result.moduleSha256}) to ${result.ociLayout}, manifest ${result.manifestDigest}`,
+    );
+    ui.result(result.image);
+  } catch (error) {
+    progress?.fail();
+    throw error;
   }
-  const ref = tagged ?? parseImageRef(`${project.config.name}:${moduleSha256.slice(0, 12)}`);
-  const image = canonicalRef(ref);
-  const labels = imageLabels(moduleSha256, plugin.dir);
-  const base = { image, moduleSha256, plugin: plugin.dir, wasmRelative: plugin.wasmRelative, bytes: wasm.length, warnings: plugin.warnings };
-
-  if (options.ociLayout !== undefined) {
-    const dir = path.resolve(options.cwd, options.ociLayout);
-    options.onPhase?.(`writing an OCI image layout to ${options.ociLayout}`);
-    const { writeOciLayout } = await import("../ship/oci-layout.js");
-    const layout = await writeOciLayout(dir, wasm, ref, image, labels);
-    return { ...base, ociLayout: dir, manifestDigest: layout.manifestDigest };
-  }
-
-  options.onPhase?.(`building the image ${image} in the Docker engine`);
-  const { connectDocker } = await import("../lib/docker.js");
-  const { buildWasmImage } = await import("../ship/engine-build.js");
-  const docker = await connectDocker();
-  const { imageId } = await buildWasmImage(docker, wasm, image, labels);
-  return { ...base, imageId };
 }

@@ -1,11 +1,13 @@
 import path from "node:path";
 import { failurePolicyIn, loadBootstrap } from "../envoy/bootstrap.js";
-import { loadProject } from "../lib/project-config.js";
-import { projectPaths } from "../lib/paths.js";
-import { envoyState, httpGet } from "../run/envoy-admin.js";
-import { tailEntries } from "../run/log-read.js";
-import { TrapWatcher, type PluginTrap } from "../run/plugin-watch.js";
-import { liveRun, readLastRun, serviceAlive, type LastRun, type RunState } from "../run/state.js";
+import { loadProject } from "../project/config.js";
+import { projectPaths } from "../project/paths.js";
+import { envoyState, httpGet } from "../envoy/admin.js";
+import { tailEntries } from "../run/logs/read.js";
+import { TrapWatcher, type PluginTrap, describeTrap } from "../run/logs/traps.js";
+import { liveRun, readLastRun, serviceAlive, type LastRun, type RunState } from "../run/supervisor/state.js";
+import { describeExit } from "../run/runtime/service.js";
+import { ui } from "../ui/output.js";
 
 export interface ServiceStatus {
   name: string;
@@ -93,7 +95,7 @@ export async function status(options: { cwd: string; warn?: (message: string) =>
 
 async function dockerStates(root: string): Promise<Map<string, string>> {
   try {
-    const { projectContainers } = await import("../run/docker-runtime.js");
+    const { projectContainers } = await import("../run/runtime/docker.js");
     return new Map((await projectContainers(root)).map((c) => [c.id, c.state]));
   } catch {
     return new Map();
@@ -114,3 +116,62 @@ async function trapsInLog(file: string, root: string, policy: ReturnType<typeof 
   return traps;
 }
 
+const warn = (m: string) => ui.warn(m);
+
+function formatUptime(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, "0")}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+export async function runStatus(opts: { json?: boolean }, globals: { cwd: string }): Promise<void> {
+  const result = await status({ cwd: globals.cwd, warn });
+  if (opts.json === true) {
+    ui.resultJson(result);
+    return;
+  }
+  if (result.cleanedUp.length > 0) ui.warn(`an earlier run died without cleaning up; stopped what it left: ${result.cleanedUp.join(", ")}`);
+  if (!result.running) {
+    ui.result("not running");
+    if (result.lastRun !== undefined) for (const line of describeLastRun(result.lastRun)) ui.result(line);
+    if (result.lastRun?.outcome !== "stopped") printTraps(result);
+    return;
+  }
+  ui.result(
+    `running (${result.mode}${result.runtime === "docker" ? ", in Docker" : ""}${result.watch === true ? ", watching" : ""}; supervisor pid ${result.supervisorPid}; Envoy ${result.envoyVersion}${result.envoyImage === undefined ? "" : ` from ${result.envoyImage}`})`,
+  );
+  const rows = [["SERVICE", result.runtime === "docker" ? "CONTAINER" : "PID", "PORTS", "UPTIME", "HEALTH"]];
+  for (const s of result.services) {
+    rows.push([s.name, s.container ?? String(s.pid ?? "-"), s.ports.join(","), s.running ? formatUptime(s.uptimeSeconds) : "-", s.health]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) ui.result(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  for (const l of result.listeners ?? []) ui.result(`listener ${l.name}: http://127.0.0.1:${l.port}/`);
+  for (const m of result.modules) ui.result(`module ${m.plugin}/: ${m.wasm}, sha256 ${m.sha256.slice(0, 12)} (serving)`);
+  printTraps(result);
+}
+
+function printTraps(result: StatusResult): void {
+  if (result.pluginTraps.length === 0) {
+    if (result.running) ui.result("plugin: no traps in this run");
+    return;
+  }
+  const last = result.pluginTraps[result.pluginTraps.length - 1]!;
+  ui.result(`plugin: ${result.pluginTraps.length} trap(s); the last at ${last.at}:`);
+  for (const line of describeTrap(last)) ui.result(`  ${line}`);
+}
+
+function describeLastRun(last: NonNullable<StatusResult["lastRun"]>): string[] {
+  const when = `${last.startedAt} to ${last.endedAt}`;
+  if (last.outcome === "stopped") return [`last run (${last.mode}, ${when}): ${last.reason ?? "stopped"}`];
+  if (last.outcome === "failed") {
+    return [`last run (${last.mode}, ${when}) failed to start: ${last.reason ?? "?"}`, ...(last.lastLines ?? []).map((l) => `  ${l}`)];
+  }
+  if (last.engine !== undefined) return [`last run (${last.mode}, ${when}) ended because the Docker engine (${last.engine}) stopped, and its containers with it`];
+  const exit = last.exit === undefined ? "ended" : describeExit(last.exit);
+  return [
+    `last run (${last.mode}, ${when}) ended because ${last.service ?? "a service"} ${exit}${last.reason === undefined ? " on its own" : `: ${last.reason}`}`,
+    ...(last.lastLines ?? []).slice(-8).map((l) => `  ${last.service} | ${l}`),
+    "  (all of it: envoywasm logs supervisor, envoywasm logs " + (last.service ?? "envoy") + ")",
+  ];
+}

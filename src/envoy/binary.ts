@@ -2,11 +2,11 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { cacheHome, envoyCacheDir } from "../lib/cache.js";
-import { writeFileAtomic } from "../lib/write-plan.js";
-import { run } from "../lib/exec.js";
-import { onPath } from "../lib/which.js";
-import type { ProjectConfig } from "../lib/project-config.js";
+import { cacheHome, envoyCacheDir } from "../platform/cache.js";
+import { writeFileAtomic } from "../scaffold/write-plan.js";
+import { run } from "../platform/exec.js";
+import { onPath } from "../platform/which.js";
+import type { ProjectConfig } from "../project/config.js";
 
 /**
  * Finding an Envoy binary, and what it is. Order: --envoy, ENVOY_BIN,

@@ -1,8 +1,8 @@
 import { chmod, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { EcdsResource } from "../envoy/derive.js";
-import type { ProjectPaths } from "../lib/paths.js";
-import { writeFileAtomic } from "../lib/write-plan.js";
+import type { ProjectPaths } from "../project/paths.js";
+import { writeFileAtomic } from "../scaffold/write-plan.js";
 
 /**
  * The files Envoy runs from, under .envoywasm/run: written by `up` and by a

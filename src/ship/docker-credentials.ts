@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { run } from "../lib/exec.js";
+import { run } from "../platform/exec.js";
 
 /**
  * Registry credentials, found where `docker login` put them: a credential

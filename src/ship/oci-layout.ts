@@ -3,7 +3,7 @@ import { mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { UserError } from "../errors.js";
-import { writeFileAtomic } from "../lib/write-plan.js";
+import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { sha256Hex } from "./digest.js";
 import type { ImageRef } from "./image-ref.js";
 import { tarFiles } from "./tar.js";

@@ -1,9 +1,9 @@
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { projectPaths } from "../lib/paths.js";
-import type { Project } from "../lib/project-config.js";
-import { writeFileAtomic } from "../lib/write-plan.js";
+import { projectPaths } from "../project/paths.js";
+import type { Project } from "../project/config.js";
+import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { SHA256_HEX } from "./digest.js";
 
 /**

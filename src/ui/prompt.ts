@@ -1,4 +1,4 @@
-import type { Prompter, Question } from "../commands/init.js";
+import type { Prompter, Question } from "../scaffold/init.js";
 import { CancelledError } from "../errors.js";
 
 /** Asks init's questions with inquirer; used only when a person is at a terminal. */

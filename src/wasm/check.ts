@@ -1,4 +1,4 @@
-import type { Toolchain } from "../lib/project-config.js";
+import type { Toolchain } from "../project/config.js";
 import {
   ENV_ABI_SPECIFIC,
   ENV_MODULE,

@@ -5,7 +5,7 @@ import http from "node:http";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { identify } from "../../src/run/identity.js";
+import { identify } from "../../src/platform/identity.js";
 import { BIN, removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
 import { edit, newProject, statusOf, stopProjects, userFiles, type Project } from "../helpers/project.js";
 import { alive, expectAllStopped, request, waitFor } from "../helpers/run.js";

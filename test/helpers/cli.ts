@@ -2,7 +2,7 @@ import { execa, type ResultPromise } from "execa";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { freePort as unusedPort } from "../../src/run/ports.js";
+import { freePort as unusedPort } from "../../src/platform/ports.js";
 import { fileURLToPath } from "node:url";
 
 /**

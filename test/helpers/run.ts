@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { expect } from "vitest";
-import { portInUse } from "../../src/run/ports.js";
+import { portInUse } from "../../src/platform/ports.js";
 import { waitFor } from "./wait.js";
 
 export { waitFor };

@@ -1,13 +1,9 @@
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
-import { build } from "../../src/commands/build.js";
-import { readNoop } from "../../src/commands/build-noop.js";
-import { startEarlyCompile } from "../../src/lib/compile.js";
-import { PACKAGE_VERSION } from "../../src/lib/package-root.js";
 import { BIN, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -82,14 +78,14 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     expect(upToDate(await runCli(["build", "--json"], { cwd: dir }))).toBe(true);
   });
 
-  it("answers a no-op build without loading the CLI, and steps aside for anything that could change the module", async () => {
+  it("answers a no-op build without compiling, and rebuilds for anything that could change the module", async () => {
     const dir = projects.get("auth")!;
     expect((await runCli(["build"], { cwd: dir })).exitCode).toBe(0);
     const wasm = path.join(dir, "build/b-auth.wasm");
-    // The full path shows progress ("building…"); the fast path has nothing to show progress for.
+    // Progress shows only when something compiles.
     const fast = await runCli(["build"], { cwd: path.join(dir, "plugin") });
     expect(fast.exitCode).toBe(0);
-    expect(fast.stderr).not.toContain("building");
+    expect(fast.stderr).not.toContain("compiling");
     expect(fast.stderr).toMatch(/✔ build\/b-auth\.wasm \(\d\.\d MiB, sha256 [0-9a-f]{12}\) is up to date \(\d+ ms\); --force rebuilds/);
     expect(fast.stdout.trim()).toBe(wasm);
     const json = JSON.parse((await runCli(["build", "--json"], { cwd: dir })).stdout) as { plugins: { wasm: string; sha256: string; upToDate: boolean }[] };
@@ -98,7 +94,7 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     const fullBuild = async (env: Record<string, string> = {}) => {
       const r = await runCli(["build"], { cwd: dir, env });
       expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stderr).toContain("building");
+      expect(r.stderr).toContain("compiling plugin/ with go");
       return r;
     };
     // An edit that keeps the file's size: only its mtime tells.
@@ -108,7 +104,7 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     expect(edited.length).toBe(code.length);
     await writeFile(main, edited);
     expect((await fullBuild()).stderr).toContain("built build/b-auth.wasm");
-    expect((await runCli(["build"], { cwd: dir })).stderr).not.toContain("building");
+    expect((await runCli(["build"], { cwd: dir })).stderr).not.toContain("compiling");
     // A file added to the plugin.
     await writeFile(path.join(dir, "plugin/extra.go"), "package main\n\nconst extra = 1\n");
     await fullBuild();
@@ -150,11 +146,11 @@ describe("envoywasm build (go toolchain, real Go)", () => {
 
 });
 
-describe("a changed plugin's compile, started before the CLI loads", () => {
+describe("a plugin's compile", () => {
   /** A project whose `go` on PATH is a stand-in that logs each call and then runs the real go (or, with SLOW_GO, sleeps instead of building). */
   async function project(): Promise<{ dir: string; env: Record<string, string>; calls: () => Promise<string[][]>; setValue: (v: string) => Promise<void> }> {
     const root = await tempDir();
-    expect((await runCli(["init", "early", "--template", "add-header"], { cwd: root })).exitCode).toBe(0);
+    expect((await runCli(["init", "compiled", "--template", "add-header"], { cwd: root })).exitCode).toBe(0);
     const bin = path.join(root, "bin");
     const log = path.join(root, "go-calls.txt");
     const realGo = (await execa("go", ["env", "GOROOT"])).stdout.trim() + "/bin/go";
@@ -164,7 +160,7 @@ describe("a changed plugin's compile, started before the CLI loads", () => {
       `#!/bin/sh\necho "$$ $*" >> ${log}\nif [ "$1" = build ] && [ -n "$SLOW_GO" ]; then exec sleep 60; fi\nexec ${realGo} "$@"\n`,
     );
     await chmod(path.join(bin, "go"), 0o755);
-    const dir = path.join(root, "early");
+    const dir = path.join(root, "compiled");
     const main = path.join(dir, "plugin/main.go");
     return {
       dir,
@@ -176,63 +172,47 @@ describe("a changed plugin's compile, started before the CLI loads", () => {
   const builds = (calls: string[][]) => calls.filter((c) => c[1] === "build");
   const temps = async (dir: string) => (await readdir(path.join(dir, "build"))).filter((f) => f.endsWith(".tmp"));
 
-  it("adopts the early compile when the CLI would run the same command on the same files: one `go build`, the new module", async () => {
+  it("a changed plugin compiles once; the build after it compiles nothing, runs no program and writes nothing", async () => {
     const p = await project();
     expect((await runCli(["build"], { cwd: p.dir, env: p.env })).exitCode).toBe(0);
-    const before = builds(await p.calls()).length;
-    await p.setValue("early-adopted-1");
+    const before = (await p.calls()).length;
+    await p.setValue("changed-1");
     const r = await runCli(["build", "--json"], { cwd: p.dir, env: p.env });
     expect(r.exitCode, r.stderr).toBe(0);
-    const after = builds(await p.calls()).slice(before);
+    const after = builds((await p.calls()).slice(before));
     expect(after).toHaveLength(1);
-    expect(after[0]!.join(" ")).toMatch(/ -o \.\.\/build\/\.early\.wasm\.\d+\.early\.tmp \.$/);
+    expect(after[0]!.join(" ")).toMatch(/ -o \.\.\/build\/\.compiled\.wasm\.[0-9a-f]+\.tmp \.$/);
     const out = (JSON.parse(r.stdout) as { plugins: { wasm: string; upToDate: boolean; sha256: string }[] }).plugins[0]!;
     expect(out.upToDate).toBe(false);
     const bytes = await readFile(out.wasm);
-    expect(bytes.includes("early-adopted-1")).toBe(true);
+    expect(bytes.includes("changed-1")).toBe(true);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(out.sha256);
     expect(await temps(p.dir)).toEqual([]);
-    // The record it left answers the next build without compiling.
+    // Nothing changed since: decided from the build's records alone (read-only).
+    const state = path.join(p.dir, ".envoywasm");
+    const listing = async () => Promise.all((await readdir(state, { recursive: true })).sort().map(async (f) => `${f} ${(await stat(path.join(state, f))).mtimeMs}`));
+    const was = await listing();
+    const calls = (await p.calls()).length;
     expect((await runCli(["build"], { cwd: p.dir, env: p.env })).stderr).toContain("is up to date");
-    expect(builds(await p.calls()).slice(before)).toHaveLength(1);
+    expect((await p.calls()).length).toBe(calls);
+    expect(await listing()).toEqual(was);
   });
 
-  it("discards an early compile whose files changed after it started, and builds what is there now", async () => {
+  it("SIGTERM while the compiler runs stops it, removes its output and exits 143, keeping the last good module", async () => {
     const p = await project();
-    expect((await runCli(["build"], { cwd: p.dir })).exitCode).toBe(0);
-    const record = await readNoop(p.dir, PACKAGE_VERSION);
-    expect(record?.compiles).toHaveLength(1);
-    await p.setValue("early-stale-1");
-    const early = (await startEarlyCompile(record!.compiles[0]!))!;
-    expect((await early.result).exitCode).toBe(0);
-    expect((await readFile(early.temp)).includes("early-stale-1")).toBe(true);
-    await p.setValue("early-fresh-2");
-    const result = await build({ cwd: p.dir, early: [early] });
-    const bytes = await readFile(result.plugins[0]!.wasm);
-    expect(bytes.includes("early-fresh-2")).toBe(true);
-    expect(bytes.includes("early-stale-1")).toBe(false);
+    expect((await runCli(["build"], { cwd: p.dir, env: p.env })).exitCode).toBe(0);
+    const before = builds(await p.calls()).length;
+    await p.setValue("interrupted");
+    const cli = execa(process.execPath, [BIN, "build"], { cwd: p.dir, env: { ...p.env, SLOW_GO: "1", NO_COLOR: "1" }, reject: false, all: true });
+    await waitFor(async () => builds(await p.calls()).length > before, 30_000, "the stand-in go build to start");
+    const goPid = Number(builds(await p.calls())[before]![0]);
+    cli.kill("SIGTERM");
+    const r = await cli;
+    expect(r.exitCode, r.all).toBe(143);
+    expect(() => process.kill(goPid, 0)).toThrow();
     expect(await temps(p.dir)).toEqual([]);
+    expect((await readFile(path.join(p.dir, "build/compiled.wasm"))).length).toBeGreaterThan(1000);
   });
-
-  for (const path_ of ["early", "full"] as const) {
-    it(`SIGTERM while the ${path_ === "early" ? "early compile" : "compile of a build without a record"} runs stops the compiler, removes its output and exits 143`, async () => {
-      const p = await project();
-      expect((await runCli(["build"], { cwd: p.dir, env: p.env })).exitCode).toBe(0);
-      if (path_ === "full") await rm(path.join(p.dir, ".envoywasm/build/noop.json"));
-      const before = builds(await p.calls()).length;
-      await p.setValue("interrupted");
-      const cli = execa(process.execPath, [BIN, "build"], { cwd: p.dir, env: { ...p.env, SLOW_GO: "1", NO_COLOR: "1" }, reject: false, all: true });
-      await waitFor(async () => builds(await p.calls()).length > before, 30_000, "the stand-in go build to start");
-      const goPid = Number(builds(await p.calls())[before]![0]);
-      cli.kill("SIGTERM");
-      const r = await cli;
-      expect(r.exitCode, r.all).toBe(143);
-      expect(() => process.kill(goPid, 0)).toThrow();
-      expect(await temps(p.dir)).toEqual([]);
-      // The module of the last good build is still there.
-      expect((await readFile(path.join(p.dir, "build/early.wasm"))).length).toBeGreaterThan(1000);
-    });
-  }
 });
 
 describe("toolchain checks", () => {

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
-import { parseProjectConfig } from "../../src/lib/project-config.js";
+import { parseProjectConfig } from "../../src/project/config.js";
 import { BIN, removeTempDirs, tempDir } from "../helpers/cli.js";
 
 afterAll(removeTempDirs);

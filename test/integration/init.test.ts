@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { parseProjectConfig } from "../../src/lib/project-config.js";
+import { parseProjectConfig } from "../../src/project/config.js";
 import { removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
 
 afterAll(removeTempDirs);

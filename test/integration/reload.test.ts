@@ -2,7 +2,7 @@ import http from "node:http";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { askSupervisor } from "../../src/run/control.js";
+import { askSupervisor } from "../../src/run/supervisor/control.js";
 import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
 import { edit, newProject as newTemplateProject, stopProjects, type Project } from "../helpers/project.js";
 import { request, waitFor } from "../helpers/run.js";

@@ -5,13 +5,13 @@ import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll } from "vitest";
-import { isDaemonMessage } from "../../src/cli/daemon-messages.js";
-import { takeLock, readLock } from "../../src/run/lock.js";
+import { isDaemonMessage } from "../../src/run/supervisor/messages.js";
+import { takeLock, readLock } from "../../src/run/supervisor/lock.js";
 import { isRunPlan, type RunPlan, type ServicePlan } from "../../src/run/plan.js";
-import { ProcessService } from "../../src/run/process-service.js";
-import type { Service } from "../../src/run/service.js";
-import { readLastRun, readState } from "../../src/run/state.js";
-import { supervise, type SuperviseHooks } from "../../src/run/supervise.js";
+import { ProcessService } from "../../src/run/runtime/process.js";
+import type { Service } from "../../src/run/runtime/service.js";
+import { readLastRun, readState } from "../../src/run/supervisor/state.js";
+import { supervise, type SuperviseHooks } from "../../src/run/supervisor/supervise.js";
 import { freePorts, removeTempDirs, tempDir } from "../helpers/cli.js";
 
 // Real child processes (tiny Node programs in test/fixtures) make the hard

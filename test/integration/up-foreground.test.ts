@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { portInUse } from "../../src/run/ports.js";
+import { portInUse } from "../../src/platform/ports.js";
 import { removeTempDirs, runCli } from "../helpers/cli.js";
 import { edit, foreground, newProject, panicOnHeader, statusOf, stopProjects } from "../helpers/project.js";
 import { expectAllStopped, processesUnder, request, waitFor } from "../helpers/run.js";

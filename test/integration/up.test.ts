@@ -97,7 +97,7 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     });
   }
 
-  it("up -d after a plugin change takes over the compile the entry point started from the last build's record", async () => {
+  it("up -d after a plugin change compiles it once and serves the new module", async () => {
     const p = await newProject("add-header");
     // A stand-in `go` that logs each call and runs the real one.
     const bin = path.join(path.dirname(p.dir), "bin");
@@ -108,13 +108,13 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     expect((await runCli(["build"], { cwd: p.dir, env })).exitCode).toBe(0);
     const pluginBuilds = () => readFileSync(log, "utf8").split("\n").filter((l) => l.includes("-buildmode=c-shared"));
     const before = pluginBuilds().length;
-    edit(path.join(p.dir, "plugin/main.go"), /defaultValue(\s*)= "[^"]*"/, 'defaultValue$1= "started early"');
+    edit(path.join(p.dir, "plugin/main.go"), /defaultValue(\s*)= "[^"]*"/, 'defaultValue$1= "changed since"');
     const up = await runCli(["up", "-d"], { cwd: p.dir, env });
     expect(up.exitCode, up.stderr).toBe(0);
     const after = pluginBuilds().slice(before);
     expect(after).toHaveLength(1);
-    expect(after[0]).toMatch(/ -o \.\.\/build\/\.up-add-header\.wasm\.\d+\.early\.tmp \.$/);
-    expect(readFileSync(path.join(p.dir, "build/up-add-header.wasm")).includes("started early")).toBe(true);
+    expect(after[0]).toMatch(/ -o \.\.\/build\/\.up-add-header\.wasm\.[0-9a-f]+\.tmp \.$/);
+    expect(readFileSync(path.join(p.dir, "build/up-add-header.wasm")).includes("changed since")).toBe(true);
     expect((await request(p.ports.listener)).status).toBe(200);
   });
 

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { relativizePaths } from "../../src/commands/build.js";
+import { relativizePaths } from "../../src/build/build-all.js";
 
 const ROOT = path.join(path.sep, "home", "me", "proj");
 const PLUGIN = path.join(ROOT, "plugin");

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatCommand, run, shellQuote, tailLines } from "../../src/lib/exec.js";
+import { formatCommand, run, shellQuote, tailLines } from "../../src/platform/exec.js";
 
 const execFileAsync = promisify(execFile);
 

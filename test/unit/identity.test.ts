@@ -3,8 +3,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { identify, signalIfOurs, stillRunning } from "../../src/run/identity.js";
-import { readLock, releaseLock, removeStaleLock, takeLock } from "../../src/run/lock.js";
+import { identify, signalIfOurs, stillRunning } from "../../src/platform/identity.js";
+import { readLock, releaseLock, removeStaleLock, takeLock } from "../../src/run/supervisor/lock.js";
 
 const children: ReturnType<typeof spawn>[] = [];
 let dir: string | undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LineSplitter, RingBuffer } from "../../src/run/lines.js";
+import { LineSplitter, RingBuffer } from "../../src/run/logs/lines.js";
 
 function splitter(): { lines: string[]; s: LineSplitter } {
   const lines: string[] = [];

@@ -1,6 +1,6 @@
 import { stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
-import { colourFor, formatLine, isWasmLine, parseStampedLine, pluginLineParts, readablePluginLine, stampLine } from "../../src/run/log-format.js";
+import { colourFor, formatLine, isWasmLine, parseStampedLine, pluginLineParts, readablePluginLine, stampLine } from "../../src/run/logs/format.js";
 
 const WASM_LINE =
   "[2026-11-25 22:49:54.943][4611][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log my_plugin my_root_id my_vm_id: request headers: [[:authority 127.0.0.1:8085] [:path /hello] [:method GET]]";

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { LogMux } from "../../src/run/log-mux.js";
+import { LogMux } from "../../src/run/logs/mux.js";
 import { removeTempDirs, tempDir } from "../helpers/cli.js";
 
 afterAll(removeTempDirs);

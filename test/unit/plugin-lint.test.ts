@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { dispatchClusterWarnings, goroutineWarnings } from "../../src/lib/plugin-lint.js";
+import { dispatchClusterWarnings, goroutineWarnings } from "../../src/build/source-checks.js";
 
 let dir: string | undefined;
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { describeTrap, PanicCollapser, TrapWatcher, type PluginTrap } from "../../src/run/plugin-watch.js";
+import { describeTrap, PanicCollapser, TrapWatcher, type PluginTrap } from "../../src/run/logs/traps.js";
 
 // Real Envoy 1.40 output for a Go plugin that wrote to a nil map in
 // OnHttpRequestHeaders (project root /tmp/pan/pn), as `envoywasm up` read it.

@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { closest, legacyWarning, loadProject, parseProjectConfig, parseProjectFile } from "../../src/lib/project-config.js";
-import { findProjectRoot } from "../../src/lib/project-root.js";
+import { closest, legacyWarning, loadProject, parseProjectConfig, parseProjectFile } from "../../src/project/config.js";
+import { findProjectRoot } from "../../src/project/root.js";
 
 /** Runs parseProjectConfig and returns the UserError it must throw. */
 function failure(text: string, displayName?: string): UserError {

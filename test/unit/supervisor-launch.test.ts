@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { childEnv, supervisorEnv, SUPERVISOR_TUNABLES } from "../../src/run/supervisor-launch.js";
+import { childEnv, supervisorEnv, SUPERVISOR_TUNABLES } from "../../src/run/supervisor/launch.js";
 
 describe("the background supervisor's environment", () => {
   const user = { PATH: "/usr/bin", NODE_EXTRA_CA_CERTS: "/etc/ca.pem", NO_COLOR: undefined };

@@ -5,8 +5,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
-import { templateValues } from "../../src/commands/init.js";
-import { parseProjectConfig } from "../../src/lib/project-config.js";
+import { templateValues } from "../../src/scaffold/init.js";
+import { parseProjectConfig } from "../../src/project/config.js";
 import {
   BlockText,
   escapeGoString,
@@ -19,7 +19,7 @@ import {
   TemplateError,
   type PlannedFile,
   type TemplateValues,
-} from "../../src/lib/templates.js";
+} from "../../src/scaffold/templates.js";
 
 const execFileAsync = promisify(execFile);
 

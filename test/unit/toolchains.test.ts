@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatCommand } from "../../src/lib/exec.js";
-import { parseGoVersion, toolchainFor } from "../../src/lib/toolchains.js";
+import { formatCommand } from "../../src/platform/exec.js";
+import { parseGoVersion, toolchainFor } from "../../src/build/toolchains.js";
 
 describe("toolchainFor", () => {
   it("builds with upstream Go as a wasip1 reactor", () => {

@@ -1,0 +1,171 @@
+import type { BuildOptions, BuildResult, PluginBuildResult } from "./build.js";
+import { currentModule, upToDateResult } from "./up-to-date.js";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, stat } from "node:fs/promises";
+import path from "node:path";
+import { ChildProcessError, UserError } from "../errors.js";
+import { loadBootstrap } from "../envoy/bootstrap.js";
+import { fileHash, modulesKey, readLayout, writeLayout, writeStamp } from "./stamp.js";
+import { COMPILE_OUTPUT, startCompile, type Compile } from "./compile.js";
+import { echoCommand, formatCommand, run, tailLines } from "../platform/exec.js";
+import { projectPaths } from "../project/paths.js";
+import { dispatchClusterWarnings, goroutineWarnings } from "./source-checks.js";
+import { resolvePlugins, type PluginTarget } from "../project/plugins.js";
+import { legacyWarning, loadProject, type Project } from "../project/config.js";
+import { PROJECT_FILE } from "../project/root.js";
+import { PACKAGE_VERSION } from "../platform/package-root.js";
+import { toolchainFor, type CommandSpec, type ToolchainAdapter, type ToolchainInfo } from "./toolchains.js";
+import { checkModule, inspectModule, WasmCompileError } from "../wasm/check.js";
+
+/** The build of a project whose layout must be read from envoywasm.yaml and envoy.yaml. */
+export async function buildAll(options: BuildOptions, started: number): Promise<BuildResult> {
+  const project = options.project ?? (await loadProject(options.cwd));
+  if (options.project === undefined) {
+    const warning = legacyWarning(project, path.relative(options.cwd, project.file) || PROJECT_FILE);
+    if (warning !== undefined) options.onLegacy?.(warning);
+  }
+  const paths = projectPaths(project);
+  const bootstrap = options.bootstrap ?? (await loadBootstrap(paths.envoyConfig, project.config.envoy.config));
+  const layout = resolvePlugins(project, bootstrap);
+  for (const plugin of layout.plugins) {
+    if (!existsSync(path.join(plugin.absDir, "go.mod"))) {
+      throw new UserError(`${plugin.dir}/go.mod not found: plugins in envoywasm.yaml must list the plugins' Go module folders`, {
+        hint: `fix plugins: in ${path.relative(options.cwd, project.file) || "envoywasm.yaml"}`,
+      });
+    }
+  }
+  const toolchain = toolchainFor(project.config.toolchain);
+  const info = await toolchain.detect();
+  const clusters = bootstrap.clusters.map((c) => c.name);
+  const plugins: PluginBuildResult[] = [];
+  for (const plugin of layout.plugins) plugins.push(await buildPlugin(project, plugin, toolchain, info, options, clusters, bootstrap.display));
+  const configs = await Promise.all([project.file, paths.envoyConfig].map(async (f) => [f, await fileHash(f)] as const));
+  if (project.legacy.length === 0 && configs.every((c): c is [string, string] => c[1] !== undefined) && (await readLayout(project.root, PACKAGE_VERSION)) === undefined) {
+    const kept = layout.plugins.map(({ dir, absDir, wasm, wasmRelative, wasmAbs }) => ({ dir, absDir, wasm, wasmRelative, wasmAbs }));
+    await writeLayout(project.root, { version: 1, envoywasm: PACKAGE_VERSION, toolchain: project.config.toolchain, configs, plugins: kept }).catch(() => {});
+  }
+  return { plugins, toolchain: info.version, ms: Math.round(performance.now() - started) };
+}
+
+async function buildPlugin(
+  project: Project,
+  plugin: PluginTarget,
+  toolchain: ToolchainAdapter,
+  info: ToolchainInfo,
+  options: BuildOptions,
+  clusters: string[],
+  envoyConfig: string,
+): Promise<PluginBuildResult> {
+  const started = performance.now();
+  const { root, config } = project;
+  const { key, stampFile, stamp, modulesKey: fetchedFor } = await currentModule(root, plugin, toolchain, info);
+  if (options.force !== true && stamp !== undefined) return upToDateResult(plugin, stamp, started);
+
+  const fetch = toolchain.fetchCommand();
+  const modules = await modulesKey(plugin.absDir);
+  const fetching = fetch !== undefined && (stamp?.modulesKey ?? fetchedFor) !== modules;
+  if (fetching) {
+    options.onPhase?.(`fetching Go modules for ${plugin.dir}/`);
+    await runStep(fetch, plugin, root, options, "fetching the plugin's Go modules failed");
+  }
+
+  const command = toolchain.buildCommand(COMPILE_OUTPUT);
+  await mkdir(path.dirname(plugin.wasmAbs), { recursive: true });
+  options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain}`);
+  const compile = startCompile(plugin.absDir, command, path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`));
+  echoCommand(compile.argv[0]!, compile.argv.slice(1), command.env, plugin.absDir);
+  const temp = compile.temp;
+  try {
+    // The source checks read only the sources: they run while the compiler does.
+    const lint = Promise.all([goroutineWarnings(plugin.absDir, plugin.dir), dispatchClusterWarnings(plugin.absDir, plugin.dir, clusters, envoyConfig)]);
+    lint.catch(() => {});
+    await runStep(compile, plugin, root, options, `${plugin.dir}/ did not compile`);
+
+    options.onPhase?.("checking the module");
+    const bytes = await readFile(temp);
+    // Node compiles the module on its background threads while this one hashes it.
+    const inspected = inspectModule(bytes);
+    inspected.catch(() => {});
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    let facts;
+    try {
+      facts = await inspected;
+    } catch (error) {
+      if (error instanceof WasmCompileError) {
+        throw new UserError(`the compiler's output for ${plugin.dir}/ is not a valid WebAssembly module: ${error.message}`, {
+          hint: "check the toolchain installation (`envoywasm doctor`); the previous module was kept",
+        });
+      }
+      throw error;
+    }
+    const envoyVersion = options.envoyVersion ?? config.envoy.version;
+    const check = checkModule(facts, { toolchain: config.toolchain, ...(envoyVersion === undefined ? {} : { envoyVersion }) });
+    if (check.errors.length > 0) {
+      const list = check.errors.map((e) => `  - ${e}`).join("\n");
+      throw new UserError(`the module built from ${plugin.dir}/ would not load in Envoy:\n${list}`, {
+        hint: `fix the plugin and build again; nothing was written to ${plugin.wasmRelative}`,
+      });
+    }
+    check.warnings.push(...(await lint).flat());
+    await rename(temp, plugin.wasmAbs);
+    const s = await stat(plugin.wasmAbs);
+    await mkdir(path.dirname(stampFile), { recursive: true });
+    await writeStamp(stampFile, { key, wasm: plugin.wasmAbs, bytes: s.size, mtimeMs: s.mtimeMs, modulesKey: modules, sha256 });
+    return {
+      dir: plugin.dir,
+      wasm: plugin.wasmAbs,
+      wasmRelative: plugin.wasmRelative,
+      bytes: s.size,
+      sha256,
+      ms: Math.round(performance.now() - started),
+      upToDate: false,
+      checkedAgainst: check.checkedAgainst,
+      ...(facts.abiVersion === undefined ? {} : { abiVersion: facts.abiVersion }),
+      warnings: check.warnings,
+    };
+  } finally {
+    // Stops the compiler if the build ends early, and removes its output unless it was renamed into place.
+    await compile.discard();
+  }
+}
+
+/** Runs a step, or waits for a compile, and turns a failure into one the user can act on. */
+async function runStep(step: CommandSpec | Compile, plugin: PluginTarget, root: string, options: BuildOptions, failure: string): Promise<void> {
+  const [file, ...args] = "result" in step ? step.argv : [step.file, ...step.args];
+  const result =
+    "result" in step
+      ? { ...(await step.result), command: formatCommand(file!, args, step.env, plugin.absDir) }
+      : await run(step.file, step.args, { cwd: plugin.absDir, env: step.env });
+  if (result.spawnError !== undefined) {
+    throw new UserError(`could not run ${file}: ${result.spawnError.message}`, { hint: `make sure ${file} is installed and on PATH (\`envoywasm doctor\` checks)` });
+  }
+  if (result.exitCode !== 0) {
+    const output = relativizePaths(result.all, plugin.absDir, root, plugin.dir);
+    await options.onCompilerOutput?.(output);
+    const missingSum = /missing go\.sum entry|updates to go\.mod needed|no required module provides package/.test(output);
+    throw new ChildProcessError(`${failure} (${file} ${args[0]} exited with ${result.exitCode ?? "a signal"})`, {
+      command: result.command,
+      ...(result.exitCode === undefined ? {} : { childExitCode: result.exitCode }),
+      output: tailLines(output, 40),
+      hint: missingSum
+        ? `the plugin's go.mod/go.sum are out of date: run \`go mod tidy\` in ${plugin.dir}/, then build again`
+        : "the compiler's messages are above; fix the code and run `envoywasm build` again",
+    });
+  }
+}
+
+/** Compiler paths are relative to the plugin folder; make them relative to the project. */
+export function relativizePaths(output: string, pluginDir: string, root: string, pluginRel: string): string {
+  const prefix = pluginRel === "." ? "" : pluginRel.endsWith("/") ? pluginRel : `${pluginRel}/`;
+  return output
+    .split("\n")
+    .map((line) => {
+      let out = line.replace(/^(\s*)\.\//, `$1${prefix}`);
+      out = out.split(pluginDir + path.sep).join(prefix);
+      out = out.split(root + path.sep).join("");
+      // go build shows files in the current package without ./ in some messages
+      return out.replace(/^([\w.-]+\.go:\d+)/, `${prefix}$1`);
+    })
+    .join("\n");
+}

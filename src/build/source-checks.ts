@@ -1,0 +1,58 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { sourceFiles } from "./stamp.js";
+
+/**
+ * Cheap source checks that catch, at build time, what would otherwise show
+ * up as a hung or failing request in Envoy.
+ */
+
+/** Go source without comments and with string contents blanked, line by line. */
+function codeLines(text: string): string[] {
+  return text.split("\n").map((line) => line.replace(/\/\/.*$/, "").replace(/"(?:[^"\\]|\\.)*"|`[^`]*`/g, '""'));
+}
+
+/**
+ * A `go` statement in a plugin: the host calls the plugin and waits, and a
+ * goroutine still running when the callback returns blocks the VM (possibly
+ * for good).
+ */
+export async function goroutineWarnings(pluginDir: string, pluginRel: string): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const rel of await sourceFiles(pluginDir)) {
+    if (!rel.endsWith(".go")) continue;
+    codeLines(await readFile(path.join(pluginDir, rel), "utf8")).forEach((code, index) => {
+      if (/(^|[;{\s])go\s+(func\b|[\w.]+\()/.test(code)) {
+        warnings.push(
+          `${pluginRel}/${rel}:${index + 1}: a goroutine in a plugin must finish before the callback returns, or the VM blocks; use OnTick or DispatchHttpCall for work that waits`,
+        );
+      }
+    });
+  }
+  return warnings;
+}
+
+/**
+ * `proxywasm.DispatchHttpCall("name", …)` to a cluster envoy.yaml does not
+ * define fails at run time with a bare "bad argument". Only literal names
+ * are checked; a name held in a variable or the configuration is not.
+ */
+export async function dispatchClusterWarnings(pluginDir: string, pluginRel: string, clusters: readonly string[], envoyConfig: string): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const rel of await sourceFiles(pluginDir)) {
+    if (!rel.endsWith(".go")) continue;
+    const lines = (await readFile(path.join(pluginDir, rel), "utf8")).split("\n");
+    lines.forEach((line, index) => {
+      const code = line.replace(/\/\/.*$/, "");
+      for (const m of code.matchAll(/DispatchHttpCall\(\s*"((?:[^"\\]|\\.)*)"/g)) {
+        const name = m[1]!;
+        if (!clusters.includes(name)) {
+          warnings.push(
+            `${pluginRel}/${rel}:${index + 1}: DispatchHttpCall to cluster "${name}", which ${envoyConfig} does not define (it has: ${clusters.join(", ") || "none"}); the call will fail with BadArgument`,
+          );
+        }
+      }
+    });
+  }
+  return warnings;
+}

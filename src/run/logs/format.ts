@@ -1,0 +1,83 @@
+import { paint } from "../../ui/ansi.js";
+
+/**
+ * The one format for service output, shared by `up` (live) and `logs` (read
+ * back from the files): `name | line`, the name padded to the widest one,
+ * a stable colour per service, plugin lines highlighted.
+ */
+
+export type Service = "envoy" | "backend" | (string & {});
+
+const COLOURS = ["magenta", "cyan", "blue", "green"] as const;
+
+/** Envoy's prefix for a line a plugin logged: `wasm log <plugin> <root_id> <vm_id>: message`. */
+export const WASM_LOG = /\bwasm log\b/;
+
+export function isWasmLine(line: string): boolean {
+  return WASM_LOG.test(line);
+}
+
+export function colourFor(service: string, known: readonly string[]): (typeof COLOURS)[number] {
+  const index = known.indexOf(service);
+  if (index >= 0) return COLOURS[index % COLOURS.length]!;
+  let h = 0;
+  for (const c of service) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return COLOURS[h % COLOURS.length]!;
+}
+
+export interface FormatOptions {
+  colour: boolean;
+  prefix: boolean;
+  width: number;
+  services: readonly string[];
+  /** Show a plugin's line as time, plugin and message, without Envoy's source-file prefix. */
+  readable?: boolean;
+}
+
+export interface PluginLine {
+  /** HH:MM:SS.mmm as Envoy stamped it. */
+  time: string;
+  level: string;
+  /** The plugin's name, else its root_id or vm_id ("" when all are unset). */
+  plugin: string;
+  message: string;
+}
+
+const PLUGIN_LINE = /^\[(?:\d{4}-\d\d-\d\d )?([\d:.]+)\]\[\d+\]\[(\w+)\]\[wasm\] (?:\[[^\]]*\] )?wasm log((?: [^ :]*){0,3}): ?(.*)$/;
+
+/** The parts of a line a plugin logged through Envoy, or undefined for any other line. */
+export function pluginLineParts(line: string): PluginLine | undefined {
+  const m = PLUGIN_LINE.exec(line);
+  if (m === null) return undefined;
+  const ids = (m[3] ?? "").trim().split(" ").filter(Boolean);
+  return { time: m[1]!, level: m[2]!, plugin: ids[0] ?? "", message: m[4] ?? "" };
+}
+
+/** `13:00:00.123 [my-plugin] message`, with the level when it is not info. */
+export function readablePluginLine(parts: PluginLine): string {
+  const tag = [parts.plugin || "plugin", ...(parts.level === "info" ? [] : [parts.level])].join(" ");
+  return `${parts.time} [${tag}] ${parts.message}`;
+}
+
+export function formatLine(service: string, line: string, o: FormatOptions): string {
+  const parts = o.readable === true ? pluginLineParts(line) : undefined;
+  const wasm = parts !== undefined || isWasmLine(line);
+  const text = parts === undefined ? line : readablePluginLine(parts);
+  const level = parts?.level;
+  const body = !o.colour || !wasm ? text : paint(level === "error" || level === "critical" ? ["bold", "red"] : ["bold", "yellow"], text);
+  if (!o.prefix) return body;
+  const label = `${service.padEnd(o.width)} |`;
+  return `${o.colour ? paint(colourFor(service, o.services), label) : label} ${body}`;
+}
+
+/** A line as stored in .envoywasm/logs/<service>.log: ISO time, a space, the line (`at`: a Date, or its ISO text). */
+export function stampLine(line: string, at: Date | string = new Date()): string {
+  return `${typeof at === "string" ? at : at.toISOString()} ${line}\n`;
+}
+
+export function parseStampedLine(text: string): { at: number; line: string } | undefined {
+  const space = text.indexOf(" ");
+  if (space !== 24) return undefined;
+  const at = Date.parse(text.slice(0, space));
+  return Number.isNaN(at) ? undefined : { at, line: text.slice(space + 1) };
+}

@@ -1,0 +1,9 @@
+import { describeTrap, type PluginTrap } from "./traps.js";
+import { ui } from "../../ui/output.js";
+
+/** Tells a plugin trap on stderr, as `up` and `logs` both do. */
+export function reportTrap(trap: PluginTrap): void {
+  const [first, ...rest] = describeTrap(trap);
+  ui.info(`${ui.paint(["bold", "red"], "envoywasm:")} ${ui.paint("bold", first!)}`);
+  for (const line of rest) ui.info(line);
+}

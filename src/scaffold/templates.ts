@@ -1,0 +1,272 @@
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { parseAllDocuments } from "yaml";
+import type { Toolchain } from "../project/config.js";
+import { PACKAGE_ROOT } from "../platform/package-root.js";
+
+/**
+ * Project templates: real Go and YAML files under templates/, with `{{name}}`
+ * placeholders. render() turns them into a plan of files and writes nothing.
+ *
+ * Escaping is decided by where a placeholder lands:
+ *  - .go / .yaml / .json: a string value must sit inside a double-quoted
+ *    literal (in Go, an import path too) and is escaped for that language;
+ *    a number or an object may sit bare (an object as JSON, which is also
+ *    valid YAML flow syntax).
+ *  - go.mod: only a module path, checked against Go's rules.
+ *  - anything else (Markdown, .gitignore): the value as it is.
+ */
+
+/** The Go SDK each toolchain's templates use. */
+export const SDK_MODULES: Record<Toolchain, string> = {
+  go: "github.com/proxy-wasm/proxy-wasm-go-sdk",
+  tinygo: "github.com/tetratelabs/proxy-wasm-go-sdk",
+};
+
+export const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
+
+export interface TemplateInfo {
+  name: string;
+  summary: string;
+  /** The plugin configuration a new project starts with. */
+  pluginConfig: (projectName: string) => Record<string, string>;
+  /** Headers the request `up` suggests needs for this plugin to let it through ({config.x}: from its configuration). */
+  tryHeaders: Record<string, string>;
+}
+
+export const TEMPLATES: readonly TemplateInfo[] = [
+  {
+    name: "headers",
+    summary: "logs request and response headers (the blog's plugin)",
+    pluginConfig: () => ({}),
+    tryHeaders: {},
+  },
+  {
+    name: "add-header",
+    summary: "adds a response header named in the plugin configuration",
+    pluginConfig: (name) => ({ header: "x-envoywasm", value: `hello from ${name}` }),
+    tryHeaders: {},
+  },
+  {
+    name: "auth",
+    summary: "answers 403 unless a configured request header carries the right value",
+    pluginConfig: () => ({ header: "x-api-key", value: "let-me-in" }),
+    tryHeaders: { "{config.header}": "{config.value}" },
+  },
+];
+
+export const DEFAULT_TEMPLATE = "headers";
+
+/**
+ * Text that fills a YAML block scalar (`value: |` and the placeholder on the
+ * next line, alone): every line is indented as the placeholder is.
+ */
+export class BlockText {
+  constructor(readonly text: string) {}
+}
+
+export type TemplateValue = string | number | Record<string, unknown> | BlockText;
+export type TemplateValues = Record<string, TemplateValue>;
+
+export interface PlannedFile {
+  /** Relative to the project root, with forward slashes. */
+  path: string;
+  contents: string | Buffer;
+  /** File mode for a copied file (e.g. an executable script). */
+  mode?: number;
+}
+
+export interface RenderInput {
+  template: string;
+  toolchain: Toolchain;
+  values: TemplateValues;
+  /** Where the plugin and backend modules go, relative to the project root. */
+  pluginDir: string;
+  backendDir: string;
+}
+
+export function findTemplate(name: string): TemplateInfo | undefined {
+  return TEMPLATES.find((t) => t.name === name);
+}
+
+/** Files a project gets: the shared ones, then the plugin flavour for the toolchain. */
+export async function render(input: RenderInput, templatesDir = TEMPLATES_DIR): Promise<PlannedFile[]> {
+  const common = path.join(templatesDir, "common");
+  // A plugin template: its tests, shared by both toolchains (the SDK's import
+  // path is a placeholder), and the code and go.mod of each toolchain's SDK.
+  const pluginDirs = [
+    path.join(templatesDir, "sdk", input.toolchain),
+    ...["both", input.toolchain].map((d) => path.join(templatesDir, "plugins", input.template, d)),
+  ];
+  const sources: { from: string; to: string }[] = [];
+  for (const rel of await listFiles(common)) {
+    const to = rel.startsWith("backend/") ? `${input.backendDir}/${rel.slice("backend/".length)}` : rel;
+    sources.push({ from: path.join(common, rel), to: outputName(to) });
+  }
+  for (const plugin of pluginDirs) {
+    for (const rel of await listFiles(plugin)) {
+      sources.push({ from: path.join(plugin, rel), to: `${input.pluginDir}/${outputName(rel)}` });
+    }
+  }
+  const files: PlannedFile[] = [];
+  for (const source of sources) {
+    const text = await readFile(source.from, "utf8");
+    const contents = renderText(text, input.values, languageOf(source.to), source.to);
+    files.push({ path: source.to, contents });
+  }
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** npm drops files named .gitignore from packages, so the template keeps it as `gitignore`. */
+function outputName(rel: string): string {
+  return rel
+    .split("/")
+    .map((part) => (part === "gitignore" ? ".gitignore" : part))
+    .join("/");
+}
+
+async function listFiles(dir: string, prefix = ""): Promise<string[]> {
+  const entries = await readdir(path.join(dir, prefix), { withFileTypes: true });
+  const out: string[] = [];
+  for (const entry of entries) {
+    const rel = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) out.push(...(await listFiles(dir, rel)));
+    else if (entry.isFile()) out.push(rel);
+  }
+  return out;
+}
+
+export type Language = "go" | "gomod" | "yaml" | "json" | "text";
+
+export function languageOf(file: string): Language {
+  const base = path.posix.basename(file);
+  if (base === "go.mod") return "gomod";
+  if (base.endsWith(".go")) return "go";
+  if (base.endsWith(".yaml") || base.endsWith(".yml")) return "yaml";
+  if (base.endsWith(".json")) return "json";
+  return "text";
+}
+
+const PLACEHOLDER = /\{\{([A-Za-z][A-Za-z0-9]*)\}\}/g;
+
+/** Go's rules for a module path, simplified: no spaces, quotes or odd characters. */
+export const MODULE_PATH = /^[A-Za-z0-9][A-Za-z0-9._~-]*(\/[A-Za-z0-9._~-]+)*$/;
+
+export class TemplateError extends Error {}
+
+export function renderText(text: string, values: TemplateValues, language: Language, file = "<template>"): string {
+  const out = text.replace(PLACEHOLDER, (match: string, name: string, offset: number) => {
+    const value = values[name];
+    if (value === undefined) throw new TemplateError(`${file}: unknown placeholder ${match}`);
+    const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+    if (value instanceof BlockText) {
+      const indent = text.slice(lineStart, offset);
+      if (language !== "yaml" || !/^ *$/.test(indent) || indent === "") {
+        throw new TemplateError(`${file}: ${match} must stand alone, indented, on a line of a YAML block scalar`);
+      }
+      return value.text.replace(/\n+$/, "").split("\n").join(`\n${indent}`);
+    }
+    const context = contextOf(text.slice(lineStart, offset), language);
+    if (context === "comment") return (typeof value === "object" ? JSON.stringify(value) : String(value)).replace(/\s+/g, " ");
+    return escapeFor(language, value, context === "quoted", `${file}: ${match}`);
+  });
+  if (language === "yaml") {
+    for (const doc of parseAllDocuments(out)) {
+      if ("errors" in doc && doc.errors.length > 0) {
+        throw new TemplateError(`${file}: rendered YAML is invalid: ${doc.errors[0]?.message ?? ""}`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Where on its line a placeholder sits: inside a double-quoted literal, in a
+ * comment (`//` in Go, `#` in YAML; its text is inert), or bare.
+ */
+function contextOf(linePrefix: string, language: Language): "quoted" | "comment" | "bare" {
+  let inside = false;
+  for (let i = 0; i < linePrefix.length; i++) {
+    const c = linePrefix[i];
+    if (inside) {
+      if (c === "\\") i++;
+      else if (c === '"') inside = false;
+    } else if (c === '"') inside = true;
+    else if (language === "yaml" && c === "#" && (i === 0 || /\s/.test(linePrefix[i - 1]!))) return "comment";
+    else if (language === "go" && c === "/" && linePrefix[i + 1] === "/") return "comment";
+  }
+  return inside ? "quoted" : "bare";
+}
+
+function escapeFor(language: Language, value: Exclude<TemplateValue, BlockText>, quoted: boolean, where: string): string {
+  switch (language) {
+    case "text":
+      return typeof value === "object" ? JSON.stringify(value) : String(value);
+    case "gomod":
+      if (typeof value !== "string" || !MODULE_PATH.test(value)) {
+        throw new TemplateError(`${where}: not a Go module path: ${JSON.stringify(value)}`);
+      }
+      return value;
+    case "go":
+    case "yaml":
+    case "json":
+      if (quoted) {
+        const s = typeof value === "object" ? JSON.stringify(value) : String(value);
+        return language === "go" ? escapeGoString(s) : language === "yaml" ? escapeYamlDoubleQuoted(s) : escapeJsonString(s);
+      }
+      if (typeof value === "number") return String(value);
+      if (typeof value === "object" && language !== "go") return JSON.stringify(value);
+      throw new TemplateError(`${where}: a ${typeof value} value must sit inside a "double-quoted" literal in a ${language} file`);
+  }
+}
+
+/** The inside of a Go interpreted string literal. */
+export function escapeGoString(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (ch === "\\") out += "\\\\";
+    else if (ch === '"') out += '\\"';
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\r") out += "\\r";
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else if (code >= 0xd800 && code <= 0xdfff) out += "\\uFFFD"; // a lone surrogate is not valid UTF-8
+    else if (code === 0xfeff) out += "\\uFEFF"; // Go refuses a raw BOM inside a file
+    else out += ch;
+  }
+  return out;
+}
+
+/** The inside of a YAML double-quoted scalar. */
+export function escapeYamlDoubleQuoted(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (ch === "\\") out += "\\\\";
+    else if (ch === '"') out += '\\"';
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\r") out += "\\r";
+    else if (code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0)) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else if (code === 0x2028 || code === 0x2029 || code === 0xfeff) out += `\\u${code.toString(16)}`;
+    else if (code >= 0xd800 && code <= 0xdfff) out += "\\ufffd";
+    else out += ch;
+  }
+  return out;
+}
+
+/** The inside of a JSON string. */
+export function escapeJsonString(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
+
+/** The SDK module and exact version the templates pin for a toolchain (from templates/sdk/<toolchain>/go.mod). */
+export async function pinnedSdk(toolchain: Toolchain, templatesDir = TEMPLATES_DIR): Promise<{ module: string; version: string }> {
+  const module = SDK_MODULES[toolchain];
+  const gomod = await readFile(path.join(templatesDir, "sdk", toolchain, "go.mod"), "utf8");
+  const escaped = module.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const version = new RegExp(`${escaped}\\s+(v\\S+)`).exec(gomod)?.[1];
+  if (version === undefined) throw new TemplateError(`templates/sdk/${toolchain}/go.mod does not require ${module}`);
+  return { module, version };
+}
