@@ -3,11 +3,11 @@ import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { buildKey, readStamp, stampMatches, writeStamp } from "./stamp.js";
-import { openToContainer } from "../run/derived-files.js";
 import { run, tailLines } from "../platform/exec.js";
 import type { ProjectPaths } from "../project/paths.js";
 import type { Project } from "../project/config.js";
 import { toolchainFor } from "./toolchains.js";
+import { openToContainer } from "../platform/files.js";
 
 /**
  * Builds the backend to a binary under .envoywasm/bin, so `up` executes it

@@ -1,4 +1,4 @@
-import type { BuildOptions, BuildResult, PluginBuildResult } from "./build.js";
+import type { BuildOptions, BuildResult, PluginBuildResult } from "./result.js";
 import { currentModule, upToDateResult } from "./up-to-date.js";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -11,7 +11,7 @@ import { COMPILE_OUTPUT, startCompile, type Compile } from "./compile.js";
 import { echoCommand, formatCommand, run, tailLines } from "../platform/exec.js";
 import { projectPaths } from "../project/paths.js";
 import { dispatchClusterWarnings, goroutineWarnings } from "./source-checks.js";
-import { resolvePlugins, type PluginTarget } from "../project/plugins.js";
+import { resolvePlugins, type PluginTarget } from "./plugins.js";
 import { legacyWarning, loadProject, type Project } from "../project/config.js";
 import { PROJECT_FILE } from "../project/root.js";
 import { PACKAGE_VERSION } from "../platform/package-root.js";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 /**
  * Decides whether a build can be skipped: a hash over everything that affects

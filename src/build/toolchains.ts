@@ -2,10 +2,10 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { cacheHome } from "../platform/cache.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { run } from "../platform/exec.js";
 import { goIdentity } from "./toolchain-identity.js";
 import type { Toolchain } from "../project/config.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 /**
  * The compilers envoywasm drives. A toolchain's commands are data (argv and

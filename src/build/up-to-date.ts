@@ -1,8 +1,8 @@
-import type { BuildResult, PluginBuildResult } from "./build.js";
+import type { BuildResult, PluginBuildResult } from "./result.js";
 import path from "node:path";
 import { buildKey, readLayout, readStamp, stampMatches, type BuildStamp } from "./stamp.js";
 import { buildStampFile } from "../project/paths.js";
-import { type PluginTarget } from "../project/plugins.js";
+import { type PluginTarget } from "./plugins.js";
 import { findProjectRoot } from "../project/root.js";
 import { PACKAGE_VERSION } from "../platform/package-root.js";
 import { BUILD_ENV_KEYS } from "./toolchain-identity.js";

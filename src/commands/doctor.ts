@@ -5,7 +5,7 @@ import { locateEnvoy, MIN_ENVOY_FOR_GO, compareVersions } from "../envoy/binary.
 import { run } from "../platform/exec.js";
 import { onPath } from "../platform/which.js";
 import { projectPaths } from "../project/paths.js";
-import { resolvePlugins } from "../project/plugins.js";
+import { resolvePlugins } from "../build/plugins.js";
 import { loadProject, type Project } from "../project/config.js";
 import { findProjectRoot } from "../project/root.js";
 import { toolchainFor } from "../build/toolchains.js";

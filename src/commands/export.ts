@@ -1,12 +1,11 @@
 import { type ExportTarget } from "../ship/export.js";
 import { type IstioPhase } from "../ship/istio-manifest.js";
 import { ui } from "../ui/output.js";
-import { type GlobalOptions } from "../cli/options.js";
 
 export async function runExport(
   target: ExportTarget,
   opts: { image?: string; sha256?: string; url?: string; plugin?: string; out?: string; phase?: IstioPhase },
-  g: GlobalOptions,
+  g: { cwd: string },
 ): Promise<void> {
   const { warnLegacy } = await import("../project/load.js");
   const project = await warnLegacy(g.cwd);

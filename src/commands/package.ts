@@ -1,8 +1,7 @@
 import { ui } from "../ui/output.js";
 import { startProgress } from "../ui/progress.js";
-import { type GlobalOptions } from "../cli/options.js";
 
-export async function runPackage(opts: { tag?: string; plugin?: string; ociLayout?: string; json?: boolean }, g: GlobalOptions): Promise<void> {
+export async function runPackage(opts: { tag?: string; plugin?: string; ociLayout?: string; json?: boolean }, g: { cwd: string }): Promise<void> {
   const { warnLegacy } = await import("../project/load.js");
   const project = await warnLegacy(g.cwd);
   const progress = ui.json ? undefined : await startProgress("packaging");

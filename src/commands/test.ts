@@ -6,7 +6,7 @@ import { loadBootstrap } from "../envoy/bootstrap.js";
 import { sourceFiles } from "../build/stamp.js";
 import { formatCommand } from "../platform/exec.js";
 import { projectPaths } from "../project/paths.js";
-import { resolvePlugins, type PluginTarget } from "../project/plugins.js";
+import { resolvePlugins, type PluginTarget } from "../build/plugins.js";
 import { loadProject, type Project } from "../project/config.js";
 import { ui } from "../ui/output.js";
 import { runBuild } from "./build.js";

@@ -8,7 +8,6 @@ import type { PullPolicy } from "../platform/docker.js";
 import { rotateLog } from "../run/logs/mux.js";
 import type { RunPlan } from "../run/plan.js";
 import { supervise, type RunOutcome } from "../run/supervisor/supervise.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { ui } from "../ui/output.js";
 import { startProgress, type Progress } from "../ui/progress.js";
 import { formatMs } from "../build/report.js";
@@ -18,6 +17,7 @@ import { isDaemonMessage, type DaemonMessage, type PlanMessage } from "../run/su
 import { projectPaths } from "../project/paths.js";
 import { PACKAGE_ROOT } from "../platform/package-root.js";
 import { SUPERVISOR_NODE_FLAGS, supervisorEnv } from "../run/supervisor/launch.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 export interface UpFlags {
   detach?: boolean;

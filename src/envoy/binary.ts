@@ -3,10 +3,10 @@ import { mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { cacheHome, envoyCacheDir } from "../platform/cache.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { run } from "../platform/exec.js";
 import { onPath } from "../platform/which.js";
 import type { ProjectConfig } from "../project/config.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 /**
  * Finding an Envoy binary, and what it is. Order: --envoy, ENVOY_BIN,

@@ -6,10 +6,8 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import { UsageError, UserError } from "../errors.js";
-import { parseEnvoyVersion } from "../envoy/binary.js";
 import { cacheHome } from "./cache.js";
 import { run } from "./exec.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { PACKAGE_ROOT } from "./package-root.js";
 
 /**
@@ -167,34 +165,6 @@ export function demuxStream(docker: Docker, stream: NodeJS.ReadableStream): { st
     stderr.end();
   });
   return { stdout, stderr };
-}
-
-type ImageMemo = Record<string, string>;
-
-/** The Envoy version an image carries (`envoy --version` in it), remembered per image id. */
-export async function imageEnvoyVersion(docker: Docker, image: string): Promise<string> {
-  const info = await docker.getImage(image).inspect();
-  const memoFile = path.join(cacheHome(), "docker-images.json");
-  let memo: ImageMemo = {};
-  try {
-    const parsed: unknown = JSON.parse(await readFile(memoFile, "utf8"));
-    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) memo = parsed as ImageMemo;
-  } catch {
-    // nothing remembered
-  }
-  const known = memo[info.Id];
-  if (typeof known === "string") return known;
-  const result = await runOnce(docker, image, ["envoy", "--version"]);
-  const version = parseEnvoyVersion(result.output);
-  if (result.code !== 0 || version === undefined) {
-    throw new UserError(`${image} does not run \`envoy --version\`: ${result.output.trim().split("\n")[0] ?? `exit ${result.code}`}`, {
-      hint: "use an Envoy image (envoyproxy/envoy) with --envoy-image or envoy.image in envoywasm.yaml",
-    });
-  }
-  memo[info.Id] = version;
-  await mkdir(path.dirname(memoFile), { recursive: true }).catch(() => {});
-  await writeFileAtomic(memoFile, JSON.stringify(memo, null, 2)).catch(() => {});
-  return version;
 }
 
 /** Go's name for the architecture containers run on here. */

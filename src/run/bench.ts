@@ -7,13 +7,13 @@ import { get, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import { locateEnvoy } from "../envoy/binary.js";
 import { projectPaths } from "../project/paths.js";
 import { loadProject } from "../project/config.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { envoyState, memoryStats } from "../envoy/admin.js";
 import { ProcessService } from "./runtime/process.js";
 import { freePort } from "../platform/ports.js";
 import { readState, supervisorAlive } from "./supervisor/state.js";
 import { Supervisor } from "./supervisor/supervise.js";
 import { baseIdFor, prepareUp, tryRequests } from "./prepare.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 /**
  * `envoywasm bench`: what the filter costs on the data path. The same load

@@ -1,20 +1,13 @@
-import { chmod, mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { EcdsResource } from "../envoy/derive.js";
 import type { ProjectPaths } from "../project/paths.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
+import { writeFileAtomic, openToContainer } from "../platform/files.js";
 
 /**
  * The files Envoy runs from, under .envoywasm/run: written by `up` and by a
  * reload in the supervisor, which loads nothing else of the build for it.
  */
-
-/** Makes a file readable (and, for programs, runnable) by a container's non-root user. */
-export async function openToContainer(file: string, executable = false): Promise<void> {
-  const s = await stat(file);
-  const want = s.mode | 0o444 | (executable ? 0o111 : 0);
-  if ((s.mode & 0o777) !== (want & 0o777)) await chmod(file, want & 0o777);
-}
 
 /** Removes the module copies no filter uses any more. */
 export async function pruneModules(paths: Pick<ProjectPaths, "modules">, keep: ReadonlySet<string>): Promise<void> {

@@ -6,13 +6,14 @@ import { UserError } from "../errors.js";
 import { boundPorts, failurePolicyIn, get, isAnyAddress, isLoopback, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import { locateEnvoy, requireEnvoyForToolchain } from "../envoy/binary.js";
 import { deriveConfig } from "../envoy/derive.js";
-import { connectDocker, CONTAINER_PROJECT, ensureImage, goArch, imageEnvoyVersion, officialImage, pauseBinary, type PullPolicy } from "../platform/docker.js";
+import { imageEnvoyVersion } from "../envoy/image.js";
+import { connectDocker, CONTAINER_PROJECT, ensureImage, goArch, officialImage, pauseBinary, type PullPolicy } from "../platform/docker.js";
 import { shellQuote } from "../platform/exec.js";
 import { projectPaths, type ProjectPaths } from "../project/paths.js";
-import { resolvePlugins, type PluginLayout } from "../project/plugins.js";
+import { resolvePlugins, type PluginLayout } from "../build/plugins.js";
 import { loadProject, type Project } from "../project/config.js";
 import { toolchainFor } from "../build/toolchains.js";
-import { openToContainer, pruneModules, writeDerived } from "./derived-files.js";
+import { pruneModules, writeDerived } from "./derived-files.js";
 import { NEWEST_VERIFIED_ENVOY } from "../wasm/host-abi.js";
 import { checkModule, inspectModule } from "../wasm/check.js";
 import { buildBackend } from "../build/backend.js";
@@ -21,6 +22,7 @@ import type { EcdsPlan, RunPlan, ServicePlan } from "./plan.js";
 import { findPortHolder, portInUse } from "../platform/ports.js";
 import { liveRun } from "./supervisor/state.js";
 import { build, type BuildResult } from "../build/build.js";
+import { openToContainer } from "../platform/files.js";
 
 export interface UpOptions {
   cwd: string;

@@ -13,6 +13,7 @@ import {
   type TemplateValues,
 } from "./templates.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
+import type { Prompter as PromptFn, Question as PromptQuestion } from "../ui/prompt.js";
 
 export interface InitOptions {
   cwd: string;
@@ -41,16 +42,8 @@ export interface Answers {
   module: string;
 }
 
-export type Prompter = (questions: Question[], given?: Partial<Record<keyof Answers, string>>) => Promise<Partial<Record<keyof Answers, string>>>;
-
-export interface Question {
-  key: keyof Answers;
-  message: string;
-  default: string;
-  choices?: { value: string; description: string }[];
-  /** Checks an answer as it is given; `so far` holds the flags and the earlier answers. */
-  validate: (value: string, soFar: Partial<Record<keyof Answers, string>>) => string | true;
-}
+export type Prompter = PromptFn<keyof Answers>;
+export type Question = PromptQuestion<keyof Answers>;
 
 export interface InitResult {
   dir: string;

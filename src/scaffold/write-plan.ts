@@ -1,7 +1,8 @@
-import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import type { PlannedFile } from "./templates.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 /** Entries that do not make a folder "not empty" for init. */
 const HARMLESS = new Set([".git", ".DS_Store", ".idea", ".vscode", "Thumbs.db"]);
@@ -80,24 +81,6 @@ async function listExisting(dir: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === "ENOTDIR") {
       throw new UserError(`${dir} exists and is not a folder`, { hint: "pick another path for the project" });
     }
-    throw error;
-  }
-}
-
-let tempSeq = 0;
-
-/**
- * Write to a temporary sibling, then rename: readers never see half a file.
- * The sibling's name is this process's (pid and a counter) and made with
- * O_EXCL, so two writers never share one.
- */
-export async function writeFileAtomic(target: string, contents: string | Uint8Array, mode?: number): Promise<void> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-${++tempSeq}.tmp`);
-  try {
-    await writeFile(temp, contents, { flag: "wx", ...(mode === undefined ? {} : { mode }) });
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
     throw error;
   }
 }

@@ -4,9 +4,8 @@ import { UsageError, UserError } from "../errors.js";
 import { loadBootstrap } from "../envoy/bootstrap.js";
 import { shellQuote } from "../platform/exec.js";
 import { projectPaths } from "../project/paths.js";
-import { resolvePlugins } from "../project/plugins.js";
+import { resolvePlugins } from "../build/plugins.js";
 import { loadProject, type Project } from "../project/config.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { parseSha256 } from "./digest.js";
 import { envoyRemoteFilter } from "./envoy-remote.js";
 import { envoyExtensionPolicy } from "./gateway-manifest.js";
@@ -16,6 +15,7 @@ import { renderManifest, type Manifest, type ManifestInput, type ModuleSource } 
 import { choosePlugin } from "./plugin-choice.js";
 import { readShipFile, shipFile } from "./ship-record.js";
 import { build } from "../build/build.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 export const EXPORT_TARGETS = ["istio", "envoy-gateway", "envoy"] as const;
 export type ExportTarget = (typeof EXPORT_TARGETS)[number];

@@ -3,11 +3,11 @@ import { mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { UserError } from "../errors.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { sha256Hex } from "./digest.js";
 import type { ImageRef } from "./image-ref.js";
 import { tarFiles } from "./tar.js";
 import { WASM_FILE, WASM_VARIANT_ANNOTATION } from "./wasm-image.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 /**
  * An OCI image layout of a Wasm module in the "compat" variant, written with

@@ -3,8 +3,8 @@ import path from "node:path";
 import { UserError } from "../errors.js";
 import { projectPaths } from "../project/paths.js";
 import type { Project } from "../project/config.js";
-import { writeFileAtomic } from "../scaffold/write-plan.js";
 import { SHA256_HEX } from "./digest.js";
+import { writeFileAtomic } from "../platform/files.js";
 
 /**
  * .envoywasm/ship.json: what `push` last pushed for each plugin folder, so

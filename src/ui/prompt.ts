@@ -1,5 +1,16 @@
-import type { Prompter, Question } from "../scaffold/init.js";
 import { CancelledError } from "../errors.js";
+
+/** A question `init` asks at a terminal, about one of the answers K. */
+export interface Question<K extends string = string> {
+  key: K;
+  message: string;
+  default: string;
+  choices?: { value: string; description: string }[];
+  /** Checks an answer as it is given; `so far` holds the flags and the earlier answers. */
+  validate: (value: string, soFar: Partial<Record<K, string>>) => string | true;
+}
+
+export type Prompter<K extends string = string> = (questions: Question<K>[], given?: Partial<Record<K, string>>) => Promise<Partial<Record<K, string>>>;
 
 /** Asks init's questions with inquirer; used only when a person is at a terminal. */
 export const inquirerPrompter: Prompter = async (questions: Question[], given = {}) => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { takeOverEnvoyConfig } from "../../src/scaffold/adopt.js";
 import { curlLine, tryRequests } from "../../src/run/prepare.js";
-import { resolvePlugins } from "../../src/project/plugins.js";
+import { resolvePlugins } from "../../src/build/plugins.js";
 import type { Project } from "../../src/project/config.js";
 
 /** A config laid out like the proxy-wasm Go SDK's examples: TypedStruct, 0.0.0.0, a static-reply listener, httpbin. */

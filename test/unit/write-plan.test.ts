@@ -3,8 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { writeFileAtomic, writePlan } from "../../src/scaffold/write-plan.js";
+import { writePlan } from "../../src/scaffold/write-plan.js";
 import type { PlannedFile } from "../../src/scaffold/templates.js";
+import { writeFileAtomic } from "../../src/platform/files.js";
 
 const PLAN: PlannedFile[] = [
   { path: "envoywasm.yaml", contents: "name: x\n" },

@@ -1,6 +1,5 @@
 import path from "node:path";
 import { diagnoseEnvoy } from "../../envoy/diagnose.js";
-import { writeFileAtomic } from "../../scaffold/write-plan.js";
 import { pruneModules, writeDerived } from "../derived-files.js";
 import { ecdsStatus, type EcdsStatus } from "../../envoy/admin.js";
 import type { EcdsPlan, ServicePlan } from "../plan.js";
@@ -8,6 +7,7 @@ import { portInUse } from "../../platform/ports.js";
 import { delay } from "../runtime/process.js";
 import type { PreparedChange, PreparedReload } from "./prepared.js";
 import type { SupervisorHandle } from "../supervisor/supervise.js";
+import { writeFileAtomic } from "../../platform/files.js";
 
 /**
  * Puts what changed on disk into the running project, the safe way for each

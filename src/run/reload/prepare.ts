@@ -3,7 +3,7 @@ import { backendTarget, deriveRun } from "../prepare.js";
 import { boundPorts, loadBootstrap } from "../../envoy/bootstrap.js";
 import { goArch } from "../../platform/docker.js";
 import { projectPaths } from "../../project/paths.js";
-import { resolvePlugins } from "../../project/plugins.js";
+import { resolvePlugins } from "../../build/plugins.js";
 import { loadProject } from "../../project/config.js";
 import { buildBackend } from "../../build/backend.js";
 import type { PreparedChange, PreparedReload, ReloadTarget } from "./prepared.js";

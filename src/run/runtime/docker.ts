@@ -7,7 +7,7 @@ import { formatCommand } from "../../platform/exec.js";
 import { ui } from "../../ui/output.js";
 import { LineSplitter, RingBuffer } from "../logs/lines.js";
 import type { RunPlan, RuntimePlan, ServicePlan } from "../plan.js";
-import type { Runtime } from "./runtime.js";
+import type { Runtime } from "./service.js";
 import type { ExitInfo, Service, ServiceRecord } from "./service.js";
 
 type DockerPlan = Extract<RuntimePlan, { kind: "docker" }>;

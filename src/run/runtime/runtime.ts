@@ -1,23 +1,8 @@
 import type { RunPlan, ServicePlan } from "../plan.js";
 import { ProcessService } from "./process.js";
-import type { Service } from "./service.js";
+import type { Runtime, Service } from "./service.js";
 
-/**
- * How a run's services are made: host processes, or containers. The
- * supervisor asks the runtime for Services and does not know which it has.
- */
-export interface Runtime {
-  readonly kind: RunPlan["runtime"]["kind"];
-  /** Before the first service starts (Docker: the container that holds the shared network). */
-  setUp(): Promise<void>;
-  service(spec: ServicePlan, onLine: (service: string, line: string) => void): Service;
-  /** After every service stopped. */
-  tearDown(): Promise<void>;
-  /** Last resort in an exit hook: force everything down, synchronously as far as possible. */
-  killNow(): void;
-  /** Docker: the engine's address when it no longer answers (it stopped, and its containers with it). */
-  lostEngine?(): Promise<string | undefined>;
-}
+export type { Runtime } from "./service.js";
 
 export async function runtimeFor(plan: RunPlan): Promise<Runtime> {
   if (plan.runtime.kind === "docker") {

@@ -1,3 +1,4 @@
+import type { RunPlan, ServicePlan } from "../plan.js";
 import type { ProcessIdentity } from "../../platform/identity.js";
 
 /**
@@ -43,4 +44,21 @@ export interface Service {
 export function describeExit(info: ExitInfo): string {
   if (info.signal !== null) return `was killed by ${info.signal}`;
   return `exited with code ${info.code ?? "?"}`;
+}
+
+/**
+ * How a run's services are made: host processes, or containers. The
+ * supervisor asks the runtime for Services and does not know which it has.
+ */
+export interface Runtime {
+  readonly kind: RunPlan["runtime"]["kind"];
+  /** Before the first service starts (Docker: the container that holds the shared network). */
+  setUp(): Promise<void>;
+  service(spec: ServicePlan, onLine: (service: string, line: string) => void): Service;
+  /** After every service stopped. */
+  tearDown(): Promise<void>;
+  /** Last resort in an exit hook: force everything down, synchronously as far as possible. */
+  killNow(): void;
+  /** Docker: the engine's address when it no longer answers (it stopped, and its containers with it). */
+  lostEngine?(): Promise<string | undefined>;
 }

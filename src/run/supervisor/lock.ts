@@ -1,8 +1,8 @@
 import { link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../../errors.js";
-import { writeFileAtomic } from "../../scaffold/write-plan.js";
 import { identify, isIdentity, stillRunning, type ProcessIdentity } from "../../platform/identity.js";
+import { writeFileAtomic } from "../../platform/files.js";
 
 /**
  * One run per project: `.envoywasm/run.lock`, created with exclusive create

@@ -1,8 +1,8 @@
 import { readFile, rm } from "node:fs/promises";
-import { writeFileAtomic } from "../../scaffold/write-plan.js";
 import { isIdentity, signalIfOurs, stillRunning, type ProcessIdentity } from "../../platform/identity.js";
 import { removeStaleLock } from "./lock.js";
 import type { ExitInfo, ServiceRecord } from "../runtime/service.js";
+import { writeFileAtomic } from "../../platform/files.js";
 
 /**
  * .envoywasm/state.json: who runs this project now. Written by the

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { UserError } from "../errors.js";
 import type { EnvoyBootstrap, WasmFilterInfo } from "../envoy/bootstrap.js";
-import type { Project } from "./config.js";
+import type { Project } from "../project/config.js";
 
 /**
  * Which plugin folder builds which module. envoywasm.yaml lists the plugins'
