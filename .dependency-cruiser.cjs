@@ -3,19 +3,19 @@
  * layer and the layers below it, never one above, and nothing may import in
  * a circle (type-only imports included). `npm run lint` runs this check.
  *
- *   bin → cli → commands → {scaffold, ship} → run → build → {envoy, wasm} → project → {platform, ui, errors}
+ *   bin → cli → commands → {scaffold, ship} → run → build → wasm → project → envoy → platform → ui → errors
  */
 const layer = (name, below) => ({ name, below });
 const LAYERS = [
-  layer("cli", ["commands", "scaffold", "ship", "run", "build", "envoy", "wasm", "project", "platform", "ui", "errors"]),
-  layer("commands", ["scaffold", "ship", "run", "build", "envoy", "wasm", "project", "platform", "ui", "errors"]),
-  layer("scaffold", ["build", "envoy", "wasm", "project", "platform", "ui", "errors"]),
-  layer("ship", ["build", "envoy", "wasm", "project", "platform", "ui", "errors"]),
-  layer("run", ["build", "envoy", "wasm", "project", "platform", "ui", "errors"]),
-  layer("build", ["envoy", "wasm", "project", "platform", "ui", "errors"]),
-  layer("envoy", ["wasm", "project", "platform", "ui", "errors"]),
-  layer("wasm", ["project", "platform", "ui", "errors"]),
-  layer("project", ["platform", "ui", "errors"]),
+  layer("cli", ["commands", "scaffold", "ship", "run", "build", "wasm", "project", "envoy", "platform", "ui", "errors"]),
+  layer("commands", ["scaffold", "ship", "run", "build", "wasm", "project", "envoy", "platform", "ui", "errors"]),
+  layer("scaffold", ["build", "wasm", "project", "envoy", "platform", "ui", "errors"]),
+  layer("ship", ["build", "wasm", "project", "envoy", "platform", "ui", "errors"]),
+  layer("run", ["build", "wasm", "project", "envoy", "platform", "ui", "errors"]),
+  layer("build", ["wasm", "project", "envoy", "platform", "ui", "errors"]),
+  layer("wasm", ["project", "envoy", "platform", "ui", "errors"]),
+  layer("project", ["envoy", "platform", "ui", "errors"]),
+  layer("envoy", ["platform", "ui", "errors"]),
   layer("platform", ["ui", "errors"]),
   layer("ui", ["errors"]),
   layer("errors", []),

@@ -1,4 +1,7 @@
-import { installEnvoy, listEnvoys, whichEnvoy } from "../envoy/install.js";
+import { installEnvoy, listEnvoys } from "../envoy/install.js";
+import { locateEnvoy, type EnvoyBinary } from "../envoy/binary.js";
+import { loadProject } from "../project/config.js";
+import { findProjectRoot } from "../project/root.js";
 import { envoyCacheDir } from "../platform/cache.js";
 import { ui } from "../ui/output.js";
 
@@ -27,4 +30,15 @@ export async function runEnvoyWhich(opts: { envoy?: string; json?: boolean }, gl
   const found = await whichEnvoy({ cwd: globals.cwd, ...(opts.envoy === undefined ? {} : { flag: opts.envoy }) });
   if (opts.json === true) ui.resultJson(found);
   else ui.result(`${found.path}  (Envoy ${found.version}, from ${found.source})`);
+}
+
+/** The Envoy `up` would use here, and why. */
+async function whichEnvoy(options: { cwd: string; flag?: string }): Promise<EnvoyBinary> {
+  const root = findProjectRoot(options.cwd);
+  const project = root === undefined ? undefined : await loadProject(options.cwd);
+  return locateEnvoy({
+    cwd: options.cwd,
+    ...(project === undefined ? {} : { config: project.config, projectRoot: project.root }),
+    ...(options.flag === undefined ? {} : { flag: options.flag }),
+  });
 }

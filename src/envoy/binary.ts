@@ -5,7 +5,6 @@ import { UserError } from "../errors.js";
 import { cacheHome, envoyCacheDir } from "../platform/cache.js";
 import { run } from "../platform/exec.js";
 import { onPath } from "../platform/which.js";
-import type { ProjectConfig } from "../project/config.js";
 import { writeFileAtomic } from "../platform/files.js";
 
 /**
@@ -61,7 +60,8 @@ export async function installedEnvoys(): Promise<InstalledEnvoy[]> {
 
 export interface LocateOptions {
   flag?: string;
-  config?: ProjectConfig;
+  /** envoywasm.yaml's envoy: settings, when in a project. */
+  config?: { envoy: { bin?: string; version?: string } };
   cwd: string;
   projectRoot?: string;
 }

