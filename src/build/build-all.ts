@@ -5,7 +5,6 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
-import { loadBootstrap } from "../envoy/bootstrap.js";
 import { fileHash, modulesKey, readLayout, writeLayout, writeStamp } from "./stamp.js";
 import { COMPILE_OUTPUT, startCompile, type Compile } from "./compile.js";
 import { echoCommand, formatCommand, run, tailLines } from "../platform/exec.js";
@@ -17,6 +16,7 @@ import { PROJECT_FILE } from "../project/root.js";
 import { PACKAGE_VERSION } from "../platform/package-root.js";
 import { toolchainFor, type CommandSpec, type ToolchainAdapter, type ToolchainInfo } from "./toolchains.js";
 import { checkModule, inspectModule, WasmCompileError } from "../wasm/check.js";
+import { readEnvoyConfig } from "../project/load.js";
 
 /** The build of a project whose layout must be read from envoywasm.yaml and envoy.yaml. */
 export async function buildAll(options: BuildOptions, started: number): Promise<BuildResult> {
@@ -26,7 +26,7 @@ export async function buildAll(options: BuildOptions, started: number): Promise<
     if (warning !== undefined) options.onLegacy?.(warning);
   }
   const paths = projectPaths(project);
-  const bootstrap = options.bootstrap ?? (await loadBootstrap(paths.envoyConfig, project.config.envoy.config));
+  const bootstrap = options.bootstrap ?? (await readEnvoyConfig(project));
   const layout = resolvePlugins(project, bootstrap);
   for (const plugin of layout.plugins) {
     if (!existsSync(path.join(plugin.absDir, "go.mod"))) {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { boundPorts, loadBootstrap } from "../envoy/bootstrap.js";
+import { boundPorts } from "../envoy/bootstrap.js";
 import { locateEnvoy, MIN_ENVOY_FOR_GO, compareVersions } from "../envoy/binary.js";
 import { run } from "../platform/exec.js";
 import { onPath } from "../platform/which.js";
@@ -12,9 +12,10 @@ import { toolchainFor } from "../build/toolchains.js";
 import { checkModule, inspectModule } from "../wasm/check.js";
 import { readState, supervisorAlive } from "../run/supervisor/state.js";
 import { findPortHolder, portInUse } from "../platform/ports.js";
-import { backendTarget } from "../run/prepare.js";
+import { backendTarget } from "../project/backend.js";
 import { UserError } from "../errors.js";
 import { ui } from "../ui/output.js";
+import { readEnvoyConfig } from "../project/load.js";
 
 /**
  * `envoywasm doctor`: each thing envoywasm relies on, checked the way the
@@ -131,7 +132,7 @@ async function projectChecks(project: Project, envoyVersion: string | undefined,
   const paths = projectPaths(project);
   let bootstrap;
   try {
-    bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
+    bootstrap = await readEnvoyConfig(project);
   } catch (error) {
     add({ name: "envoy.yaml", status: "fail", detail: (error as Error).message, fix: (error as { hint?: string }).hint ?? "fix envoy.yaml" });
     return;

@@ -7,8 +7,8 @@ export async function runExport(
   opts: { image?: string; sha256?: string; url?: string; plugin?: string; out?: string; phase?: IstioPhase },
   g: { cwd: string },
 ): Promise<void> {
-  const { warnLegacy } = await import("../project/load.js");
-  const project = await warnLegacy(g.cwd);
+  const { openProject } = await import("../project/load.js");
+  const { project } = await openProject(g.cwd, (m) => ui.warn(m));
   const { exportManifest } = await import("../ship/export.js");
   const result = await exportManifest({
     cwd: g.cwd,

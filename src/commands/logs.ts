@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { UsageError, UserError } from "../errors.js";
-import { failurePolicyIn, loadBootstrap } from "../envoy/bootstrap.js";
+import { failurePolicyIn } from "../envoy/bootstrap.js";
 import { loadProject } from "../project/config.js";
 import { projectPaths } from "../project/paths.js";
 import { isWasmLine, formatLine } from "../run/logs/format.js";
@@ -11,6 +11,7 @@ import { delay } from "../run/runtime/process.js";
 import { ui } from "../ui/output.js";
 import { writeOut } from "../ui/write.js";
 import { reportTrap } from "../run/logs/trap-report.js";
+import { readEnvoyConfig } from "../project/load.js";
 
 export interface LogsOptions {
   cwd: string;
@@ -72,7 +73,7 @@ export async function logs(options: LogsOptions): Promise<void> {
   const onTrap = options.onTrap;
   let traps: TrapWatcher | undefined;
   if (onTrap !== undefined && requested.includes("envoy")) {
-    const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config).catch(() => undefined);
+    const bootstrap = await readEnvoyConfig(project).catch(() => undefined);
     traps = new TrapWatcher(project.root, onTrap, failurePolicyIn(bootstrap));
   }
   const file = (s: string) => path.join(paths.logs, `${s}.log`);

@@ -2,8 +2,8 @@ import { ui } from "../ui/output.js";
 import { startProgress } from "../ui/progress.js";
 
 export async function runPackage(opts: { tag?: string; plugin?: string; ociLayout?: string; json?: boolean }, g: { cwd: string }): Promise<void> {
-  const { warnLegacy } = await import("../project/load.js");
-  const project = await warnLegacy(g.cwd);
+  const { openProject } = await import("../project/load.js");
+  const { project } = await openProject(g.cwd, (m) => ui.warn(m));
   const progress = ui.json ? undefined : await startProgress("packaging");
   try {
     const { packagePlugin } = await import("../ship/package.js");

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { failurePolicyIn, loadBootstrap } from "../envoy/bootstrap.js";
+import { failurePolicyIn } from "../envoy/bootstrap.js";
 import { loadProject } from "../project/config.js";
 import { projectPaths } from "../project/paths.js";
 import { envoyState, httpGet } from "../envoy/admin.js";
@@ -8,6 +8,7 @@ import { TrapWatcher, type PluginTrap, describeTrap } from "../run/logs/traps.js
 import { liveRun, readLastRun, serviceAlive, type LastRun, type RunState } from "../run/supervisor/state.js";
 import { describeExit } from "../run/runtime/service.js";
 import { ui } from "../ui/output.js";
+import { readEnvoyConfig } from "../project/load.js";
 
 export interface ServiceStatus {
   name: string;
@@ -49,7 +50,7 @@ export async function status(options: { cwd: string; warn?: (message: string) =>
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
   const { state, deadRun, leftovers } = await liveRun(paths, project.root, options.warn);
-  const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config).catch(() => undefined);
+  const bootstrap = await readEnvoyConfig(project).catch(() => undefined);
   const traps = await trapsInLog(path.join(paths.logs, "envoy.log"), project.root, failurePolicyIn(bootstrap));
   if (state === undefined) {
     const lastRun = await readLastRun(paths.lastRun, options.warn);

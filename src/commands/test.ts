@@ -2,14 +2,13 @@ import { execa } from "execa";
 import { copyFile, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { loadBootstrap } from "../envoy/bootstrap.js";
 import { sourceFiles } from "../build/stamp.js";
 import { formatCommand } from "../platform/exec.js";
-import { projectPaths } from "../project/paths.js";
 import { resolvePlugins, type PluginTarget } from "../build/plugins.js";
 import { loadProject, type Project } from "../project/config.js";
 import { ui } from "../ui/output.js";
 import { runBuild } from "./build.js";
+import { readEnvoyConfig } from "../project/load.js";
 
 export interface TestOptions {
   cwd: string;
@@ -53,8 +52,7 @@ interface GoTestEvent {
  */
 export async function testPlugins(options: TestOptions): Promise<TestResult> {
   const project = options.project ?? (await loadProject(options.cwd));
-  const paths = projectPaths(project);
-  const layout = resolvePlugins(project, await loadBootstrap(paths.envoyConfig, project.config.envoy.config));
+  const layout = resolvePlugins(project, await readEnvoyConfig(project));
   const result: TestResult = { passed: 0, failed: [], skipped: [], exitCode: 0, placed: [] };
   for (const plugin of layout.plugins) {
     const restore = await placeModule(plugin, result);

@@ -11,7 +11,7 @@ import { supervise, type RunOutcome } from "../run/supervisor/supervise.js";
 import { ui } from "../ui/output.js";
 import { startProgress, type Progress } from "../ui/progress.js";
 import { formatMs } from "../build/report.js";
-import { warnLegacy } from "../project/load.js";
+import { openProject } from "../project/load.js";
 import { reportTrap } from "../run/logs/trap-report.js";
 import { isDaemonMessage, type DaemonMessage, type PlanMessage } from "../run/supervisor/messages.js";
 import { projectPaths } from "../project/paths.js";
@@ -35,7 +35,7 @@ export interface UpFlags {
 }
 
 export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<void> {
-  const project = await warnLegacy(globals.cwd);
+  const { project } = await openProject(globals.cwd, (m) => ui.warn(m));
   if (flags.detach === true && flags.watch === true) ui.info(ui.paint("gray", "• watching in the background: reloads are told in `envoywasm logs supervisor`"));
   // A pull reports many times a second: a spinner on a terminal, a line every few seconds elsewhere.
   let pull: Promise<Progress> | undefined;

@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { Document } from "yaml";
 import { UserError } from "../errors.js";
-import { get, loadBootstrap, type EnvoyBootstrap } from "../envoy/bootstrap.js";
+import { get, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import { locateEnvoy } from "../envoy/binary.js";
 import { projectPaths } from "../project/paths.js";
 import { loadProject } from "../project/config.js";
@@ -12,8 +12,11 @@ import { ProcessService } from "./runtime/process.js";
 import { freePort } from "../platform/ports.js";
 import { readState, supervisorAlive } from "./supervisor/state.js";
 import { Supervisor } from "./supervisor/supervise.js";
-import { baseIdFor, prepareUp, tryRequests } from "./prepare.js";
+import { prepareUp } from "./prepare.js";
+import { baseIdFor } from "./run-ids.js";
+import { tryRequests } from "../project/try.js";
 import { writeFileAtomic } from "../platform/files.js";
+import { readEnvoyConfig } from "../project/load.js";
 
 /**
  * `envoywasm bench`: what the filter costs on the data path. The same load
@@ -74,7 +77,7 @@ const BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 250];
 export async function bench(options: BenchOptions): Promise<BenchResult> {
   const project = await loadProject(options.cwd);
   const paths = projectPaths(project);
-  const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
+  const bootstrap = await readEnvoyConfig(project);
   const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name));
   if (listener === undefined) throw new UserError(`${bootstrap.display} has no listener with a Wasm filter to measure`);
   // The default request is envoywasm.yaml's first try: request (the auth template's carries its key).

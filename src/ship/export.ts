@@ -1,9 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { UsageError, UserError } from "../errors.js";
-import { loadBootstrap } from "../envoy/bootstrap.js";
 import { shellQuote } from "../platform/exec.js";
-import { projectPaths } from "../project/paths.js";
 import { resolvePlugins } from "../build/plugins.js";
 import { loadProject, type Project } from "../project/config.js";
 import { parseSha256 } from "./digest.js";
@@ -16,6 +14,7 @@ import { choosePlugin } from "./plugin-choice.js";
 import { readShipFile, shipFile } from "./ship-record.js";
 import { build } from "../build/build.js";
 import { writeFileAtomic } from "../platform/files.js";
+import { readEnvoyConfig } from "../project/load.js";
 
 export const EXPORT_TARGETS = ["istio", "envoy-gateway", "envoy"] as const;
 export type ExportTarget = (typeof EXPORT_TARGETS)[number];
@@ -60,7 +59,7 @@ export async function exportManifest(options: ExportOptions): Promise<ExportResu
   const { target } = options;
   checkFlags(options);
   const project = options.project ?? (await loadProject(options.cwd));
-  const bootstrap = await loadBootstrap(projectPaths(project).envoyConfig, project.config.envoy.config);
+  const bootstrap = await readEnvoyConfig(project);
   choosePlugin(project.config.plugins.map((dir) => ({ dir })), options.plugin, "export");
   const built = await build({ cwd: options.cwd, project, bootstrap, ...(options.onPhase === undefined ? {} : { onPhase: options.onPhase }) });
   const plugin = choosePlugin(built.plugins, options.plugin, "export");

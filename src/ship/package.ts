@@ -1,14 +1,13 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { UsageError, UserError } from "../errors.js";
-import { loadBootstrap } from "../envoy/bootstrap.js";
-import { projectPaths } from "../project/paths.js";
 import { loadProject, type Project } from "../project/config.js";
 import { sha256Hex } from "./digest.js";
 import { canonicalRef, parseImageRef } from "./image-ref.js";
 import { choosePlugin } from "./plugin-choice.js";
 import { imageLabels } from "./wasm-image.js";
 import { build } from "../build/build.js";
+import { readEnvoyConfig } from "../project/load.js";
 
 export interface PackageOptions {
   cwd: string;
@@ -46,8 +45,7 @@ export interface PackageResult {
  */
 export async function packagePlugin(options: PackageOptions): Promise<PackageResult> {
   const project = options.project ?? (await loadProject(options.cwd));
-  const paths = projectPaths(project);
-  const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
+  const bootstrap = await readEnvoyConfig(project);
   const tagged = options.tag === undefined ? undefined : parseImageRef(options.tag, "--tag");
   if (tagged?.digest !== undefined) throw new UsageError(`--tag ${options.tag}: a tag cannot hold a digest (@sha256:…); the engine gives the digest when the image is pushed`);
   // Which plugin is known before anything is built.

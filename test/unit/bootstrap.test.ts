@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { takeOverEnvoyConfig } from "../../src/scaffold/adopt.js";
-import { curlLine, tryRequests } from "../../src/run/prepare.js";
+import { curlLine, tryRequests } from "../../src/project/try.js";
 import { resolvePlugins } from "../../src/build/plugins.js";
 import type { Project } from "../../src/project/config.js";
 

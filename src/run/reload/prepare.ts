@@ -1,12 +1,14 @@
 import { build } from "../../build/build.js";
-import { backendTarget, deriveRun } from "../prepare.js";
-import { boundPorts, loadBootstrap } from "../../envoy/bootstrap.js";
+import { backendTarget } from "../../project/backend.js";
+import { deriveRun } from "../derived-files.js";
+import { boundPorts } from "../../envoy/bootstrap.js";
 import { goArch } from "../../platform/docker.js";
 import { projectPaths } from "../../project/paths.js";
 import { resolvePlugins } from "../../build/plugins.js";
 import { loadProject } from "../../project/config.js";
 import { buildBackend } from "../../build/backend.js";
 import type { PreparedChange, PreparedReload, ReloadTarget } from "./prepared.js";
+import { readEnvoyConfig } from "../../project/load.js";
 
 /**
  * The first half of a reload: build what changed and derive the config Envoy
@@ -24,7 +26,7 @@ export async function prepareReload(root: string, target: ReloadTarget): Promise
   try {
     const project = await loadProject(root);
     const paths = projectPaths(project);
-    const bootstrap = await loadBootstrap(paths.envoyConfig, project.config.envoy.config);
+    const bootstrap = await readEnvoyConfig(project);
     building = true;
     const built = await build({ cwd: root, project, bootstrap, envoyVersion: target.envoyVersion, onCompilerOutput: (text) => {
       compilerOutput = text;
