@@ -1,5 +1,6 @@
 import { isEnvoywasmError } from "../errors.js";
 import { ui } from "../ui/output.js";
+import type { CommanderError as CommanderErrorClass } from "commander";
 import { PACKAGE_VERSION } from "../platform/package-root.js";
 
 export { flushed } from "../ui/write.js";
@@ -26,14 +27,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const { buildProgram, CommanderError } = await import("./program.js");
   const program = buildProgram();
-  let exitCode = 0;
   try {
     await program.parseAsync(argv);
-    exitCode = typeof process.exitCode === "number" ? process.exitCode : 0;
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
-    exitCode = report(error, argv.includes("--json"), CommanderError);
+    return report(error, argv.includes("--json"), CommanderError);
   }
-  return exitCode;
 }
 
 /**
@@ -42,8 +41,8 @@ export async function main(argv: readonly string[]): Promise<number> {
  * Exit codes: 0 ok, 1 failure, 2 wrong command line, 70 internal error,
  * 130/143 interrupted.
  */
-function report(error: unknown, json: boolean, CommanderError: typeof import("commander").CommanderError): number {
-  if (error instanceof CommanderError) {
+function report(error: unknown, json: boolean, commanderError: typeof CommanderErrorClass): number {
+  if (error instanceof commanderError) {
     // commander printed its own message; help and --version are not failures.
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0) return 0;
     if (json) ui.resultJson({ error: error.message.replace(/^error: /, ""), exitCode: 2 });

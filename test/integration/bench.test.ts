@@ -45,7 +45,7 @@ describe("envoywasm bench (autocannon through the real Envoy, with and without t
     expect(r.stderr).toContain("using the running project");
     expect(r.stdout).toMatch(/with the filter\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+0\s+0/);
     expect(r.stdout).toMatch(/without it\s+\d+\s+[\d.]+/);
-    expect(r.stdout).toMatch(/latency with the filter:\n  [\d.]+-[\d.]+ ms\s+█+ \d+/);
+    expect(r.stdout).toMatch(/latency with the filter:\n {2}[\d.]+-[\d.]+ ms\s+█+ \d+/);
     expect((await runCli(["status", "--json"], { cwd: p.dir })).stdout).toContain('"running": true');
   });
 });

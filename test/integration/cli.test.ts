@@ -16,7 +16,7 @@ describe("the command line", () => {
     for (const command of [["init"], ["build"], ["test"], ["up"], ["reload"], ["down"], ["status"], ["logs"], ["bench"], ["doctor"], ["package"], ["push"], ["export"], ["envoy", "install"], ["envoy", "list"], ["envoy", "which"]]) {
       const r = await runCli([...command, "--help"]);
       expect(r.exitCode, command.join(" ")).toBe(0);
-      expect(r.stdout, command.join(" ")).toMatch(/Examples:\n  envoywasm /);
+      expect(r.stdout, command.join(" ")).toMatch(/Examples:\n {2}envoywasm /);
       // The description flows as one paragraph, wrapped to the help's width (80 columns in a pipe): a
       // line break in the text itself left short lines in mid-sentence.
       const block = r.stdout.split("\n\n")[1]!;

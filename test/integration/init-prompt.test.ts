@@ -35,7 +35,7 @@ function atTerminal(
     const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      resolve({ code, screen: screen.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "") });
+      resolve({ code, screen: screen.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g"), "") });
     });
   });
 }

@@ -26,6 +26,7 @@ describe("envoywasm init", () => {
         }
         const config = parseProjectConfig(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"));
         expect(config).toMatchObject({ name: "demo-plugin", toolchain, plugins: ["plugin"], backend: { dir: "backend" } });
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed envoy.yaml, walked by the assertions below
         const envoy = parse(await readFile(path.join(dir, "envoy.yaml"), "utf8")) as Record<string, any>;
         expect(envoy.admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 8001 });
         const listener = envoy.static_resources.listeners[0];

@@ -93,7 +93,7 @@ describe("up --watch: the edit loop", () => {
       const main = path.join(p.dir, "plugin/main.go");
       edit(main, "func main() {}", "func main() { undefinedThing() }");
       await waitFor(() => out.err.includes("plugin/ did not compile; still serving sha256"), 60_000, "the compile error");
-      expect(out.out).toMatch(/build   \| plugin\/main\.go:\d+:\d+: undefined: undefinedThing/);
+      expect(out.out).toMatch(/build {3}\| plugin\/main\.go:\d+:\d+: undefined: undefinedThing/);
       const still = await request(p.ports.listener);
       expect(still.status).toBe(200);
       expect(still.headers["x-version"]).toBe("2");

@@ -47,7 +47,7 @@ beforeAll(async () => {
   try {
     docker = await connectDocker();
   } catch (error) {
-    throw new Error(`the ship tests need the Docker engine: ${(error as Error).message}`);
+    throw new Error(`the ship tests need the Docker engine: ${(error as Error).message}`, { cause: error });
   }
   const root = await tempDir("envoywasm-ship-");
   const r = await runCli(["init", NAME, "--template", "add-header", "--yes"], { cwd: root });

@@ -179,7 +179,7 @@ describe("supervise", () => {
     expect(all.indexOf("STOPPING")).toBeGreaterThan(all.indexOf("second | giving up"));
     // (One write may carry several lines of a burst: the lines, not the writes, are checked.)
     const beforeReady = lines.slice(0, ready).join("");
-    expect(beforeReady).toMatch(/^first  \| listening on/m);
+    expect(beforeReady).toMatch(/^first {2}\| listening on/m);
     expect(beforeReady).toMatch(/^second \| listening on/m);
     expect(lines.join("")).toContain("second | giving up");
     // Everything ended: state gone, lock released, how it ended recorded.

@@ -378,7 +378,7 @@ describe("render", () => {
           const configuration = config?.configuration as { value: string };
           // The readable form: `value: |` with indented JSON, which the plugin gets as written.
           expect(JSON.parse(configuration.value)).toEqual(findTemplate(template)!.pluginConfig("my-plugin"));
-          expect(file("envoy.yaml")).toMatch(/value: \|\n(\s+)(\{\}|\{(\n\1  "[a-z]+": "[^"]*",?)+\n\1\})\n/);
+          expect(file("envoy.yaml")).toMatch(/value: \|\n(\s+)(\{\}|\{(\n\1 {2}"[a-z]+": "[^"]*",?)+\n\1\})\n/);
           expect(envoy.admin.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 18001 });
           const backend = envoy.static_resources.clusters[0]!.load_assignment.endpoints[0]!.lb_endpoints[0]!;
           expect(backend.endpoint.address.socket_address.port_value).toBe(18080);
