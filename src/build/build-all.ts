@@ -100,7 +100,7 @@ async function buildPlugin(
       throw error;
     }
     const envoyVersion = options.envoyVersion ?? config.envoy.version;
-    const check = checkModule(facts, { toolchain: config.toolchain, ...(envoyVersion === undefined ? {} : { envoyVersion }) });
+    const check = checkModule(facts, { toolchain: config.toolchain, envoyVersion });
     if (check.errors.length > 0) {
       const list = check.errors.map((e) => `  - ${e}`).join("\n");
       throw new UserError(`the module built from ${plugin.dir}/ would not load in Envoy:\n${list}`, {
@@ -121,7 +121,7 @@ async function buildPlugin(
       ms: Math.round(performance.now() - started),
       upToDate: false,
       checkedAgainst: check.checkedAgainst,
-      ...(facts.abiVersion === undefined ? {} : { abiVersion: facts.abiVersion }),
+      abiVersion: facts.abiVersion,
       warnings: check.warnings,
     };
   } finally {
@@ -146,7 +146,7 @@ async function runStep(step: CommandSpec | Compile, plugin: PluginTarget, root: 
     const missingSum = /missing go\.sum entry|updates to go\.mod needed|no required module provides package/.test(output);
     throw new ChildProcessError(`${failure} (${file} ${args[0]} exited with ${result.exitCode ?? "a signal"})`, {
       command: result.command,
-      ...(result.exitCode === undefined ? {} : { childExitCode: result.exitCode }),
+      childExitCode: result.exitCode,
       output: tailLines(output, 40),
       hint: missingSum
         ? `the plugin's go.mod/go.sum are out of date: run \`go mod tidy\` in ${plugin.dir}/, then build again`

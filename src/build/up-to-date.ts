@@ -36,7 +36,7 @@ export async function currentModule(root: string, plugin: LaidOutPlugin, toolcha
   const key = await buildKey({ pluginDir: plugin.absDir, toolchainVersion: info.version, argv: [spec.file, ...spec.args, ...Object.entries(spec.env).flat()], env });
   const stamp = await readStamp(stampFile);
   const current = stamp?.sha256 !== undefined && (await stampMatches(stamp, key, plugin.wasmAbs));
-  return current ? { key, stampFile, stamp: stamp as BuildStamp & { sha256: string } } : { key, stampFile, ...(stamp?.modulesKey === undefined ? {} : { modulesKey: stamp.modulesKey }) };
+  return current ? { key, stampFile, stamp: stamp as BuildStamp & { sha256: string } } : { key, stampFile, modulesKey: stamp?.modulesKey };
 }
 
 export function upToDateResult(plugin: LaidOutPlugin, stamp: BuildStamp & { sha256: string }, started: number): PluginBuildResult {

@@ -52,7 +52,7 @@ function report(error: unknown, json: boolean, commanderError: typeof CommanderE
   if (json || ui.json) {
     const message = error instanceof Error ? error.message : String(error);
     const hint = isEnvoywasmError(error) ? error.hint : undefined;
-    ui.resultJson({ error: isEnvoywasmError(error) ? message : `internal error: ${message}`, ...(hint === undefined ? {} : { hint }), exitCode: code });
+    ui.resultJson({ error: isEnvoywasmError(error) ? message : `internal error: ${message}`, hint, exitCode: code });
   }
   if (isEnvoywasmError(error)) {
     if (!(error.name === "CancelledError")) process.stderr.write(`${ui.paint("red", "error:")} ${error.message}\n`);

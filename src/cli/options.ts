@@ -9,7 +9,7 @@ export interface GlobalOptions {
 
 export function globals(command: Command): GlobalOptions {
   const o = command.optsWithGlobals<{ cwd?: string; verbose?: boolean; json?: boolean; color?: boolean }>();
-  return { cwd: o.cwd ?? process.cwd(), verbose: o.verbose === true, ...(o.json === undefined ? {} : { json: o.json }) };
+  return { cwd: o.cwd ?? process.cwd(), verbose: o.verbose === true, json: o.json };
 }
 
 /** A whole number from min to max, parsed by commander (a bad one is a usage error, exit 2). */

@@ -26,9 +26,9 @@ export async function runBench(flags: BenchFlags, globals: { cwd: string }): Pro
     connections: flags.connections,
     method: flags.method.toUpperCase(),
     headers,
-    ...(flags.rate === undefined ? {} : { rate: flags.rate }),
-    ...(flags.path === undefined ? {} : { path: flags.path }),
-    ...(flags.body === undefined ? {} : { body: flags.body }),
+    rate: flags.rate,
+    path: flags.path,
+    body: flags.body,
     onPhase: (p) => ui.info(ui.paint("gray", `• ${p}`)),
   });
   if (flags.json === true) {

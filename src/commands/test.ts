@@ -165,7 +165,7 @@ export async function runTest(opts: { run?: string; goVerbose?: boolean }, globa
   await runBuild({ quiet: true }, globals);
   const result = await testPlugins({
     cwd: globals.cwd,
-    ...(opts.run === undefined ? {} : { run: opts.run }),
+    run: opts.run,
     verbose: opts.goVerbose === true,
     onOutput: (text) => process.stdout.write(text),
   });

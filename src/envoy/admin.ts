@@ -79,5 +79,5 @@ export async function memoryStats(adminPort: number): Promise<{ allocated?: numb
     // not JSON
   }
   const vms = [...(s?.entries() ?? [])].find(([k]) => /runtime\.\w+\.active$|wasm_vm_count$/.test(k))?.[1];
-  return { ...(allocated === undefined ? {} : { allocated }), ...(heap === undefined ? {} : { heap }), ...(vms === undefined ? {} : { wasmVms: Number(vms) }) };
+  return { allocated, heap, wasmVms: vms === undefined ? undefined : Number(vms) };
 }

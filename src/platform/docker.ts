@@ -124,8 +124,8 @@ export async function runOnce(docker: Docker, image: string, cmd: string[], opti
     Entrypoint: [cmd[0]!],
     Cmd: cmd.slice(1),
     Labels: { [LABEL_SERVICE]: "probe" },
-    ...(options.workingDir === undefined ? {} : { WorkingDir: options.workingDir }),
-    ...(options.user === undefined ? {} : { User: options.user }),
+    WorkingDir: options.workingDir,
+    User: options.user,
     HostConfig: { Binds: options.binds ?? [], NetworkMode: "none", SecurityOpt: ["no-new-privileges"] },
   });
   try {

@@ -64,7 +64,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     all: typeof result.all === "string" ? result.all : "",
     failed: result.failed,
     timedOut: result.timedOut,
-    ...(spawnError === undefined ? {} : { spawnError }),
+    spawnError,
   };
 }
 

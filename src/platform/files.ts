@@ -11,7 +11,7 @@ let tempSeq = 0;
 export async function writeFileAtomic(target: string, contents: string | Uint8Array, mode?: number): Promise<void> {
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-${++tempSeq}.tmp`);
   try {
-    await writeFile(temp, contents, { flag: "wx", ...(mode === undefined ? {} : { mode }) });
+    await writeFile(temp, contents, { flag: "wx", mode });
     await rename(temp, target);
   } catch (error) {
     await rm(temp, { force: true });

@@ -176,8 +176,8 @@ async function load(url: string, o: BenchOptions, seconds: number): Promise<Samp
       connections: o.connections,
       method: o.method as "GET",
       headers: o.headers,
-      ...(o.body === undefined ? {} : { body: o.body }),
-      ...(o.rate === undefined ? {} : { overallRate: o.rate }),
+      body: o.body,
+      overallRate: o.rate,
     },
     (error, result) => (error === null || error === undefined ? finish(result) : fail(error instanceof Error ? error : new Error(String(error)))),
   );
@@ -227,7 +227,7 @@ async function memory(admin: number, envoyPid: number | undefined): Promise<Memo
       // not Linux, or gone
     }
   }
-  return { ...(m ?? {}), ...(rss === undefined ? {} : { rss }) };
+  return { ...(m ?? {}), rss };
 }
 
 /**

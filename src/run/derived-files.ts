@@ -58,7 +58,7 @@ export async function deriveRun(project: Project, paths: ProjectPaths, bootstrap
   const ecds: EcdsPlan[] = derived.resources.map((r) => {
     const plugin = layout.plugins.find((p) => p.filters.includes(r.filter));
     const sha = plugin === undefined ? undefined : built.plugins.find((b) => b.dir === plugin.dir)?.sha256;
-    return { name: r.name, file: r.file, version: r.version, ...(plugin === undefined ? {} : { plugin: plugin.dir }), ...(sha === undefined ? {} : { sha256: sha }) };
+    return { name: r.name, file: r.file, version: r.version, plugin: plugin?.dir, sha256: sha };
   });
   return { derived, ecds, modules: new Set(copies.values()), toEnvoy };
 }

@@ -106,7 +106,7 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     options.onPhase?.(`Envoy ${envoyVersion} (image ${image})`);
   } else {
     options.onPhase?.("finding Envoy");
-    const envoy = await locateEnvoy({ cwd: options.cwd, config, projectRoot: project.root, ...(options.envoy === undefined ? {} : { flag: options.envoy }) });
+    const envoy = await locateEnvoy({ cwd: options.cwd, config, projectRoot: project.root, flag: options.envoy });
     envoyVersion = envoy.version;
     envoyPath = envoy.path;
     envoyLabel = envoy.path;
@@ -121,7 +121,7 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     bootstrap,
     envoyVersion,
     onPhase: (p) => options.onPhase?.(p),
-    ...(options.onCompilerOutput === undefined ? {} : { onCompilerOutput: options.onCompilerOutput }),
+    onCompilerOutput: options.onCompilerOutput,
   });
   for (const p of built.plugins) {
     for (const warning of p.warnings) options.onWarning?.(warning);
@@ -224,7 +224,7 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
     runtime,
     envoyConfig: paths.envoyConfig,
     services,
-    envoy: { version: envoyVersion, ...(envoyPath === undefined ? {} : { path: envoyPath }), ...(image === undefined ? {} : { image }) },
+    envoy: { version: envoyVersion, path: envoyPath, image },
     admin: admin.port,
     listeners: bootstrap.listeners.map((l) => ({ name: l.name, port: l.port })),
     ecds,

@@ -94,9 +94,9 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   if (configFile !== undefined) {
     const taken = takeOverEnvoyConfig(await readFile(configFile, "utf8"), path.relative(options.cwd, configFile), {
       wasm: `build/${name}.wasm`,
-      ...(options.listenerPort === undefined ? {} : { listenerPort: Number(options.listenerPort) }),
-      ...(options.adminPort === undefined ? {} : { adminPort: Number(options.adminPort) }),
-      ...(backendPort === undefined ? {} : { backendPort }),
+      listenerPort: options.listenerPort === undefined ? undefined : Number(options.listenerPort),
+      adminPort: options.adminPort === undefined ? undefined : Number(options.adminPort),
+      backendPort,
     });
     envoyYaml = taken.text;
     changes.push(...taken.changes);
@@ -126,7 +126,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   } else {
     changes.push(`${PLUGIN_DIR}/go.mod was already there: left as it is`);
   }
-  return { dir, name, toolchain, changes, files: report, ...(listenerPort === undefined ? {} : { listenerPort }), hasBackend };
+  return { dir, name, toolchain, changes, files: report, listenerPort, hasBackend };
 }
 
 function nameFor(dir: string): string {
@@ -328,5 +328,5 @@ export function takeOverEnvoyConfig(
     throw new UsageError("--backend-port: the adopted envoy.yaml has no cluster that leaves the machine, so the project gets no backend");
   }
   // Envoy resolves an IP literal in a DNS cluster too; nothing else to change.
-  return { text: doc.toString({ lineWidth: 0 }), changes, ...(backendCluster === undefined ? {} : { backendCluster }), ...(listenerPort === undefined ? {} : { listenerPort }) };
+  return { text: doc.toString({ lineWidth: 0 }), changes, backendCluster, listenerPort };
 }

@@ -61,7 +61,7 @@ export async function exportManifest(options: ExportOptions): Promise<ExportResu
   const project = options.project ?? (await loadProject(options.cwd));
   const bootstrap = await readEnvoyConfig(project);
   choosePlugin(project.config.plugins.map((dir) => ({ dir })), options.plugin, "export");
-  const built = await build({ cwd: options.cwd, project, bootstrap, ...(options.onPhase === undefined ? {} : { onPhase: options.onPhase }) });
+  const built = await build({ cwd: options.cwd, project, bootstrap, onPhase: options.onPhase });
   const plugin = choosePlugin(built.plugins, options.plugin, "export");
   const layout = resolvePlugins(project, bootstrap).plugins.find((p) => p.dir === plugin.dir)!;
   const httpFilters = layout.filters.filter((f) => f.kind === "http");

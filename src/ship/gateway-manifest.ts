@@ -13,7 +13,7 @@ export function envoyExtensionPolicy(input: ManifestInput): Manifest {
     name: filter.pluginName !== "" ? filter.pluginName : projectName,
     ...(filter.rootId === "" ? {} : { rootID: filter.rootId }),
     code,
-    ...(config === undefined ? {} : { config }),
+    config,
     failOpen: filter.failurePolicy === "FAIL_OPEN",
   };
   const notes =

@@ -22,7 +22,7 @@ export function istioWasmPlugin(input: ManifestInput, phase: IstioPhase): Manife
     phase,
     failStrategy: FAIL_STRATEGY[filter.failurePolicy],
     type: "HTTP",
-    ...(pluginConfig === undefined ? {} : { pluginConfig }),
+    pluginConfig,
   };
   const notes =
     source.kind === "image"

@@ -63,7 +63,7 @@ export async function writeOciLayout(dir: string, wasm: Uint8Array, ref: ImageRe
         mediaType: MEDIA.manifest,
         digest: manifestDigest,
         size: manifest.length,
-        annotations: { "io.containerd.image.name": refText, ...(ref.tag === undefined ? {} : { "org.opencontainers.image.ref.name": ref.tag }) },
+        annotations: { "io.containerd.image.name": refText, "org.opencontainers.image.ref.name": ref.tag },
       },
     ],
   });

@@ -54,8 +54,8 @@ export async function packagePlugin(options: PackageOptions): Promise<PackageRes
     cwd: options.cwd,
     project,
     bootstrap,
-    ...(options.onPhase === undefined ? {} : { onPhase: options.onPhase }),
-    ...(options.onCompilerOutput === undefined ? {} : { onCompilerOutput: options.onCompilerOutput }),
+    onPhase: options.onPhase,
+    onCompilerOutput: options.onCompilerOutput,
   });
   const plugin = choosePlugin(built.plugins, options.plugin, "package");
   const wasm = await readFile(plugin.wasm);

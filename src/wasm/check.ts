@@ -59,7 +59,7 @@ export async function inspectModule(bytes: Uint8Array): Promise<ModuleFacts> {
   const imports = WebAssembly.Module.imports(module).map((i) => ({ module: i.module, name: i.name, kind: i.kind }));
   const abi = exports.find((e) => e.startsWith("proxy_abi_version_"));
   const pages = initialMemoryPages(bytes);
-  return { exports, imports, abiVersion: abi?.slice("proxy_abi_version_".length), ...(pages === undefined ? {} : { initialMemoryPages: pages }) };
+  return { exports, imports, abiVersion: abi?.slice("proxy_abi_version_".length), initialMemoryPages: pages };
 }
 
 /** Reads the first memory's initial page count from the memory section (id 5). */

@@ -45,7 +45,7 @@ export async function prepareReload(root: string, target: ReloadTarget): Promise
       ok: true,
       plugins: built.plugins.map((p) => ({ dir: p.dir, wasmRelative: p.wasmRelative, sha256: p.sha256, upToDate: p.upToDate, warnings: p.warnings })),
       buildMs,
-      ...(backend === undefined ? {} : { backend }),
+      backend,
       derived: {
         text: derived.text,
         skeletonHash: derived.skeletonHash,
@@ -55,7 +55,7 @@ export async function prepareReload(root: string, target: ReloadTarget): Promise
       modules: [...modules],
       envoy: {
         ports: boundPorts(bootstrap).map((p) => p.port),
-        ...(bootstrap.admin === undefined ? {} : { admin: bootstrap.admin.port }),
+        admin: bootstrap.admin?.port,
         listeners: bootstrap.listeners.map((l) => ({ name: l.name, port: l.port })),
         display: bootstrap.display,
       },
@@ -66,9 +66,9 @@ export async function prepareReload(root: string, target: ReloadTarget): Promise
     return {
       ok: false,
       message: e.message,
-      ...(e.hint === undefined ? {} : { hint: e.hint }),
+      hint: e.hint,
       ...(building ? { build: true } : {}),
-      ...(compilerOutput === undefined ? {} : { compilerOutput }),
+      compilerOutput,
     };
   }
 }
