@@ -5,7 +5,7 @@ import { ui } from "../ui/output.js";
  * array (never a shell string), no throwing on a non-zero exit (callers decide
  * what a failure means), and under --verbose a copy-pasteable echo of the
  * command. Long-running supervised children do not come through here; see
- * supervisor/process.ts.
+ * run/runtime/process.ts.
  */
 
 export interface RunOptions {

@@ -33,20 +33,9 @@ export interface LogMuxOptions {
 
 export const MAX_LOG_BYTES = 64 * 1024 * 1024;
 
-/**
- * Under a steady stream (a plugin logging each request) lines come a few at a
- * time, and a write per handful cost more than the lines: measured with 10
- * connections of load for 8 s, the background supervisor used 3.4 s of CPU
- * for ~125,000 Envoy lines and Envoy served 5,200 requests/s beside it;
- * writing at most every 5/10/20 ms: 2.3/2.1/2.0 s for ~150,000 lines and
- * 6,000–6,600 requests/s. A line reaches the file and the terminal at most
- * this much later.
- */
+/** Under a steady stream, lines are written at most this often: a write per handful cost more CPU than the lines (bench figure 8). */
 const FLUSH_INTERVAL_MS = 10;
-/**
- * A burst is written as it comes: holding 10 ms of a 200,000-line burst (with
- * the supervisor's small young generation) made figure 8 take 40 % longer.
- */
+/** A burst is written as it comes: holding it made the supervisor's small young generation slow it down. */
 const FLUSH_AT_CHARS = 64 * 1024;
 
 /** Moves <name>.log to <name>.1.log (dropping an older .1). */

@@ -1,32 +1,18 @@
 /**
- * How `up -d`'s background supervisor process is started: its Node flags and
- * its environment (bin/envoywasm.js `__supervise`; the benchmark starts its
- * Node baselines the same way).
- *
- * Flags: gc() after each reload (run/live.ts), and a small young generation,
- * which a stream of plugin lines under load grows (measured under load and
- * after two reloads, semi-space 16/4/2/1 MiB: 67/67/64/62 MiB; a
- * 200,000-line burst took 1.0/1.0/1.2/1.4× as long: 2 is the middle).
+ * How `up -d`'s background supervisor is started: its Node flags and its
+ * environment (the benchmark starts its Node baselines the same way).
+ * gc() runs after each reload; a small young generation keeps a stream of
+ * plugin lines from growing the process (bench/README.md has the figures).
  */
 export const SUPERVISOR_NODE_FLAGS = ["--expose-gc", "--max-semi-space-size=2"];
 
 /**
- * The environment of the background supervisor: the one `up` was given,
- * with a few settings for the supervisor's own Node process, which stays up
- * for the whole run. What was changed is recorded in the environment itself
- * (MARK), so every program the supervisor starts (Envoy, the backend, the
- * process that prepares a reload) gets the environment `up` was given.
- *
- * - NO_COLOR: the supervisor writes to its log file.
- * - GLIBC_TUNABLES (unless the user set it): Node's threads (V8's compiler
- *   and GC helpers, libuv's pool) each get a glibc malloc arena, and glibc
- *   keeps what they freed: one arena that gives back what it frees above
- *   64 KiB, measured under load with reloads, left it ~7 MiB smaller.
- * - NODE_EXTRA_CA_CERTS is not given to it: Node loads those certificates
- *   (and OpenSSL with them) at start-up, whether it makes a TLS connection or
- *   not, ~1.8 MiB for a system bundle; the supervisor makes none (Envoy's
- *   admin is plain HTTP on 127.0.0.1, Docker a local socket). Kept when
- *   DOCKER_HOST names a remote engine.
+ * The background supervisor's environment: `up`'s, with NO_COLOR (it writes
+ * to a log file), one malloc arena that gives back what it frees (unless the
+ * user set GLIBC_TUNABLES), and without NODE_EXTRA_CA_CERTS (loaded at start,
+ * unused: it makes no TLS connection unless DOCKER_HOST is remote). What was
+ * changed is recorded in the environment (MARK), so every program it starts
+ * gets `up`'s environment back.
  */
 const MARK = "ENVOYWASM_SUPERVISOR_ENV";
 
