@@ -105,7 +105,13 @@ export function parseBootstrap(text: string, file: string, display: string): Env
     const pos = lines.linePos(syntax.pos[0]);
     throw new UserError(`${display}:${pos.line}:${pos.col}: invalid YAML: ${syntax.message.split("\n")[0]}`, { hint: `fix the syntax of ${display}` });
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (error) {
+    // The yaml package's resource limits (an alias bomb: "Excessive alias count …"): the user's file, not a crash.
+    throw new UserError(`${display}: ${(error as Error).message}`, { hint: `${display} expands too far (anchors and aliases); write the values out` });
+  }
   const where = (p: DocPath): string => {
     for (let depth = p.length; depth >= 0; depth--) {
       const node = (depth === 0 ? doc.contents : doc.getIn(p.slice(0, depth), true)) as YamlNode | undefined;

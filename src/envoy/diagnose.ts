@@ -1,5 +1,7 @@
 import { existsSync, readFileSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
+import { closest } from "../platform/closest.js";
+import { readConfigText } from "./config-lines.js";
 
 /**
  * Envoy explains a failure as a cascade: one line with the cause, then
@@ -126,11 +128,27 @@ const RULES: Rule[] = [
     }),
   },
   {
+    // Envoy 1.3x: "invalid JSON in <type> @ <path>: message <type>, near 1:1663 (offset 1662): no such field: 'stat_prefx'".
+    pattern: /@ (\S+): message ([\w.]+),.*?no such field: '([^']+)'/,
+    explain: (m, _lines, files) => unknownField(m[3]!, m[1]!, m[2], files),
+  },
+  {
     pattern: /INVALID_ARGUMENT:\(?([^)]*)\)?\s*(\w+): Cannot find field/,
-    explain: (m) => ({
-      message: `envoy.yaml: unknown field "${m[2]}"${m[1] ? ` in ${m[1]}` : ""}`,
-      hint: "check the spelling against Envoy's API reference for this version",
-    }),
+    explain: (m, _lines, files) => unknownField(m[2]!, m[1] ?? "", undefined, files),
+  },
+  {
+    pattern: /unknown cluster '([^']+)'/,
+    explain: (m, _lines, files) => {
+      const name = m[1]!;
+      const config = files?.envoyConfig === undefined ? undefined : readConfigText(files.envoyConfig);
+      const clusters = config?.valuesOf(["static_resources", "clusters", "name"]) ?? [];
+      const near = closest(name, clusters);
+      const at = config?.linesOfPair("cluster", name)[0];
+      return {
+        message: `${where(files, at)}: a route sends requests to cluster "${name}", which is not defined`,
+        hint: `${near === undefined ? "" : `did you mean "${near}"? `}the clusters are ${clusters.length === 0 ? "none (static_resources.clusters is empty)" : clusters.join(", ")}`,
+      };
+    },
   },
   {
     pattern: /(?:Unable to convert YAML as JSON|Unable to parse JSON as proto)[^:]*: ?(.*)$/,
@@ -141,6 +159,21 @@ const RULES: Rule[] = [
     explain: (m) => ({ message: `envoy.yaml: ${m[1]}`, hint: "fix envoy.yaml" }),
   },
 ];
+
+/** `envoy.yaml:LINE` (the user's file, never the config derived from it), or just the file's name. */
+function where(files: FileContext | undefined, line: number | undefined): string {
+  const name = files?.envoyConfig === undefined ? "envoy.yaml" : path.relative(files.root, files.envoyConfig) || files.envoyConfig;
+  return line === undefined ? name : `${name}:${line}`;
+}
+
+function unknownField(field: string, protoPath: string, type: string | undefined, files: FileContext | undefined): Diagnosis {
+  const line = files?.envoyConfig === undefined ? undefined : readConfigText(files.envoyConfig)?.lineOf(protoPath, field);
+  const inType = type === undefined ? (protoPath === "" ? "" : ` in ${protoPath}`) : ` of ${type.split(".").at(-1)}`;
+  return {
+    message: `${where(files, line)}: unknown field "${field}"${inType}`,
+    hint: `check its spelling against Envoy's API reference${type === undefined ? "" : ` for ${type}`}`,
+  };
+}
 
 export function diagnoseEnvoy(lines: readonly string[], files?: FileContext): Diagnosis | undefined {
   for (const rule of RULES) {

@@ -154,3 +154,58 @@ describe("envoyErrorLines", () => {
     expect(envoyErrorLines(lines)).toEqual([lines[1], lines[2], lines[5]]);
   });
 });
+
+describe("config errors on the user's envoy.yaml line, never the derived file", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "envoywasm-diag-lines-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const envoyConfig = path.join(root, "envoy.yaml");
+  writeFileSync(
+    envoyConfig,
+    [
+      "static_resources:",
+      "  listeners:",
+      "    - name: listener",
+      "      address: { socket_address: { address: 127.0.0.1, port_value: 8085 } }",
+      "      filter_chains:",
+      "        - filters:",
+      "            - name: envoy.filters.network.http_connection_manager",
+      "              typed_config:",
+      '                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      "                stat_prefx: ingress_http",
+      "                route_config:",
+      "                  virtual_hosts:",
+      "                    - name: all",
+      '                      domains: ["*"]',
+      "                      routes:",
+      '                        - match: { prefix: "/" }',
+      "                          route: { cluster: backnd }",
+      "  clusters:",
+      "    - name: backend",
+      "      type: STATIC",
+      "",
+    ].join("\n"),
+  );
+  const derived = `${root}/.envoywasm/run/envoy.yaml`;
+
+  it("an unknown field (Envoy 1.40's words): envoy.yaml's line of it, and the message type", () => {
+    const d = diagnoseEnvoy(
+      [
+        `${T}[critical][main] [source/server/server.cc:449] error \`Protobuf message (type envoy.config.bootstrap.v3.Bootstrap reason INVALID_ARGUMENT: invalid JSON in  envoy.config.bootstrap.v3.Bootstrap @ static_resources.listeners[0].filter_chains[0].filters[0].typed_config.<any>: message envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager, near 1:1663  (offset 1662): no such field: 'stat_prefx') has unknown fields\` initializing config 'goo.gle/debugproto  `,
+        `  ${derived}'`,
+      ],
+      { root, envoyConfig },
+    );
+    expect(d?.message).toBe('envoy.yaml:10: unknown field "stat_prefx" of HttpConnectionManager');
+    expect(d?.message).not.toContain(".envoywasm");
+    expect(d?.hint).toContain("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
+  });
+
+  it("a route to an unknown cluster: the route's line, and the cluster it probably meant", () => {
+    const d = diagnoseEnvoy(
+      [`${T}[critical][main] [source/server/server.cc:449] error \`route: unknown cluster 'backnd'\` initializing config 'goo.gle/debugonly  `, `  ${derived}'`],
+      { root, envoyConfig },
+    );
+    expect(d?.message).toBe('envoy.yaml:17: a route sends requests to cluster "backnd", which is not defined');
+    expect(d?.hint).toBe('did you mean "backend"? the clusters are backend');
+  });
+});

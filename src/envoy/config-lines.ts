@@ -1,0 +1,79 @@
+import { readFileSync } from "node:fs";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
+
+/**
+ * Where in the user's envoy.yaml something Envoy complains about stands.
+ * Envoy names a place in the config it ran (derived from envoy.yaml, which
+ * keeps its listeners, filter chains and filters where they were) by a
+ * proto path such as `static_resources.listeners[0].filter_chains[0]
+ * .filters[0].typed_config.<any>`; the same path leads to the same node in
+ * envoy.yaml.
+ */
+export interface ConfigText {
+  /** 1-based line of the key `key` inside the node at `protoPath`, else of the node itself. */
+  lineOf(protoPath: string, key?: string): number | undefined;
+  /** 1-based lines of `key: value` pairs anywhere in the file (e.g. every `cluster: backnd`). */
+  linesOfPair(key: string, value: string): number[];
+  /** Every value of `key` in the file (e.g. the clusters' names). */
+  valuesOf(path: string[]): string[];
+}
+
+export function readConfigText(file: string): ConfigText | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  if (doc.errors.length > 0) return undefined;
+  const lineAt = (offset: number) => counter.linePos(offset).line;
+  const pairs: { key: string; value: string; line: number }[] = [];
+  const walk = (node: unknown) => {
+    if (isMap(node)) {
+      for (const item of node.items) {
+        const k = isScalar(item.key) ? String(item.key.value) : undefined;
+        if (k !== undefined && isScalar(item.value) && (item.key as Node).range !== undefined) {
+          pairs.push({ key: k, value: String(item.value.value), line: lineAt((item.key as Node).range![0]) });
+        }
+        walk(item.value);
+      }
+    } else if (isSeq(node)) for (const item of node.items) walk(item);
+  };
+  walk(doc.contents);
+  return {
+    lineOf(protoPath, key) {
+      const steps = protoPath
+        .split(".")
+        .filter((s) => s !== "" && !s.startsWith("<"))
+        .flatMap((s) => {
+          const m = /^([^[]+)((?:\[\d+\])*)$/.exec(s);
+          if (m === null) return [s];
+          return [m[1]!, ...[...m[2]!.matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]))];
+        });
+      for (let depth = steps.length; depth >= 0; depth--) {
+        const node = (depth === 0 ? doc.contents : doc.getIn(steps.slice(0, depth), true)) as Node | undefined;
+        if (node === undefined || node.range === undefined || node.range === null) continue;
+        if (key !== undefined && depth === steps.length && isMap(node)) {
+          const pair = node.items.find((i) => isScalar(i.key) && String(i.key.value) === key);
+          const at = (pair?.key as Node | undefined)?.range;
+          if (at !== undefined && at !== null) return lineAt(at[0]);
+        }
+        return lineAt(node.range[0]);
+      }
+      return undefined;
+    },
+    linesOfPair(key, value) {
+      return pairs.filter((p) => p.key === key && p.value === value).map((p) => p.line);
+    },
+    valuesOf(path) {
+      const list = doc.getIn(path.slice(0, -1), true);
+      if (!isSeq(list)) return [];
+      return list.items.flatMap((item) => {
+        const v = isMap(item) ? item.get(path.at(-1)!) : undefined;
+        return typeof v === "string" ? [v] : [];
+      });
+    },
+  };
+}
