@@ -9,7 +9,7 @@ import { fileHash, modulesKey, readLayout, writeLayout, writeStamp } from "./sta
 import { COMPILE_OUTPUT, startCompile, type Compile } from "./compile.js";
 import { echoCommand, formatCommand, run, tailLines } from "../platform/exec.js";
 import { projectPaths } from "../project/paths.js";
-import { dispatchClusterWarnings, goroutineWarnings } from "./source-checks.js";
+import { dispatchClusterWarnings, goroutineWarnings, registrationWarnings } from "./source-checks.js";
 import { resolvePlugins, type PluginTarget } from "./plugins.js";
 import { legacyWarning, loadProject, type Project } from "../project/config.js";
 import { PROJECT_FILE } from "../project/root.js";
@@ -78,7 +78,11 @@ async function buildPlugin(
   const temp = compile.temp;
   try {
     // The source checks read only the sources: they run while the compiler does.
-    const lint = Promise.all([goroutineWarnings(plugin.absDir, plugin.dir), dispatchClusterWarnings(plugin.absDir, plugin.dir, clusters, envoyConfig)]);
+    const lint = Promise.all([
+      goroutineWarnings(plugin.absDir, plugin.dir),
+      dispatchClusterWarnings(plugin.absDir, plugin.dir, clusters, envoyConfig),
+      config.toolchain === "go" ? registrationWarnings(plugin.absDir, plugin.dir) : [],
+    ]);
     lint.catch(() => {});
     await runStep(compile, plugin, root, options, `${plugin.dir}/ did not compile`);
 

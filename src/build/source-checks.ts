@@ -56,3 +56,36 @@ export async function dispatchClusterWarnings(pluginDir: string, pluginRel: stri
   }
   return warnings;
 }
+
+const REGISTRATION = /\b(?:proxywasm\.)?(Set(?:VM|Http|Plugin|Tcp)Context)\s*\(/;
+
+/**
+ * Contexts registered in main(): a c-shared Go module runs its init functions
+ * and never main(), so Envoy would find no VM context and the plugin would
+ * fail at its start with a nil-pointer panic (upstream Go only; a TinyGo
+ * module runs main()).
+ */
+export async function registrationWarnings(pluginDir: string, pluginRel: string): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const rel of await sourceFiles(pluginDir)) {
+    if (!rel.endsWith(".go")) continue;
+    const code = codeLines(await readFile(path.join(pluginDir, rel), "utf8"));
+    let depth = 0;
+    let inMain = false;
+    code.forEach((line, index) => {
+      if (depth === 0 && /^func\s+main\s*\(\s*\)/.test(line)) inMain = true;
+      const call = REGISTRATION.exec(line);
+      if (inMain && call !== null) {
+        warnings.push(
+          `${pluginRel}/${rel}:${index + 1}: ${call[1]} is called in main(), which a c-shared Go module never runs: move it into func init() (else the plugin fails at its start)`,
+        );
+      }
+      for (const ch of line) {
+        if (ch === "{") depth++;
+        else if (ch === "}") depth--;
+      }
+      if (depth === 0) inMain = false;
+    });
+  }
+  return warnings;
+}

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { dispatchClusterWarnings, goroutineWarnings } from "../../src/build/source-checks.js";
+import { dispatchClusterWarnings, goroutineWarnings, registrationWarnings } from "../../src/build/source-checks.js";
 
 let dir: string | undefined;
 afterEach(async () => {
@@ -46,5 +46,30 @@ describe("goroutineWarnings", () => {
     const warnings = await goroutineWarnings(dir, "plugin");
     expect(warnings.map((w) => w.split(": ")[0])).toEqual(["plugin/main.go:4", "plugin/main.go:5", "plugin/main.go:9"]);
     expect(warnings[0]).toContain("OnTick");
+  });
+});
+
+describe("registrationWarnings", () => {
+  it("names a context registered in main() (never run in a c-shared module), not one registered in init()", async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "envoywasm-lint-"));
+    await writeFile(
+      path.join(dir, "main.go"),
+      [
+        "package main",
+        "",
+        "func main() {",
+        '\tif true { log("}") }',
+        "\tproxywasm.SetVMContext(&vmContext{})",
+        "}",
+        "",
+        "func init() {",
+        "\tproxywasm.SetHttpContext(newHttp)",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    expect(await registrationWarnings(dir, "plugin")).toEqual([
+      "plugin/main.go:5: SetVMContext is called in main(), which a c-shared Go module never runs: move it into func init() (else the plugin fails at its start)",
+    ]);
   });
 });
