@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { closest } from "../platform/closest.js";
 import { readConfigText } from "./config-lines.js";
+import { firstGoPanic } from "./go-panic.js";
 
 /**
  * Envoy explains a failure as a cascade: one line with the cause, then
@@ -87,6 +88,25 @@ const RULES: Rule[] = [
       message: "the module is not a proxy-wasm plugin (no proxy_abi_version_* export)",
       hint: "import github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm and call proxywasm.SetVMContext in init()",
     }),
+  },
+  {
+    // A Go panic while the VM or the plugin starts (OnVMStart, OnPluginStart, NewPluginContext), told by its message.
+    pattern: /Function: proxy_on_\w+ failed: Uncaught/,
+    explain: (m, lines, files) => {
+      const panic = firstGoPanic(lines, files?.root ?? process.cwd());
+      if (panic === undefined) return { message: `the plugin trapped while starting (${m[0].replace(/^Function: /, "").replace(/ failed:.*$/, "")})`, hint: "its log above says where" };
+      if (panic.unregistered) {
+        return {
+          message: `the plugin registered no VM context: it panicked in ${panic.callback} (${panic.message ?? "nil pointer dereference"}) because proxywasm.SetVMContext was never called`,
+          hint: "call proxywasm.SetVMContext in func init(): a c-shared Go module never runs main()",
+        };
+      }
+      const at = [panic.func, panic.location === undefined ? undefined : `(${panic.location})`].filter(Boolean).join(" ");
+      return {
+        message: `the plugin panicked while starting (in ${panic.callback}): ${panic.message ?? "see its log"}${at === "" ? "" : ` at ${at}`}`,
+        hint: "fix it and run `envoywasm up` again; `envoywasm logs envoy` has the whole panic",
+      };
+    },
   },
   {
     pattern: /Failed to (?:configure|start) base Wasm plugin|Failed to start base Wasm/,

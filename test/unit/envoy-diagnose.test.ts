@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -207,5 +207,23 @@ describe("config errors on the user's envoy.yaml line, never the derived file", 
     );
     expect(d?.message).toBe('envoy.yaml:17: a route sends requests to cluster "backnd", which is not defined');
     expect(d?.hint).toBe('did you mean "backend"? the clusters are backend');
+  });
+});
+
+describe("a Go panic while the plugin starts, by its real cause (Envoy 1.40's output, fixtures)", () => {
+  const fixture = (name: string) => readFileSync(path.join(import.meta.dirname, "..", "fixtures", name), "utf8").split("\n");
+
+  it("a panic in OnPluginStart: its message and the plugin's file:line, not 'returned false'", () => {
+    const d = diagnoseEnvoy(fixture("envoy-go-panic-at-start.log"), { root: "/tmp/pan/pn" });
+    expect(d?.message).toBe(
+      "the plugin panicked while starting (in proxy_on_configure): assignment to entry in nil map at main.(*pluginContext).OnPluginStart (plugin/main.go:83)",
+    );
+    expect(d?.message).not.toContain("returned false");
+  });
+
+  it("contexts registered in main(): no VM context, said as such, with the fix", () => {
+    const d = diagnoseEnvoy(fixture("envoy-go-unregistered.log"), { root: "/tmp/pan/pn" });
+    expect(d?.message).toContain("the plugin registered no VM context: it panicked in proxy_on_context_create");
+    expect(d?.hint).toBe("call proxywasm.SetVMContext in func init(): a c-shared Go module never runs main()");
   });
 });

@@ -1,5 +1,5 @@
-import path from "node:path";
 import type { FailurePolicy } from "../../envoy/bootstrap.js";
+import { parseGoPanic } from "../../envoy/go-panic.js";
 
 /**
  * Watches Envoy's lines for a plugin that trapped (a Go panic), and tells it
@@ -73,7 +73,7 @@ export class TrapWatcher {
     const failed = FAILED.exec(line);
     if (failed !== null) {
       this.flush();
-      this.pending = { callback: failed[1]!, ...this.fromPanicText(this.fragments), failurePolicy: this.failurePolicy };
+      this.pending = { callback: failed[1]!, ...parseGoPanic(this.fragments, this.root), failurePolicy: this.failurePolicy };
       this.fragments = [];
       // The backtrace follows on lines of its own; report once it has passed.
       this.timer = setTimeout(() => this.flush(), 100);
@@ -94,33 +94,6 @@ export class TrapWatcher {
     this.pending = undefined;
     if (trap !== undefined) this.onTrap(trap);
   }
-
-  /**
-   * The Go runtime prints a panic in many small writes, and Envoy logs each
-   * as a line with its trailing newline cut off; so read the fragments as
-   * they come rather than as text: "panic: " then the message, a "main.…"
-   * frame, then "\t", "/abs/path/main.go", ":", "50".
-   */
-  private fromPanicText(fragments: string[]): Omit<PluginTrap, "callback" | "failurePolicy"> {
-    const out: Omit<PluginTrap, "callback" | "failurePolicy"> = {};
-    const start = fragments.findIndex((f) => f.startsWith("panic: "));
-    if (start < 0) return out;
-    const rest = fragments.slice(start);
-    const inline = rest[0]!.slice("panic: ".length).trim();
-    const message = inline !== "" ? inline : rest[1]?.trim();
-    if (message !== undefined && message !== "") out.message = message.replace(/ \[recovered\]$/, "");
-    const func = rest.find((f) => /^main\.\S+$/.test(f));
-    if (func !== undefined) out.func = func;
-    for (let i = 0; i < rest.length; i++) {
-      const file = rest[i]!;
-      if (!/^\/\S+\.go$/.test(file) || file.includes("/pkg/mod/") || file.includes("/src/runtime/")) continue;
-      const line = rest[i + 1] === ":" && /^\d+$/.test(rest[i + 2] ?? "") ? `:${rest[i + 2]}` : "";
-      const rel = path.relative(this.root, file);
-      out.location = (rel.startsWith("..") ? file : rel) + line;
-      break;
-    }
-    return out;
-  }
 }
 
 /** What a trap means for the requests that follow, per envoy.yaml's failure_policy. */
@@ -137,6 +110,6 @@ export function describeTrap(trap: PluginTrap): string[] {
     lines.push(`  at ${[trap.func, trap.location === undefined ? undefined : `(${trap.location})`].filter(Boolean).join(" ")}`);
   }
   lines.push(`  ${CONSEQUENCE[trap.failurePolicy]}`);
-  lines.push("  Fix the plugin, then stop and start `envoywasm up` again.");
+  lines.push("  Fix it and save (under `up --watch`), or run `envoywasm reload`: the fixed module gets a new VM.");
   return lines;
 }

@@ -1,0 +1,82 @@
+import path from "node:path";
+
+/**
+ * A Go plugin's panic as Envoy prints it: the Go runtime writes the panic in
+ * many small writes and Envoy logs each as a `wasm log` line of its own
+ * ("panic: ", the message, "goroutine ", "1", " [", "running", …, the frame
+ * "main.(*httpContext).OnHttpRequestHeaders", "\t", "/abs/main.go", ":",
+ * "50"), then "Function: proxy_on_… failed: Uncaught RuntimeError" and V8's
+ * backtrace of the VM.
+ */
+export interface GoPanic {
+  /** The panic message, e.g. "assignment to entry in nil map". */
+  message?: string;
+  /** The plugin's function that panicked, e.g. main.(*httpContext).OnHttpRequestHeaders. */
+  func?: string;
+  /** Where, relative to the project root when it is inside it, e.g. plugin/main.go:50. */
+  location?: string;
+}
+
+/** The text of one `wasm log` line of Envoy's log (the plugin's words after its names). */
+export const PLUGIN_FRAGMENT = /\]\[\w+\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
+/** Envoy telling that a callback into the VM trapped. */
+export const TRAP_LINE = /Function: (\w+) failed: Uncaught \w+: /;
+/** A frame of V8's backtrace of the VM. */
+export const BACKTRACE_FRAME = /^\s+\d+:\s+0x[0-9a-f]+ - (\S+)$/;
+
+/** Reads a panic from the fragments that follow "panic: " (or "fatal error: "). */
+export function parseGoPanic(fragments: readonly string[], root: string): GoPanic {
+  const out: GoPanic = {};
+  const start = fragments.findIndex((f) => /^(panic|fatal error): /.test(f));
+  if (start < 0) return out;
+  const rest = fragments.slice(start);
+  const inline = rest[0]!.replace(/^(panic|fatal error): /, "").trim();
+  const message = inline !== "" ? inline : rest[1]?.trim();
+  if (message !== undefined && message !== "") out.message = message.replace(/ \[recovered\]$/, "");
+  const func = rest.find((f) => /^main\.\S+$/.test(f));
+  if (func !== undefined) out.func = func;
+  for (let i = 0; i < rest.length; i++) {
+    const file = rest[i]!;
+    if (!/^\/\S+\.go$/.test(file) || file.includes("/pkg/mod/") || file.includes("/src/runtime/")) continue;
+    const line = rest[i + 1] === ":" && /^\d+$/.test(rest[i + 2] ?? "") ? `:${rest[i + 2]}` : "";
+    const rel = path.relative(root, file);
+    out.location = (rel.startsWith("..") ? file : rel) + line;
+    break;
+  }
+  return out;
+}
+
+export interface StartPanic extends GoPanic {
+  /** The proxy-wasm callback that trapped, e.g. proxy_on_configure. */
+  callback: string;
+  /** No VM context was ever registered: SetVMContext is not called from an init function. */
+  unregistered: boolean;
+}
+
+/** The first Go panic in Envoy's lines, with the callback that trapped; undefined when there is none. */
+export function firstGoPanic(lines: readonly string[], root: string): StartPanic | undefined {
+  const fragments: string[] = [];
+  let panicking = false;
+  for (let i = 0; i < lines.length; i++) {
+    const fragment = PLUGIN_FRAGMENT.exec(lines[i]!);
+    if (fragment !== null) {
+      if (/^(panic|fatal error): /.test(fragment[1] ?? "")) panicking = true;
+      if (panicking) fragments.push(fragment[1] ?? "");
+      continue;
+    }
+    const trap = TRAP_LINE.exec(lines[i]!);
+    if (trap === null || !panicking) continue;
+    const frames: string[] = [];
+    for (let j = i + 1; j < lines.length && frames.length < 40; j++) {
+      const frame = BACKTRACE_FRAME.exec(lines[j]!);
+      if (frame !== null) frames.push(frame[1]!);
+      else if (!/^Proxy-Wasm plugin in-VM backtrace:/.test(lines[j]!)) break;
+    }
+    const panic = parseGoPanic(fragments, root);
+    const inPlugin = frames.some((f) => f.startsWith("main."));
+    const unregistered =
+      !inPlugin && /nil pointer dereference/.test(panic.message ?? "") && frames.some((f) => /createPluginContext|proxyOnContextCreate|proxyOnVMStart/.test(f));
+    return { ...panic, callback: trap[1]!, unregistered };
+  }
+  return undefined;
+}
