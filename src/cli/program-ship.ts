@@ -59,6 +59,7 @@ export function registerShipCommands(program: Command): void {
     .option("--plugin <dir>", "the plugin folder, when the project has several")
     .option("-o, --out <dir>", "write <project>-<kind>.yaml into <dir> instead of printing it")
     .addOption(new Option("--phase <phase>", "istio: where in the filter chain the plugin runs").choices(["AUTHN", "AUTHZ", "STATS", "UNSPECIFIED_PHASE"]))
+    .option("--json", 'print {"target", "plugin", "moduleSha256", "source", "file"?, "contents"} and nothing else on stdout')
     .addHelpText(
       "after",
       example(`envoywasm export istio > wasmplugin.yaml
@@ -66,7 +67,7 @@ export function registerShipCommands(program: Command): void {
         envoywasm export istio --image ghcr.io/acme/my-plugin:v1 --sha256 <manifest digest> --phase AUTHZ
         envoywasm export envoy --url https://downloads.example.com/my-plugin.wasm`),
     )
-    .action(async (target: ExportTarget, opts: { image?: string; sha256?: string; url?: string; plugin?: string; out?: string; phase?: IstioPhase }, command: Command) => {
+    .action(async (target: ExportTarget, opts: { image?: string; sha256?: string; url?: string; plugin?: string; out?: string; phase?: IstioPhase; json?: boolean }, command: Command) => {
       const { runExport } = await import("../commands/export.js");
       await runExport(target, opts, globals(command));
     });

@@ -142,18 +142,20 @@ export function buildProgram(): Command {
         "backend change restarts the backend. Exits 1 when it could not.",
     )
     .addHelpText("after", example("envoywasm build && envoywasm reload"))
-    .action(async (_opts: unknown, command: Command) => {
+    .option("--json", 'print {"reloaded", "message"} and nothing else on stdout')
+    .action(async (opts: { json?: boolean }, command: Command) => {
       const { runReload } = await import("../commands/reload.js");
-      await runReload(globals(command));
+      await runReload(opts, globals(command));
     });
 
   program
     .command("down")
     .summary("stop the project's run: `up -d`, or a foreground `up` elsewhere (and a crashed run's leftovers)")
     .addHelpText("after", example("envoywasm down"))
-    .action(async (_opts: unknown, command: Command) => {
+    .option("--json", 'print {"wasRunning", "stopped", "leftovers"} and nothing else on stdout')
+    .action(async (opts: { json?: boolean }, command: Command) => {
       const { runDown } = await import("../commands/down.js");
-      await runDown(globals(command));
+      await runDown(opts, globals(command));
     });
 
   program

@@ -55,8 +55,12 @@ async function waitGone(alive: () => boolean, timeoutMs: number): Promise<boolea
 
 const warn = (m: string) => ui.warn(m);
 
-export async function runDown(globals: { cwd: string }): Promise<void> {
+export async function runDown(opts: { json?: boolean }, globals: { cwd: string }): Promise<void> {
   const result = await down({ cwd: globals.cwd, warn });
+  if (opts.json === true) {
+    ui.resultJson(result);
+    return;
+  }
   if (!result.wasRunning) {
     ui.info("nothing is running in this project");
     return;

@@ -4,7 +4,7 @@ import { ui } from "../ui/output.js";
 
 export async function runExport(
   target: ExportTarget,
-  opts: { image?: string; sha256?: string; url?: string; plugin?: string; out?: string; phase?: IstioPhase },
+  opts: { image?: string; sha256?: string; url?: string; plugin?: string; out?: string; phase?: IstioPhase; json?: boolean },
   g: { cwd: string },
 ): Promise<void> {
   const { openProject } = await import("../project/load.js");
@@ -23,6 +23,10 @@ export async function runExport(
     onPhase: (phase) => ui.info(`${phase}…`),
     onWarning: (message) => ui.warn(message),
   });
+  if (opts.json === true) {
+    ui.resultJson({ target: result.target, plugin: result.plugin, moduleSha256: result.moduleSha256, source: result.source, file: result.file, contents: result.contents });
+    return;
+  }
   if (result.file === undefined) {
     ui.result(result.contents);
     return;

@@ -8,7 +8,7 @@ import { ui } from "../ui/output.js";
 
 const warn = (m: string) => ui.warn(m);
 
-export async function runReload(globals: { cwd: string }): Promise<void> {
+export async function runReload(opts: { json?: boolean }, globals: { cwd: string }): Promise<void> {
   const project = await loadProject(globals.cwd);
   const paths = projectPaths(project);
   const state = await readState(paths.runState, warn);
@@ -30,5 +30,6 @@ export async function runReload(globals: { cwd: string }): Promise<void> {
   const compilerOutput = prepared?.ok === false ? prepared.compilerOutput : undefined;
   if (compilerOutput !== undefined) process.stderr.write(compilerOutput.endsWith("\n") ? compilerOutput : `${compilerOutput}\n`);
   if (!result.ok) throw new UserError(result.message, result.hint === undefined ? undefined : { hint: result.hint });
-  ui.success(result.message);
+  if (opts.json === true) ui.resultJson({ reloaded: result.unchanged !== true, message: result.message });
+  else ui.success(result.message);
 }
