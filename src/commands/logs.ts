@@ -1,37 +1,14 @@
-import { readdir } from "node:fs/promises";
-import path from "node:path";
-import { UsageError, UserError } from "../errors.js";
-import { failurePolicyIn } from "../envoy/bootstrap.js";
+import { UsageError } from "../errors.js";
+import { failurePolicyIn, type FailurePolicy } from "../envoy/bootstrap.js";
 import { loadProject } from "../project/config.js";
 import { projectPaths } from "../project/paths.js";
-import { isWasmLine, formatLine } from "../run/logs/format.js";
-import { LogFollower, mergeEntries, readEntries, tailEntries, type LogEntry } from "../run/logs/read.js";
-import { TrapWatcher, type PluginTrap } from "../run/logs/traps.js";
-import { delay } from "../run/runtime/process.js";
+import { readEnvoyConfig } from "../project/load.js";
+import { formatLine, prefixed, readablePluginLine } from "../run/logs/format.js";
+import { describePanic, type LogRecord } from "../run/logs/records.js";
+import { reportTrap } from "../run/logs/trap-report.js";
+import { viewLogs } from "../run/logs/view.js";
 import { ui } from "../ui/output.js";
 import { writeOut } from "../ui/write.js";
-import { reportTrap } from "../run/logs/trap-report.js";
-import { readEnvoyConfig } from "../project/load.js";
-
-export interface LogsOptions {
-  cwd: string;
-  services?: string[];
-  follow?: boolean;
-  tail?: number;
-  /** Only lines at or after this time (ms since epoch). */
-  since?: number;
-  wasm?: boolean;
-  /** Ends a follow. */
-  signal?: AbortSignal;
-  /** Writes one line; a promise makes the reader wait (a slow pipe). */
-  write: (service: string, line: string) => void | Promise<void>;
-  /** Which services there are, once known (for aligned prefixes). */
-  onServices?: (services: string[]) => void;
-  /** Told each time the plugin trapped (a Go panic), whatever the filters show. */
-  onTrap?: (trap: PluginTrap) => void;
-  /** Told once a follow has caught up and waits for new lines. */
-  onFollowing?: () => void;
-}
 
 /** "90s", "5m", "2h", "1d" → milliseconds. */
 export function parseDuration(text: string): number {
@@ -41,94 +18,14 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * unit;
 }
 
-const ORDER = ["envoy", "backend", "build", "supervisor"];
-
-/** The services that have logs: envoy, backend, build (compiler output of reloads), supervisor (of up -d). */
-export async function servicesWithLogs(logsDir: string): Promise<string[]> {
-  return (await readdir(logsDir).catch(() => [] as string[]))
-    .filter((f) => f.endsWith(".log") && !/\.\d+\.log$/.test(f))
-    .map((f) => f.slice(0, -4))
-    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-/**
- * Reads back what `up` wrote to .envoywasm/logs: the services' lines merged
- * in time order, then (with follow) new lines as they come, until the
- * signal. Never reads a whole file into memory.
- */
-export async function logs(options: LogsOptions): Promise<void> {
-  const project = await loadProject(options.cwd);
-  const paths = projectPaths(project);
-  const available = await servicesWithLogs(paths.logs);
-  if (available.length === 0) {
-    throw new UserError("no logs yet: this project has not been run", { hint: "start it with `envoywasm up` (or `up -d`)" });
-  }
-  const requested = options.services === undefined || options.services.length === 0 ? available.filter((s) => s !== "supervisor") : options.services;
-  for (const s of requested) {
-    if (!available.includes(s)) throw new UsageError(`no logs for "${s}"`, { hint: `logs there are: ${available.join(", ")}` });
-  }
-  options.onServices?.(requested);
-  const keep = (e: LogEntry) => (options.since === undefined || e.at >= options.since) && (options.wasm !== true || isWasmLine(e.line));
-
-  const onTrap = options.onTrap;
-  let traps: TrapWatcher | undefined;
-  if (onTrap !== undefined && requested.includes("envoy")) {
-    const bootstrap = await readEnvoyConfig(project).catch(() => undefined);
-    traps = new TrapWatcher(project.root, onTrap, failurePolicyIn(bootstrap));
-  }
-  const file = (s: string) => path.join(paths.logs, `${s}.log`);
-  // Followers start where the backlog ends, so no line is shown twice or missed.
-  const followers = options.follow === true ? await Promise.all(requested.map((s) => new LogFollower(file(s), s).atEnd())) : [];
-
-  if (options.tail !== undefined) {
-    const tails = await Promise.all(requested.map((s) => tailEntries(file(s), s, options.tail!, keep)));
-    const merged = tails.flat().sort((a, b) => a.at - b.at);
-    for (const e of merged.slice(Math.max(0, merged.length - options.tail))) {
-      traps?.feed(e.service, e.line);
-      await options.write(e.service, e.line);
-    }
-  } else {
-    for await (const e of mergeEntries(requested.map((s) => readEntries(file(s), s)))) {
-      traps?.feed(e.service, e.line);
-      if (keep(e)) await options.write(e.service, e.line);
-    }
-  }
-  traps?.flush();
-  if (options.follow !== true) return;
-
-  options.onFollowing?.();
-  const aborted = abortPromise(options.signal);
-  while (options.signal?.aborted !== true) {
-    await Promise.race([delay(150), aborted]);
-    const fresh = (await Promise.all(followers.map((f) => f.readNew()))).flat().sort((a, b) => a.at - b.at);
-    for (const e of fresh) {
-      traps?.feed(e.service, e.line);
-      if (keep(e)) await options.write(e.service, e.line);
-    }
-  }
-  traps?.flush();
-}
-
-function rank(service: string): number {
-  const i = ORDER.indexOf(service);
-  return i < 0 ? 99 : i;
-}
-
-/** One promise per follow, not one listener per poll. */
-function abortPromise(signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return new Promise(() => {});
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-}
-
 export interface LogsFlags {
   follow?: boolean;
   tail?: number;
   since?: string;
   wasm?: boolean;
   prefix?: boolean;
+  all?: boolean;
+  json?: boolean;
 }
 
 export async function runLogs(services: string[], flags: LogsFlags, globals: { cwd: string }): Promise<void> {
@@ -138,25 +35,61 @@ export async function runLogs(services: string[], flags: LogsFlags, globals: { c
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   let known: string[] = [];
+  const project = await loadProject(globals.cwd);
+  let policy: FailurePolicy | undefined;
+  const failurePolicy = async () => (policy ??= failurePolicyIn(await readEnvoyConfig(project).catch(() => undefined)));
   try {
-    await logs({
-      cwd: globals.cwd,
+    await viewLogs({
+      logsDir: projectPaths(project).logs,
+      root: project.root,
       services,
       follow: flags.follow === true,
-      ...(flags.tail === undefined ? {} : { tail: flags.tail }),
-      ...(since === undefined ? {} : { since }),
+      tail: flags.tail,
+      since,
       wasm: flags.wasm === true,
+      all: flags.all === true || ui.verbose,
       signal: controller.signal,
       onServices: (s) => (known = s),
-      onTrap: reportTrap,
       onFollowing: () => ui.info(ui.paint("gray", `• following ${known.join(", ")} (Ctrl-C to stop)`)),
-      write: (service, line) => {
+      write: async (record) => {
+        if (record.panic?.callback !== undefined) {
+          const { message, func, location, callback } = record.panic;
+          reportTrap({ callback, message, func, location, failurePolicy: await failurePolicy() });
+        }
+        if (flags.json === true) return writeOut(`${JSON.stringify(recordJson(record))}\n`);
         const width = Math.max(...known.map((s) => s.length));
-        return writeOut(`${formatLine(service, line, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known, readable: !ui.verbose })}\n`);
+        return writeOut(`${renderRecord(record, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known, readable: !ui.verbose })}\n`);
       },
     });
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
   }
+}
+
+/** A record as `logs` shows it: a panic as its explanation, a plugin message with its continuation lines under it. */
+function renderRecord(record: LogRecord, o: Parameters<typeof formatLine>[2]): string {
+  if (o.readable === true && record.panic !== undefined && record.plugin !== undefined) {
+    const text = readablePluginLine({ ...record.plugin, level: "error", message: describePanic(record.panic) });
+    return prefixed(record.service, text, { ...o, highlight: "error" });
+  }
+  if (o.readable === true && record.plugin !== undefined) {
+    const [first, ...more] = readablePluginLine(record.plugin).split("\n");
+    const level = record.plugin.level === "error" || record.plugin.level === "critical" ? "error" : "plugin";
+    return [first!, ...more].map((text) => prefixed(record.service, text, { ...o, highlight: level })).join("\n");
+  }
+  return record.lines.map((line) => formatLine(record.service, line, o)).join("\n");
+}
+
+/** `logs --json`: one record per line. */
+function recordJson(record: LogRecord) {
+  const kind = record.panic !== undefined ? "panic" : record.plugin !== undefined ? "plugin" : "line";
+  return {
+    service: record.service,
+    at: record.at === undefined ? undefined : new Date(record.at).toISOString(),
+    kind,
+    plugin: record.plugin === undefined ? undefined : { name: record.plugin.plugin, level: record.plugin.level, message: record.panic === undefined ? record.plugin.message : describePanic(record.panic) },
+    panic: record.panic,
+    lines: record.lines,
+  };
 }

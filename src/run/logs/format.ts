@@ -64,7 +64,12 @@ export function formatLine(service: string, line: string, o: FormatOptions): str
   const wasm = parts !== undefined || isWasmLine(line);
   const text = parts === undefined ? line : readablePluginLine(parts);
   const level = parts?.level;
-  const body = !o.colour || !wasm ? text : paint(level === "error" || level === "critical" ? ["bold", "red"] : ["bold", "yellow"], text);
+  return prefixed(service, text, { ...o, highlight: !wasm ? undefined : level === "error" || level === "critical" ? "error" : "plugin" });
+}
+
+/** `text` behind the service's prefix, highlighted as a plugin's line (red for its errors) when asked. */
+export function prefixed(service: string, text: string, o: FormatOptions & { highlight?: "plugin" | "error" }): string {
+  const body = !o.colour || o.highlight === undefined ? text : paint(o.highlight === "error" ? ["bold", "red"] : ["bold", "yellow"], text);
   if (!o.prefix) return body;
   const label = `${service.padEnd(o.width)} |`;
   return `${o.colour ? paint(colourFor(service, o.services), label) : label} ${body}`;

@@ -1,0 +1,126 @@
+import { BACKTRACE_FRAME, parseGoPanic, PLUGIN_FRAGMENT, TRAP_LINE, type GoPanic } from "../../envoy/go-panic.js";
+import { pluginLineParts, type PluginLine } from "./format.js";
+
+/**
+ * Service output as records rather than lines. Envoy writes a plugin message
+ * that holds newlines as one `wasm log` line followed by bare lines, a Go
+ * panic as dozens of one-fragment `wasm log` lines, and its own errors with
+ * a backtrace on lines of their own: a record keeps each of those whole, so
+ * every view (`logs`, `--wasm`, `--tail N`, `-f`, `--json`, `status`) shows,
+ * counts and filters the same things. The log files keep the raw lines.
+ */
+export interface LogRecord {
+  service: string;
+  /** When its first line was logged (ms since the epoch), when known. */
+  at?: number;
+  /** The lines as the service wrote them. */
+  lines: string[];
+  /** A plugin's message: the `wasm log` line's parts, its text including continuation lines. */
+  plugin?: PluginLine;
+  /** A Go panic or fatal error, its fragments read, and the callback that trapped (once Envoy said). */
+  panic?: GoPanic & { kind: "panic" | "fatal error"; callback?: string };
+}
+
+/** Envoy's own log line: `[2026-11-25 23:19:37.816][1406][error][wasm] …`. */
+const ENVOY_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]\[[\w-]+\]/;
+/** Envoy's default access log line: `[2026-11-25T23:19:37.816Z] "GET / HTTP/1.1" …`. */
+const ACCESS_LINE = /^\[\d{4}-\d\d-\d\dT[^\]]*\] "/;
+
+interface Pending {
+  record: LogRecord;
+  fragments?: string[];
+  /** The panic's trap line arrived: only its backtrace may follow. */
+  trapped?: boolean;
+}
+
+/** Assembles records from lines as they come, per service; `flush()` ends what is still open. */
+export class RecordAssembler {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly root: string,
+    private readonly emit: (record: LogRecord) => void,
+  ) {}
+
+  push(service: string, line: string, at?: number): void {
+    if (service !== "envoy") {
+      this.emit({ service, at, lines: [line] });
+      return;
+    }
+    const open = this.pending.get(service);
+    const fragment = PLUGIN_FRAGMENT.exec(line);
+    if (open?.fragments !== undefined) {
+      if (fragment !== null && open.trapped !== true) {
+        open.fragments.push(fragment[1] ?? "");
+        open.record.lines.push(line);
+        return;
+      }
+      const trap = TRAP_LINE.exec(line);
+      if (trap !== null && open.trapped !== true) {
+        open.trapped = true;
+        open.record.panic!.callback = trap[1];
+        open.record.lines.push(line);
+        return;
+      }
+      if (!ENVOY_LINE.test(line) && !ACCESS_LINE.test(line) && (open.trapped === true ? isBacktrace(line) : true)) {
+        open.record.lines.push(line);
+        return;
+      }
+    } else if (open !== undefined && !ENVOY_LINE.test(line) && !ACCESS_LINE.test(line)) {
+      // A continuation: a plugin message's next line, or Envoy's own multi-line message.
+      open.record.lines.push(line);
+      if (open.record.plugin !== undefined) open.record.plugin.message += `\n${line}`;
+      return;
+    }
+    this.end(service);
+    if (ACCESS_LINE.test(line)) {
+      this.emit({ service, at, lines: [line] });
+      return;
+    }
+    const parts = pluginLineParts(line);
+    if (parts !== undefined && /^(panic|fatal error): /.test(parts.message)) {
+      const kind = parts.message.startsWith("panic") ? "panic" : "fatal error";
+      this.pending.set(service, { record: { service, at, lines: [line], plugin: parts, panic: { kind } }, fragments: [parts.message] });
+      return;
+    }
+    this.pending.set(service, { record: { service, at, lines: [line], plugin: parts } });
+  }
+
+  /** Ends the open record of each service (at the end of a file, or after a quiet spell while following). */
+  flush(): void {
+    for (const service of [...this.pending.keys()]) this.end(service);
+  }
+
+  private end(service: string): void {
+    const open = this.pending.get(service);
+    if (open === undefined) return;
+    this.pending.delete(service);
+    if (open.fragments !== undefined) {
+      const record = open.record;
+      record.panic = { ...record.panic!, ...parseGoPanic(open.fragments, this.root) };
+      const frame = record.lines.map((l) => BACKTRACE_FRAME.exec(l)?.[1]).find((f) => f?.startsWith("main.") === true);
+      if (record.panic.func === undefined && frame !== undefined) record.panic.func = frame;
+    }
+    this.emit(open.record);
+  }
+}
+
+function isBacktrace(line: string): boolean {
+  return /^Proxy-Wasm plugin in-VM backtrace:/.test(line) || BACKTRACE_FRAME.test(line);
+}
+
+/** All records of a list of lines (one service), for a reader that has them all. */
+export function recordsOf(service: string, lines: readonly { line: string; at?: number }[], root: string): LogRecord[] {
+  const out: LogRecord[] = [];
+  const assembler = new RecordAssembler(root, (r) => out.push(r));
+  for (const l of lines) assembler.push(service, l.line, l.at);
+  assembler.flush();
+  return out;
+}
+
+/** A panic record told in a line: what, where, in which callback. */
+export function describePanic(panic: NonNullable<LogRecord["panic"]>): string {
+  const what = `${panic.kind}: ${panic.message ?? "(no message)"}`;
+  const at = [panic.func, panic.location === undefined ? undefined : `(${panic.location})`].filter(Boolean).join(" ");
+  return `${what}${at === "" ? "" : ` at ${at}`}${panic.callback === undefined ? "" : ` in ${panic.callback}`}`;
+}
