@@ -6,7 +6,7 @@ import type { EcdsPlan, ServicePlan } from "../plan.js";
 import { portInUse } from "../../platform/ports.js";
 import { delay } from "../runtime/process.js";
 import type { PreparedChange, PreparedReload } from "./prepared.js";
-import type { SupervisorHandle } from "../supervisor/supervise.js";
+import type { SupervisorHandle } from "../supervisor/handle.js";
 import { writeFileAtomic } from "../../platform/files.js";
 
 /**

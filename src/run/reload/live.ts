@@ -4,7 +4,7 @@ import { serveControl } from "../supervisor/control.js";
 import { childEnv } from "../supervisor/launch.js";
 import { isPreparedReload, type PreparedReload, type ReloadTarget } from "./prepared.js";
 import type { Reloader } from "./apply.js";
-import type { SupervisorHandle } from "../supervisor/supervise.js";
+import type { SupervisorHandle } from "../supervisor/handle.js";
 import { watchBuiltModules, watchSources } from "./watch.js";
 
 /**
