@@ -7,6 +7,7 @@ import { portInUse } from "../../platform/ports.js";
 import { delay } from "../runtime/process.js";
 import type { PreparedChange, PreparedReload } from "./prepared.js";
 import type { SupervisorHandle } from "../supervisor/handle.js";
+import type { ReloadResult } from "./result.js";
 import { writeFileAtomic } from "../../platform/files.js";
 
 /**
@@ -22,15 +23,6 @@ import { writeFileAtomic } from "../../platform/files.js";
  * prepared (built and derived) by a CLI process (reload-prepare.ts); this
  * side only compares it with what runs and applies it.
  */
-
-export interface ReloadResult {
-  ok: boolean;
-  /** One line: what changed, build and load time, which module serves. */
-  message: string;
-  hint?: string;
-  /** True when nothing needed doing. */
-  unchanged?: boolean;
-}
 
 export class Reloader {
   private queue: Promise<unknown> = Promise.resolve();
