@@ -7,10 +7,10 @@ import type { Readable } from "node:stream";
 import { formatCommand } from "../../platform/exec.js";
 import { ui } from "../../ui/output.js";
 import { identify, type ProcessIdentity } from "../../platform/identity.js";
-import { LineSplitter, RingBuffer } from "../logs/lines.js";
 import type { ServicePlan } from "../plan.js";
 import { findPortHolder } from "../../platform/ports.js";
 import type { ExitInfo, Service, ServiceRecord } from "./service.js";
+import { ServiceOutput } from "./output.js";
 import { childEnv } from "../supervisor/launch.js";
 
 /**
@@ -23,18 +23,15 @@ export class ProcessService implements Service {
   readonly exited: Promise<ExitInfo>;
   private child: ChildProcess | undefined;
   private identity: ProcessIdentity | undefined;
-  private exitInfo: ExitInfo | undefined;
-  private resolveExit!: (info: ExitInfo) => void;
-  private readonly recent = new RingBuffer(60);
+  private readonly output: ServiceOutput;
 
   constructor(
     private readonly spec: Pick<ServicePlan, "name" | "file" | "args" | "cwd" | "env" | "ports">,
-    private readonly onLine: (service: string, line: string) => void,
+    onLine: (service: string, line: string) => void,
   ) {
     this.name = spec.name;
-    this.exited = new Promise((resolve) => {
-      this.resolveExit = resolve;
-    });
+    this.output = new ServiceOutput(spec.name, onLine);
+    this.exited = this.output.exited;
   }
 
   get pid(): number | undefined {
@@ -42,15 +39,15 @@ export class ProcessService implements Service {
   }
 
   get done(): boolean {
-    return this.exitInfo !== undefined;
+    return this.output.done;
   }
 
   recentLines(): string[] {
-    return this.recent.all();
+    return this.output.recentLines();
   }
 
   record(): ServiceRecord {
-    return { name: this.name, ports: this.spec.ports, ...(this.identity === undefined ? {} : { process: this.identity }) };
+    return { name: this.name, ports: this.spec.ports, process: this.identity };
   }
 
   ownsPort(port: number): boolean | undefined {
@@ -84,53 +81,19 @@ export class ProcessService implements Service {
     }
     this.child = child;
     const outputs: (Readable | null)[] = pipes === undefined ? [child.stdout, child.stderr] : pipes.map((p) => readEnd(p.read));
-    const splitters = outputs.map((stream) => {
-      const splitter = new LineSplitter((line) => {
-        this.recent.push(line);
-        this.onLine(this.name, line);
-      });
-      stream?.setEncoding("utf8");
-      stream?.on("data", (chunk: string) => splitter.push(chunk));
-      return { stream, splitter };
-    });
-    let streamsOpen = splitters.length;
-    let exitSeen: ExitInfo | undefined;
-    const finish = () => {
-      if (exitSeen !== undefined && streamsOpen === 0 && this.exitInfo === undefined) {
-        this.exitInfo = exitSeen;
-        this.resolveExit(exitSeen);
-      }
-    };
-    for (const { stream, splitter } of splitters) {
-      stream?.on("close", () => {
-        splitter.flush();
-        streamsOpen--;
-        finish();
-      });
-    }
+    for (const stream of outputs) if (stream !== null) this.output.follow(stream);
     // Listen before anything can happen: a program may exit at once.
-    child.once("exit", (code, signal) => {
-      exitSeen = { code, signal };
-      // A grandchild may hold the pipes open; do not wait for them forever.
-      setTimeout(() => {
-        streamsOpen = 0;
-        finish();
-      }, 500).unref();
-      finish();
-    });
+    child.once("exit", (code, signal) => this.output.programEnded({ code, signal }));
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", () => resolve());
       child.once("error", (error) => {
-        if (this.exitInfo === undefined) {
-          this.exitInfo = { code: 127, signal: null };
-          this.resolveExit(this.exitInfo);
-        }
+        this.output.endNow({ code: 127, signal: null });
         reject(error);
       });
     });
     // Record the identity of the program itself: after setpriv's exec, and once its command line shows
     // (a process has none for an instant around an exec).
-    for (let i = 0; i < 100 && this.exitInfo === undefined; i++) {
+    for (let i = 0; i < 100 && !this.output.done; i++) {
       const id = identify(child.pid!);
       if (id !== undefined && id.command !== "" && (setpriv === undefined || !id.command.startsWith(setpriv))) break;
       await new Promise((r) => setTimeout(r, 5));
@@ -140,7 +103,7 @@ export class ProcessService implements Service {
 
   async stop(graceMs: number): Promise<ExitInfo> {
     if (this.child === undefined) return { code: null, signal: null };
-    if (this.exitInfo !== undefined) return this.exitInfo;
+    if (this.output.done) return this.exited;
     this.signalGroup("SIGTERM");
     const timer = setTimeout(() => this.signalGroup("SIGKILL"), graceMs);
     try {
@@ -159,7 +122,7 @@ export class ProcessService implements Service {
   private signalGroup(signal: NodeJS.Signals): void {
     const pid = this.child?.pid;
     // Once it exited, its pid alone may already be someone else's: only the group (still ours while any member lives).
-    if (pid !== undefined) signalProcessGroup(pid, signal, this.exitInfo === undefined);
+    if (pid !== undefined) signalProcessGroup(pid, signal, !this.output.done);
   }
 }
 
