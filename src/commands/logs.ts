@@ -11,6 +11,7 @@ import { delay } from "../run/runtime/process.js";
 import { ui } from "../ui/output.js";
 import { writeOut } from "../ui/write.js";
 import { reportTrap } from "../run/logs/trap-report.js";
+import { claimSignals } from "../platform/exit-hook.js";
 
 export interface LogsOptions {
   cwd: string;
@@ -133,9 +134,11 @@ export interface LogsFlags {
 export async function runLogs(services: string[], flags: LogsFlags, globals: { cwd: string }): Promise<void> {
   const since = flags.since === undefined ? undefined : Date.now() - parseDuration(flags.since);
   const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  // Ctrl-C (SIGTERM, a closed terminal) stops following; a second one ends the process.
+  const releaseSignals = claimSignals(() => {
+    releaseSignals();
+    controller.abort();
+  });
   let known: string[] = [];
   try {
     await logs({
@@ -155,7 +158,6 @@ export async function runLogs(services: string[], flags: LogsFlags, globals: { c
       },
     });
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
+    releaseSignals();
   }
 }

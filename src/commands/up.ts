@@ -19,6 +19,7 @@ import { projectPaths } from "../project/paths.js";
 import { PACKAGE_ROOT } from "../platform/package-root.js";
 import { SUPERVISOR_NODE_FLAGS, supervisorEnv } from "../run/supervisor/launch.js";
 import { writeFileAtomic } from "../platform/files.js";
+import { claimSignals } from "../platform/exit-hook.js";
 
 export interface UpFlags {
   detach?: boolean;
@@ -199,13 +200,13 @@ async function startDetached(plan: RunPlan, stateDir: string, early: EarlySuperv
   early.handedOver = true;
   for (const f of readdirSync(plan.logsDir)) if (f.startsWith(STARTING_LOG)) rmSync(path.join(plan.logsDir, f), { force: true });
   const child = early.child;
-  // Ctrl-C while it starts: the background supervisor must not carry on alone.
+  // Ctrl-C while it starts: the background supervisor must not carry on alone. A second one is not waited for.
   let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const releaseSignals = claimSignals((signal) => {
+    releaseSignals();
     interrupted = signal;
     child.kill("SIGTERM");
-  };
-  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
+  });
   const message = await new Promise<DaemonMessage | { type: "exit"; code: number | null }>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       resolve({ type: "exit", code: child.exitCode });
@@ -219,7 +220,7 @@ async function startDetached(plan: RunPlan, stateDir: string, early: EarlySuperv
       if (error !== null && error !== undefined) resolve({ type: "exit", code: child.exitCode });
     });
   });
-  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+  releaseSignals();
   child.removeAllListeners();
   if (interrupted !== undefined) {
     if (message.type !== "exit" && child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
