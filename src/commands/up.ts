@@ -61,17 +61,17 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
     onPhase: (p) => ui.info(ui.paint("gray", `• ${p}`)),
     onWarning: (w) => ui.warn(w),
     onCompilerOutput: (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
-    ...(flags.envoy === undefined ? {} : { envoy: flags.envoy }),
-    ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
-    ...(flags.wasmLogLevel === undefined ? {} : { wasmLogLevel: flags.wasmLogLevel }),
-    ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
-    ...(flags.baseId === undefined ? {} : { baseId: flags.baseId }),
-    ...(flags.readyTimeout === undefined ? {} : { readyTimeoutMs: flags.readyTimeout * 1000 }),
-    ...(flags.docker === undefined ? {} : { docker: flags.docker }),
-    ...(flags.envoyImage === undefined ? {} : { envoyImage: flags.envoyImage }),
-    ...(flags.pull === undefined ? {} : { pull: flags.pull }),
-    ...(flags.expose === undefined ? {} : { expose: flags.expose }),
-    ...(flags.watch === undefined ? {} : { watch: flags.watch }),
+    envoy: flags.envoy,
+    logLevel: flags.logLevel,
+    wasmLogLevel: flags.wasmLogLevel,
+    concurrency: flags.concurrency,
+    baseId: flags.baseId,
+    readyTimeoutMs: flags.readyTimeout === undefined ? undefined : flags.readyTimeout * 1000,
+    docker: flags.docker,
+    envoyImage: flags.envoyImage,
+    pull: flags.pull,
+    expose: flags.expose,
+    watch: flags.watch,
   };
   if (flags.expose === true) ui.warn("--expose: Envoy's listeners (and, in Docker, every published port) are reachable from other machines; its admin interface can shut it down and dumps its config");
 
@@ -229,7 +229,7 @@ async function startDetached(plan: RunPlan, stateDir: string, early: EarlySuperv
   if (child.connected) child.disconnect();
   child.unref();
   if (message.type === "ready") return message.ms;
-  if (message.type === "failed") throw new UserError(message.message, message.hint === undefined ? undefined : { hint: message.hint });
+  if (message.type === "failed") throw new UserError(message.message, { hint: message.hint });
   const log = await readFile(path.join(plan.logsDir, "supervisor.log"), "utf8").catch(() => "");
   throw new UserError(`the background supervisor exited (code ${message.code}) before the services were ready${log.trim() === "" ? "" : `:\n${log.trim().split("\n").slice(-12).join("\n")}`}`);
 }

@@ -74,12 +74,7 @@ export class DockerRuntime implements Runtime {
     await this.net.start();
   }
 
-  /**
-   * Every container runs as the user who ran envoywasm (with their groups),
-   * with no capabilities and no way to gain any: it can read the project
-   * exactly as that user can natively, and no more (root included: without
-   * CAP_DAC_OVERRIDE it cannot read other users' private files).
-   */
+  /** As the user who ran envoywasm, with no capabilities: it reads the project as that user can natively, and no more. */
   private confinement() {
     const groups = this.runtime.groups ?? [];
     return { SecurityOpt: ["no-new-privileges"], CapDrop: ["ALL"], ...(groups.length === 0 ? {} : { GroupAdd: groups.map(String) }) };
@@ -152,12 +147,7 @@ export class DockerRuntime implements Runtime {
     return this.killedOutside.has(id);
   }
 
-  /**
-   * A stopping engine first stops every container, then goes; whoever sees a
-   * container end sees the engine still answering. So when a kill came from
-   * outside, give the engine three seconds to go (its event stream ends) before
-   * deciding it was a `docker stop`.
-   */
+  /** A stopping engine stops its containers before it goes: after a kill from outside, give it 3 s to go before calling it a `docker stop`. */
   async lostEngine(): Promise<string | undefined> {
     const deadline = Date.now() + (this.killedOutside.size > 0 ? 3000 : 0);
     for (;;) {

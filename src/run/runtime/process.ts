@@ -58,9 +58,7 @@ export class ProcessService implements Service {
 
   async start(): Promise<void> {
     ui.debug(`$ ${formatCommand(this.spec.file, this.spec.args, this.spec.env, this.spec.cwd)}`);
-    // With setpriv, the kernel kills the child if this process dies without
-    // stopping it (kill -9, a crash): Node has no prctl(PR_SET_PDEATHSIG) of
-    // its own. setpriv execs the program, so the pid stays the program's.
+    // setpriv --pdeathsig: the kernel kills the child if this process dies unhandled (Node has no prctl of its own).
     const setpriv = pdeathsigWrapper();
     const [file, args] = setpriv === undefined ? [this.spec.file, this.spec.args] : [setpriv, ["--pdeathsig", "KILL", "--", this.spec.file, ...this.spec.args]];
     const pipes = outputPipes();
@@ -145,15 +143,8 @@ export function signalProcessGroup(pid: number, signal: NodeJS.Signals, orThePid
 }
 
 /**
- * Two pipes (stdout, stderr) for a child, as FIFOs: Node's own "pipe" is a
- * Unix socket pair, where every small write of a chatty program costs a
- * buffer of its own and wakes this process; a program logging a line per
- * write then runs at a fifth of its speed. A kernel pipe packs the writes into
- * pages and hands over big chunks: the same program, logging through
- * envoywasm, runs about as fast as into `| cat`. Made in a private folder and
- * unlinked at once (the open ends keep them); undefined where mkfifo fails
- * (the caller falls back to Node's pipes). mkfifo runs through spawnSync, not
- * lib/exec.ts: execa would load into the supervisor for a 2 ms call.
+ * stdout and stderr as FIFOs, not Node's socket pairs, where a program logging a line per write runs
+ * at a fifth of its speed. Undefined where mkfifo fails (then Node's pipes); spawnSync keeps execa out of the supervisor.
  */
 function outputPipes(): { read: number; write: number }[] | undefined {
   let dir: string | undefined;

@@ -43,7 +43,7 @@ export async function runSupervisor(planFile: string): Promise<void> {
     } else ui.info(`${stamp()} stopped`);
   } catch (error) {
     const e = error as Error & { hint?: string };
-    send({ type: "failed", message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
+    send({ type: "failed", message: e.message, hint: e.hint });
     throw error;
   }
 }
