@@ -173,9 +173,11 @@ export function buildProgram(): Command {
     .summary("show (and follow) the logs of the current or last run")
     .argument("[service...]", "envoy, backend, build (reload compiler output), supervisor (of up -d) (default: all but supervisor)")
     .option("-f, --follow", "keep printing new lines until Ctrl-C")
-    .option("-n, --tail <n>", "only the last <n> lines", integer(0, 100_000_000))
+    .option("-n, --tail <n>", "only the last <n> records (a plugin message with its lines, a panic, a line)", integer(0, 100_000_000))
     .option("--since <duration>", "only lines newer than this, e.g. 30s, 5m, 2h")
-    .option("--wasm", "only the plugin's lines (`wasm log …`)")
+    .option("--wasm", "only what the plugin said: its messages (with their continuation lines) and its panics")
+    .option("--all", "Envoy's start-up and its wasm debug lines too (also: --verbose)")
+    .option("--json", 'one JSON record per line: {"service", "at", "kind": "line"|"plugin"|"panic", "plugin"?, "panic"?, "lines"}')
     .option("--no-prefix", "no `service |` prefix")
     .addHelpText("after", example("envoywasm logs --wasm\nenvoywasm logs -f envoy\nenvoywasm logs --since 5m --tail 50\nenvoywasm logs supervisor"))
     .action(async (services: string[], opts: Record<string, string | boolean | undefined>, command: Command) => {

@@ -2,7 +2,7 @@ import { loadProject } from "../project/config.js";
 import { projectPaths } from "../project/paths.js";
 import { signalIfOurs, stillRunning } from "../platform/identity.js";
 import { readLock } from "../run/supervisor/lock.js";
-import { delay } from "../run/runtime/process.js";
+import { delay } from "../platform/time.js";
 import { liveRun, reapLeftovers, removeState, serviceAlive } from "../run/supervisor/state.js";
 import { ui } from "../ui/output.js";
 

@@ -4,11 +4,12 @@ import { loadProject } from "../project/config.js";
 import { projectPaths } from "../project/paths.js";
 import { readEnvoyConfig } from "../project/load.js";
 import { formatLine, prefixed, readablePluginLine } from "../run/logs/format.js";
-import { describePanic, type LogRecord } from "../run/logs/records.js";
+import { describePanic, type LogRecord } from "../envoy/log-records.js";
 import { reportTrap } from "../run/logs/trap-report.js";
 import { viewLogs } from "../run/logs/view.js";
 import { ui } from "../ui/output.js";
 import { writeOut } from "../ui/write.js";
+import { claimSignals } from "../platform/exit-hook.js";
 
 /** "90s", "5m", "2h", "1d" → milliseconds. */
 export function parseDuration(text: string): number {
@@ -30,12 +31,14 @@ export interface LogsFlags {
 
 export async function runLogs(services: string[], flags: LogsFlags, globals: { cwd: string }): Promise<void> {
   const since = flags.since === undefined ? undefined : Date.now() - parseDuration(flags.since);
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-  let known: string[] = [];
   const project = await loadProject(globals.cwd);
+  const controller = new AbortController();
+  // Ctrl-C (SIGTERM, a closed terminal) stops following; a second one ends the process.
+  const releaseSignals = claimSignals(() => {
+    releaseSignals();
+    controller.abort();
+  });
+  let known: string[] = [];
   let policy: FailurePolicy | undefined;
   const failurePolicy = async () => (policy ??= failurePolicyIn(await readEnvoyConfig(project).catch(() => undefined)));
   try {
@@ -62,8 +65,7 @@ export async function runLogs(services: string[], flags: LogsFlags, globals: { c
       },
     });
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
+    releaseSignals();
   }
 }
 

@@ -7,7 +7,8 @@ import { prepareUp, type Prepared, type UpOptions } from "../run/prepare.js";
 import type { PullPolicy } from "../platform/docker.js";
 import { rotateLog } from "../run/logs/mux.js";
 import type { RunPlan } from "../run/plan.js";
-import { supervise, type RunOutcome } from "../run/supervisor/supervise.js";
+import { supervise } from "../run/supervisor/supervise.js";
+import type { RunOutcome } from "../run/supervisor/records.js";
 import { ui } from "../ui/output.js";
 import { startProgress, type Progress } from "../ui/progress.js";
 import { formatMs } from "../build/report.js";
@@ -18,6 +19,7 @@ import { projectPaths } from "../project/paths.js";
 import { PACKAGE_ROOT } from "../platform/package-root.js";
 import { SUPERVISOR_NODE_FLAGS, supervisorEnv } from "../run/supervisor/launch.js";
 import { writeFileAtomic } from "../platform/files.js";
+import { claimSignals } from "../platform/exit-hook.js";
 
 export interface UpFlags {
   detach?: boolean;
@@ -59,17 +61,17 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
     onPhase: (p) => ui.info(ui.paint("gray", `• ${p}`)),
     onWarning: (w) => ui.warn(w),
     onCompilerOutput: (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
-    ...(flags.envoy === undefined ? {} : { envoy: flags.envoy }),
-    ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
-    ...(flags.wasmLogLevel === undefined ? {} : { wasmLogLevel: flags.wasmLogLevel }),
-    ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
-    ...(flags.baseId === undefined ? {} : { baseId: flags.baseId }),
-    ...(flags.readyTimeout === undefined ? {} : { readyTimeoutMs: flags.readyTimeout * 1000 }),
-    ...(flags.docker === undefined ? {} : { docker: flags.docker }),
-    ...(flags.envoyImage === undefined ? {} : { envoyImage: flags.envoyImage }),
-    ...(flags.pull === undefined ? {} : { pull: flags.pull }),
-    ...(flags.expose === undefined ? {} : { expose: flags.expose }),
-    ...(flags.watch === undefined ? {} : { watch: flags.watch }),
+    envoy: flags.envoy,
+    logLevel: flags.logLevel,
+    wasmLogLevel: flags.wasmLogLevel,
+    concurrency: flags.concurrency,
+    baseId: flags.baseId,
+    readyTimeoutMs: flags.readyTimeout === undefined ? undefined : flags.readyTimeout * 1000,
+    docker: flags.docker,
+    envoyImage: flags.envoyImage,
+    pull: flags.pull,
+    expose: flags.expose,
+    watch: flags.watch,
   };
   if (flags.expose === true) ui.warn("--expose: Envoy's listeners (and, in Docker, every published port) are reachable from other machines; its admin interface can shut it down and dumps its config");
 
@@ -198,13 +200,13 @@ async function startDetached(plan: RunPlan, stateDir: string, early: EarlySuperv
   early.handedOver = true;
   for (const f of readdirSync(plan.logsDir)) if (f.startsWith(STARTING_LOG)) rmSync(path.join(plan.logsDir, f), { force: true });
   const child = early.child;
-  // Ctrl-C while it starts: the background supervisor must not carry on alone.
+  // Ctrl-C while it starts: the background supervisor must not carry on alone. A second one is not waited for.
   let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const releaseSignals = claimSignals((signal) => {
+    releaseSignals();
     interrupted = signal;
     child.kill("SIGTERM");
-  };
-  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
+  });
   const message = await new Promise<DaemonMessage | { type: "exit"; code: number | null }>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       resolve({ type: "exit", code: child.exitCode });
@@ -218,7 +220,7 @@ async function startDetached(plan: RunPlan, stateDir: string, early: EarlySuperv
       if (error !== null && error !== undefined) resolve({ type: "exit", code: child.exitCode });
     });
   });
-  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+  releaseSignals();
   child.removeAllListeners();
   if (interrupted !== undefined) {
     if (message.type !== "exit" && child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
@@ -227,7 +229,7 @@ async function startDetached(plan: RunPlan, stateDir: string, early: EarlySuperv
   if (child.connected) child.disconnect();
   child.unref();
   if (message.type === "ready") return message.ms;
-  if (message.type === "failed") throw new UserError(message.message, message.hint === undefined ? undefined : { hint: message.hint });
+  if (message.type === "failed") throw new UserError(message.message, { hint: message.hint });
   const log = await readFile(path.join(plan.logsDir, "supervisor.log"), "utf8").catch(() => "");
   throw new UserError(`the background supervisor exited (code ${message.code}) before the services were ready${log.trim() === "" ? "" : `:\n${log.trim().split("\n").slice(-12).join("\n")}`}`);
 }

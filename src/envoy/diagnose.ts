@@ -3,6 +3,7 @@ import path from "node:path";
 import { closest } from "../platform/closest.js";
 import { readConfigText } from "./config-lines.js";
 import { firstGoPanic } from "./go-panic.js";
+import { recordsOf } from "./log-records.js";
 
 /**
  * Envoy explains a failure as a cascade: one line with the cause, then
@@ -110,11 +111,13 @@ const RULES: Rule[] = [
   },
   {
     pattern: /Failed to (?:configure|start) base Wasm plugin|Failed to start base Wasm/,
-    explain: (_m, lines) => {
-      const last = [...lines].reverse().find((l) => /\bwasm log\b/.test(l));
+    explain: (_m, lines, files) => {
+      // The plugin's last message, whole (a message may hold newlines: Envoy writes those as lines of their own).
+      const last = recordsOf("envoy", lines.map((line) => ({ line })), files?.root ?? process.cwd()).filter((r) => r.plugin !== undefined).at(-1);
+      const said = last?.lines.map((l, i) => (i === 0 ? l.replace(/^.*?wasm log /, "") : l)).join("\n");
       return {
         message: "the plugin rejected its start-up (OnPluginStart or OnVMStart returned false)",
-        hint: last === undefined ? "check the plugin configuration in envoy.yaml" : `its last log line: ${last.replace(/^.*?wasm log /, "")}`,
+        hint: said === undefined ? "check the plugin configuration in envoy.yaml" : `its last log line: ${said}`,
       };
     },
   },

@@ -150,7 +150,7 @@ describe("envoywasm up in the foreground", () => {
     edit(path.join(p.dir, "envoy.yaml"), /value: \|\n(\s+)\{[\s\S]*?\n\1\}/, "value: |\n$1not json");
     const r = await runCli(["up", "-d"], { cwd: p.dir });
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain("Envoy did not load the plugin plugin: the plugin rejected its start-up (OnPluginStart or OnVMStart returned false)");
+    expect(r.stderr).toContain("Envoy did not load plugin/: the plugin rejected its start-up (OnPluginStart or OnVMStart returned false)");
     expect(r.stderr).toMatch(/hint: its last log line: .*invalid plugin configuration "not json/);
     await expectAllStopped(p.dir, Object.values(p.ports));
   });

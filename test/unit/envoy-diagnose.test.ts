@@ -227,3 +227,15 @@ describe("a Go panic while the plugin starts, by its real cause (Envoy 1.40's ou
     expect(d?.hint).toBe("call proxywasm.SetVMContext in func init(): a c-shared Go module never runs main()");
   });
 });
+
+describe("the plugin's last words when it refused to start, whole", () => {
+  it("a message of several lines is quoted with all its lines, not cut at the first newline", () => {
+    const d = diagnoseEnvoy([
+      `${T}[critical][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log p p p: invalid configuration:`,
+      "  header: missing",
+      "  value: missing",
+      `${T}[critical][wasm] [source/extensions/common/wasm/wasm.cc:102] Failed to configure base Wasm plugin`,
+    ]);
+    expect(d?.hint).toBe("its last log line: p p p: invalid configuration:\n  header: missing\n  value: missing");
+  });
+});

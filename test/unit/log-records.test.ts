@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { describePanic, recordsOf } from "../../src/run/logs/records.js";
+import { describePanic, recordsOf } from "../../src/envoy/log-records.js";
 
 const fixture = (name: string) =>
   readFileSync(path.join(import.meta.dirname, "..", "fixtures", name), "utf8")

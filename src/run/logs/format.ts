@@ -1,4 +1,7 @@
 import { paint } from "../../ui/ansi.js";
+import { pluginLineParts, type PluginLine } from "../../envoy/log-records.js";
+
+export { pluginLineParts, type PluginLine };
 
 /**
  * The one format for service output, shared by `up` (live) and `logs` (read
@@ -32,25 +35,6 @@ export interface FormatOptions {
   services: readonly string[];
   /** Show a plugin's line as time, plugin and message, without Envoy's source-file prefix. */
   readable?: boolean;
-}
-
-export interface PluginLine {
-  /** HH:MM:SS.mmm as Envoy stamped it. */
-  time: string;
-  level: string;
-  /** The plugin's name, else its root_id or vm_id ("" when all are unset). */
-  plugin: string;
-  message: string;
-}
-
-const PLUGIN_LINE = /^\[(?:\d{4}-\d\d-\d\d )?([\d:.]+)\]\[\d+\]\[(\w+)\]\[wasm\] (?:\[[^\]]*\] )?wasm log((?: [^ :]*){0,3}): ?(.*)$/;
-
-/** The parts of a line a plugin logged through Envoy, or undefined for any other line. */
-export function pluginLineParts(line: string): PluginLine | undefined {
-  const m = PLUGIN_LINE.exec(line);
-  if (m === null) return undefined;
-  const ids = (m[3] ?? "").trim().split(" ").filter(Boolean);
-  return { time: m[1]!, level: m[2]!, plugin: ids[0] ?? "", message: m[4] ?? "" };
 }
 
 /** `13:00:00.123 [my-plugin] message`, with the level when it is not info. */

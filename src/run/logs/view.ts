@@ -3,7 +3,7 @@ import path from "node:path";
 import { UsageError, UserError } from "../../errors.js";
 import { delay } from "../../platform/time.js";
 import { LogFollower, mergeEntries, readEntries, tailEntries, type LogEntry } from "./read.js";
-import { RecordAssembler, type LogRecord } from "./records.js";
+import { RecordAssembler, type LogRecord } from "../../envoy/log-records.js";
 
 /**
  * What `envoywasm logs` shows, read back from .envoywasm/logs as records (a

@@ -4,33 +4,17 @@ import { pruneModules, writeDerived } from "../derived-files.js";
 import { ecdsStatus, type EcdsStatus } from "../../envoy/admin.js";
 import type { EcdsPlan, ServicePlan } from "../plan.js";
 import { portInUse } from "../../platform/ports.js";
-import { delay } from "../runtime/process.js";
+import { delay } from "../../platform/time.js";
 import type { PreparedChange, PreparedReload } from "./prepared.js";
-import type { SupervisorHandle } from "../supervisor/supervise.js";
+import type { SupervisorHandle } from "../supervisor/handle.js";
+import type { ReloadResult } from "./result.js";
 import { writeFileAtomic } from "../../platform/files.js";
 
 /**
- * Puts what changed on disk into the running project, the safe way for each
- * part:
- *  - a plugin: rebuild; on a compile error, say so and keep the running
- *    module; else write the filter's ECDS file, and Envoy swaps the module in
- *    place (no restart, no dropped connection, no failed request);
- *  - envoy.yaml: the same when only Wasm filters changed; otherwise Envoy
- *    restarts, with a line saying why;
- *  - the backend: rebuild and restart the backend only.
- * Reloads run one at a time; each ends in one line. What to put there is
- * prepared (built and derived) by a CLI process (reload-prepare.ts); this
- * side only compares it with what runs and applies it.
+ * Applies a prepared reload (built in a CLI process, reload/prepare.ts), one at a time: a plugin or a
+ * Wasm filter's config is swapped in place through its ECDS file; the rest of envoy.yaml restarts Envoy;
+ * the backend restarts alone. A compile error keeps the running module.
  */
-
-export interface ReloadResult {
-  ok: boolean;
-  /** One line: what changed, build and load time, which module serves. */
-  message: string;
-  hint?: string;
-  /** True when nothing needed doing. */
-  unchanged?: boolean;
-}
 
 export class Reloader {
   private queue: Promise<unknown> = Promise.resolve();
@@ -66,7 +50,7 @@ export class Reloader {
     } catch (error) {
       const e = error as Error & { hint?: string };
       const first = e.message.split("\n")[0] ?? e.message;
-      return { ok: false, message: `${why}: ${first}${/still serving/.test(first) ? "" : "; the previous version keeps running"}`, ...(e.hint === undefined ? {} : { hint: e.hint }) };
+      return { ok: false, message: `${why}: ${first}${/still serving/.test(first) ? "" : "; the previous version keeps running"}`, hint: e.hint };
     }
   }
 
@@ -77,7 +61,7 @@ export class Reloader {
       if (prepared.compilerOutput !== undefined) {
         for (const line of prepared.compilerOutput.replace(/\n$/, "").split("\n")) this.sup.mux.line("build", line);
       }
-      if (prepared.build !== true) throw Object.assign(new Error(prepared.message), prepared.hint === undefined ? {} : { hint: prepared.hint });
+      if (prepared.build !== true) throw Object.assign(new Error(prepared.message), { hint: prepared.hint });
       const servingNow = plan.modules.map((m) => m.sha256.slice(0, 12)).join(", ");
       throw Object.assign(new Error(`${(prepared.message.split("\n")[0] ?? "").replace(/ \(go build exited with \d+\)$/, "")}; still serving sha256 ${servingNow}`), {
         hint: "fix it and save again; the compiler's messages are in the stream (and `envoywasm logs build`)",

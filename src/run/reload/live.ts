@@ -4,7 +4,7 @@ import { serveControl } from "../supervisor/control.js";
 import { childEnv } from "../supervisor/launch.js";
 import { isPreparedReload, type PreparedReload, type ReloadTarget } from "./prepared.js";
 import type { Reloader } from "./apply.js";
-import type { SupervisorHandle } from "../supervisor/supervise.js";
+import type { SupervisorHandle } from "../supervisor/handle.js";
 import { watchBuiltModules, watchSources } from "./watch.js";
 
 /**
@@ -15,9 +15,7 @@ import { watchBuiltModules, watchSources } from "./watch.js";
 export async function startLive(sup: SupervisorHandle): Promise<() => Promise<void>> {
   const plan = sup.plan;
   const { skeletonHash } = plan.live;
-  // The reloader is loaded on the first reload. What to reload is built and derived in a CLI
-  // process (run/reload-prepare.ts): `envoywasm reload` sends it ready; a foreground `up` is a CLI
-  // process; the background supervisor starts one, so it never loads the build, YAML or the checks.
+  // What to reload is built in a CLI process (reload/prepare.ts), so the background supervisor never loads the build.
   let loaded: Promise<Reloader> | undefined;
   const reloaderOf = () => (loaded ??= import("./apply.js").then(({ Reloader }) => new Reloader(sup, { skeletonHash })));
   const target: ReloadTarget = { docker: plan.runtime.kind === "docker", envoyVersion: plan.envoy.version, backend: plan.services.some((s) => s.name === "backend") };
@@ -29,9 +27,7 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
   const reloader = {
     reload: async (why: string, prepared?: () => Promise<PreparedReload>) => {
       const result = await (await reloaderOf()).reload(why, prepared ?? prepare);
-      // What a reload handled (the prepared config's text, Envoy's lines it watched) is garbage once
-      // applied: collect it now (the background supervisor runs with --expose-gc), so a long --watch
-      // session does not grow a little with every save.
+      // A reload's garbage, collected now (the background supervisor has --expose-gc): a long --watch does not grow per save.
       const gc = (globalThis as { gc?: () => void }).gc;
       if (gc !== undefined) setTimeout(gc, 100).unref();
       return result;

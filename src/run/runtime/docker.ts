@@ -5,10 +5,10 @@ import type Docker from "dockerode";
 import { connectDocker, CONTAINER_TOOLS, demuxStream, engineAddress, LABEL_PROJECT, LABEL_RUN, LABEL_SERVICE } from "../../platform/docker.js";
 import { formatCommand } from "../../platform/exec.js";
 import { ui } from "../../ui/output.js";
-import { LineSplitter, RingBuffer } from "../logs/lines.js";
+import { LineSplitter } from "../logs/lines.js";
 import type { RunPlan, RuntimePlan, ServicePlan } from "../plan.js";
-import type { Runtime } from "./service.js";
-import type { ExitInfo, Service, ServiceRecord } from "./service.js";
+import type { ExitInfo, Runtime, Service, ServiceRecord } from "./service.js";
+import { ServiceOutput } from "./output.js";
 
 type DockerPlan = Extract<RuntimePlan, { kind: "docker" }>;
 
@@ -74,12 +74,7 @@ export class DockerRuntime implements Runtime {
     await this.net.start();
   }
 
-  /**
-   * Every container runs as the user who ran envoywasm (with their groups),
-   * with no capabilities and no way to gain any: it can read the project
-   * exactly as that user can natively, and no more (root included: without
-   * CAP_DAC_OVERRIDE it cannot read other users' private files).
-   */
+  /** As the user who ran envoywasm, with no capabilities: it reads the project as that user can natively, and no more. */
   private confinement() {
     const groups = this.runtime.groups ?? [];
     return { SecurityOpt: ["no-new-privileges"], CapDrop: ["ALL"], ...(groups.length === 0 ? {} : { GroupAdd: groups.map(String) }) };
@@ -152,12 +147,7 @@ export class DockerRuntime implements Runtime {
     return this.killedOutside.has(id);
   }
 
-  /**
-   * A stopping engine first stops every container, then goes; whoever sees a
-   * container end sees the engine still answering. So when a kill came from
-   * outside, give the engine three seconds to go (its event stream ends) before
-   * deciding it was a `docker stop`.
-   */
+  /** A stopping engine stops its containers before it goes: after a kill from outside, give it 3 s to go before calling it a `docker stop`. */
   async lostEngine(): Promise<string | undefined> {
     const deadline = Date.now() + (this.killedOutside.size > 0 ? 3000 : 0);
     for (;;) {
@@ -186,26 +176,25 @@ export class DockerRuntime implements Runtime {
 class DockerService implements Service {
   readonly name: string;
   readonly exited: Promise<ExitInfo>;
-  private resolveExit!: (info: ExitInfo) => void;
-  private exitInfo: ExitInfo | undefined;
   private container: Docker.Container | undefined;
-  private readonly recent = new RingBuffer(60);
+  private readonly output: ServiceOutput;
 
   constructor(
     private readonly runtime: DockerRuntime,
     private readonly spec: ServicePlan,
-    private readonly onLine: (service: string, line: string) => void,
+    onLine: (service: string, line: string) => void,
   ) {
     this.name = spec.name;
-    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    this.output = new ServiceOutput(spec.name, onLine);
+    this.exited = this.output.exited;
   }
 
   get done(): boolean {
-    return this.exitInfo !== undefined;
+    return this.output.done;
   }
 
   recentLines(): string[] {
-    return this.recent.all();
+    return this.output.recentLines();
   }
 
   stoppedFromOutside(): boolean {
@@ -213,11 +202,8 @@ class DockerService implements Service {
   }
 
   record(): ServiceRecord {
-    return {
-      name: this.name,
-      ports: this.spec.ports,
-      ...(this.container === undefined ? {} : { container: { id: this.container.id, name: this.runtime.name(this.name) } }),
-    };
+    const container = this.container === undefined ? undefined : { id: this.container.id, name: this.runtime.name(this.name) };
+    return { name: this.name, ports: this.spec.ports, container };
   }
 
   async start(): Promise<void> {
@@ -228,44 +214,18 @@ class DockerService implements Service {
     await container.start();
     const stream = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
     const { stdout, stderr } = demuxStream(this.runtime.client, stream);
-    let open = 2;
-    let status: number | undefined;
-    const finish = () => {
-      if (status !== undefined && open === 0 && this.exitInfo === undefined) {
-        this.exitInfo = exitInfo(status);
-        this.resolveExit(this.exitInfo);
-      }
-    };
-    for (const s of [stdout, stderr]) {
-      const splitter = new LineSplitter((line) => {
-        this.recent.push(line);
-        this.onLine(this.name, line);
-      });
-      s.setEncoding("utf8");
-      s.on("data", (chunk: string) => splitter.push(chunk));
-      s.on("end", () => {
-        splitter.flush();
-        open--;
-        finish();
-      });
-    }
+    this.output.follow(stdout);
+    this.output.follow(stderr);
     void waited
       .then((r) => r.StatusCode)
       .catch(() => 137)
-      .then((code) => {
-        status = code;
-        setTimeout(() => {
-          open = 0;
-          finish();
-        }, 500).unref();
-        finish();
-      });
+      .then((status) => this.output.programEnded(exitInfo(status)));
   }
 
   async stop(graceMs: number): Promise<ExitInfo> {
     if (this.container === undefined) return { code: null, signal: null };
     this.runtime.stoppingContainer(this.container.id);
-    if (this.exitInfo === undefined) await this.container.stop({ t: Math.max(1, Math.ceil(graceMs / 1000)) }).catch(() => {});
+    if (!this.output.done) await this.container.stop({ t: Math.max(1, Math.ceil(graceMs / 1000)) }).catch(() => {});
     const info = await Promise.race([this.exited, new Promise<ExitInfo>((r) => setTimeout(() => r({ code: null, signal: "SIGKILL" }), graceMs + 5000))]);
     await this.container.remove({ force: true }).catch(() => {});
     return info;

@@ -7,10 +7,10 @@ import type { Readable } from "node:stream";
 import { formatCommand } from "../../platform/exec.js";
 import { ui } from "../../ui/output.js";
 import { identify, type ProcessIdentity } from "../../platform/identity.js";
-import { LineSplitter, RingBuffer } from "../logs/lines.js";
 import type { ServicePlan } from "../plan.js";
 import { findPortHolder } from "../../platform/ports.js";
 import type { ExitInfo, Service, ServiceRecord } from "./service.js";
+import { ServiceOutput } from "./output.js";
 import { childEnv } from "../supervisor/launch.js";
 
 /**
@@ -23,18 +23,15 @@ export class ProcessService implements Service {
   readonly exited: Promise<ExitInfo>;
   private child: ChildProcess | undefined;
   private identity: ProcessIdentity | undefined;
-  private exitInfo: ExitInfo | undefined;
-  private resolveExit!: (info: ExitInfo) => void;
-  private readonly recent = new RingBuffer(60);
+  private readonly output: ServiceOutput;
 
   constructor(
     private readonly spec: Pick<ServicePlan, "name" | "file" | "args" | "cwd" | "env" | "ports">,
-    private readonly onLine: (service: string, line: string) => void,
+    onLine: (service: string, line: string) => void,
   ) {
     this.name = spec.name;
-    this.exited = new Promise((resolve) => {
-      this.resolveExit = resolve;
-    });
+    this.output = new ServiceOutput(spec.name, onLine);
+    this.exited = this.output.exited;
   }
 
   get pid(): number | undefined {
@@ -42,15 +39,15 @@ export class ProcessService implements Service {
   }
 
   get done(): boolean {
-    return this.exitInfo !== undefined;
+    return this.output.done;
   }
 
   recentLines(): string[] {
-    return this.recent.all();
+    return this.output.recentLines();
   }
 
   record(): ServiceRecord {
-    return { name: this.name, ports: this.spec.ports, ...(this.identity === undefined ? {} : { process: this.identity }) };
+    return { name: this.name, ports: this.spec.ports, process: this.identity };
   }
 
   ownsPort(port: number): boolean | undefined {
@@ -61,9 +58,7 @@ export class ProcessService implements Service {
 
   async start(): Promise<void> {
     ui.debug(`$ ${formatCommand(this.spec.file, this.spec.args, this.spec.env, this.spec.cwd)}`);
-    // With setpriv, the kernel kills the child if this process dies without
-    // stopping it (kill -9, a crash): Node has no prctl(PR_SET_PDEATHSIG) of
-    // its own. setpriv execs the program, so the pid stays the program's.
+    // setpriv --pdeathsig: the kernel kills the child if this process dies unhandled (Node has no prctl of its own).
     const setpriv = pdeathsigWrapper();
     const [file, args] = setpriv === undefined ? [this.spec.file, this.spec.args] : [setpriv, ["--pdeathsig", "KILL", "--", this.spec.file, ...this.spec.args]];
     const pipes = outputPipes();
@@ -84,53 +79,19 @@ export class ProcessService implements Service {
     }
     this.child = child;
     const outputs: (Readable | null)[] = pipes === undefined ? [child.stdout, child.stderr] : pipes.map((p) => readEnd(p.read));
-    const splitters = outputs.map((stream) => {
-      const splitter = new LineSplitter((line) => {
-        this.recent.push(line);
-        this.onLine(this.name, line);
-      });
-      stream?.setEncoding("utf8");
-      stream?.on("data", (chunk: string) => splitter.push(chunk));
-      return { stream, splitter };
-    });
-    let streamsOpen = splitters.length;
-    let exitSeen: ExitInfo | undefined;
-    const finish = () => {
-      if (exitSeen !== undefined && streamsOpen === 0 && this.exitInfo === undefined) {
-        this.exitInfo = exitSeen;
-        this.resolveExit(exitSeen);
-      }
-    };
-    for (const { stream, splitter } of splitters) {
-      stream?.on("close", () => {
-        splitter.flush();
-        streamsOpen--;
-        finish();
-      });
-    }
+    for (const stream of outputs) if (stream !== null) this.output.follow(stream);
     // Listen before anything can happen: a program may exit at once.
-    child.once("exit", (code, signal) => {
-      exitSeen = { code, signal };
-      // A grandchild may hold the pipes open; do not wait for them forever.
-      setTimeout(() => {
-        streamsOpen = 0;
-        finish();
-      }, 500).unref();
-      finish();
-    });
+    child.once("exit", (code, signal) => this.output.programEnded({ code, signal }));
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", () => resolve());
       child.once("error", (error) => {
-        if (this.exitInfo === undefined) {
-          this.exitInfo = { code: 127, signal: null };
-          this.resolveExit(this.exitInfo);
-        }
+        this.output.endNow({ code: 127, signal: null });
         reject(error);
       });
     });
     // Record the identity of the program itself: after setpriv's exec, and once its command line shows
     // (a process has none for an instant around an exec).
-    for (let i = 0; i < 100 && this.exitInfo === undefined; i++) {
+    for (let i = 0; i < 100 && !this.output.done; i++) {
       const id = identify(child.pid!);
       if (id !== undefined && id.command !== "" && (setpriv === undefined || !id.command.startsWith(setpriv))) break;
       await new Promise((r) => setTimeout(r, 5));
@@ -140,7 +101,7 @@ export class ProcessService implements Service {
 
   async stop(graceMs: number): Promise<ExitInfo> {
     if (this.child === undefined) return { code: null, signal: null };
-    if (this.exitInfo !== undefined) return this.exitInfo;
+    if (this.output.done) return this.exited;
     this.signalGroup("SIGTERM");
     const timer = setTimeout(() => this.signalGroup("SIGKILL"), graceMs);
     try {
@@ -159,7 +120,7 @@ export class ProcessService implements Service {
   private signalGroup(signal: NodeJS.Signals): void {
     const pid = this.child?.pid;
     // Once it exited, its pid alone may already be someone else's: only the group (still ours while any member lives).
-    if (pid !== undefined) signalProcessGroup(pid, signal, this.exitInfo === undefined);
+    if (pid !== undefined) signalProcessGroup(pid, signal, !this.output.done);
   }
 }
 
@@ -182,15 +143,8 @@ export function signalProcessGroup(pid: number, signal: NodeJS.Signals, orThePid
 }
 
 /**
- * Two pipes (stdout, stderr) for a child, as FIFOs: Node's own "pipe" is a
- * Unix socket pair, where every small write of a chatty program costs a
- * buffer of its own and wakes this process; a program logging a line per
- * write then runs at a fifth of its speed. A kernel pipe packs the writes into
- * pages and hands over big chunks: the same program, logging through
- * envoywasm, runs about as fast as into `| cat`. Made in a private folder and
- * unlinked at once (the open ends keep them); undefined where mkfifo fails
- * (the caller falls back to Node's pipes). mkfifo runs through spawnSync, not
- * lib/exec.ts: execa would load into the supervisor for a 2 ms call.
+ * stdout and stderr as FIFOs, not Node's socket pairs, where a program logging a line per write runs
+ * at a fifth of its speed. Undefined where mkfifo fails (then Node's pipes); spawnSync keeps execa out of the supervisor.
  */
 function outputPipes(): { read: number; write: number }[] | undefined {
   let dir: string | undefined;
@@ -245,6 +199,3 @@ function pdeathsigWrapper(): string | undefined {
   return setprivPath ?? undefined;
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -2,7 +2,7 @@ import { chmod, rm } from "node:fs/promises";
 import net from "node:net";
 import { UserError } from "../../errors.js";
 import { isPreparedReload, type PreparedReload } from "../reload/prepared.js";
-import type { ReloadResult } from "../reload/apply.js";
+import type { ReloadResult } from "../reload/result.js";
 
 /**
  * The running supervisor's control socket (the user's only: mode 0600), one

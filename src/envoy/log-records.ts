@@ -1,5 +1,24 @@
-import { BACKTRACE_FRAME, parseGoPanic, PLUGIN_FRAGMENT, TRAP_LINE, type GoPanic } from "../../envoy/go-panic.js";
-import { pluginLineParts, type PluginLine } from "./format.js";
+import { BACKTRACE_FRAME, parseGoPanic, PLUGIN_FRAGMENT, TRAP_LINE, type GoPanic } from "./go-panic.js";
+
+export interface PluginLine {
+  /** HH:MM:SS.mmm as Envoy stamped it. */
+  time: string;
+  level: string;
+  /** The plugin's name, else its root_id or vm_id ("" when all are unset). */
+  plugin: string;
+  message: string;
+}
+
+const PLUGIN_LINE = /^\[(?:\d{4}-\d\d-\d\d )?([\d:.]+)\]\[\d+\]\[(\w+)\]\[wasm\] (?:\[[^\]]*\] )?wasm log((?: [^ :]*){0,3}): ?(.*)$/;
+
+/** The parts of a line a plugin logged through Envoy, or undefined for any other line. */
+export function pluginLineParts(line: string): PluginLine | undefined {
+  const m = PLUGIN_LINE.exec(line);
+  if (m === null) return undefined;
+  const ids = (m[3] ?? "").trim().split(" ").filter(Boolean);
+  return { time: m[1]!, level: m[2]!, plugin: ids[0] ?? "", message: m[4] ?? "" };
+}
+
 
 /**
  * Service output as records rather than lines. Envoy writes a plugin message
