@@ -4,7 +4,8 @@ import { loadProject } from "../project/config.js";
 import { projectPaths } from "../project/paths.js";
 import { envoyState, httpGet } from "../envoy/admin.js";
 import { tailEntries } from "../run/logs/read.js";
-import { TrapWatcher, type PluginTrap, describeTrap } from "../run/logs/traps.js";
+import { type PluginTrap, describeTrap } from "../run/logs/traps.js";
+import { recordsOf } from "../envoy/log-records.js";
 import { liveRun, readLastRun, serviceAlive, type LastRun, type RunState } from "../run/supervisor/state.js";
 import { describeExit } from "../run/runtime/service.js";
 import { ui } from "../ui/output.js";
@@ -103,18 +104,14 @@ async function dockerStates(root: string): Promise<Map<string, string>> {
   }
 }
 
-/** The plugin's traps in the last part of Envoy's log (never the whole file). */
+/** The plugin's panics in the last part of Envoy's log (never the whole file), read as records. */
 async function trapsInLog(file: string, root: string, policy: ReturnType<typeof failurePolicyIn>): Promise<(PluginTrap & { at: string })[]> {
   const entries = await tailEntries(file, "envoy", 20_000);
-  const traps: (PluginTrap & { at: string })[] = [];
-  let at = "";
-  const watcher = new TrapWatcher(root, (trap) => traps.push({ ...trap, at }), policy);
-  for (const e of entries) {
-    at = new Date(e.at).toISOString();
-    watcher.feed("envoy", e.line);
-  }
-  watcher.flush();
-  return traps;
+  return recordsOf("envoy", entries, root).flatMap((r) =>
+    r.panic?.callback === undefined
+      ? []
+      : [{ callback: r.panic.callback, message: r.panic.message, func: r.panic.func, location: r.panic.location, failurePolicy: policy, at: new Date(r.at ?? 0).toISOString() }],
+  );
 }
 
 const warn = (m: string) => ui.warn(m);

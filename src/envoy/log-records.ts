@@ -37,7 +37,7 @@ export interface LogRecord {
   /** A plugin's message: the `wasm log` line's parts, its text including continuation lines. */
   plugin?: PluginLine;
   /** A Go panic or fatal error, its fragments read, and the callback that trapped (once Envoy said). */
-  panic?: GoPanic & { kind: "panic" | "fatal error"; callback?: string };
+  panic?: GoPanic & { kind: "panic" | "fatal error" | "trap"; callback?: string };
 }
 
 /** Envoy's own log line: `[2026-11-25 23:19:37.816][1406][error][wasm] …`. */
@@ -55,6 +55,10 @@ interface Pending {
 /** Assembles records from lines as they come, per service; `flush()` ends what is still open. */
 export class RecordAssembler {
   private readonly pending = new Map<string, Pending>();
+  /** Whether the line pushed last belongs to a panic (or a trap) being read. */
+  inPanic = false;
+  /** The last plugin message of each service (a Rust panic's words come before its trap). */
+  private readonly lastMessage = new Map<string, string>();
 
   constructor(
     private readonly root: string,
@@ -62,16 +66,24 @@ export class RecordAssembler {
   ) {}
 
   push(service: string, line: string, at?: number): void {
+    this.inPanic = false;
     if (service !== "envoy") {
       this.emit({ service, at, lines: [line] });
       return;
     }
     const open = this.pending.get(service);
+    if (ACCESS_LINE.test(line)) {
+      // Envoy's other pipe: never part of a record; it ends a message (its lines come in one write) but not a panic.
+      if (open?.fragments === undefined) this.end(service);
+      this.emit({ service, at, lines: [line] });
+      return;
+    }
     const fragment = PLUGIN_FRAGMENT.exec(line);
     if (open?.fragments !== undefined) {
       if (fragment !== null && open.trapped !== true) {
         open.fragments.push(fragment[1] ?? "");
         open.record.lines.push(line);
+        this.inPanic = true;
         return;
       }
       const trap = TRAP_LINE.exec(line);
@@ -79,10 +91,12 @@ export class RecordAssembler {
         open.trapped = true;
         open.record.panic!.callback = trap[1];
         open.record.lines.push(line);
+        this.inPanic = true;
         return;
       }
       if (!ENVOY_LINE.test(line) && !ACCESS_LINE.test(line) && (open.trapped === true ? isBacktrace(line) : true)) {
         open.record.lines.push(line);
+        this.inPanic = true;
         return;
       }
     } else if (open !== undefined && !ENVOY_LINE.test(line) && !ACCESS_LINE.test(line)) {
@@ -92,17 +106,28 @@ export class RecordAssembler {
       return;
     }
     this.end(service);
-    if (ACCESS_LINE.test(line)) {
-      this.emit({ service, at, lines: [line] });
+    const trap = TRAP_LINE.exec(line);
+    if (trap !== null) {
+      // A trap with no Go panic before it (a Rust panic tells its message in the plugin's line just before).
+      const rust = this.lastMessage.get(service)?.match(/panicked at (\S+?):(\d+)(?::\d+)?:?\s*([\s\S]*)$/);
+      const said = rust === null || rust === undefined ? {} : { message: rust[3]!.trim() || undefined, location: `${rust[1]}:${rust[2]}` };
+      this.pending.set(service, { record: { service, at, lines: [line], panic: { kind: "trap", callback: trap[1], ...said } }, fragments: [], trapped: true });
+      this.inPanic = true;
       return;
     }
     const parts = pluginLineParts(line);
     if (parts !== undefined && /^(panic|fatal error): /.test(parts.message)) {
       const kind = parts.message.startsWith("panic") ? "panic" : "fatal error";
       this.pending.set(service, { record: { service, at, lines: [line], plugin: parts, panic: { kind } }, fragments: [parts.message] });
+      this.inPanic = true;
       return;
     }
     this.pending.set(service, { record: { service, at, lines: [line], plugin: parts } });
+  }
+
+  /** Whether the open panic's trap line has come (only its backtrace may follow). */
+  panicTrapped(service: string): boolean {
+    return this.pending.get(service)?.trapped === true;
   }
 
   /** Ends the open record of each service (at the end of a file, or after a quiet spell while following). */
@@ -114,7 +139,8 @@ export class RecordAssembler {
     const open = this.pending.get(service);
     if (open === undefined) return;
     this.pending.delete(service);
-    if (open.fragments !== undefined) {
+    if (open.record.plugin !== undefined && open.fragments === undefined) this.lastMessage.set(service, open.record.plugin.message);
+    if (open.fragments !== undefined && open.record.panic?.kind !== "trap") {
       const record = open.record;
       record.panic = { ...record.panic!, ...parseGoPanic(open.fragments, this.root) };
       const frame = record.lines.map((l) => BACKTRACE_FRAME.exec(l)?.[1]).find((f) => f?.startsWith("main.") === true);
@@ -139,7 +165,7 @@ export function recordsOf(service: string, lines: readonly { line: string; at?: 
 
 /** A panic record told in a line: what, where, in which callback. */
 export function describePanic(panic: NonNullable<LogRecord["panic"]>): string {
-  const what = `${panic.kind}: ${panic.message ?? "(no message)"}`;
+  const what = panic.kind === "trap" ? `trapped${panic.message === undefined ? "" : `: ${panic.message}`}` : `${panic.kind}: ${panic.message ?? "(no message)"}`;
   const at = [panic.func, panic.location === undefined ? undefined : `(${panic.location})`].filter(Boolean).join(" ");
   return `${what}${at === "" ? "" : ` at ${at}`}${panic.callback === undefined ? "" : ` in ${panic.callback}`}`;
 }

@@ -1,15 +1,15 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { describeTrap, PanicCollapser, TrapWatcher, type PluginTrap } from "../../src/run/logs/traps.js";
+import { describeTrap, PanicWatch, type PluginTrap } from "../../src/run/logs/traps.js";
 
 // Real Envoy 1.40 output for a Go plugin that wrote to a nil map in
 // OnHttpRequestHeaders (project root /tmp/pan/pn), as `envoywasm up` read it.
 const PANIC = readFileSync(new URL("../fixtures/envoy-go-panic.log", import.meta.url), "utf8").trimEnd().split("\n");
 
-describe("TrapWatcher", () => {
+describe("PanicWatch: what it tells", () => {
   it("turns Envoy's fragments and backtrace of a Go panic into one report", () => {
     const traps: PluginTrap[] = [];
-    const watcher = new TrapWatcher("/tmp/pan/pn", (t) => traps.push(t));
+    const watcher = new PanicWatch("/tmp/pan/pn", (t) => traps.push(t));
     for (const line of PANIC) watcher.feed("envoy", line);
     watcher.flush();
     expect(traps).toEqual([
@@ -29,7 +29,7 @@ describe("TrapWatcher", () => {
 
   it("ignores other services, plain plugin errors and ordinary lines", () => {
     const traps: PluginTrap[] = [];
-    const watcher = new TrapWatcher("/p", (t) => traps.push(t));
+    const watcher = new PanicWatch("/p", (t) => traps.push(t));
     watcher.feed("backend", PANIC.find((l) => l.includes("Function: proxy_on_request_headers failed"))!);
     watcher.feed("envoy", "[2026-11-25 23:19:37.816][1406][error][wasm] [source/extensions/common/wasm/context.cc:1157] wasm log p p p: denied");
     watcher.feed("envoy", "[2026-11-25 23:19:37.816][1406][info][main] [source/server/server.cc:1] starting");
@@ -39,7 +39,7 @@ describe("TrapWatcher", () => {
 
   it("reports a trap without a Go panic message by its callback alone", () => {
     const traps: PluginTrap[] = [];
-    const watcher = new TrapWatcher("/p", (t) => traps.push(t));
+    const watcher = new PanicWatch("/p", (t) => traps.push(t));
     watcher.feed("envoy", "[2026-11-25 23:19:37.818][1406][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] Function: proxy_on_response_headers failed: Uncaught RuntimeError: unreachable");
     watcher.flush();
     expect(traps).toEqual([{ callback: "proxy_on_response_headers", failurePolicy: "FAIL_CLOSED" }]);
@@ -55,29 +55,35 @@ describe("TrapWatcher", () => {
   });
 });
 
-describe("PanicCollapser", () => {
+/** What the live stream shows of these lines: each is fed, then asked about, as the log writer does. */
+const shownBy = (c: PanicWatch, service: string) => (l: string) => {
+  c.feed(service, l);
+  return !c.hides(service);
+};
+
+describe("PanicWatch: what the live stream hides", () => {
   it("hides a panic's fragments and V8 backtrace from the live stream, and shows what follows", () => {
-    const c = new PanicCollapser();
+    const c = new PanicWatch("/p", () => {});
     const before = "[2026-11-25 23:19:37.800][1406][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log pn pn pn: request headers: []";
     const after = "[2026-11-25 23:19:38.000][1406][info][main] [source/server/server.cc:1] something else";
-    const shown = [before, ...PANIC, after].filter((l) => c.show("envoy", l));
+    const shown = [before, ...PANIC, after].filter(shownBy(c, "envoy"));
     expect(shown).toEqual([before, after]);
   });
 
   it("shows a plugin's own error lines that are not a panic, and every backend line", () => {
-    const c = new PanicCollapser();
+    const c = new PanicWatch("/p", () => {});
     const error = "[2026-11-25 23:19:37.816][1406][error][wasm] [source/extensions/common/wasm/context.cc:1157] wasm log pn pn pn: failed to read the body";
-    expect(c.show("envoy", error)).toBe(true);
-    expect(c.show("backend", PANIC[0]!)).toBe(true);
+    expect(shownBy(c, "envoy")(error)).toBe(true);
+    expect(shownBy(c, "backend")(PANIC[0]!)).toBe(true);
   });
 });
 
-describe("PanicCollapser across Envoy's two pipes", () => {
+describe("PanicWatch across Envoy's two pipes", () => {
   it("keeps hiding when an access-log line (Envoy's stdout) arrives in the middle of the panic", () => {
-    const c = new PanicCollapser();
+    const c = new PanicWatch("/p", () => {});
     const accessLog = '[2026-11-25T23:19:37.800Z] "GET /hello HTTP/1.1" 200 - 0 13 3 0 "-" "-" "id" "127.0.0.1:8085" "127.0.0.1:8080"';
     const after = "[2026-11-25 23:19:38.000][1406][info][main] [source/server/server.cc:1] something else";
     const lines = [PANIC[0]!, PANIC[1]!, accessLog, ...PANIC.slice(2), after];
-    expect(lines.filter((l) => c.show("envoy", l))).toEqual([accessLog, after]);
+    expect(lines.filter(shownBy(c, "envoy"))).toEqual([accessLog, after]);
   });
 });

@@ -1,14 +1,7 @@
 import type { FailurePolicy } from "../../envoy/bootstrap.js";
-import { parseGoPanic } from "../../envoy/go-panic.js";
+import { RecordAssembler } from "../../envoy/log-records.js";
 
-/**
- * Watches Envoy's lines for a plugin that trapped (a Go panic), and tells it
- * in one place. Envoy prints a Go panic as dozens of `[error][wasm] wasm log`
- * fragments (one per write the Go runtime makes), then "Function: proxy_on_…
- * failed: Uncaught RuntimeError: unreachable" and a backtrace. After that the
- * VM is dead and every request gets a 503 (failure_policy FAIL_CLOSED) until
- * Envoy restarts; nothing in Envoy's output says that plainly.
- */
+/** A plugin that trapped (a Go panic): after it the VM is dead and, by envoy.yaml's failure_policy, requests get 503, pass, or a new VM. */
 export interface PluginTrap {
   /** The proxy-wasm callback that trapped, e.g. proxy_on_request_headers. */
   callback: string;
@@ -22,77 +15,44 @@ export interface PluginTrap {
   failurePolicy: FailurePolicy;
 }
 
-const FRAGMENT = /\]\[error\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
-const TRAP_TAIL = /Function: \w+ failed: Uncaught \w+: |^Proxy-Wasm plugin in-VM backtrace:|^\s+\d+:\s+0x[0-9a-f]+ - /;
-const FAILED = /Function: (\w+) failed: Uncaught \w+: /;
-
-/** A line of Envoy's own log (`[2026-11-25 23:19:37.816][1406][error][wasm] …`), as opposed to its stdout access log. */
-const ENVOY_LOG_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]/;
-
 /**
- * For the live stream: hides the ~40 one-fragment lines and the V8 backtrace
- * of a Go panic, which TrapWatcher reports as one summary. It starts hiding
- * at a fragment that begins a panic and stops at the first line of Envoy's
- * own log that is not part of it. Lines from Envoy's other pipe (the access
- * log on stdout) may arrive in between: they are shown, and do not end it.
- * The log files keep every line.
+ * For the live stream: reads Envoy's lines as records (envoy/log-records.ts),
+ * tells each panic once it is whole (the trap line, then its backtrace: told
+ * 100 ms after the trap when nothing more comes), and says which lines
+ * belong to a panic being read, which the live stream hides (the ~40
+ * fragments and the backtrace; the log files keep every line).
  */
-export class PanicCollapser {
-  private hiding = false;
-
-  show(service: string, line: string): boolean {
-    if (service !== "envoy") return true;
-    const fragment = FRAGMENT.exec(line);
-    if (fragment !== null && /^(panic: |fatal error: )/.test(fragment[1] ?? "")) this.hiding = true;
-    if (!this.hiding) return true;
-    if (fragment !== null || TRAP_TAIL.test(line)) return false;
-    if (ENVOY_LOG_LINE.test(line)) this.hiding = false;
-    return true;
-  }
-}
-
-export class TrapWatcher {
-  private fragments: string[] = [];
-  private pending: PluginTrap | undefined;
+export class PanicWatch {
+  private readonly assembler: RecordAssembler;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly root: string,
-    private readonly onTrap: (trap: PluginTrap) => void,
-    private readonly failurePolicy: FailurePolicy = "FAIL_CLOSED",
-  ) {}
+  constructor(root: string, onTrap: (trap: PluginTrap) => void, failurePolicy: FailurePolicy = "FAIL_CLOSED") {
+    this.assembler = new RecordAssembler(root, (record) => {
+      const panic = record.panic;
+      if (panic?.callback !== undefined) onTrap({ callback: panic.callback, message: panic.message, func: panic.func, location: panic.location, failurePolicy });
+    });
+  }
 
   feed(service: string, line: string): void {
     if (service !== "envoy") return;
-    const fragment = FRAGMENT.exec(line);
-    if (fragment !== null) {
-      this.fragments.push(fragment[1] ?? "");
-      if (this.fragments.length > 400) this.fragments.shift();
-      return;
-    }
-    const failed = FAILED.exec(line);
-    if (failed !== null) {
-      this.flush();
-      this.pending = { callback: failed[1]!, ...parseGoPanic(this.fragments, this.root), failurePolicy: this.failurePolicy };
-      this.fragments = [];
-      // The backtrace follows on lines of its own; report once it has passed.
+    this.assembler.push(service, line);
+    if (this.assembler.panicTrapped(service)) {
+      if (this.timer !== undefined) clearTimeout(this.timer);
       this.timer = setTimeout(() => this.flush(), 100);
       this.timer.unref();
-      return;
-    }
-    if (this.pending !== undefined && this.pending.func === undefined) {
-      const frame = /^\s+\d+:\s+0x[0-9a-f]+ - (main\..+)$/.exec(line);
-      if (frame !== null) this.pending.func = frame[1];
     }
   }
 
-  /** Reports a trap seen but not yet reported. */
+  /** Whether the line just fed belongs to a panic being read. */
+  hides(service: string): boolean {
+    return service === "envoy" && this.assembler.inPanic;
+  }
+
+  /** Tells a panic read but not yet told. */
   flush(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    const trap = this.pending;
-    this.pending = undefined;
-    if (trap !== undefined) this.onTrap(trap);
+    this.assembler.flush();
   }
 }
 

@@ -3,7 +3,7 @@ import type { FileContext } from "../../envoy/diagnose.js";
 import { releaseLock } from "./lock.js";
 import { LogMux } from "../logs/mux.js";
 import type { RunPlan, ServicePlan } from "../plan.js";
-import { PanicCollapser, TrapWatcher, type PluginTrap } from "../logs/traps.js";
+import { PanicWatch, type PluginTrap } from "../logs/traps.js";
 import { delay } from "../../platform/time.js";
 import { runtimeFor, type Runtime } from "../runtime/runtime.js";
 import { describeExit, type ExitInfo, type Service } from "../runtime/service.js";
@@ -59,7 +59,7 @@ export async function supervise(plan: RunPlan, hooks: SuperviseHooks): Promise<R
 export class Supervisor implements SupervisorHandle {
   readonly mux: LogMux;
   private runtime!: Runtime;
-  private readonly traps: TrapWatcher | undefined;
+  private readonly traps: PanicWatch;
   private readonly services = new Map<string, Service>();
   /** Services stopped on purpose; their exit is not a crash. */
   private readonly expected = new Set<Service>();
@@ -87,17 +87,16 @@ export class Supervisor implements SupervisorHandle {
     hooks: SuperviseHooks,
   ) {
     this.hooks = afterPendingLines(hooks, () => this.mux.flushTerminal());
-    this.traps = this.hooks.onPluginTrap === undefined ? undefined : new TrapWatcher(plan.root, this.hooks.onPluginTrap, plan.failurePolicy);
-    const collapser = new PanicCollapser();
+    this.traps = new PanicWatch(plan.root, (trap) => this.hooks.onPluginTrap?.(trap), plan.failurePolicy);
     this.mux = new LogMux({
       services: plan.services.map((s) => s.name),
       logsDir: plan.logsDir,
       terminal: hooks.terminal,
       colour: hooks.colour,
       readable: hooks.verbose !== true,
-      ...(hooks.verbose === true ? {} : { showWhileStarting: startupLineWorthShowing, show: (s: string, l: string) => collapser.show(s, l) }),
+      ...(hooks.verbose === true ? {} : { showWhileStarting: startupLineWorthShowing, show: (s: string) => !this.traps.hides(s) }),
       onLine: (service: string, line: string) => {
-        this.traps?.feed(service, line);
+        this.traps.feed(service, line);
         for (const listener of this.listeners) listener(service, line);
       },
     });
@@ -218,7 +217,7 @@ export class Supervisor implements SupervisorHandle {
       for (const close of this.closers.splice(0)) await Promise.resolve(close()).catch(() => {});
       await this.stopAll().catch(() => {});
       await this.runtime?.tearDown().catch(() => {});
-      this.traps?.flush();
+      this.traps.flush();
       // Without its engine, the run's containers cannot be removed now: the state stays, and the next command removes them once it answers.
       if (outcome?.kind !== "crashed" || outcome.engine === undefined) await removeState(this.plan.stateFile);
       await writeLastRun(this.plan.lastRunFile, lastRun(this.state, outcome, failure, this.stopSignal)).catch(() => {});
