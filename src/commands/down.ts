@@ -1,4 +1,5 @@
 import { loadProject } from "../project/config.js";
+import { writeFileAtomic } from "../platform/files.js";
 import { projectPaths } from "../project/paths.js";
 import { signalIfOurs, stillRunning } from "../platform/identity.js";
 import { readLock } from "../run/supervisor/lock.js";
@@ -35,7 +36,9 @@ export async function down(options: { cwd: string; timeoutMs?: number; warn?: (m
     return { wasRunning: true, stopped: [`the starting run (pid ${lock.owner.pid})`], leftovers: false };
   }
   const running = state.services.filter((s) => s.container !== undefined || serviceAlive(s)).map((s) => s.name);
-  // The supervisor (a foreground `up` in some terminal, or the background one) stops its services itself.
+  // The supervisor (a foreground `up` in some terminal, or the background one) stops its services itself,
+  // and tells in last-run.json that this command stopped it.
+  await writeFileAtomic(paths.stopRequest, JSON.stringify({ runId: state.runId, by: "envoywasm down" })).catch(() => {});
   signalIfOurs(state.supervisor, "SIGTERM", false);
   const gone = await waitGone(() => stillRunning(state.supervisor), options.timeoutMs ?? 15_000);
   if (!gone) signalIfOurs(state.supervisor, "SIGKILL", false);

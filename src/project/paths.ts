@@ -8,6 +8,8 @@ export function projectPaths(project: Project) {
     state,
     runState: path.join(state, "state.json"),
     lastRun: path.join(state, "last-run.json"),
+    /** Who asked the run to stop (\`envoywasm down\`), read by its supervisor as it stops. */
+    stopRequest: path.join(state, "stop-request.json"),
     lock: path.join(state, "run.lock"),
     logs: path.join(state, "logs"),
     bin: path.join(state, "bin"),

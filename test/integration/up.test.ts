@@ -92,7 +92,7 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
       // The logs outlive the run, and status says how it ended.
       expect((await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir })).stdout).toContain(probe);
       const after = await runCli(["status"], { cwd: p.dir });
-      expect(after.stdout).toMatch(/^not running\nlast run \(detached, .*\): stopped by SIGTERM/);
+      expect(after.stdout).toMatch(/^not running\nlast run \(detached, .*\): stopped by envoywasm down/);
       expect((await runCli(["down"], { cwd: p.dir })).stderr).toContain("nothing is running");
     });
   }

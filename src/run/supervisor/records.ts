@@ -1,3 +1,5 @@
+import { readFileSync, rmSync } from "node:fs";
+import path from "node:path";
 import { identify } from "../../platform/identity.js";
 import type { RunPlan } from "../plan.js";
 import type { ExitInfo, ServiceRecord } from "../runtime/service.js";
@@ -35,7 +37,7 @@ export function withService(records: ServiceRecord[], record: ServiceRecord, pla
 }
 
 /** last-run.json: how the run ended; with no outcome, it failed (with `failure`) before it was ready or stopped. */
-export function lastRun(state: RunState, outcome: RunOutcome | undefined, failure: unknown, stopSignal: NodeJS.Signals | undefined): LastRun {
+export function lastRun(state: RunState, outcome: RunOutcome | undefined, failure: unknown, stopSignal: NodeJS.Signals | undefined, stoppedBy?: string): LastRun {
   const base = { runId: state.runId, startedAt: state.startedAt, endedAt: new Date().toISOString(), mode: state.mode, runtime: state.runtime };
   if (outcome?.kind === "crashed") {
     return { ...base, outcome: "crashed", service: outcome.service, exit: outcome.exit, lastLines: outcome.lastLines, reason: outcome.diagnosis?.message, engine: outcome.engine };
@@ -44,5 +46,18 @@ export function lastRun(state: RunState, outcome: RunOutcome | undefined, failur
     const message = failure instanceof Error ? failure.message : String(failure);
     return { ...base, outcome: "failed", reason: message.split("\n")[0] ?? message, lastLines: message.split("\n").slice(1, 13) };
   }
-  return { ...base, outcome: "stopped", reason: stopSignal === undefined ? "stopped" : `stopped by ${stopSignal === "SIGINT" ? "Ctrl-C" : stopSignal}` };
+  const by = stoppedBy ?? (stopSignal === undefined ? undefined : stopSignal === "SIGINT" ? "Ctrl-C" : stopSignal);
+  return { ...base, outcome: "stopped", reason: by === undefined ? "stopped" : `stopped by ${by}` };
+}
+
+/** Who asked this run to stop, when a command said so before signalling it (\`envoywasm down\` writes stop-request.json). */
+export function stopRequestedBy(stateFile: string, runId: string): string | undefined {
+  const file = path.join(path.dirname(stateFile), "stop-request.json");
+  try {
+    const request = JSON.parse(readFileSync(file, "utf8")) as { runId?: unknown; by?: unknown };
+    rmSync(file, { force: true });
+    return request.runId === runId && typeof request.by === "string" ? request.by : undefined;
+  } catch {
+    return undefined;
+  }
 }

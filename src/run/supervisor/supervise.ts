@@ -11,7 +11,7 @@ import { removeState, writeLastRun, writeState, type RunState } from "./state.js
 import { couldNotStart, crashDiagnosis, fileContext, startFailure } from "./errors.js";
 import type { SupervisorHandle } from "./handle.js";
 import { waitReady } from "./readiness.js";
-import { initialState, lastRun, withService, type RunOutcome } from "./records.js";
+import { initialState, lastRun, stopRequestedBy, withService, type RunOutcome } from "./records.js";
 
 /**
  * Runs a plan: starts its services, waits until the user stops the run or a
@@ -220,7 +220,7 @@ export class Supervisor implements SupervisorHandle {
       this.traps.flush();
       // Without its engine, the run's containers cannot be removed now: the state stays, and the next command removes them once it answers.
       if (outcome?.kind !== "crashed" || outcome.engine === undefined) await removeState(this.plan.stateFile);
-      await writeLastRun(this.plan.lastRunFile, lastRun(this.state, outcome, failure, this.stopSignal)).catch(() => {});
+      await writeLastRun(this.plan.lastRunFile, lastRun(this.state, outcome, failure, this.stopSignal, this.stopSignal === "SIGTERM" ? stopRequestedBy(this.plan.stateFile, this.plan.runId) : undefined)).catch(() => {});
       await this.mux.close();
       await releaseLock(this.plan.lockFile, this.plan.runId).catch(() => {});
       releaseSignals();
