@@ -109,6 +109,7 @@ export function buildProgram(): Command {
         "running Envoy without failing a request. Ctrl-C or SIGTERM stops everything; --detach returns once ready.",
     )
     .option("-d, --detach", "run in the background; stop with `envoywasm down`")
+    .option("--json", 'with --detach: print {"ready", "ms", "envoy", "listeners", "admin", "modules", "watch", "try"} and nothing else on stdout')
     .option("-w, --watch", "rebuild and reload on every change to the plugins, envoy.yaml or the backend")
     .option("--docker", "run Envoy and the backend in containers (also: runtime: docker in envoywasm.yaml)")
     .option("--envoy-image <ref>", "the Envoy image for --docker (default: envoy.image, else envoyproxy/envoy of the Envoy version)")

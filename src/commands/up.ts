@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { CancelledError, UserError } from "../errors.js";
+import { CancelledError, UsageError, UserError } from "../errors.js";
 import { prepareUp, type Prepared, type UpOptions } from "../run/prepare.js";
 import type { PullPolicy } from "../platform/docker.js";
 import { rotateLog } from "../run/logs/mux.js";
@@ -22,6 +22,8 @@ import { writeFileAtomic } from "../platform/files.js";
 import { claimSignals } from "../platform/exit-hook.js";
 
 export interface UpFlags {
+  /** With detach: the result as JSON on stdout. */
+  json?: boolean;
   detach?: boolean;
   watch?: boolean;
   envoy?: string;
@@ -37,6 +39,7 @@ export interface UpFlags {
 }
 
 export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<void> {
+  if (flags.json === true && flags.detach !== true) throw new UsageError("--json goes with --detach: a foreground `up` streams the services' output");
   const { project } = await openProject(globals.cwd, (m) => ui.warn(m));
   if (flags.detach === true && flags.watch === true) ui.info(ui.paint("gray", "• watching in the background: reloads are told in `envoywasm logs supervisor`"));
   // A pull reports many times a second: a spinner on a terminal, a line every few seconds elsewhere.
@@ -96,6 +99,20 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
       abandon(early);
       await prepared.release().catch(() => {});
       throw error;
+    }
+    if (flags.json === true) {
+      ui.resultJson({
+        ready: true,
+        ms: Math.round(performance.now() - started),
+        servicesMs: ms,
+        envoy: plan.envoy,
+        listeners: plan.listeners.map((l) => ({ name: l.name, url: `http://127.0.0.1:${l.port}/` })),
+        admin: plan.admin,
+        modules: plan.modules,
+        watch: plan.watch,
+        try: tries,
+      });
+      return;
     }
     ui.success(`ready in ${formatMs(Math.round(performance.now() - started))} (services up in ${formatMs(ms)}), running in the background${plan.watch ? ", watching for changes" : ""}`);
     for (const t of tries) ui.result(`  try:   ${t}`);
