@@ -151,8 +151,9 @@ const RULES: Rule[] = [
     }),
   },
   {
-    // Envoy 1.3x: "invalid JSON in <type> @ <path>: message <type>, near 1:1663 (offset 1662): no such field: 'stat_prefx'".
-    pattern: /@ (\S+): message ([\w.]+),.*?no such field: '([^']+)'/,
+    // Envoy 1.3x: "invalid JSON in <type> @ <path>: message <type>, near 1:1663 (offset 1662): no such field: 'stat_prefx'"
+    // (its protobuf text doubles spaces at random, on purpose: match any run of them).
+    pattern: /@\s+(\S+):\s+message\s+([\w.]+),.*?no\s+such\s+field:\s+'([^']+)'/,
     explain: (m, _lines, files) => unknownField(m[3]!, m[1]!, m[2], files),
   },
   {
@@ -160,7 +161,7 @@ const RULES: Rule[] = [
     explain: (m, _lines, files) => unknownField(m[2]!, m[1] ?? "", undefined, files),
   },
   {
-    pattern: /unknown cluster '([^']+)'/,
+    pattern: /unknown\s+cluster\s+'([^']+)'/,
     explain: (m, _lines, files) => {
       const name = m[1]!;
       const config = files?.envoyConfig === undefined ? undefined : readConfigText(files.envoyConfig);

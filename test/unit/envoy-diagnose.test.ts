@@ -200,6 +200,16 @@ describe("config errors on the user's envoy.yaml line, never the derived file", 
     expect(d?.hint).toContain("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
   });
 
+  it("Envoy's protobuf text doubles spaces at random: the same explanation", () => {
+    const d = diagnoseEnvoy(
+      [
+        `${T}[critical][main] [source/server/server.cc:449] error \`Protobuf message (type envoy.config.bootstrap.v3.Bootstrap reason INVALID_ARGUMENT: invalid JSON  in  envoy.config.bootstrap.v3.Bootstrap @ static_resources.listeners[0].filter_chains[0].filters[0].typed_config.<any>:  message   envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager, near  1:1056 (offset 1055): no  such  field:  'stat_prefx') has unknown fields\``,
+      ],
+      { root, envoyConfig },
+    );
+    expect(d?.message).toBe('envoy.yaml:10: unknown field "stat_prefx" of HttpConnectionManager');
+  });
+
   it("a route to an unknown cluster: the route's line, and the cluster it probably meant", () => {
     const d = diagnoseEnvoy(
       [`${T}[critical][main] [source/server/server.cc:449] error \`route: unknown cluster 'backnd'\` initializing config 'goo.gle/debugonly  `, `  ${derived}'`],
