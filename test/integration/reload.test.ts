@@ -156,6 +156,13 @@ describe("envoywasm reload", () => {
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain("error: envoywasm reload: Envoy refused the new plugin/: the plugin rejected its start-up");
     expect((await request(p.ports.listener)).headers["x-version"]).toBe("b");
+
+    // A plugin that does not compile: the hint says to run reload again (nothing here watches for saves).
+    edit(path.join(p.dir, "plugin/main.go"), "func main() {}", "func main() { undefinedThing() }");
+    const broken = await runCli(["reload"], { cwd: p.dir });
+    expect(broken.exitCode).toBe(1);
+    expect(broken.stderr).toContain("hint: fix it and run `envoywasm reload` again");
+    expect(broken.stderr).not.toContain("save again");
   });
 
   it("up -d --watch: the background supervisor has a CLI process build each saved change, loads it, and keeps serving through a compile error", async () => {

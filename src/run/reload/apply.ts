@@ -64,7 +64,10 @@ export class Reloader {
       if (prepared.build !== true) throw Object.assign(new Error(prepared.message), { hint: prepared.hint });
       const servingNow = plan.modules.map((m) => m.sha256.slice(0, 12)).join(", ");
       throw Object.assign(new Error(`${(prepared.message.split("\n")[0] ?? "").replace(/ \(go build exited with \d+\)$/, "")}; still serving sha256 ${servingNow}`), {
-        hint: "fix it and save again; the compiler's messages are in the stream (and `envoywasm logs build`)",
+        hint:
+          why === "envoywasm reload"
+            ? "fix it and run `envoywasm reload` again; the compiler's messages are above (and in `envoywasm logs build`)"
+            : "fix it and save again; the compiler's messages are in the stream (and `envoywasm logs build`)",
       });
     }
     // It came over the control socket: it may write and prune only under the project's .envoywasm.
