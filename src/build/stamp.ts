@@ -3,8 +3,6 @@ import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import * as v from "valibot";
 import { writeFileAtomic } from "../platform/files.js";
-import { readRecord } from "../platform/records.js";
-import { ToolchainSchema } from "../project/config-schema.js";
 
 /**
  * Decides whether a build can be skipped: a hash over everything that affects
@@ -62,8 +60,21 @@ export async function buildKey(parts: { pluginDir: string; toolchainVersion: str
 
 /** The stamp in `file`; none when there is no stamp or a broken one (then it builds). */
 export async function readStamp(file: string): Promise<BuildStamp | undefined> {
-  const read = await readRecord(file, BuildStampSchema);
-  return read?.ok === true ? read.value : undefined;
+  return readQuietly(file, BuildStampSchema);
+}
+
+/**
+ * A record whose problems are never told (a broken one means "build"), so
+ * parsed here rather than through platform/records.ts: a no-op build loads
+ * one module less.
+ */
+async function readQuietly<S extends v.GenericSchema>(file: string, schema: S): Promise<v.InferOutput<S> | undefined> {
+  try {
+    const parsed = v.safeParse(schema, JSON.parse(await readFile(file, "utf8")));
+    return parsed.success ? parsed.output : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The stamp still describes the module on disk (nobody replaced or removed it). */
@@ -85,7 +96,8 @@ export async function writeStamp(file: string, stamp: BuildStamp): Promise<void>
 export const LayoutRecordSchema = v.object({
   version: v.literal(1),
   envoywasm: v.string(),
-  toolchain: ToolchainSchema,
+  /** envoywasm.yaml's toolchain; a name no adapter has (toolchainNamed) means a full build. */
+  toolchain: v.string(),
   /** [file, sha256] of envoywasm.yaml and envoy.yaml as the build read them. */
   configs: v.array(v.tuple([v.string(), v.string()])),
   plugins: v.array(v.object({ dir: v.string(), absDir: v.string(), wasm: v.string(), wasmRelative: v.string(), wasmAbs: v.string() })),
@@ -103,9 +115,8 @@ export async function fileHash(file: string): Promise<string | undefined> {
 
 /** The last good build's layout, when it was made by this envoywasm from the files as they are now. */
 export async function readLayout(root: string, envoywasm: string): Promise<LayoutRecord | undefined> {
-  const read = await readRecord(layoutRecordFile(root), LayoutRecordSchema);
-  if (read?.ok !== true || read.value.envoywasm !== envoywasm) return undefined;
-  const record = read.value;
+  const record = await readQuietly(layoutRecordFile(root), LayoutRecordSchema);
+  if (record === undefined || record.envoywasm !== envoywasm) return undefined;
   const now = await Promise.all(record.configs.map(([file]) => fileHash(file)));
   return record.configs.every(([, sha], i) => now[i] === sha) ? record : undefined;
 }
