@@ -195,7 +195,7 @@ describe("build stamps and the layout record", () => {
     await writeFile(layout, JSON.stringify(record));
     expect(await readLayout(dir, "0.1.0")).toEqual(record);
     expect(await readLayout(dir, "0.2.0")).toBeUndefined();
-    for (const broken of [{ ...record, toolchain: "rustc" }, { ...record, configs: [["only-a-file"]] }, { ...record, plugins: [{ dir: "p" }] }]) {
+    for (const broken of [{ ...record, toolchain: 5 }, { ...record, configs: [["only-a-file"]] }, { ...record, plugins: [{ dir: "p" }] }]) {
       await writeFile(layout, JSON.stringify(broken));
       expect(await readLayout(dir, "0.1.0")).toBeUndefined();
     }
