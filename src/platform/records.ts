@@ -51,8 +51,8 @@ export function issueLine(issue: v.BaseIssue<unknown>): string {
   const where = path === "" ? "it" : path;
   const last = issue.path?.at(-1);
   if (issue.kind === "schema" && last?.origin === "key" && issue.input === undefined) return `${where} is missing`;
-  // A schema says what type it expects; an action (a check on a typed value) says it in its message.
-  const expected = issue.kind === "schema" && issue.expected !== null ? words(issue.expected) : issue.message;
+  // A schema says what type it expects; an action (a check on a typed value) or a custom schema says it in its message.
+  const expected = issue.kind === "schema" && issue.type !== "custom" && issue.expected !== null ? words(issue.expected) : issue.message;
   return `${where} must be ${expected} (got ${issue.received})`;
 }
 

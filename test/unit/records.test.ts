@@ -126,8 +126,11 @@ describe("run state and last run", () => {
     expect(await readLastRun(file, (w) => warnings.push(w))).toBeUndefined();
     await writeFile(file, JSON.stringify({ ...lastRun, outcome: "exploded" }));
     expect(await readLastRun(file, (w) => warnings.push(w))).toBeUndefined();
+    await writeFile(file, JSON.stringify({ ...lastRun, exit: { code: null, signal: "KILL" } }));
+    expect(await readLastRun(file, (w) => warnings.push(w))).toBeUndefined();
     expect(warnings[0]).toContain('wrote: exit.code must be a number (got "1")');
     expect(warnings[1]).toContain('wrote: outcome must be "stopped" or "crashed" or "failed" (got "exploded")');
+    expect(warnings[2]).toContain('wrote: exit.signal must be a signal name such as SIGTERM (got "KILL")');
   });
 });
 
