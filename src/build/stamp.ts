@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import * as v from "valibot";
 import { writeFileAtomic } from "../platform/files.js";
 
 /**
@@ -9,16 +10,17 @@ import { writeFileAtomic } from "../platform/files.js";
  * environment that steers it), stored next to the run state after a good build.
  */
 
-export interface BuildStamp {
-  key: string;
-  wasm: string;
-  bytes: number;
-  mtimeMs: number;
+export const BuildStampSchema = v.object({
+  key: v.string(),
+  wasm: v.string(),
+  bytes: v.number(),
+  mtimeMs: v.number(),
   /** go.mod and go.sum as they were when their modules were last fetched. */
-  modulesKey?: string;
+  modulesKey: v.optional(v.string()),
   /** The module's sha256 (hex). */
-  sha256?: string;
-}
+  sha256: v.optional(v.string()),
+});
+export type BuildStamp = v.InferOutput<typeof BuildStampSchema>;
 
 /** A hash of go.mod and go.sum: when it is unchanged, the modules are already fetched. */
 export async function modulesKey(moduleDir: string): Promise<string> {
@@ -56,16 +58,23 @@ export async function buildKey(parts: { pluginDir: string; toolchainVersion: str
   return hash.digest("hex");
 }
 
+/** The stamp in `file`; none when there is no stamp or a broken one (then it builds). */
 export async function readStamp(file: string): Promise<BuildStamp | undefined> {
+  return readQuietly(file, BuildStampSchema);
+}
+
+/**
+ * A record whose problems are never told (a broken one means "build"), so
+ * parsed here rather than through platform/records.ts: a no-op build loads
+ * one module less.
+ */
+async function readQuietly<S extends v.GenericSchema>(file: string, schema: S): Promise<v.InferOutput<S> | undefined> {
   try {
-    const value = JSON.parse(await readFile(file, "utf8")) as Partial<BuildStamp> | null;
-    if (value !== null && typeof value.key === "string" && typeof value.wasm === "string" && typeof value.bytes === "number" && typeof value.mtimeMs === "number") {
-      return value as BuildStamp;
-    }
+    const parsed = v.safeParse(schema, JSON.parse(await readFile(file, "utf8")));
+    return parsed.success ? parsed.output : undefined;
   } catch {
-    // No stamp, or a broken one: build.
+    return undefined;
   }
-  return undefined;
 }
 
 /** The stamp still describes the module on disk (nobody replaced or removed it). */
@@ -84,13 +93,16 @@ export async function writeStamp(file: string, stamp: BuildStamp): Promise<void>
  * from envoywasm.yaml and envoy.yaml, with those files' hashes: while they are
  * unchanged a build needs neither file parsed to tell it has nothing to do.
  */
-export interface LayoutRecord {
-  version: 1;
-  envoywasm: string;
-  toolchain: string;
-  configs: [file: string, sha256: string][];
-  plugins: { dir: string; absDir: string; wasm: string; wasmRelative: string; wasmAbs: string }[];
-}
+export const LayoutRecordSchema = v.object({
+  version: v.literal(1),
+  envoywasm: v.string(),
+  /** envoywasm.yaml's toolchain; a name no adapter has (toolchainNamed) means a full build. */
+  toolchain: v.string(),
+  /** [file, sha256] of envoywasm.yaml and envoy.yaml as the build read them. */
+  configs: v.array(v.tuple([v.string(), v.string()])),
+  plugins: v.array(v.object({ dir: v.string(), absDir: v.string(), wasm: v.string(), wasmRelative: v.string(), wasmAbs: v.string() })),
+});
+export type LayoutRecord = v.InferOutput<typeof LayoutRecordSchema>;
 
 export function layoutRecordFile(root: string): string {
   return path.join(root, ".envoywasm", "build", "layout.json");
@@ -103,13 +115,8 @@ export async function fileHash(file: string): Promise<string | undefined> {
 
 /** The last good build's layout, when it was made by this envoywasm from the files as they are now. */
 export async function readLayout(root: string, envoywasm: string): Promise<LayoutRecord | undefined> {
-  let record: LayoutRecord;
-  try {
-    record = JSON.parse(await readFile(layoutRecordFile(root), "utf8")) as LayoutRecord;
-  } catch {
-    return undefined;
-  }
-  if (record?.version !== 1 || record.envoywasm !== envoywasm || !Array.isArray(record.configs) || !Array.isArray(record.plugins)) return undefined;
+  const record = await readQuietly(layoutRecordFile(root), LayoutRecordSchema);
+  if (record === undefined || record.envoywasm !== envoywasm) return undefined;
   const now = await Promise.all(record.configs.map(([file]) => fileHash(file)));
   return record.configs.every(([, sha], i) => now[i] === sha) ? record : undefined;
 }

@@ -5,21 +5,9 @@ import { PACKAGE_VERSION } from "../platform/package-root.js";
 
 export { flushed } from "../ui/write.js";
 
-/**
- * `envoywasm __prepare-reload <root> <target JSON>`: the background supervisor of `up -d --watch`
- * has a CLI process build and derive a reload (run/reload-prepare.ts), printed as JSON.
- */
-async function prepareReloadMain(args: readonly string[]): Promise<number> {
-  const [root, target] = args;
-  if (root === undefined || target === undefined) return 2;
-  const { prepareReload } = await import("../run/reload/prepare.js");
-  process.stdout.write(`${JSON.stringify(await prepareReload(root, JSON.parse(target) as Parameters<typeof prepareReload>[1]))}\n`);
-  return 0;
-}
-
 /** Runs the CLI (bin/envoywasm.js); returns the exit code. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
-  if (argv[2] === "__prepare-reload") return prepareReloadMain(argv.slice(3));
+  if (argv[2] === "__prepare-reload") return (await import("../run/reload/prepare.js")).prepareReloadMain(argv.slice(3));
   // Asked often (scripts, editors): answered before commander and the wiring load.
   if (argv.length === 3 && (argv[2] === "--version" || argv[2] === "-V")) {
     process.stdout.write(`${PACKAGE_VERSION}\n`);

@@ -14,7 +14,8 @@ import { startProgress, type Progress } from "../ui/progress.js";
 import { formatMs } from "../build/report.js";
 import { openProject } from "../project/load.js";
 import { reportTrap } from "../run/logs/trap-report.js";
-import { isDaemonMessage, type DaemonMessage, type PlanMessage } from "../run/supervisor/messages.js";
+import * as v from "valibot";
+import { DaemonMessageSchema, type DaemonMessage, type PlanMessage } from "../run/supervisor/messages.js";
 import { projectPaths } from "../project/paths.js";
 import { PACKAGE_ROOT } from "../platform/package-root.js";
 import { SUPERVISOR_NODE_FLAGS, supervisorEnv } from "../run/supervisor/launch.js";
@@ -230,7 +231,7 @@ async function startDetached(plan: RunPlan, stateDir: string, early: EarlySuperv
       return;
     }
     child.on("message", (m) => {
-      if (isDaemonMessage(m)) resolve(m);
+      if (v.is(DaemonMessageSchema, m)) resolve(m);
     });
     child.once("exit", (code) => resolve({ type: "exit", code }));
     child.send({ type: "plan", file: planFile } satisfies PlanMessage, (error) => {

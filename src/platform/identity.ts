@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import * as v from "valibot";
 
 /**
  * A process's identity: a pid alone is not one (pids are reused), so envoywasm
@@ -6,13 +7,14 @@ import { readFileSync } from "node:fs";
  * /proc/<pid>/stat, in clock ticks since boot) and its command line, and
  * signals a recorded process only when all three still match.
  */
-export interface ProcessIdentity {
-  pid: number;
+export const ProcessIdentitySchema = v.object({
+  pid: v.pipe(v.number(), v.integer("a whole number above 0"), v.minValue(1, "a whole number above 0")),
   /** Field 22 of /proc/<pid>/stat; "" where /proc is not there. */
-  startTime: string;
+  startTime: v.string(),
   /** The command line, words joined by spaces. */
-  command: string;
-}
+  command: v.string(),
+});
+export type ProcessIdentity = v.InferOutput<typeof ProcessIdentitySchema>;
 
 export function startTimeOf(pid: number): string | undefined {
   try {
@@ -83,9 +85,4 @@ export function signalIfOurs(id: ProcessIdentity, signal: NodeJS.Signals, group 
       return false;
     }
   }
-}
-
-export function isIdentity(value: unknown): value is ProcessIdentity {
-  const v = value as ProcessIdentity;
-  return v !== null && typeof v === "object" && Number.isInteger(v.pid) && v.pid > 0 && typeof v.startTime === "string" && typeof v.command === "string";
 }

@@ -1,10 +1,12 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import * as v from "valibot";
 import { UserError } from "../errors.js";
 import { projectPaths } from "../project/paths.js";
 import type { Project } from "../project/config.js";
 import { SHA256_HEX } from "./digest.js";
 import { writeFileAtomic } from "../platform/files.js";
+import { badRecord, readRecord } from "../platform/records.js";
 
 /**
  * .envoywasm/ship.json: what `push` last pushed for each plugin folder, so
@@ -12,15 +14,17 @@ import { writeFileAtomic } from "../platform/files.js";
  * copying them. Keyed by plugin folder, as envoywasm.yaml lists it.
  */
 
-export interface ShipRecord {
-  image: string;
+export const ShipRecordSchema = v.object({
+  image: v.string(),
   /** sha256:… of the manifest the registry stored (what Istio and Envoy Gateway compare). */
-  digest: string;
-  moduleSha256: string;
-  pushedAt: string;
-}
+  digest: v.pipe(v.string(), v.check((d) => SHA256_HEX.test(d.replace(/^sha256:/, "")), "a sha256:… digest")),
+  moduleSha256: v.optional(v.string(), ""),
+  pushedAt: v.optional(v.string(), ""),
+});
+export type ShipRecord = v.InferOutput<typeof ShipRecordSchema>;
 
-export type ShipFile = Record<string, ShipRecord>;
+export const ShipFileSchema = v.record(v.string(), ShipRecordSchema);
+export type ShipFile = v.InferOutput<typeof ShipFileSchema>;
 
 export function shipFile(project: Project): string {
   return path.join(projectPaths(project).state, "ship.json");
@@ -28,22 +32,10 @@ export function shipFile(project: Project): string {
 
 export async function readShipFile(project: Project): Promise<ShipFile> {
   const file = shipFile(project);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw new UserError(`${path.relative(project.root, file)} is not valid JSON`, { hint: "delete it and run `envoywasm push` again" });
-  }
-  const out: ShipFile = {};
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return out;
-  for (const [dir, value] of Object.entries(parsed as Record<string, unknown>)) {
-    const r = value as Partial<ShipRecord> | null;
-    if (r === null || typeof r !== "object") continue;
-    if (typeof r.image !== "string" || typeof r.digest !== "string" || !SHA256_HEX.test(r.digest.replace(/^sha256:/, ""))) continue;
-    out[dir] = { image: r.image, digest: r.digest, moduleSha256: typeof r.moduleSha256 === "string" ? r.moduleSha256 : "", pushedAt: typeof r.pushedAt === "string" ? r.pushedAt : "" };
-  }
-  return out;
+  const read = await readRecord(file, ShipFileSchema);
+  if (read === undefined) return {};
+  if (!read.ok) throw new UserError(badRecord(path.relative(project.root, file), read.problem), { hint: "delete it and run `envoywasm push` again" });
+  return read.value;
 }
 
 export async function recordPush(project: Project, pluginDir: string, record: ShipRecord): Promise<string> {

@@ -69,7 +69,7 @@ describe("nothing foreign is ever signalled", () => {
     writeFileSync(path.join(process.env.ENVOYWASM_HOME!, "envoy-binaries.json"), "null");
     const status = await runCli(["status"], { cwd: p.dir });
     expect(status.exitCode).toBe(0);
-    expect(status.stderr).toMatch(/warning: ignored .*state\.json: it is not a file this version of envoywasm wrote \(treated as absent, and removed\)/);
+    expect(status.stderr).toMatch(/warning: ignored .*state\.json is not a file this version of envoywasm wrote: it must be an object \(got null\) \(treated as absent, and removed\)/);
     expect(status.stderr).not.toContain("internal error");
     const build = await runCli(["build"], { cwd: p.dir });
     expect(build.exitCode, build.stderr).toBe(0);

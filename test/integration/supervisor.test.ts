@@ -5,9 +5,10 @@ import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll } from "vitest";
-import { isDaemonMessage } from "../../src/run/supervisor/messages.js";
+import * as v from "valibot";
+import { DaemonMessageSchema, PlanMessageSchema } from "../../src/run/supervisor/messages.js";
 import { takeLock, readLock } from "../../src/run/supervisor/lock.js";
-import { isRunPlan, type RunPlan, type ServicePlan } from "../../src/run/plan.js";
+import { RunPlanSchema, type RunPlan, type ServicePlan } from "../../src/run/plan.js";
 import { ProcessService } from "../../src/run/runtime/process.js";
 import type { Service } from "../../src/run/runtime/service.js";
 import { readLastRun, readState } from "../../src/run/supervisor/state.js";
@@ -248,13 +249,16 @@ describe("supervise", () => {
 
 describe("what up -d and its background supervisor exchange", () => {
   it("accepts only well-formed messages and plans", () => {
+    const isDaemonMessage = (m: unknown) => v.is(DaemonMessageSchema, m);
     expect(isDaemonMessage({ type: "ready", ms: 12 })).toBe(true);
     expect(isDaemonMessage({ type: "failed", message: "x", hint: "y" })).toBe(true);
     expect(isDaemonMessage({ type: "ready" })).toBe(false);
     expect(isDaemonMessage({ type: "failed", message: 3 })).toBe(false);
     expect(isDaemonMessage(null)).toBe(false);
     expect(isDaemonMessage("ready")).toBe(false);
-    expect(isRunPlan(null)).toBe(false);
-    expect(isRunPlan({ runId: "x" })).toBe(false);
+    expect(v.is(PlanMessageSchema, { type: "plan", file: "/p/plan.json" })).toBe(true);
+    expect(v.is(PlanMessageSchema, { type: "plan" })).toBe(false);
+    expect(v.is(RunPlanSchema, null)).toBe(false);
+    expect(v.is(RunPlanSchema, { runId: "x" })).toBe(false);
   });
 });

@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { closest, legacyWarning, loadProject, parseProjectConfig, parseProjectFile } from "../../src/project/config.js";
+import { legacyWarning, loadProject, parseProjectConfig, parseProjectFile } from "../../src/project/config.js";
+import { closest } from "../../src/platform/closest.js";
 import { findProjectRoot } from "../../src/project/root.js";
 
 /** Runs parseProjectConfig and returns the UserError it must throw. */

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { serveControl } from "../supervisor/control.js";
 import { childEnv } from "../supervisor/launch.js";
-import { isPreparedReload, type PreparedReload, type ReloadTarget } from "./prepared.js";
+import * as v from "valibot";
+import { PreparedReloadSchema, type PreparedReload, type ReloadTarget } from "./prepared.js";
 import type { Reloader } from "./apply.js";
 import type { SupervisorHandle } from "../supervisor/handle.js";
 import { watchBuiltModules, watchSources } from "./watch.js";
@@ -113,7 +114,7 @@ async function prepareInChild(root: string, target: ReloadTarget, preparing: Set
       } catch {
         parsed = undefined;
       }
-      resolve(isPreparedReload(parsed) ? parsed : failed(signal === null ? `exit ${code}` : signal));
+      resolve(v.is(PreparedReloadSchema, parsed) ? parsed : failed(signal === null ? `exit ${code}` : signal));
     });
   });
 }

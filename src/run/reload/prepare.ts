@@ -7,7 +7,8 @@ import { projectPaths } from "../../project/paths.js";
 import { resolvePlugins } from "../../build/plugins.js";
 import { loadProject } from "../../project/config.js";
 import { buildBackend } from "../../build/backend.js";
-import type { PreparedChange, PreparedReload, ReloadTarget } from "./prepared.js";
+import { ReloadTargetSchema, type PreparedChange, type PreparedReload, type ReloadTarget } from "./prepared.js";
+import { parseJson } from "../../platform/records.js";
 import { readEnvoyConfig } from "../../project/load.js";
 
 /**
@@ -71,4 +72,19 @@ export async function prepareReload(root: string, target: ReloadTarget): Promise
       compilerOutput,
     };
   }
+}
+
+/**
+ * `envoywasm __prepare-reload <root> <target JSON>`: the background supervisor of `up -d --watch`
+ * has a CLI process build and derive each reload; it prints the result as JSON. Returns the exit code.
+ */
+export async function prepareReloadMain(args: readonly string[]): Promise<number> {
+  const [root, text] = args;
+  const target = text === undefined ? undefined : parseJson(ReloadTargetSchema, text);
+  if (root === undefined || target === undefined || !target.ok) {
+    process.stderr.write(`error: __prepare-reload is started by up -d's supervisor${target?.ok === false ? ` (its target: ${target.problem})` : ""}\n`);
+    return 2;
+  }
+  process.stdout.write(`${JSON.stringify(await prepareReload(root, target.value))}\n`);
+  return 0;
 }

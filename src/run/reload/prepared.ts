@@ -1,61 +1,65 @@
+import * as v from "valibot";
 import type { EcdsResource } from "../../envoy/derive.js";
 import type { ProjectPaths } from "../../project/paths.js";
-import type { EcdsPlan } from "../plan.js";
+import { schemaOf } from "../../platform/records.js";
+import { EcdsPlanSchema } from "../plan.js";
 
 /**
  * A reload's first half as plain data, passed from the CLI process that
- * prepared it (reload-prepare.ts) to the supervisor that applies it
- * (reload.ts). Nothing here loads the build.
+ * prepared it (prepare.ts) to the supervisor that applies it (apply.ts).
+ * Nothing here loads the build. The supervisor writes and prunes what it
+ * names only under the project's .envoywasm folder: that needs the run's
+ * root, so apply.ts checks it before anything is applied.
  */
 
-export interface ReloadTarget {
+export const ReloadTargetSchema = v.object({
   /** The run's runtime is Docker (paths as the container sees them, a Linux backend). */
-  docker: boolean;
+  docker: v.boolean(),
   /** The running Envoy's version, to check the module's imports against. */
-  envoyVersion: string;
+  envoyVersion: v.string(),
   /** The run has a backend service. */
-  backend: boolean;
-}
+  backend: v.boolean(),
+});
+export type ReloadTarget = v.InferOutput<typeof ReloadTargetSchema>;
 
-export type PreparedReload = PreparedChange | PreparedFailure;
-
-export interface PreparedFailure {
-  ok: false;
+export const PreparedFailureSchema = v.object({
+  ok: v.literal(false),
   /** The first line says what failed. */
-  message: string;
-  hint?: string;
+  message: v.string(),
+  hint: v.optional(v.string()),
   /** The build failed (the previous modules keep serving). */
-  build?: true;
+  build: v.optional(v.literal(true)),
   /** The compiler's messages, for the run's `build` log. */
-  compilerOutput?: string;
-}
+  compilerOutput: v.optional(v.string()),
+});
+export type PreparedFailure = v.InferOutput<typeof PreparedFailureSchema>;
 
-export interface PreparedChange {
-  ok: true;
-  plugins: { dir: string; wasmRelative: string; sha256: string; upToDate: boolean; warnings: string[] }[];
-  buildMs: number;
-  backend?: { upToDate: boolean; ms: number; port: number };
-  derived: { text: string; skeletonHash: string; resources: Pick<EcdsResource, "name" | "file" | "dir" | "text" | "version">[] };
-  ecds: EcdsPlan[];
+/** envoy/derive.ts and project/paths.ts declare these; the schemas must match them exactly. */
+const ResourceSchema = schemaOf<Pick<EcdsResource, "name" | "file" | "dir" | "text" | "version">>()(
+  v.object({ name: v.string(), file: v.string(), dir: v.string(), text: v.string(), version: v.string() }),
+);
+const PathsSchema = schemaOf<Pick<ProjectPaths, "run" | "modules">>()(v.object({ run: v.string(), modules: v.string() }));
+
+export const PreparedChangeSchema = v.object({
+  ok: v.literal(true),
+  plugins: v.array(v.object({ dir: v.string(), wasmRelative: v.string(), sha256: v.string(), upToDate: v.boolean(), warnings: v.array(v.string()) })),
+  buildMs: v.number(),
+  backend: v.optional(v.object({ upToDate: v.boolean(), ms: v.number(), port: v.number() })),
+  derived: v.object({ text: v.string(), skeletonHash: v.string(), resources: v.array(ResourceSchema) }),
+  ecds: v.array(EcdsPlanSchema),
   /** The module copies the derived config uses. */
-  modules: string[];
-  envoy: { ports: number[]; admin?: number; listeners: { name: string; port: number }[]; display: string };
-  paths: Pick<ProjectPaths, "run" | "modules">;
-}
+  modules: v.array(v.string()),
+  envoy: v.object({
+    ports: v.array(v.number()),
+    admin: v.optional(v.number()),
+    listeners: v.array(v.object({ name: v.string(), port: v.number() })),
+    display: v.string(),
+  }),
+  paths: PathsSchema,
+});
+export type PreparedChange = v.InferOutput<typeof PreparedChangeSchema>;
 
-/** A prepared reload read back from JSON (from another process): shape-checked. */
-export function isPreparedReload(value: unknown): value is PreparedReload {
-  const v = value as PreparedReload;
-  if (v === null || typeof v !== "object" || typeof v.ok !== "boolean") return false;
-  if (!v.ok) return typeof v.message === "string";
-  return (
-    Array.isArray(v.plugins) &&
-    typeof v.derived?.skeletonHash === "string" &&
-    Array.isArray(v.derived.resources) &&
-    Array.isArray(v.ecds) &&
-    Array.isArray(v.modules) &&
-    Array.isArray(v.envoy?.ports) &&
-    typeof v.paths?.run === "string" &&
-    typeof v.paths.modules === "string"
-  );
-}
+export const PreparedReloadSchema = v.variant("ok", [PreparedChangeSchema, PreparedFailureSchema]);
+export type PreparedReload = v.InferOutput<typeof PreparedReloadSchema>;
+
+/** Whether the output of `__prepare-reload` is a prepared reload (run/reload/live.ts asks by this name). */

@@ -1,8 +1,10 @@
 import { chmod, rm } from "node:fs/promises";
 import net from "node:net";
+import * as v from "valibot";
 import { UserError } from "../../errors.js";
-import { isPreparedReload, type PreparedReload } from "../reload/prepared.js";
+import { PreparedReloadSchema, type PreparedReload } from "../reload/prepared.js";
 import type { ReloadResult } from "../reload/result.js";
+import { parseJson, schemaOf } from "../../platform/records.js";
 
 /**
  * The running supervisor's control socket (the user's only: mode 0600), one
@@ -14,7 +16,23 @@ import type { ReloadResult } from "../reload/result.js";
  * `{"type":"apply","prepared"}`; the answer is `{"type":"result"}`.
  */
 
-export type ControlResponse = { type: "result"; result: ReloadResult };
+/** What the client says: it wants a turn, then what it prepared. */
+export const ClientMessageSchema = v.variant("type", [
+  v.object({ type: v.literal("begin") }),
+  v.object({ type: v.literal("apply"), prepared: PreparedReloadSchema }),
+]);
+export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>;
+
+/** run/reload/apply.ts declares ReloadResult; this must match it exactly. */
+const ReloadResultSchema = schemaOf<ReloadResult>()(
+  v.object({ ok: v.boolean(), message: v.string(), hint: v.optional(v.string()), unchanged: v.optional(v.boolean()) }),
+);
+export const ControlResponseSchema = v.object({ type: v.literal("result"), result: ReloadResultSchema });
+export type ControlResponse = v.InferOutput<typeof ControlResponseSchema>;
+
+/** What the supervisor says: the client's turn has come, then how the reload went. */
+export const SupervisorMessageSchema = v.variant("type", [v.object({ type: v.literal("go") }), ControlResponseSchema]);
+export type SupervisorMessage = v.InferOutput<typeof SupervisorMessageSchema>;
 
 /** A `begin` conversation, as the supervisor sees it. */
 export interface Turn {
@@ -32,7 +50,7 @@ export async function serveControl(socketPath: string, handle: (turn: Turn) => P
     let settle: ((p: PreparedReload) => void) | undefined;
     const prepared = new Promise<PreparedReload>((resolve) => (settle = resolve));
     const gone = () => settle?.({ ok: false, message: "envoywasm reload went away before it sent what it built" });
-    const send = (message: object) => socket.writable && socket.write(`${JSON.stringify(message)}\n`);
+    const send = (message: SupervisorMessage) => socket.writable && socket.write(`${JSON.stringify(message)}\n`);
     socket.setEncoding("utf8");
     socket.on("error", gone);
     socket.on("close", gone);
@@ -41,23 +59,20 @@ export async function serveControl(socketPath: string, handle: (turn: Turn) => P
       for (let newline = buffer.indexOf("\n"); newline >= 0; newline = buffer.indexOf("\n")) {
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
-        let parsed: { type?: unknown; prepared?: unknown } | undefined;
-        try {
-          parsed = JSON.parse(line) as typeof parsed;
-        } catch {
-          parsed = undefined;
-        }
+        const parsed = parseJson(ClientMessageSchema, line);
         if (!begun) {
-          if (parsed?.type === "begin") {
+          if (parsed.ok && parsed.value.type === "begin") {
             begun = true;
             void handle({ go: () => send({ type: "go" }), prepared }).then((response) => socket.end(`${JSON.stringify(response)}\n`));
           } else {
-            socket.end(`${JSON.stringify({ type: "result", result: { ok: false, message: "not a request this supervisor knows" } })}\n`);
+            const refusal: ControlResponse = { type: "result", result: { ok: false, message: "not a request this supervisor knows" } };
+            socket.end(`${JSON.stringify(refusal)}\n`);
           }
-        } else if (parsed?.type === "apply" && isPreparedReload(parsed.prepared)) {
-          settle?.(parsed.prepared);
+        } else if (parsed.ok && parsed.value.type === "apply") {
+          settle?.(parsed.value.prepared);
         } else {
-          settle?.({ ok: false, message: "envoywasm reload sent something this supervisor does not understand" });
+          const problem = parsed.ok ? `a second ${parsed.value.type}` : parsed.problem;
+          settle?.({ ok: false, message: `envoywasm reload sent something this supervisor does not understand: ${problem}` });
         }
       }
     });
@@ -74,11 +89,6 @@ export async function serveControl(socketPath: string, handle: (turn: Turn) => P
   };
 }
 
-function isResponse(value: unknown): value is ControlResponse {
-  const v = value as ControlResponse;
-  return v?.type === "result" && typeof v.result?.ok === "boolean" && typeof v.result.message === "string";
-}
-
 /** Asks a running supervisor to reload what `prepare` builds once it is this reload's turn. */
 export function askSupervisor(socketPath: string, prepare: () => Promise<unknown>, timeoutMs = 300_000): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
@@ -88,19 +98,27 @@ export function askSupervisor(socketPath: string, prepare: () => Promise<unknown
       socket.destroy();
       reject(new UserError("the running supervisor did not answer in time", { hint: "see `envoywasm logs supervisor`" }));
     }, timeoutMs);
+    let answer: ControlResponse | undefined;
     const fail = (error: unknown) => {
       clearTimeout(timer);
       socket.destroy();
       reject(error);
     };
+    const say = (message: ClientMessage | { type: "apply"; prepared: unknown }) => socket.write(`${JSON.stringify(message)}\n`);
     socket.setEncoding("utf8");
-    socket.on("connect", () => socket.write(`${JSON.stringify({ type: "begin" })}\n`));
+    socket.on("connect", () => say({ type: "begin" }));
     socket.on("data", (chunk: string) => {
       buffer += chunk;
-      const newline = buffer.indexOf("\n");
-      if (newline < 0 || !buffer.startsWith('{"type":"go"}')) return;
-      buffer = buffer.slice(newline + 1);
-      prepare().then((prepared) => socket.write(`${JSON.stringify({ type: "apply", prepared })}\n`), fail);
+      for (let newline = buffer.indexOf("\n"); newline >= 0; newline = buffer.indexOf("\n")) {
+        const parsed = parseJson(SupervisorMessageSchema, buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+        if (!parsed.ok) {
+          fail(new UserError(`the running supervisor gave an answer this envoywasm does not understand: ${parsed.problem}`));
+          return;
+        }
+        if (parsed.value.type === "go") prepare().then((prepared) => say({ type: "apply", prepared }), fail);
+        else answer = parsed.value;
+      }
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -108,13 +126,8 @@ export function askSupervisor(socketPath: string, prepare: () => Promise<unknown
     });
     socket.on("end", () => {
       clearTimeout(timer);
-      try {
-        const parsed: unknown = JSON.parse(buffer.trim());
-        if (isResponse(parsed)) resolve(parsed);
-        else reject(new UserError("the running supervisor gave an answer this envoywasm does not understand"));
-      } catch {
-        reject(new UserError("the running supervisor closed the connection without an answer", { hint: "see `envoywasm logs supervisor`" }));
-      }
+      if (answer !== undefined) resolve(answer);
+      else reject(new UserError("the running supervisor closed the connection without an answer", { hint: "see `envoywasm logs supervisor`" }));
     });
   });
 }

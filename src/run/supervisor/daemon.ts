@@ -1,7 +1,5 @@
-import { readFile } from "node:fs/promises";
-import { UserError } from "../../errors.js";
 import { handOverLock } from "./lock.js";
-import { isRunPlan } from "../plan.js";
+import { readRunPlan } from "../plan.js";
 import { supervise } from "./supervise.js";
 import { ui } from "../../ui/output.js";
 import type { DaemonMessage } from "./messages.js";
@@ -12,9 +10,7 @@ import type { DaemonMessage } from "./messages.js";
  * whole run holds little more than the supervisor itself.
  */
 export async function runSupervisor(planFile: string): Promise<void> {
-  const parsed: unknown = JSON.parse(await readFile(planFile, "utf8").catch(() => "null"));
-  if (!isRunPlan(parsed)) throw new UserError(`${planFile} is not a run plan this envoywasm wrote`);
-  const plan = parsed;
+  const plan = await readRunPlan(planFile);
   const send = (m: DaemonMessage) => {
     if (process.connected) process.send?.(m);
   };

@@ -1,4 +1,5 @@
-import { isPlanMessage } from "./messages.js";
+import * as v from "valibot";
+import { PlanMessageSchema } from "./messages.js";
 import { runSupervisor } from "./daemon.js";
 import { ui } from "../../ui/output.js";
 
@@ -42,7 +43,7 @@ function awaitPlan(): Promise<string | undefined> {
       return;
     }
     const onMessage = (m: unknown) => {
-      if (!isPlanMessage(m)) return;
+      if (!v.is(PlanMessageSchema, m)) return;
       process.off("message", onMessage);
       process.off("disconnect", onGone);
       resolve(m.file);

@@ -1,8 +1,10 @@
-import { link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import * as v from "valibot";
 import { UserError } from "../../errors.js";
-import { identify, isIdentity, stillRunning, type ProcessIdentity } from "../../platform/identity.js";
+import { identify, ProcessIdentitySchema, stillRunning } from "../../platform/identity.js";
 import { writeFileAtomic } from "../../platform/files.js";
+import { readRecord } from "../../platform/records.js";
 
 /**
  * One run per project: `.envoywasm/run.lock`, created with exclusive create
@@ -11,22 +13,19 @@ import { writeFileAtomic } from "../../platform/files.js";
  * whose owner is gone (a kill -9, a crash) is stale and taken over.
  */
 
-export interface LockOwner {
-  owner: ProcessIdentity;
-  runId: string;
-  since: string;
-}
+export const LockOwnerSchema = v.object({
+  owner: ProcessIdentitySchema,
+  runId: v.string(),
+  since: v.string(),
+});
+export type LockOwner = v.InferOutput<typeof LockOwnerSchema>;
 
 export class RunningError extends UserError {}
 
+/** The lock's owner; undefined when there is no lock, or it holds no owner (damaged by a crash: stale). */
 export async function readLock(file: string): Promise<LockOwner | undefined> {
-  try {
-    const value = JSON.parse(await readFile(file, "utf8")) as LockOwner;
-    if (value !== null && typeof value === "object" && isIdentity(value.owner) && typeof value.runId === "string") return value;
-  } catch {
-    // Absent or unreadable: no owner.
-  }
-  return undefined;
+  const read = await readRecord(file, LockOwnerSchema);
+  return read?.ok === true ? read.value : undefined;
 }
 
 /** Takes the project's lock for this process, or explains who holds it. Returns a release function. */
@@ -44,7 +43,7 @@ export async function takeLock(file: string, runId: string): Promise<{ release: 
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       if (await create(aside, file, text)) {
-        return { release: () => releaseLock(file, runId), ...(staleOwner === undefined ? {} : { staleOwner }) };
+        return { release: () => releaseLock(file, runId), staleOwner };
       }
       const holder = await readLock(file);
       if (holder !== undefined && stillRunning(holder.owner)) {

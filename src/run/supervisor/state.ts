@@ -1,8 +1,10 @@
-import { readFile, rm } from "node:fs/promises";
-import { isIdentity, signalIfOurs, stillRunning, type ProcessIdentity } from "../../platform/identity.js";
+import { rm } from "node:fs/promises";
+import * as v from "valibot";
+import { ProcessIdentitySchema, signalIfOurs, stillRunning } from "../../platform/identity.js";
 import { removeStaleLock } from "./lock.js";
 import type { ExitInfo, ServiceRecord } from "../runtime/service.js";
 import { writeFileAtomic } from "../../platform/files.js";
+import { badRecord, readRecord, schemaOf } from "../../platform/records.js";
 
 /**
  * .envoywasm/state.json: who runs this project now. Written by the
@@ -14,88 +16,77 @@ import { writeFileAtomic } from "../../platform/files.js";
  *
  * .envoywasm/last-run.json: how the last run ended, for `status`.
  */
-export interface RunState {
-  version: 2;
-  runId: string;
-  supervisor: ProcessIdentity;
-  mode: "foreground" | "detached";
-  runtime: "native" | "docker";
-  startedAt: string;
-  readyAt?: string;
-  envoy: { version: string; path?: string; image?: string };
-  admin: number;
-  listeners: { name: string; port: number }[];
-  services: ServiceRecord[];
+const ModuleSchema = v.object({ plugin: v.string(), wasm: v.string(), sha256: v.string() });
+const ListenerSchema = v.object({ name: v.string(), port: v.number() });
+
+/** run/runtime/service.ts declares these; the schemas must match them exactly. */
+const ServiceRecordSchema = schemaOf<ServiceRecord>()(
+  v.object({
+    name: v.string(),
+    ports: v.array(v.number()),
+    process: v.optional(ProcessIdentitySchema),
+    container: v.optional(v.object({ id: v.string(), name: v.string() })),
+  }),
+);
+const SignalSchema = v.custom<NodeJS.Signals>((s) => typeof s === "string" && /^SIG[A-Z0-9]+$/.test(s), "a signal name such as SIGTERM");
+const ExitInfoSchema = schemaOf<ExitInfo>()(v.object({ code: v.nullable(v.number()), signal: v.nullable(SignalSchema) }));
+
+const ModeSchema = v.picklist(["foreground", "detached"]);
+const RuntimeKindSchema = v.picklist(["native", "docker"]);
+
+export const RunStateSchema = v.object({
+  version: v.literal(2),
+  runId: v.string(),
+  supervisor: ProcessIdentitySchema,
+  mode: ModeSchema,
+  runtime: RuntimeKindSchema,
+  startedAt: v.string(),
+  readyAt: v.optional(v.string()),
+  envoy: v.object({ version: v.string(), path: v.optional(v.string()), image: v.optional(v.string()) }),
+  admin: v.number(),
+  listeners: v.array(ListenerSchema),
+  services: v.array(ServiceRecordSchema),
   /** The modules serving now, by plugin folder. */
-  modules: { plugin: string; wasm: string; sha256: string }[];
-  watch: boolean;
+  modules: v.array(ModuleSchema),
+  watch: v.boolean(),
   /** The supervisor's control socket. */
-  controlSocket: string;
-}
+  controlSocket: v.string(),
+});
+export type RunState = v.InferOutput<typeof RunStateSchema>;
 
-export interface LastRun {
-  runId: string;
-  startedAt: string;
-  endedAt: string;
-  mode: RunState["mode"];
-  runtime: RunState["runtime"];
+export const LastRunSchema = v.object({
+  runId: v.string(),
+  startedAt: v.string(),
+  endedAt: v.string(),
+  mode: ModeSchema,
+  runtime: RuntimeKindSchema,
   /** stopped: asked to (Ctrl-C, down); crashed: a service ended on its own; failed: it never got ready. */
-  outcome: "stopped" | "crashed" | "failed";
-  service?: string;
-  exit?: ExitInfo;
-  reason?: string;
+  outcome: v.picklist(["stopped", "crashed", "failed"]),
+  service: v.optional(v.string()),
+  exit: v.optional(ExitInfoSchema),
+  reason: v.optional(v.string()),
   /** The Docker engine that stopped under the run (and took its containers with it). */
-  engine?: string;
-  lastLines?: string[];
-}
-
-/** What a state file holds when it is well formed; anything else counts as no state. */
-export function isRunState(value: unknown): value is RunState {
-  const v = value as RunState;
-  return (
-    v !== null &&
-    typeof v === "object" &&
-    v.version === 2 &&
-    typeof v.runId === "string" &&
-    isIdentity(v.supervisor) &&
-    (v.mode === "foreground" || v.mode === "detached") &&
-    (v.runtime === "native" || v.runtime === "docker") &&
-    typeof v.startedAt === "string" &&
-    typeof v.admin === "number" &&
-    Array.isArray(v.listeners) &&
-    Array.isArray(v.services) &&
-    v.services.every((s) => typeof s?.name === "string" && (s.process === undefined || isIdentity(s.process))) &&
-    Array.isArray(v.modules) &&
-    typeof v.controlSocket === "string"
-  );
-}
+  engine: v.optional(v.string()),
+  lastLines: v.optional(v.array(v.string())),
+});
+export type LastRun = v.InferOutput<typeof LastRunSchema>;
 
 /**
- * Reads a JSON file written by envoywasm and checks its shape. A missing
- * file is undefined; a bad one too, with a one-line warning through `warn`,
- * and it is removed (it sits in envoywasm's own .envoywasm/ folder), so it
- * is not warned about again.
+ * Reads a JSON file written by envoywasm, parsed by its schema. A missing
+ * file is undefined; a bad one too, with a one-line warning through `warn`
+ * (which field is wrong), and it is removed (it sits in envoywasm's own
+ * .envoywasm/ folder), so it is not warned about again.
  */
-export async function readChecked<T>(file: string, check: (v: unknown) => v is T, warn?: (message: string) => void): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    return undefined;
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (check(value)) return value;
-  } catch {
-    // fall through
-  }
-  warn?.(`ignored ${file}: it is not a file this version of envoywasm wrote (treated as absent, and removed)`);
-  await rm(file, { force: true });
+export async function readChecked<S extends v.GenericSchema>(file: string, schema: S, warn?: (message: string) => void): Promise<v.InferOutput<S> | undefined> {
+  const read = await readRecord(file, schema);
+  if (read === undefined || read.ok) return read?.value;
+  warn?.(`ignored ${badRecord(file, read.problem)} (treated as absent, and removed)`);
+  await rm(file, { force: true }).catch(() => {});
   return undefined;
 }
 
 export function readState(file: string, warn?: (message: string) => void): Promise<RunState | undefined> {
-  return readChecked(file, isRunState, warn);
+  return readChecked(file, RunStateSchema, warn);
 }
 
 export async function writeState(file: string, state: RunState): Promise<void> {
@@ -106,13 +97,8 @@ export async function removeState(file: string): Promise<void> {
   await rm(file, { force: true });
 }
 
-function isLastRun(value: unknown): value is LastRun {
-  const v = value as LastRun;
-  return v !== null && typeof v === "object" && typeof v.runId === "string" && typeof v.endedAt === "string" && ["stopped", "crashed", "failed"].includes(v.outcome);
-}
-
 export function readLastRun(file: string, warn?: (message: string) => void): Promise<LastRun | undefined> {
-  return readChecked(file, isLastRun, warn);
+  return readChecked(file, LastRunSchema, warn);
 }
 
 export async function writeLastRun(file: string, lastRun: LastRun): Promise<void> {
