@@ -45,6 +45,8 @@ export interface StatusResult {
   lastRun?: LastRun;
   /** Traps (Go panics) the plugin hit in this run, from Envoy's log; each killed a VM. */
   pluginTraps: (PluginTrap & { at: string })[];
+  /** Whether the module serving now has trapped: "recovered" when every trap came before a reload put it in. */
+  pluginHealth?: "ok" | "trapped" | "recovered";
 }
 
 export async function status(options: { cwd: string; warn?: (message: string) => void }): Promise<StatusResult> {
@@ -92,6 +94,7 @@ export async function status(options: { cwd: string; warn?: (message: string) =>
     modules: state.modules,
     cleanedUp: [],
     pluginTraps: traps,
+    pluginHealth: healthOf(traps, state.modules),
   };
 }
 
@@ -149,12 +152,25 @@ export async function runStatus(opts: { json?: boolean }, globals: { cwd: string
   printTraps(result);
 }
 
+/** A trap counts against the module serving now only if it came after that module began to serve. */
+function healthOf(traps: StatusResult["pluginTraps"], modules: StatusResult["modules"]): StatusResult["pluginHealth"] {
+  const last = traps.at(-1);
+  if (last === undefined) return "ok";
+  const newest = modules.map((m) => m.since ?? "").sort().at(-1) ?? "";
+  return newest !== "" && newest > last.at ? "recovered" : "trapped";
+}
+
 function printTraps(result: StatusResult): void {
   if (result.pluginTraps.length === 0) {
     if (result.running) ui.result("plugin: no traps in this run");
     return;
   }
   const last = result.pluginTraps[result.pluginTraps.length - 1]!;
+  if (result.pluginHealth === "recovered") {
+    const since = result.modules.map((m) => m.since ?? "").sort().at(-1);
+    ui.result(`plugin: ${result.pluginTraps.length} trap(s) in this run, the last at ${last.at} (${last.message ?? "a trap"} in ${last.callback}); a new module has served since ${since}, and has not trapped`);
+    return;
+  }
   ui.result(`plugin: ${result.pluginTraps.length} trap(s); the last at ${last.at}:`);
   for (const line of describeTrap(last)) ui.result(`  ${line}`);
 }

@@ -60,7 +60,12 @@ export type EcdsPlan = v.InferOutput<typeof EcdsPlanSchema>;
 /** envoy/bootstrap.ts declares it; this must match it exactly. */
 const FailurePolicySchema = schemaOf<FailurePolicy>()(v.picklist(["FAIL_CLOSED", "FAIL_OPEN", "FAIL_RELOAD"]));
 
-const ModuleSchema = v.object({ plugin: v.string(), wasm: v.string(), sha256: v.string() });
+/** A module serving, and since when (a reload sets it; absent: since the run started). */
+/** Which Envoy runs: its version, and its binary or its image. */
+export const EnvoySchema = v.object({ version: v.string(), path: v.optional(v.string()), image: v.optional(v.string()) });
+export const ListenerSchema = v.object({ name: v.string(), port: PortSchema });
+
+export const ModuleSchema = v.object({ plugin: v.string(), wasm: v.string(), sha256: v.string(), since: v.optional(v.string()) });
 
 export const RunPlanSchema = v.object({
   /** Unique per run: in the lock, the state, container labels. */
@@ -77,9 +82,9 @@ export const RunPlanSchema = v.object({
   /** The user's envoy.yaml (host path), to point at its lines when explaining a failure. */
   envoyConfig: v.optional(v.string()),
   services: v.array(ServicePlanSchema),
-  envoy: v.object({ version: v.string(), path: v.optional(v.string()), image: v.optional(v.string()) }),
+  envoy: EnvoySchema,
   admin: PortSchema,
-  listeners: v.array(v.object({ name: v.string(), port: PortSchema })),
+  listeners: v.array(ListenerSchema),
   ecds: v.array(EcdsPlanSchema),
   /** The modules serving, by plugin folder. */
   modules: v.array(ModuleSchema),

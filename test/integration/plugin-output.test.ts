@@ -57,11 +57,21 @@ describe("a message of several lines and a panic during a request, in logs, --ta
     expect(panics[0]!.panic).toMatchObject({ kind: "panic", message: "assignment to entry in nil map", callback: "proxy_on_request_headers", location: expect.stringMatching(/^plugin\/main\.go:\d+$/) });
     expect(panics[0]!.lines.length).toBeGreaterThan(30);
 
-    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { pluginTraps: { message: string; location: string }[] };
+    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { pluginTraps: { message: string; location: string }[]; pluginHealth: string };
     expect(status.pluginTraps).toEqual([expect.objectContaining({ message: "assignment to entry in nil map", location: expect.stringMatching(/^plugin\/main\.go:\d+$/) })]);
+    expect(status.pluginHealth).toBe("trapped");
     // Plain `logs` leaves Envoy's start-up (its list of extensions) out; --all shows it.
     expect(all.stdout).not.toContain("envoy.filters.http.router");
     expect((await runCli(["logs", "--all", "--no-prefix"], { cwd: p.dir })).stdout).toContain("envoy.filters.http.router");
+
+    // Fixed and reloaded: a new module (a new VM) serves, and status tells the trap as past.
+    edit(path.join(p.dir, "plugin/main.go"), "m[v] = 1", "_, _ = m, v");
+    const reload = await runCli(["reload"], { cwd: p.dir });
+    expect(reload.exitCode, reload.stderr).toBe(0);
+    expect((await request(p.ports.listener, { headers: { "x-panic": "boom" } })).status).toBe(200);
+    const after = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { pluginHealth: string };
+    expect(after.pluginHealth).toBe("recovered");
+    expect((await runCli(["status"], { cwd: p.dir })).stdout).toMatch(/plugin: 1 trap\(s\) in this run, the last at \S+ \(assignment to entry in nil map in proxy_on_request_headers\); a new module has served since \S+, and has not trapped/);
   });
 
   it("a panic on a tick: the live stream tells it once, in proxy_on_tick, without the fragments", async () => {

@@ -5,6 +5,7 @@ import { removeStaleLock } from "./lock.js";
 import type { ExitInfo, ServiceRecord } from "../runtime/service.js";
 import { writeFileAtomic } from "../../platform/files.js";
 import { badRecord, readRecord, schemaOf } from "../../platform/records.js";
+import { EnvoySchema, ListenerSchema, ModuleSchema } from "../plan.js";
 
 /**
  * .envoywasm/state.json: who runs this project now. Written by the
@@ -16,8 +17,6 @@ import { badRecord, readRecord, schemaOf } from "../../platform/records.js";
  *
  * .envoywasm/last-run.json: how the last run ended, for `status`.
  */
-const ModuleSchema = v.object({ plugin: v.string(), wasm: v.string(), sha256: v.string() });
-const ListenerSchema = v.object({ name: v.string(), port: v.number() });
 
 /** run/runtime/service.ts declares these; the schemas must match them exactly. */
 const ServiceRecordSchema = schemaOf<ServiceRecord>()(
@@ -42,7 +41,7 @@ export const RunStateSchema = v.object({
   runtime: RuntimeKindSchema,
   startedAt: v.string(),
   readyAt: v.optional(v.string()),
-  envoy: v.object({ version: v.string(), path: v.optional(v.string()), image: v.optional(v.string()) }),
+  envoy: EnvoySchema,
   admin: v.number(),
   listeners: v.array(ListenerSchema),
   services: v.array(ServiceRecordSchema),

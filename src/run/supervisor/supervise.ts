@@ -119,6 +119,10 @@ export class Supervisor implements SupervisorHandle {
   }
 
   async setModules(modules: RunPlan["modules"]): Promise<void> {
+    // A module that replaced another serves from now on (status tells a trap before it from one after it).
+    const now = new Date().toISOString();
+    const was = new Map(this.state.modules.map((m) => [`${m.plugin}\0${m.sha256}`, m.since]));
+    modules = modules.map((m) => ({ ...m, since: was.has(`${m.plugin}\0${m.sha256}`) ? was.get(`${m.plugin}\0${m.sha256}`) : now }));
     this.plan.modules = modules;
     this.state.modules = modules;
     // A restart may have moved the admin port or the listeners.
