@@ -6,7 +6,7 @@ import { findProjectRoot, PROJECT_FILE } from "./root.js";
 
 /** The project file that marks a project's root, found the way git finds .git. */
 
-export const TOOLCHAINS = ["go", "tinygo"] as const;
+export const TOOLCHAINS = ["go", "tinygo", "rust"] as const;
 export type Toolchain = (typeof TOOLCHAINS)[number];
 export const RUNTIMES = ["native", "docker"] as const;
 export type Runtime = (typeof RUNTIMES)[number];
