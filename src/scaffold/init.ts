@@ -10,6 +10,7 @@ import {
   render,
   SDK_MODULES,
   TEMPLATES,
+  TOOLCHAIN_TEXT,
   type TemplateValues,
 } from "./templates.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
@@ -99,6 +100,9 @@ async function gatherAnswers(options: InitOptions, dir: string): Promise<Answers
     if (questions.length > 0) Object.assign(given, await options.prompt(questions, { ...given }));
   }
 
+  if (given.toolchain === "rust" && options.module !== undefined) {
+    throw new UsageError("--module names a Go module, and a rust plugin is a Cargo package: its crate is named after the project (--name)");
+  }
   const name = given.name ?? defaultName!;
   return {
     name,
@@ -128,6 +132,7 @@ function buildQuestions(given: Partial<Record<keyof Answers, string>>, defaultNa
       choices: [
         { value: "go", description: "Go >= 1.24 (wasip1, maintained proxy-wasm SDK)" },
         { value: "tinygo", description: "TinyGo (archived tetratelabs SDK)" },
+        { value: "rust", description: "Rust with cargo (wasm32-wasip1, the proxy-wasm crate)" },
       ],
       validate: validators.toolchain,
     },
@@ -209,8 +214,16 @@ export function templateValues(a: Answers): TemplateValues {
   }
   const template = findTemplate(a.template)!;
   const wasmPath = `build/${a.name}.wasm`;
+  const text = TOOLCHAIN_TEXT[a.toolchain];
   return {
     pluginName: a.name,
+    // A project name is a valid crate name as it is (lowercase letters, digits, dashes).
+    crateName: a.name,
+    language: text.language,
+    pluginFiles: text.pluginFiles,
+    testSays: text.testSays,
+    configReader: text.configReader,
+    toolchainNeeds: text.needs,
     rootId: a.name,
     vmId: a.name,
     toolchain: a.toolchain,
