@@ -2,12 +2,15 @@ import path from "node:path";
 import type { FailurePolicy } from "../../envoy/bootstrap.js";
 
 /**
- * Watches Envoy's lines for a plugin that trapped (a Go panic), and tells it
- * in one place. Envoy prints a Go panic as dozens of `[error][wasm] wasm log`
- * fragments (one per write the Go runtime makes), then "Function: proxy_on_…
- * failed: Uncaught RuntimeError: unreachable" and a backtrace. After that the
- * VM is dead and every request gets a 503 (failure_policy FAIL_CLOSED) until
- * Envoy restarts; nothing in Envoy's output says that plainly.
+ * Watches Envoy's lines for a plugin that trapped (a Go or Rust panic), and
+ * tells it in one place. Envoy prints a Go panic as dozens of
+ * `[error][wasm] wasm log` fragments (one per write the Go runtime makes), a
+ * Rust panic as "panicked at src/lib.rs:LINE:COLUMN:" and its message (one
+ * line from a hook that logs it whole, else on the next line, which Envoy
+ * writes without a prefix); then "Function: proxy_on_… failed: Uncaught
+ * RuntimeError: unreachable" and a backtrace. After that the VM is dead and
+ * every request gets a 503 (failure_policy FAIL_CLOSED) until Envoy restarts;
+ * nothing in Envoy's output says that plainly.
  */
 export interface PluginTrap {
   /** The proxy-wasm callback that trapped, e.g. proxy_on_request_headers. */
@@ -23,11 +26,22 @@ export interface PluginTrap {
 }
 
 const FRAGMENT = /\]\[error\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
+/** A plugin's log line at any level (a Rust panic hook logs at critical). */
+const WASM_LOG = /\]\[\w+\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
 const TRAP_TAIL = /Function: \w+ failed: Uncaught \w+: |^Proxy-Wasm plugin in-VM backtrace:|^\s+\d+:\s+0x[0-9a-f]+ - /;
 const FAILED = /Function: (\w+) failed: Uncaught \w+: /;
+/** Rust's "panicked at FILE:LINE:COLUMN:", with the message after it or on the next line (std's hook starts with "thread '…' "). */
+const RUST_PANICKED = /(?:^|^thread '[^']*'(?: \(\d+\))? )panicked at (\S+?):(\d+):\d+:(?:\s+(.*))?$/;
 
 /** A line of Envoy's own log (`[2026-11-25 23:19:37.816][1406][error][wasm] …`), as opposed to its stdout access log. */
 const ENVOY_LOG_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]/;
+/** A line of Envoy's default access log (`[2026-11-25T23:19:37.800Z] "GET /hello …`), on its other pipe. */
+const ACCESS_LOG_LINE = /^\[\d{4}-\d\d-\d\dT[^\]]*\] "/;
+
+/** A line Envoy wrote without a prefix: the rest of a plugin's message that had newlines in it. */
+function continuation(line: string): boolean {
+  return !ENVOY_LOG_LINE.test(line) && !ACCESS_LOG_LINE.test(line) && !TRAP_TAIL.test(line);
+}
 
 /**
  * For the live stream: hides the ~40 one-fragment lines and the V8 backtrace
@@ -39,20 +53,28 @@ const ENVOY_LOG_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]/;
  */
 export class PanicCollapser {
   private hiding = false;
+  /** Inside a Rust panic's text, before the trap: lines without a prefix are its message. */
+  private inRustPanic = false;
 
   show(service: string, line: string): boolean {
     if (service !== "envoy") return true;
     const fragment = FRAGMENT.exec(line);
+    const text = WASM_LOG.exec(line)?.[1] ?? (continuation(line) ? line : undefined);
     if (fragment !== null && /^(panic: |fatal error: )/.test(fragment[1] ?? "")) this.hiding = true;
+    if (text !== undefined && RUST_PANICKED.test(text)) this.hiding = this.inRustPanic = true;
     if (!this.hiding) return true;
-    if (fragment !== null || TRAP_TAIL.test(line)) return false;
-    if (ENVOY_LOG_LINE.test(line)) this.hiding = false;
+    if (FAILED.test(line)) this.inRustPanic = false;
+    if (fragment !== null || TRAP_TAIL.test(line) || (this.inRustPanic && text !== undefined)) return false;
+    if (ENVOY_LOG_LINE.test(line)) this.hiding = this.inRustPanic = false;
     return true;
   }
 }
 
 export class TrapWatcher {
   private fragments: string[] = [];
+  /** The plugin's recent messages at any level, each continuation line as one more (for a Rust panic). */
+  private texts: string[] = [];
+  private afterText = false;
   private pending: PluginTrap | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -64,6 +86,12 @@ export class TrapWatcher {
 
   feed(service: string, line: string): void {
     if (service !== "envoy") return;
+    const text = WASM_LOG.exec(line)?.[1] ?? (this.afterText && continuation(line) ? line : undefined);
+    this.afterText = text !== undefined;
+    if (text !== undefined) {
+      this.texts.push(text);
+      if (this.texts.length > 50) this.texts.shift();
+    }
     const fragment = FRAGMENT.exec(line);
     if (fragment !== null) {
       this.fragments.push(fragment[1] ?? "");
@@ -73,16 +101,19 @@ export class TrapWatcher {
     const failed = FAILED.exec(line);
     if (failed !== null) {
       this.flush();
-      this.pending = { callback: failed[1]!, ...this.fromPanicText(this.fragments), failurePolicy: this.failurePolicy };
+      const go = this.fromPanicText(this.fragments);
+      this.pending = { callback: failed[1]!, ...(go.message === undefined ? rustPanic(this.texts) : go), failurePolicy: this.failurePolicy };
       this.fragments = [];
+      this.texts = [];
       // The backtrace follows on lines of its own; report once it has passed.
       this.timer = setTimeout(() => this.flush(), 100);
       this.timer.unref();
       return;
     }
     if (this.pending !== undefined && this.pending.func === undefined) {
-      const frame = /^\s+\d+:\s+0x[0-9a-f]+ - (main\..+)$/.exec(line);
-      if (frame !== null) this.pending.func = frame[1];
+      const frame = /^\s+\d+:\s+0x[0-9a-f]+ - (.+)$/.exec(line)?.[1];
+      if (frame !== undefined && /^main\./.test(frame)) this.pending.func = frame;
+      else if (frame !== undefined) this.pending.func = rustFrame(frame);
     }
   }
 
@@ -121,6 +152,37 @@ export class TrapWatcher {
     }
     return out;
   }
+}
+
+/** A Rust panic among the plugin's last messages: its message, and where (as rustc names the file, e.g. src/lib.rs:57). */
+function rustPanic(texts: string[]): Pick<PluginTrap, "message" | "location"> {
+  for (let i = texts.length - 1; i >= 0; i--) {
+    const m = RUST_PANICKED.exec(texts[i]!);
+    if (m === null) continue;
+    const message = (m[3] ?? "").trim() || texts[i + 1]?.trim();
+    return { message: message === "" ? undefined : message, location: `${m[1]}:${m[2]}` };
+  }
+  return {};
+}
+
+/**
+ * A frame of the V8 backtrace that is the plugin's own Rust code, readable:
+ * `_$LT$ah..AddHeader$u20$as$u20$proxy_wasm..traits..HttpContext$GT$::on_http_request_headers::h535f…`
+ * is `<ah::AddHeader as proxy_wasm::traits::HttpContext>::on_http_request_headers`. The runtime's
+ * and the SDK's frames (std, core, proxy_wasm, v0-mangled `_R…` names, the exports) are not.
+ */
+export function rustFrame(name: string): string | undefined {
+  // Go's frames (runtime.gopanic, sort.Sort[...]) have neither.
+  if (!name.includes("::") && !name.includes("$")) return undefined;
+  const escapes: Record<string, string> = { LT: "<", GT: ">", RF: "&", BP: "*", C: ",", SP: "@" };
+  const readable = name
+    .replace(/::h[0-9a-f]{16}$/, "")
+    .replace(/^_(?=\$)/, "")
+    .replace(/\$(LT|GT|RF|BP|C|SP)\$/g, (_m, e: string) => escapes[e]!)
+    .replace(/\$u([0-9a-f]{2,6})\$/g, (_m, hex: string) => String.fromCodePoint(parseInt(hex, 16)))
+    .replaceAll("..", "::");
+  if (/^<?(std|core|alloc|proxy_wasm|hashbrown|log|serde_json|serde_core)::/.test(readable)) return undefined;
+  return readable;
 }
 
 /** What a trap means for the requests that follow, per envoy.yaml's failure_policy. */
