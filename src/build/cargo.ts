@@ -87,21 +87,44 @@ async function detectRust(dir: string | undefined): Promise<ToolchainInfo> {
   return { name: "rust", version: `${rustc.stdout.split("\n")[0]}; ${cargo.stdout.trim()}` };
 }
 
-interface CargoMetadata {
+/** What `cargo metadata --no-deps` says about the packages of a folder's workspace (the fields envoywasm reads). */
+export interface CargoMetadata {
   target_directory: string;
-  packages: { manifest_path: string; targets: { name: string; crate_types: string[] }[] }[];
+  workspace_root: string;
+  packages: CargoPackage[];
+}
+
+export interface CargoPackage {
+  name: string;
+  manifest_path: string;
+  targets: { name: string; crate_types: string[] }[];
+  dependencies: { name: string; rename: string | null; req: string; source: string | null; path?: string; kind: string | null }[];
+  /** Every other field of [package], with inherited ones (key.workspace = true) resolved. */
+  [field: string]: unknown;
+}
+
+/**
+ * cargo's own reading of the Cargo.toml in `dir` and its workspace: it knows
+ * [lib] name, CARGO_TARGET_DIR, build.target-dir, a workspace's target/ and
+ * inherited fields. It reads manifests only: no network, nothing written.
+ */
+export async function cargoMetadata(dir: string): Promise<{ meta: CargoMetadata; pkg: CargoPackage | undefined }> {
+  const r = await run("cargo", ["metadata", "--format-version", "1", "--no-deps"], { cwd: dir, timeoutMs: 60_000 });
+  if (r.spawnError !== undefined) {
+    throw new UserError("cargo was not found on PATH", { hint: `install Rust with rustup (https://rustup.rs), then run \`rustup target add ${RUST_TARGET}\`` });
+  }
+  if (r.exitCode !== 0) {
+    throw new UserError(`cannot read ${path.join(dir, "Cargo.toml")}: ${r.stderr.trim().split("\n")[0] ?? ""}`, { hint: "`cargo metadata --no-deps` there says what is wrong" });
+  }
+  const meta = JSON.parse(r.stdout) as CargoMetadata;
+  const manifest = path.join(realPath(dir), "Cargo.toml");
+  return { meta, pkg: meta.packages.find((p) => realPath(path.dirname(p.manifest_path)) === path.dirname(manifest)) };
 }
 
 /** Where `cargo build --release --target wasm32-wasip1` put the module of the crate in `dir`: <target dir>/wasm32-wasip1/release/<lib name>.wasm. */
 async function cargoModule(dir: string): Promise<string> {
-  // cargo's own answer: it knows [lib] name, CARGO_TARGET_DIR, build.target-dir and a workspace's target/.
-  const r = await run("cargo", ["metadata", "--format-version", "1", "--no-deps"], { cwd: dir, timeoutMs: 60_000 });
-  if (r.exitCode !== 0) {
-    throw new UserError(`\`cargo metadata\` failed in ${dir}: ${r.stderr.trim().split("\n").at(-1) ?? ""}`, { hint: "fix Cargo.toml" });
-  }
-  const meta = JSON.parse(r.stdout) as CargoMetadata;
+  const { meta, pkg } = await cargoMetadata(dir);
   const manifest = path.join(dir, "Cargo.toml");
-  const pkg = meta.packages.find((p) => path.resolve(p.manifest_path) === manifest);
   const lib = pkg?.targets.find((t) => t.crate_types.includes("cdylib"));
   if (lib === undefined) {
     throw new UserError(`${manifest} builds no cdylib, so cargo wrote no .wasm module for Envoy`, {
