@@ -227,7 +227,7 @@ export function renderText(text: string, values: TemplateValues, language: Langu
     const context = contextOf(text.slice(lineStart, offset), language);
     if (context === "comment") {
       // A comment is inert, but no language takes a control character in it (TOML and YAML refuse one).
-      return (typeof value === "object" ? JSON.stringify(value) : String(value)).replace(/\s+/g, " ").replace(/[\u0000-\u001f\u007f-\u009f]/g, "\ufffd");
+      return (typeof value === "object" ? JSON.stringify(value) : String(value)).replace(/\s+/g, " ").replace(/\p{Cc}/gu, "\ufffd");
     }
     return escapeFor(language, value, context === "quoted", `${file}: ${match}`);
   });
