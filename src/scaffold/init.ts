@@ -6,6 +6,7 @@ import {
   DEFAULT_TEMPLATE,
   BlockText,
   findTemplate,
+  lockedCrates,
   MODULE_PATH,
   render,
   SDK_MODULES,
@@ -58,6 +59,15 @@ const BACKEND_DIR = "backend";
 export async function init(options: InitOptions): Promise<InitResult> {
   const dir = path.resolve(options.cwd, options.dir ?? ".");
   const answers = await gatherAnswers(options, dir);
+  if (answers.toolchain === "rust") {
+    const crate = (name: string) => name.replaceAll("-", "_");
+    const taken = (await lockedCrates()).find((c) => crate(c) === crate(answers.name));
+    if (taken !== undefined) {
+      throw new UsageError(`the project name ${answers.name} is the crate ${taken}'s, which the plugin depends on: a rust plugin's crate takes the project's name, and cargo cannot build two crates of one name side by side`, {
+        hint: `pick another name with --name (e.g. ${answers.name}-plugin)`,
+      });
+    }
+  }
   const values = templateValues(answers);
   const files = await render({
     template: answers.template,

@@ -355,6 +355,16 @@ export function escapeJsonString(s: string): string {
 }
 
 /**
+ * The crates the rust templates' Cargo.lock holds. The plugin's crate takes
+ * the project's name, and cargo cannot build a crate named like one it
+ * depends on without colliding in target/ (it rebuilds every other time).
+ */
+export async function lockedCrates(templatesDir = TEMPLATES_DIR): Promise<string[]> {
+  const lock = await readFile(path.join(templatesDir, "sdk", "rust", "Cargo.lock"), "utf8");
+  return [...lock.matchAll(/^name = "([^"{}]+)"$/gm)].map((m) => m[1]!);
+}
+
+/**
  * The SDK and version the templates pin for a toolchain: the exact version
  * in templates/sdk/<toolchain>/go.mod, or the requirement in
  * templates/sdk/rust/Cargo.toml (its Cargo.lock holds the exact one).

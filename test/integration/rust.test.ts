@@ -175,6 +175,13 @@ describe("rust toolchain: checks and reproducibility", () => {
     expect(check).toMatchObject({ status: "fail", fix: expect.stringContaining("rustup target add wasm32-wasip1") });
   });
 
+  it("refuses a project name that is one of the plugin's crates (cargo cannot build both in one target/)", async () => {
+    const r = await runCli(["init", "serde-json", "--toolchain", "rust", "--yes"], { cwd: await tempDir() });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("error: the project name serde-json is the crate serde_json's, which the plugin depends on");
+    expect(r.stderr).toContain("hint: pick another name with --name (e.g. serde-json-plugin)");
+  });
+
   it("builds the same bytes from the same sources in another folder", async () => {
     const p = projects.get("headers")!;
     const first = built.get("headers")!;
