@@ -13,8 +13,8 @@ import { buildEnvoyImage, dockerEngineAnswers, removeImage } from "./helpers/env
  * pays). A prerequisite that cannot be had stops the run with one line.
  *
  * Every test process then runs with a throwaway HOME, TMPDIR and envoywasm
- * cache, and with Go's caches in .test-cache/ of the checkout, so no test
- * reads or writes the user's own state. After the run, anything a test left
+ * cache, and with Go's and Cargo's caches in .test-cache/ of the checkout, so
+ * no test reads or writes the user's own state. After the run, anything a test left
  * behind (a process, a container, a temp file) fails the run.
  */
 
@@ -46,10 +46,25 @@ function provisionEnvoy(): string {
   return envoy.path;
 }
 
+/** The wasm32-wasip1 target for the rust toolchain's tests, added with rustup once when it is missing (envoywasm itself never installs it). */
+function provisionRustTarget(): string {
+  const installed = commandWorks("rustup", ["target", "list", "--installed"]);
+  if (installed === undefined) stop("`rustup` was not found on PATH: the rust toolchain's tests need Rust from rustup (https://rustup.rs)");
+  if (!installed.split("\n").includes(RUST_TARGET)) {
+    process.stderr.write(`test setup: the ${RUST_TARGET} target is missing; running \`rustup target add ${RUST_TARGET}\` (once; later runs reuse it)\n`);
+    const add = spawnSync("rustup", ["target", "add", RUST_TARGET], { stdio: ["ignore", "ignore", "inherit"] });
+    if (add.status !== 0) stop(`\`rustup target add ${RUST_TARGET}\` failed (see above)`);
+  }
+  return commandWorks("cargo", ["--version"])?.trim() ?? stop("`cargo --version` failed");
+}
+
+const RUST_TARGET = "wasm32-wasip1";
+
 export default async function setup(): Promise<() => void> {
   if (!existsSync(path.join(REPO, "dist", "cli.js"))) stop("dist/ is missing: run the tests with `npm test` (it compiles first)");
   const goVersion = commandWorks("go", ["version"]);
   if (goVersion === undefined) stop("`go` was not found on PATH: install Go 1.24 or newer (https://go.dev/dl/)");
+  const cargoVersion = provisionRustTarget();
   const envoy = provisionEnvoy();
 
   const cache = path.join(REPO, ".test-cache");
@@ -64,6 +79,10 @@ export default async function setup(): Promise<() => void> {
     GOPATH: path.join(cache, "go-path"),
     GOFLAGS: "-modcacherw",
     PIP_CACHE_DIR: path.join(cache, "pip"),
+    // Cargo's registry and downloads, never ~/.cargo. rustup's toolchains stay where they are: with HOME
+    // moved, rustup needs to be told where they are.
+    CARGO_HOME: path.join(cache, "cargo-home"),
+    RUSTUP_HOME: process.env.RUSTUP_HOME ?? path.join(os.homedir(), ".rustup"),
     XDG_CACHE_HOME: path.join(run, "home", ".cache"),
     XDG_CONFIG_HOME: path.join(run, "home", ".config"),
     // The Envoy found above, where envoywasm's lookup finds it (PATH ranks below pins and flags).
@@ -84,7 +103,9 @@ export default async function setup(): Promise<() => void> {
     env.ENVOYWASM_TEST_IMAGE = image;
   }
   Object.assign(process.env, env);
-  process.stderr.write(`test setup: ${goVersion.trim()}; Envoy ${envoy}${image === undefined ? "" : `; image ${image}`}\n`);
+  // Cargo writes where the plugin folder is (target/), as on a machine without these set.
+  for (const key of ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"]) delete process.env[key];
+  process.stderr.write(`test setup: ${goVersion.trim()}; ${cargoVersion}; Envoy ${envoy}${image === undefined ? "" : `; image ${image}`}\n`);
 
   return () => {
     if (image !== undefined) removeImage(image);

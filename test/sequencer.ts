@@ -12,6 +12,7 @@ const LONGEST_FIRST = [
   "integration/up-foreground",
   "integration/up.",
   "integration/reload",
+  "integration/rust",
   "integration/project-model",
   "faults/faults",
   "integration/plugin-tests",

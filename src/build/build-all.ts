@@ -2,7 +2,7 @@ import type { BuildOptions, BuildResult, PluginBuildResult } from "./result.js";
 import { currentModule, upToDateResult } from "./up-to-date.js";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, stat } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, stat } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { fileHash, modulesKey, readLayout, writeLayout, writeStamp } from "./stamp.js";
@@ -28,15 +28,15 @@ export async function buildAll(options: BuildOptions, started: number): Promise<
   const paths = projectPaths(project);
   const bootstrap = options.bootstrap ?? (await readEnvoyConfig(project));
   const layout = resolvePlugins(project, bootstrap);
+  const toolchain = toolchainFor(project.config.toolchain);
   for (const plugin of layout.plugins) {
-    if (!existsSync(path.join(plugin.absDir, "go.mod"))) {
-      throw new UserError(`${plugin.dir}/go.mod not found: plugins in envoywasm.yaml must list the plugins' Go module folders`, {
-        hint: `fix plugins: in ${path.relative(options.cwd, project.file) || "envoywasm.yaml"}`,
+    if (!existsSync(path.join(plugin.absDir, toolchain.manifest))) {
+      throw new UserError(`${plugin.dir}/${toolchain.manifest} not found: plugins in envoywasm.yaml must list the plugins' folders, and a ${toolchain.name} plugin's folder holds its ${toolchain.manifest}`, {
+        hint: `fix plugins: (or toolchain:) in ${path.relative(options.cwd, project.file) || "envoywasm.yaml"}`,
       });
     }
   }
-  const toolchain = toolchainFor(project.config.toolchain);
-  const info = await toolchain.detect();
+  const info = await toolchain.detect(layout.plugins[0]?.absDir);
   const clusters = bootstrap.clusters.map((c) => c.name);
   const plugins: PluginBuildResult[] = [];
   for (const plugin of layout.plugins) plugins.push(await buildPlugin(project, plugin, toolchain, info, options, clusters, bootstrap.display));
@@ -70,7 +70,7 @@ async function buildPlugin(
     await runStep(fetch, plugin, root, options, "fetching the plugin's Go modules failed");
   }
 
-  const command = toolchain.buildCommand(COMPILE_OUTPUT);
+  const command = toolchain.buildCommand(COMPILE_OUTPUT, plugin.absDir);
   await mkdir(path.dirname(plugin.wasmAbs), { recursive: true });
   options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain}`);
   const compile = startCompile(plugin.absDir, command, path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`));
@@ -85,6 +85,8 @@ async function buildPlugin(
     ]);
     lint.catch(() => {});
     await runStep(compile, plugin, root, options, `${plugin.dir}/ did not compile`);
+    // cargo writes to a path of its own: the module is copied to the temp file, and checked and renamed from there.
+    if (toolchain.builtModule !== undefined) await copyBuiltModule(await toolchain.builtModule(plugin.absDir), temp, plugin.dir);
 
     options.onPhase?.("checking the module");
     const bytes = await readFile(temp);
@@ -134,6 +136,17 @@ async function buildPlugin(
   }
 }
 
+async function copyBuiltModule(from: string, temp: string, pluginRel: string): Promise<void> {
+  try {
+    await copyFile(from, temp);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    throw new UserError(`the compiler reported success, but ${from} (the module it builds for ${pluginRel}/) is not there`, {
+      hint: "check that the crate builds a cdylib for wasm32-wasip1; `envoywasm build --verbose` shows the command",
+    });
+  }
+}
+
 /** Runs a step, or waits for a compile, and turns a failure into one the user can act on. */
 async function runStep(step: CommandSpec | Compile, plugin: PluginTarget, root: string, options: BuildOptions, failure: string): Promise<void> {
   const [file, ...args] = "result" in step ? step.argv : [step.file, ...step.args];
@@ -179,8 +192,8 @@ export function relativizePaths(output: string, pluginDir: string, root: string,
       let out = line.replace(/^(\s*)\.\//, `$1${prefix}`);
       out = out.split(pluginDir + path.sep).join(prefix);
       out = out.split(root + path.sep).join("");
-      // go build shows files in the current package without ./ in some messages
-      return out.replace(/^([\w.-]+\.go:\d+)/, `${prefix}$1`);
+      // go build shows files in the current package without ./ in some messages; rustc after "-->".
+      return out.replace(/^([\w.-]+\.go:\d+)/, `${prefix}$1`).replace(/^(\s*--> )(?![/.])(\S+\.rs:\d+)/, `$1${prefix}$2`);
     })
     .join("\n");
 }

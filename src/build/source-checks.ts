@@ -33,26 +33,29 @@ export async function goroutineWarnings(pluginDir: string, pluginRel: string): P
 }
 
 /**
- * `proxywasm.DispatchHttpCall("name", …)` to a cluster envoy.yaml does not
- * define fails at run time with a bare "bad argument". Only literal names
- * are checked; a name held in a variable or the configuration is not.
+ * `proxywasm.DispatchHttpCall("name", …)` (Go) or `self.dispatch_http_call("name", …)`
+ * (Rust) to a cluster envoy.yaml does not define fails at run time with a bare
+ * "bad argument". Only literal names are checked; a name held in a variable
+ * or the configuration is not.
  */
 export async function dispatchClusterWarnings(pluginDir: string, pluginRel: string, clusters: readonly string[], envoyConfig: string): Promise<string[]> {
   const warnings: string[] = [];
   for (const rel of await sourceFiles(pluginDir)) {
-    if (!rel.endsWith(".go")) continue;
-    const lines = (await readFile(path.join(pluginDir, rel), "utf8")).split("\n");
-    lines.forEach((line, index) => {
-      const code = line.replace(/\/\/.*$/, "");
-      for (const m of code.matchAll(/DispatchHttpCall\(\s*"((?:[^"\\]|\\.)*)"/g)) {
-        const name = m[1]!;
-        if (!clusters.includes(name)) {
-          warnings.push(
-            `${pluginRel}/${rel}:${index + 1}: DispatchHttpCall to cluster "${name}", which ${envoyConfig} does not define (it has: ${clusters.join(", ") || "none"}); the call will fail with BadArgument`,
-          );
-        }
-      }
-    });
+    const call = rel.endsWith(".go") ? "DispatchHttpCall" : rel.endsWith(".rs") ? "dispatch_http_call" : undefined;
+    if (call === undefined) continue;
+    // Comments out, lines kept: rustfmt puts a long call's arguments on lines of their own.
+    const code = (await readFile(path.join(pluginDir, rel), "utf8"))
+      .split("\n")
+      .map((line) => line.replace(/\/\/.*$/, ""))
+      .join("\n");
+    for (const m of code.matchAll(new RegExp(`\\b${call}\\(\\s*"((?:[^"\\\\]|\\\\.)*)"`, "g"))) {
+      const name = m[1]!;
+      if (clusters.includes(name)) continue;
+      const line = code.slice(0, m.index).split("\n").length;
+      warnings.push(
+        `${pluginRel}/${rel}:${line}: ${call} to cluster "${name}", which ${envoyConfig} does not define (it has: ${clusters.join(", ") || "none"}); the call will fail with BadArgument`,
+      );
+    }
   }
   return warnings;
 }

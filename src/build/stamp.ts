@@ -29,7 +29,7 @@ export async function modulesKey(moduleDir: string): Promise<string> {
   return hash.digest("hex");
 }
 
-const SKIP_DIRS = new Set([".git", "node_modules", ".envoywasm", "build", "testdata"]);
+const SKIP_DIRS = new Set([".git", "node_modules", ".envoywasm", "build", "testdata", "target"]);
 
 /** Files under the plugin folder that go into the build (tests and outputs aside, unless withTests). */
 export async function sourceFiles(dir: string, prefix = "", withTests = false): Promise<string[]> {

@@ -6,34 +6,17 @@ import { run } from "../platform/exec.js";
 import { goIdentity } from "./toolchain-identity.js";
 import type { Toolchain } from "../project/config.js";
 import { writeFileAtomic } from "../platform/files.js";
+import type { TestCommand, ToolchainAdapter, ToolchainInfo } from "./toolchain-adapter.js";
+import { rustAdapter } from "./cargo.js";
+
+export type { CommandSpec, TestCommand, TestOutputFormat, ToolchainAdapter, ToolchainInfo } from "./toolchain-adapter.js";
 
 /**
- * The compilers envoywasm drives. A toolchain's commands are data (argv and
- * env), so they can be shown under --verbose and asserted in tests even where
- * the compiler itself is not installed.
+ * The compilers envoywasm drives: Go and TinyGo here, Rust's cargo in
+ * cargo.ts. A toolchain's commands are data (argv and env), so they can be
+ * shown under --verbose and asserted in tests even where the compiler itself
+ * is not installed.
  */
-
-export interface ToolchainInfo {
-  name: Toolchain;
-  /** What `<tool> version` printed, trimmed; part of the build's cache key. */
-  version: string;
-}
-
-export interface CommandSpec {
-  file: string;
-  args: string[];
-  /** Added to the inherited environment. */
-  env: Record<string, string>;
-}
-
-export interface ToolchainAdapter {
-  name: Toolchain;
-  /** Checks the compiler is there and new enough; throws a UserError saying how to fix it. */
-  detect(): Promise<ToolchainInfo>;
-  /** Fetches the module's dependencies, when the toolchain has a step for it. */
-  fetchCommand(): CommandSpec | undefined;
-  buildCommand(outFile: string): CommandSpec;
-}
 
 export const MIN_GO = { major: 1, minor: 24 };
 
@@ -46,8 +29,17 @@ export function parseGoVersion(text: string): [number, number, number] | undefin
 
 let goDetected: Promise<ToolchainInfo> | undefined;
 
+/** `go test -json` in the plugin folder: the Go templates' tests run natively and, given ENVOYWASM_WASM, against the module. */
+function goTest(options: { run?: string; verbose?: boolean; wasm: string }): TestCommand {
+  const args = ["test", "-json", "-count=1"];
+  if (options.run !== undefined) args.push("-run", options.run);
+  args.push("./...");
+  return { file: "go", args, env: { ENVOYWASM_WASM: options.wasm }, format: "go-json" };
+}
+
 const goAdapter: ToolchainAdapter = {
   name: "go",
+  manifest: "go.mod",
   detect() {
     // One `go version` per run is enough (up builds the plugin and the backend),
     // and none while the go binary and the settings that pick a toolchain stay
@@ -66,6 +58,7 @@ const goAdapter: ToolchainAdapter = {
       env: { GOOS: "wasip1", GOARCH: "wasm" },
     };
   },
+  testCommand: goTest,
 };
 
 async function remembered(identity: string | undefined, detect: () => Promise<ToolchainInfo>): Promise<ToolchainInfo> {
@@ -114,6 +107,7 @@ async function detectGo(): Promise<ToolchainInfo> {
 
 const tinygoAdapter: ToolchainAdapter = {
   name: "tinygo",
+  manifest: "go.mod",
   async detect() {
     const result = await run("tinygo", ["version"], { timeoutMs: 30_000 });
     if (result.spawnError !== undefined) {
@@ -135,9 +129,11 @@ const tinygoAdapter: ToolchainAdapter = {
   buildCommand(outFile) {
     return { file: "tinygo", args: ["build", "-o", outFile, "-scheduler=none", "-target=wasi", "."], env: {} };
   },
+  // The tests are Go's, against the SDK's emulator; TinyGo is only the module's compiler.
+  testCommand: goTest,
 };
 
-const ADAPTERS: Record<Toolchain, ToolchainAdapter> = { go: goAdapter, tinygo: tinygoAdapter };
+const ADAPTERS: Record<Toolchain, ToolchainAdapter> = { go: goAdapter, tinygo: tinygoAdapter, rust: rustAdapter };
 
 export function toolchainFor(name: Toolchain): ToolchainAdapter {
   return ADAPTERS[name];
@@ -148,4 +144,3 @@ export function toolchainNamed(name: string): ToolchainAdapter | undefined {
   return Object.hasOwn(ADAPTERS, name) ? ADAPTERS[name as Toolchain] : undefined;
 }
 
-/** Environment variables that change what the Go compilers produce. */

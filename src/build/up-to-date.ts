@@ -5,7 +5,7 @@ import { buildStampFile } from "../project/paths.js";
 import { type PluginTarget } from "./plugins.js";
 import { findProjectRoot } from "../project/root.js";
 import { PACKAGE_VERSION } from "../platform/package-root.js";
-import { BUILD_ENV_KEYS } from "./toolchain-identity.js";
+import { buildEnv } from "./toolchain-identity.js";
 import { toolchainNamed, type ToolchainAdapter, type ToolchainInfo } from "./toolchains.js";
 
 /** The result of a build with nothing to do, when the last good build's layout still holds; else undefined. */
@@ -14,7 +14,7 @@ export async function upToDateByLayout(cwd: string, started: number): Promise<Bu
   const layout = root === undefined ? undefined : await readLayout(root, PACKAGE_VERSION);
   const toolchain = layout === undefined ? undefined : toolchainNamed(layout.toolchain);
   if (root === undefined || layout === undefined || toolchain === undefined) return undefined;
-  const info = await toolchain.detect().catch(() => undefined);
+  const info = await toolchain.detect(layout.plugins[0]?.absDir).catch(() => undefined);
   if (info === undefined) return undefined;
   const plugins: PluginBuildResult[] = [];
   for (const plugin of layout.plugins) {
@@ -30,10 +30,8 @@ export type LaidOutPlugin = Pick<PluginTarget, "dir" | "absDir" | "wasm" | "wasm
 /** The plugin's build key now, and its stamp when that still describes its module (the one up-to-date decision). */
 export async function currentModule(root: string, plugin: LaidOutPlugin, toolchain: ToolchainAdapter, info: ToolchainInfo): Promise<{ key: string; stampFile: string; stamp?: BuildStamp & { sha256: string }; modulesKey?: string }> {
   const stampFile = buildStampFile(root, plugin.dir);
-  const spec = toolchain.buildCommand(path.relative(plugin.absDir, plugin.wasmAbs));
-  const env: Record<string, string> = {};
-  for (const key of BUILD_ENV_KEYS) if (process.env[key] !== undefined) env[key] = process.env[key]!;
-  const key = await buildKey({ pluginDir: plugin.absDir, toolchainVersion: info.version, argv: [spec.file, ...spec.args, ...Object.entries(spec.env).flat()], env });
+  const spec = toolchain.buildCommand(path.relative(plugin.absDir, plugin.wasmAbs), plugin.absDir);
+  const key = await buildKey({ pluginDir: plugin.absDir, toolchainVersion: info.version, argv: [spec.file, ...spec.args, ...Object.entries(spec.env).flat()], env: buildEnv() });
   const stamp = await readStamp(stampFile);
   const current = stamp?.sha256 !== undefined && (await stampMatches(stamp, key, plugin.wasmAbs));
   return current ? { key, stampFile, stamp: stamp as BuildStamp & { sha256: string } } : { key, stampFile, modulesKey: stamp?.modulesKey };

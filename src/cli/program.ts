@@ -41,18 +41,18 @@ export function buildProgram(): Command {
     .command("init")
     .summary("create a plugin project from a template")
     .description(
-      "Create a project: a Go proxy-wasm plugin, envoy.yaml, a small backend service and envoywasm.yaml. " +
+      "Create a project: a Go or Rust proxy-wasm plugin, envoy.yaml, a small backend service and envoywasm.yaml. " +
         "At a terminal it asks for what the flags do not say; elsewhere (or with --yes) it takes the defaults.",
     )
     .argument("[dir]", "folder to create the project in", ".")
     .option("-n, --name <name>", "project name: lowercase letters, digits and dashes (default: the folder's name)")
     .addOption(new Option("-t, --template <name>", "plugin template; headers is the default").choices(["headers", "add-header", "auth"]))
-    .addOption(new Option("--toolchain <toolchain>", "go (Go >= 1.24, the default) or tinygo").choices(["go", "tinygo"]))
+    .addOption(new Option("--toolchain <toolchain>", "go (Go >= 1.24, the default), tinygo, or rust (cargo, wasm32-wasip1)").choices(["go", "tinygo", "rust"]))
     .option("--listener-port <port>", "port Envoy listens on (default: 8085; with --from, the adopted config's)", (v: string) => String(port(v)))
     .option("--admin-port <port>", "port of Envoy's admin interface (default: 8001; with --from, the adopted config's)", (v: string) => String(port(v)))
     .option("--backend-port <port>", "port of the backend service (default: 8080)", (v: string) => String(port(v)))
-    .option("--module <path>", "Go module path of the plugin (default: example.com/<name>/plugin)")
-    .option("--from <folder>", "adopt an existing Go proxy-wasm plugin folder (copied, never edited), with its envoy.yaml")
+    .option("--module <path>", "Go module path of the plugin (default: example.com/<name>/plugin; not for rust)")
+    .option("--from <folder>", "adopt an existing Go or Rust proxy-wasm plugin folder (copied, never edited), with its envoy.yaml")
     .option("-y, --yes", "take the defaults, ask nothing")
     .option("-f, --force", "write into a folder that is not empty: only missing files are written, existing ones are kept")
     .addHelpText(
@@ -61,6 +61,7 @@ export function buildProgram(): Command {
         envoywasm init my-plugin
         envoywasm init my-auth --template auth --listener-port 9000 --yes
         envoywasm init legacy --toolchain tinygo
+        envoywasm init my-filter --toolchain rust --template add-header
         envoywasm init --from ~/src/proxy-wasm-go-sdk/examples/http_headers my-headers`),
     )
     .action(async (dir: string, opts: Record<string, string | boolean | undefined>, command: Command) => {
@@ -72,7 +73,7 @@ export function buildProgram(): Command {
     .command("build")
     .summary("compile the plugin to a .wasm module and check it")
     .description(
-      "Compile the plugin with Go (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) or TinyGo, then check that " +
+      "Compile the plugin with Go (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared), TinyGo or cargo (--target wasm32-wasip1), then check that " +
         "the module exports what Envoy calls and imports only what Envoy provides. Skips the compile when " +
         "nothing that affects the output changed.",
     )
@@ -86,13 +87,13 @@ export function buildProgram(): Command {
 
   program
     .command("test")
-    .summary("build the plugin, then run its Go tests")
+    .summary("build the plugin, then run its tests")
     .description(
-      "Build the plugin, then run `go test ./...` in the plugin folder, so the tests run both as Go " +
-        "and against the built .wasm (the SDK's proxytest emulator). The exit code is go test's.",
+      "Build the plugin, then run its tests in the plugin folder: `go test ./...`, so a Go plugin's tests run both as Go " +
+        "and against the built .wasm (the SDK's proxytest emulator), or `cargo test` for a rust plugin. Exit 1 when a test failed or none ran.",
     )
-    .option("-r, --run <regexp>", "only tests matching <regexp> (go test -run)")
-    .option("-v, --go-verbose", "go test -v")
+    .option("-r, --run <pattern>", "only tests matching <pattern> (go test -run <regexp>; cargo test -- <name part>)")
+    .option("-v, --go-verbose", "every test's output (go test -v; cargo test -- --show-output)")
     .addHelpText("after", example(`envoywasm test\nenvoywasm test -v --run TestAuth`))
     .action(async (opts: { run?: string; goVerbose?: boolean }, command: Command) => {
       const { runTest } = await import("../commands/test.js");

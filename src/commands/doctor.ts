@@ -20,7 +20,7 @@ import { readEnvoyConfig } from "../project/load.js";
 /**
  * `envoywasm doctor`: each thing envoywasm relies on, checked the way the
  * commands that need it would check it, with what to do when it is not right.
- * Optional ones (TinyGo for a go project, Docker for a native one) do not
+ * Optional ones (TinyGo or Rust for a go project, Docker for a native one) do not
  * fail the check.
  */
 
@@ -64,16 +64,23 @@ export async function doctor(options: { cwd: string; envoy?: string }): Promise<
   } catch (error) {
     add({ name: "go", status: "fail", detail: (error as Error).message, fix: (error as { hint?: string }).hint ?? "install Go 1.24 or newer" });
   }
-  try {
-    const tinygo = await toolchainFor("tinygo").detect();
-    add({ name: "tinygo", status: "ok", detail: tinygo.version });
-  } catch (error) {
-    add({
-      name: "tinygo",
-      status: toolchain === "tinygo" ? "fail" : "skip",
-      detail: toolchain === "tinygo" ? (error as Error).message : "not found (only tinygo projects need it)",
-      ...(toolchain === "tinygo" ? { fix: "install TinyGo (https://tinygo.org/getting-started/install/)" } : {}),
-    });
+  // The other toolchains: required only by a project that uses them. Rust is checked where the
+  // plugin is, since a rust-toolchain.toml there picks the toolchain.
+  const pluginDir = project === undefined ? undefined : path.resolve(project.root, project.config.plugins[0] ?? ".");
+  for (const name of ["tinygo", "rust"] as const) {
+    try {
+      const found = await toolchainFor(name).detect(toolchain === name ? pluginDir : undefined);
+      add({ name, status: "ok", detail: found.version });
+    } catch (error) {
+      const needed = toolchain === name;
+      const message = (error as Error).message;
+      add({
+        name,
+        status: needed ? "fail" : "skip",
+        detail: needed ? message : `${/was not found/.test(message) ? "not found" : message} (only ${name} projects need it)`,
+        fix: needed ? (error as { hint?: string }).hint : undefined,
+      });
+    }
   }
 
   // Envoy as `up` would find it, and whether it can run this project's plugins.

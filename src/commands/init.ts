@@ -1,6 +1,7 @@
 import path from "node:path";
 import { init, type InitOptions } from "../scaffold/init.js";
 import type { WriteReport } from "../scaffold/write-plan.js";
+import { TOOLCHAIN_TEXT } from "../scaffold/templates.js";
 import { UsageError } from "../errors.js";
 import { ui } from "../ui/output.js";
 
@@ -36,7 +37,7 @@ export async function runInit(
   ui.result("Next:");
   if (rel !== ".") ui.result(`  cd ${rel}`);
   ui.result("  envoywasm build     # compile plugin/ to a .wasm and check it");
-  ui.result("  envoywasm test      # run the plugin's Go tests, natively and against the .wasm");
+  ui.result(`  envoywasm test      # ${TOOLCHAIN_TEXT[answers.toolchain].testSays}`);
   ui.result("  envoywasm up        # run Envoy + the plugin + the backend, with their logs");
   ui.result(`  curl -i http://127.0.0.1:${answers.listenerPort}/hello`);
   if (answers.toolchain === "tinygo") {

@@ -5,6 +5,8 @@ import { UserError } from "../errors.js";
 import { sourceFiles } from "../build/stamp.js";
 import { formatCommand } from "../platform/exec.js";
 import { resolvePlugins, type PluginTarget } from "../build/plugins.js";
+import { toolchainFor, type ToolchainAdapter } from "../build/toolchains.js";
+import { testOutputParser } from "../build/test-output.js";
 import { loadProject, type Project } from "../project/config.js";
 import { ui } from "../ui/output.js";
 import { runBuild } from "./build.js";
@@ -30,34 +32,31 @@ export interface TestResult {
   passed: number;
   failed: TestCase[];
   skipped: (TestCase & { reason: string })[];
-  /** go test's exit code, the worst over the plugins. */
+  /** The test command's exit code, the worst over the plugins. */
   exitCode: number;
   /** Modules put where a plugin's tests read them (e.g. ./main.wasm), for the run only. */
   placed: string[];
-}
-
-interface GoTestEvent {
-  Action: string;
-  Package?: string;
-  Test?: string;
-  Output?: string;
+  /** The program that ran the tests (go, cargo). */
+  command: string;
 }
 
 /**
- * Runs each plugin's Go tests with `go test -json`, natively and, through
- * ENVOYWASM_WASM, against the built module, and counts what passed, failed
- * and was skipped (with the reason each skip gave). A test that reads the
- * module from a fixed path of its own (the SDK's examples read ./main.wasm)
- * gets the built module there for the run.
+ * Runs each plugin's tests with its toolchain's test command (`go test -json`,
+ * natively and, through ENVOYWASM_WASM, against the built module; or `cargo
+ * test`), and counts what passed, failed and was skipped (with the reason
+ * each skip gave). A Go test that reads the module from a fixed path of its
+ * own (the SDK's examples read ./main.wasm) gets the built module there for
+ * the run.
  */
 export async function testPlugins(options: TestOptions): Promise<TestResult> {
   const project = options.project ?? (await loadProject(options.cwd));
   const layout = resolvePlugins(project, await readEnvoyConfig(project));
-  const result: TestResult = { passed: 0, failed: [], skipped: [], exitCode: 0, placed: [] };
+  const toolchain = toolchainFor(project.config.toolchain);
+  const result: TestResult = { passed: 0, failed: [], skipped: [], exitCode: 0, placed: [], command: toolchain.testCommand({ wasm: "" }).file };
   for (const plugin of layout.plugins) {
     const restore = await placeModule(plugin, result);
     try {
-      await testOne(plugin, options, result);
+      await testOne(plugin, toolchain, options, result);
     } finally {
       await restore();
     }
@@ -65,71 +64,44 @@ export async function testPlugins(options: TestOptions): Promise<TestResult> {
   return result;
 }
 
-async function testOne(plugin: PluginTarget, options: TestOptions, result: TestResult): Promise<void> {
-  const args = ["test", "-json", "-count=1"];
-  if (options.run !== undefined) args.push("-run", options.run);
-  args.push("./...");
-  const env = { ENVOYWASM_WASM: plugin.wasmAbs };
-  ui.debug(`$ ${formatCommand("go", args, env, plugin.absDir)}`);
-  const child = execa("go", args, { cwd: plugin.absDir, env, reject: false, buffer: false, stdin: "ignore" });
-  const outputs = new Map<string, string[]>();
-  const seen = new Map<string, string>();
-  let pending = "";
-  const onEvent = (event: GoTestEvent) => {
-    const key = `${event.Package ?? ""}\0${event.Test ?? ""}`;
-    if (event.Action === "output" || event.Action === "build-output") {
-      const text = event.Output ?? "";
-      if (event.Test !== undefined) outputs.set(key, [...(outputs.get(key) ?? []), text]);
-      if (options.verbose === true) options.onOutput?.(text);
-      else if (event.Test === undefined && !/^(ok|PASS|FAIL|\?|=== |--- )/.test(text.trim())) options.onOutput?.(text);
-      return;
-    }
-    if (event.Test !== undefined && ["pass", "fail", "skip"].includes(event.Action)) seen.set(key, event.Action);
+async function testOne(plugin: PluginTarget, toolchain: ToolchainAdapter, options: TestOptions, result: TestResult): Promise<void> {
+  const command = toolchain.testCommand({ run: options.run, verbose: options.verbose, wasm: plugin.wasmAbs });
+  ui.debug(`$ ${formatCommand(command.file, command.args, command.env, plugin.absDir)}`);
+  const child = execa(command.file, command.args, { cwd: plugin.absDir, env: command.env, reject: false, buffer: false, stdin: "ignore" });
+  const parser = testOutputParser(command.format);
+  const verbose = options.verbose === true;
+  const lines = (stream: NodeJS.ReadableStream, each: (line: string) => void) => {
+    let pending = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      const parts = (pending + chunk).split("\n");
+      pending = parts.pop() ?? "";
+      for (const line of parts) each(line);
+    });
+    stream.on("end", () => {
+      if (pending !== "") each(pending);
+    });
   };
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
-    const lines = (pending + chunk).split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) {
-      if (line.trim() === "") continue;
-      try {
-        onEvent(JSON.parse(line) as GoTestEvent);
-      } catch {
-        options.onOutput?.(`${line}\n`);
-      }
-    }
-  });
-  let stderr = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => (stderr += chunk));
+  const show = (text: string | undefined) => {
+    if (text !== undefined) options.onOutput?.(text);
+  };
+  lines(child.stdout!, (line) => show(parser.stdout(line, verbose)));
+  lines(child.stderr!, (line) => show(parser.stderr(line, verbose)));
   const done = await child;
   if (done.exitCode === undefined && done.cause !== undefined) {
-    throw new UserError("the go toolchain was not found on PATH", { hint: "install Go 1.24 or newer (https://go.dev/dl/)" });
+    // Not there: the toolchain's own check says what to install.
+    await toolchain.detect(plugin.absDir);
+    throw new UserError(`could not run ${command.file}: ${done.cause instanceof Error ? done.cause.message : String(done.cause)}`);
   }
-  if (stderr.trim() !== "") options.onOutput?.(stderr.endsWith("\n") ? stderr : `${stderr}\n`);
-
-  const names = [...seen.keys()];
-  for (const [key, action] of seen) {
-    // Count leaves only: a test with subtests passes or fails with them.
-    if (names.some((other) => other.startsWith(`${key}/`))) continue;
-    const [pkg, name] = key.split("\0") as [string, string];
-    const test = { plugin: plugin.dir, package: pkg, name };
-    if (action === "pass") result.passed++;
-    else if (action === "fail") {
+  for (const t of parser.outcomes()) {
+    const test = { plugin: plugin.dir, package: t.package, name: t.name };
+    if (t.outcome === "pass") result.passed++;
+    else if (t.outcome === "fail") {
       result.failed.push(test);
-      if (options.verbose !== true) for (const line of outputs.get(key) ?? []) options.onOutput?.(line);
-    } else result.skipped.push({ ...test, reason: skipReason(outputs.get(key) ?? []) });
+      if (!verbose) for (const line of t.output) options.onOutput?.(line);
+    } else result.skipped.push({ ...test, reason: t.reason ?? "no reason given" });
   }
   result.exitCode = Math.max(result.exitCode, done.exitCode ?? 1);
-}
-
-/** What t.Skip said: the output line between "=== RUN" and "--- SKIP", without its file:line. */
-export function skipReason(lines: readonly string[]): string {
-  const said = lines
-    .map((l) => l.trim())
-    .filter((l) => l !== "" && !/^(=== (RUN|PAUSE|CONT|NAME)|--- SKIP)/.test(l))
-    .map((l) => l.replace(/^\S+\.go:\d+: /, ""));
-  return said.join(" ") || "no reason given";
 }
 
 /**
@@ -175,11 +147,13 @@ export async function runTest(opts: { run?: string; goVerbose?: boolean }, globa
   if (result.failed.length > 0 || result.exitCode !== 0) {
     const names = result.failed.map((t) => t.name).join(", ");
     throw new UserError(`plugin tests failed: ${counts}${names === "" ? "" : ` (${names})`}`, {
-      hint: result.failed.length === 0 ? "go test failed before running the tests; its output is above" : "the failing tests' output is above",
+      hint: result.failed.length === 0 ? `${result.command} test failed before running the tests; its output is above` : "the failing tests' output is above",
     });
   }
   if (result.passed + result.skipped.length === 0) {
-    throw new UserError("no plugin tests ran", { hint: opts.run === undefined ? "add tests (*_test.go) next to the plugin" : `no test matches --run ${opts.run}` });
+    throw new UserError("no plugin tests ran", {
+      hint: opts.run !== undefined ? `no test matches --run ${opts.run}` : result.command === "cargo" ? "add #[test] functions to the plugin (src/lib.rs)" : "add tests (*_test.go) next to the plugin",
+    });
   }
   if (result.skipped.length > 0) ui.warn(`plugin tests: ${counts}; the skipped ones did not run`);
   else ui.success(`plugin tests: ${counts}`);

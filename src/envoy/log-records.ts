@@ -50,7 +50,12 @@ interface Pending {
   fragments?: string[];
   /** The panic's trap line arrived: only its backtrace may follow. */
   trapped?: boolean;
+  /** A Rust panic: its text is the plugin's "panicked at FILE:LINE:COL:" message, not the Go runtime's fragments. */
+  rust?: boolean;
 }
+
+/** Rust's "panicked at FILE:LINE:COLUMN:", with the message after it or on the next line (std's hook starts with "thread '…' "). */
+const RUST_PANICKED = /(?:^|^thread '[^']*'(?: \(\d+\))? )panicked at (\S+?):(\d+):\d+:(?:[ \t]+(.*))?$/m;
 
 /** Assembles records from lines as they come, per service; `flush()` ends what is still open. */
 export class RecordAssembler {
@@ -96,13 +101,17 @@ export class RecordAssembler {
       }
       if (!ENVOY_LINE.test(line) && !ACCESS_LINE.test(line) && (open.trapped === true ? isBacktrace(line) : true)) {
         open.record.lines.push(line);
+        if (open.rust === true && open.trapped !== true) open.fragments.push(line);
         this.inPanic = true;
         return;
       }
     } else if (open !== undefined && !ENVOY_LINE.test(line) && !ACCESS_LINE.test(line)) {
       // A continuation: a plugin message's next line, or Envoy's own multi-line message.
       open.record.lines.push(line);
-      if (open.record.plugin !== undefined) open.record.plugin.message += `\n${line}`;
+      if (open.record.plugin !== undefined) {
+        open.record.plugin.message += `\n${line}`;
+        this.maybeRustPanic(open);
+      }
       return;
     }
     this.end(service);
@@ -122,7 +131,18 @@ export class RecordAssembler {
       this.inPanic = true;
       return;
     }
-    this.pending.set(service, { record: { service, at, lines: [line], plugin: parts } });
+    const pending: Pending = { record: { service, at, lines: [line], plugin: parts } };
+    this.pending.set(service, pending);
+    this.maybeRustPanic(pending);
+  }
+
+  /** A plugin message that says "panicked at src/lib.rs:…" begins a Rust panic: what follows, to the trap's backtrace, is part of it. */
+  private maybeRustPanic(open: Pending): void {
+    if (open.fragments !== undefined || open.record.plugin === undefined || !RUST_PANICKED.test(open.record.plugin.message)) return;
+    open.fragments = [];
+    open.rust = true;
+    open.record.panic = { kind: "panic" };
+    this.inPanic = true;
   }
 
   /** Whether the open panic's trap line has come (only its backtrace may follow). */
@@ -140,7 +160,15 @@ export class RecordAssembler {
     if (open === undefined) return;
     this.pending.delete(service);
     if (open.record.plugin !== undefined && open.fragments === undefined) this.lastMessage.set(service, open.record.plugin.message);
-    if (open.fragments !== undefined && open.record.panic?.kind !== "trap") {
+    if (open.rust === true) {
+      const record = open.record;
+      const text = [record.plugin?.message ?? "", ...open.fragments!].join("\n");
+      const m = RUST_PANICKED.exec(text);
+      const rest = m === null ? "" : text.slice(m.index + m[0].length).replace(/^\n/, "");
+      const message = (m?.[3] ?? "").trim() || rest.split("\n")[0]?.trim();
+      record.panic = { ...record.panic!, message: message === "" ? undefined : message, location: m === null ? undefined : `${m[1]}:${m[2]}` };
+      record.panic.func = record.lines.map((l) => BACKTRACE_FRAME.exec(l)?.[1]).map((f) => (f === undefined ? undefined : rustFrame(f))).find((f) => f !== undefined);
+    } else if (open.fragments !== undefined && open.record.panic?.kind !== "trap") {
       const record = open.record;
       record.panic = { ...record.panic!, ...parseGoPanic(open.fragments, this.root) };
       const frame = record.lines.map((l) => BACKTRACE_FRAME.exec(l)?.[1]).find((f) => f?.startsWith("main.") === true);
@@ -168,4 +196,24 @@ export function describePanic(panic: NonNullable<LogRecord["panic"]>): string {
   const what = panic.kind === "trap" ? `trapped${panic.message === undefined ? "" : `: ${panic.message}`}` : `${panic.kind}: ${panic.message ?? "(no message)"}`;
   const at = [panic.func, panic.location === undefined ? undefined : `(${panic.location})`].filter(Boolean).join(" ");
   return `${what}${at === "" ? "" : ` at ${at}`}${panic.callback === undefined ? "" : ` in ${panic.callback}`}`;
+}
+
+/**
+ * A frame of the V8 backtrace that is the plugin's own Rust code, readable:
+ * `_$LT$ah..AddHeader$u20$as$u20$proxy_wasm..traits..HttpContext$GT$::on_http_request_headers::h535f…`
+ * is `<ah::AddHeader as proxy_wasm::traits::HttpContext>::on_http_request_headers`. The runtime's
+ * and the SDK's frames (std, core, proxy_wasm, v0-mangled `_R…` names, the exports) are not.
+ */
+export function rustFrame(name: string): string | undefined {
+  // Go's frames (runtime.gopanic, sort.Sort[...]) have neither.
+  if (!name.includes("::") && !name.includes("$")) return undefined;
+  const escapes: Record<string, string> = { LT: "<", GT: ">", RF: "&", BP: "*", C: ",", SP: "@" };
+  const readable = name
+    .replace(/::h[0-9a-f]{16}$/, "")
+    .replace(/^_(?=\$)/, "")
+    .replace(/\$(LT|GT|RF|BP|C|SP)\$/g, (_m, e: string) => escapes[e]!)
+    .replace(/\$u([0-9a-f]{2,6})\$/g, (_m, hex: string) => String.fromCodePoint(parseInt(hex, 16)))
+    .replaceAll("..", "::");
+  if (/^<?(std|core|alloc|proxy_wasm|hashbrown|log|serde_json|serde_core)::/.test(readable)) return undefined;
+  return readable;
 }

@@ -13,7 +13,7 @@ import * as v from "valibot";
  * wherever a setting may be left out.
  */
 
-export const TOOLCHAINS = ["go", "tinygo"] as const;
+export const TOOLCHAINS = ["go", "tinygo", "rust"] as const;
 export const RUNTIMES = ["native", "docker"] as const;
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "warn", "error", "critical", "off"] as const;
 

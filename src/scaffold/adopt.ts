@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseDocument, type Document } from "yaml";
+import { isMap, parseDocument, YAMLSeq, type Document } from "yaml";
 import { ChildProcessError, UsageError, UserError } from "../errors.js";
 import { get, isAnyAddress, isLoopback, parseBootstrap, type DocPath } from "../envoy/bootstrap.js";
 import { run, tailLines } from "../platform/exec.js";
@@ -9,15 +9,19 @@ import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { BlockText, pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
 import { templateValues } from "./init.js";
+import { cargoMetadata, type CargoPackage } from "../build/cargo.js";
+import { rewriteCargoToml } from "./cargo-manifest.js";
 
 /**
- * `envoywasm init --from <folder>`: make a project of a Go proxy-wasm plugin
- * that already exists (a folder of the SDK's examples/, or a user's own
+ * `envoywasm init --from <folder>`: make a project of a Go or Rust proxy-wasm
+ * plugin that already exists (a folder of an SDK's examples/, or a user's own
  * repository). The source folder is copied, never edited. In the copy, go.mod
  * loses the `replace` directives that point outside the folder and gets the
- * SDK version the templates pin; the folder's envoy.yaml is taken over with
- * each change said in one line; a backend is added when a cluster leaves the
- * machine.
+ * SDK version the templates pin; a Cargo.toml depends on the proxy-wasm crate
+ * from crates.io instead of a path outside the folder and stands on its own
+ * outside its workspace (cargo-manifest.ts). The folder's envoy.yaml is taken
+ * over with each change said in one line; a backend is added when a cluster
+ * leaves the machine.
  */
 
 export interface AdoptOptions {
@@ -48,16 +52,17 @@ export interface AdoptResult {
 const PLUGIN_DIR = "plugin";
 const BACKEND_DIR = "backend";
 /** Not copied: build output, VCS and editor state, envoywasm's own state, and the config taken over at the root. */
-const SKIP = new Set([".git", ".envoywasm", "build", "node_modules", ".idea", ".vscode", ".DS_Store"]);
+const SKIP = new Set([".git", ".envoywasm", "build", "target", "node_modules", ".idea", ".vscode", ".DS_Store"]);
 const ENVOY_CONFIGS = ["envoy.yaml", "envoy.yml"];
 
 export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   const source = path.resolve(options.cwd, options.from);
   const stat = await lstat(source).catch(() => undefined);
   if (stat === undefined || !stat.isDirectory()) throw new UsageError(`--from ${options.from}: no such folder`);
-  if (!existsSync(path.join(source, "go.mod"))) {
-    throw new UserError(`${options.from} has no go.mod: --from takes the folder of a Go proxy-wasm plugin (its own Go module)`, {
-      hint: "point --from at the folder that holds the plugin's main.go and go.mod",
+  const rust = !existsSync(path.join(source, "go.mod")) && existsSync(path.join(source, "Cargo.toml"));
+  if (!rust && !existsSync(path.join(source, "go.mod"))) {
+    throw new UserError(`${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`, {
+      hint: "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml",
     });
   }
   const dir = path.resolve(options.cwd, options.dir ?? ".");
@@ -71,13 +76,33 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     throw new UsageError(`cannot make a project name from ${JSON.stringify(path.basename(dir))}`, { hint: `pass --name <name> (${NAME_RULE})` });
   }
 
-  const gomod = await goModJson(source);
-  const toolchain: Toolchain = gomod.Require?.some((r) => r.Path === SDK_MODULES.tinygo) === true ? "tinygo" : "go";
+  const gomod = rust ? undefined : await goModJson(source);
+  const cargo = rust ? await cargoPackage(source) : undefined;
+  const toolchain: Toolchain = rust ? "rust" : gomod!.Require?.some((r) => r.Path === SDK_MODULES.tinygo) === true ? "tinygo" : "go";
   const changes: string[] = [];
 
   const configFile = ENVOY_CONFIGS.map((f) => path.join(source, f)).find((f) => existsSync(f));
   const backendPort = options.backendPort === undefined ? undefined : Number(options.backendPort);
   const files: PlannedFile[] = await copyPlan(source, PLUGIN_DIR);
+  if (cargo !== undefined) {
+    // The copy's Cargo.toml is planned as it will build, before anything is written.
+    const manifest = files.find((f) => f.path === `${PLUGIN_DIR}/Cargo.toml`)!;
+    const rewritten = rewriteCargoToml(String(manifest.contents), {
+      source,
+      display: manifest.path,
+      sdkVersion: (await pinnedSdk("rust")).version,
+      parentWorkspace: cargo.parentWorkspace,
+      resolved: cargo.pkg,
+    });
+    manifest.contents = rewritten.text;
+    changes.push(...rewritten.changes);
+    // A member's versions are pinned in its workspace's lock: start from it (cargo fetch keeps this package's part).
+    const workspaceLock = cargo.parentWorkspace === undefined ? undefined : path.join(cargo.parentWorkspace, "Cargo.lock");
+    if (workspaceLock !== undefined && existsSync(workspaceLock) && !files.some((f) => f.path === `${PLUGIN_DIR}/Cargo.lock`)) {
+      files.push({ path: `${PLUGIN_DIR}/Cargo.lock`, contents: await readFile(workspaceLock) });
+      changes.push(`${PLUGIN_DIR}/Cargo.lock: copied from the workspace (${workspaceLock}), so the crates keep their versions`);
+    }
+  }
   let envoyYaml: string;
   let hasBackend: boolean;
   let backendCluster: string | undefined;
@@ -89,7 +114,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     listenerPort: Number(options.listenerPort ?? 8085),
     adminPort: Number(options.adminPort ?? 8001),
     backendPort: backendPort ?? 8080,
-    module: gomod.Module.Path,
+    // A rust plugin has no Go module path; the backend's is made from this one.
+    module: gomod?.Module.Path ?? `example.com/${name}/plugin`,
   });
   if (configFile !== undefined) {
     const taken = takeOverEnvoyConfig(await readFile(configFile, "utf8"), path.relative(options.cwd, configFile), {
@@ -116,17 +142,49 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     if (file.path === "envoy.yaml") files.push({ path: "envoy.yaml", contents: envoyYaml === "" ? file.contents : envoyYaml });
     else if (file.path === "envoywasm.yaml") files.push({ path: file.path, contents: projectFile(String(file.contents), hasBackend, backendCluster) });
     else if (file.path === ".gitignore") files.push(file);
+    // cargo's target/ (the toolchain's own ignore file), unless the folder brought one.
+    else if (file.path === `${PLUGIN_DIR}/.gitignore` && !files.some((f) => f.path === file.path)) files.push(file);
     else if (hasBackend && file.path.startsWith(`${BACKEND_DIR}/`)) files.push(file);
   }
 
   const report = await writePlan(dir, files, options.force === true);
   const pluginDir = path.join(dir, PLUGIN_DIR);
-  if (report.created.includes(`${PLUGIN_DIR}/go.mod`)) {
+  const manifest = `${PLUGIN_DIR}/${gomod === undefined ? "Cargo.toml" : "go.mod"}`;
+  if (!report.created.includes(manifest)) {
+    changes.push(`${manifest} was already there: left as it is`);
+  } else if (gomod !== undefined) {
     changes.push(...(await repairGoMod(pluginDir, source, gomod, toolchain, options.onPhase)));
   } else {
-    changes.push(`${PLUGIN_DIR}/go.mod was already there: left as it is`);
+    changes.push(await fetchCrates(pluginDir, files.some((f) => f.path === `${PLUGIN_DIR}/Cargo.lock`), options.onPhase));
   }
   return { dir, name, toolchain, changes, files: report, listenerPort, hasBackend };
+}
+
+/** The original's package as cargo reads it, when it is a proxy-wasm plugin. */
+async function cargoPackage(source: string): Promise<{ pkg: CargoPackage; parentWorkspace?: string }> {
+  const { meta, pkg } = await cargoMetadata(source);
+  if (pkg === undefined) throw new UserError(`cargo found no package in ${path.join(source, "Cargo.toml")}`, { hint: "--from takes the folder of one plugin's Cargo package, not a virtual workspace" });
+  if (!pkg.dependencies.some((d) => d.name === SDK_MODULES.rust && d.kind === null)) {
+    throw new UserError(`${path.join(source, "Cargo.toml")} does not depend on the ${SDK_MODULES.rust} crate: --from takes a proxy-wasm plugin`, {
+      hint: "point --from at the folder of a plugin built on the proxy-wasm crate",
+    });
+  }
+  const root = path.resolve(meta.workspace_root);
+  return { pkg, parentWorkspace: root === realpathSync(source) ? undefined : root };
+}
+
+/** In the copy: cargo resolves the crates (a Cargo.lock written, or updated for a dependency rewritten) and downloads them. */
+async function fetchCrates(pluginDir: string, hadLock: boolean, onPhase?: (t: string) => void): Promise<string> {
+  onPhase?.("cargo fetch");
+  const fetch = await run("cargo", ["fetch"], { cwd: pluginDir, timeoutMs: 300_000 });
+  if (fetch.exitCode !== 0) {
+    throw new ChildProcessError(`cargo fetch failed in ${PLUGIN_DIR}/ of the new project`, {
+      command: fetch.command,
+      output: tailLines(fetch.all, 20),
+      hint: `its output:\n${tailLines(fetch.all, 10)}`,
+    });
+  }
+  return `${PLUGIN_DIR}/Cargo.lock: ${hadLock ? "brought up to date" : "written"} by cargo fetch, which resolved and downloaded the crates`;
 }
 
 function nameFor(dir: string): string {
@@ -243,10 +301,22 @@ export function takeOverEnvoyConfig(
   display: string,
   want: { wasm: string; listenerPort?: number; adminPort?: number; backendPort?: number },
 ): TakeOver {
-  const model = parseBootstrap(text, display, display);
-  const doc: Document = model.doc;
   const changes: string[] = [];
   const say = (what: string) => changes.push(`envoy.yaml: ${what}`);
+  let model = parseBootstrap(text, display, display);
+  // Envoy reads a repeated field written as one mapping as a list of one (the Rust SDK's examples
+  // write `listeners:` so); envoywasm reads and edits lists.
+  const single = (["listeners", "clusters"] as const).filter((field) => isMap(model.doc.getIn(["static_resources", field], true)));
+  if (single.length > 0) {
+    for (const field of single) {
+      const seq = new YAMLSeq();
+      seq.items.push(model.doc.getIn(["static_resources", field], true));
+      model.doc.setIn(["static_resources", field], seq);
+      say(`static_resources.${field} is now a list of one (it was written as one mapping, which Envoy reads the same way)`);
+    }
+    model = parseBootstrap(model.doc.toString({ lineWidth: 0 }), display, display);
+  }
+  const doc: Document = model.doc;
 
   const filenames = new Set(model.wasmFilters.map((f) => f.filename).filter((f): f is string => f !== undefined));
   if (filenames.size > 1) {
@@ -284,7 +354,13 @@ export function takeOverEnvoyConfig(
     rebind(listener.addressPath, `listener ${listener.name}`, listener.address, port);
   }
   const listenerPort = want.listenerPort ?? model.listeners.find((l) => l.name === wasmListener)?.port;
-  if (model.admin !== undefined) {
+  if (model.admin === undefined) {
+    let port = want.adminPort ?? 8001;
+    while (want.adminPort === undefined && taken.has(port)) port++;
+    taken.add(port);
+    doc.set("admin", doc.createNode({ address: { socket_address: { address: "127.0.0.1", port_value: port } } }));
+    say(`added an admin interface on 127.0.0.1:${port} (envoywasm asks it whether Envoy is ready)`);
+  } else {
     let port = model.admin.port;
     if (want.adminPort !== undefined && want.adminPort !== port) {
       doc.setIn([...model.admin.addressPath, "port_value"], want.adminPort);

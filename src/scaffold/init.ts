@@ -6,10 +6,12 @@ import {
   DEFAULT_TEMPLATE,
   BlockText,
   findTemplate,
+  lockedCrates,
   MODULE_PATH,
   render,
   SDK_MODULES,
   TEMPLATES,
+  TOOLCHAIN_TEXT,
   type TemplateValues,
 } from "./templates.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
@@ -57,6 +59,15 @@ const BACKEND_DIR = "backend";
 export async function init(options: InitOptions): Promise<InitResult> {
   const dir = path.resolve(options.cwd, options.dir ?? ".");
   const answers = await gatherAnswers(options, dir);
+  if (answers.toolchain === "rust") {
+    const crate = (name: string) => name.replaceAll("-", "_");
+    const taken = (await lockedCrates()).find((c) => crate(c) === crate(answers.name));
+    if (taken !== undefined) {
+      throw new UsageError(`the project name ${answers.name} is the crate ${taken}'s, which the plugin depends on: a rust plugin's crate takes the project's name, and cargo cannot build two crates of one name side by side`, {
+        hint: `pick another name with --name (e.g. ${answers.name}-plugin)`,
+      });
+    }
+  }
   const values = templateValues(answers);
   const files = await render({
     template: answers.template,
@@ -99,6 +110,9 @@ async function gatherAnswers(options: InitOptions, dir: string): Promise<Answers
     if (questions.length > 0) Object.assign(given, await options.prompt(questions, { ...given }));
   }
 
+  if (given.toolchain === "rust" && options.module !== undefined) {
+    throw new UsageError("--module names a Go module, and a rust plugin is a Cargo package: its crate is named after the project (--name)");
+  }
   const name = given.name ?? defaultName!;
   return {
     name,
@@ -128,6 +142,7 @@ function buildQuestions(given: Partial<Record<keyof Answers, string>>, defaultNa
       choices: [
         { value: "go", description: "Go >= 1.24 (wasip1, maintained proxy-wasm SDK)" },
         { value: "tinygo", description: "TinyGo (archived tetratelabs SDK)" },
+        { value: "rust", description: "Rust with cargo (wasm32-wasip1, the proxy-wasm crate)" },
       ],
       validate: validators.toolchain,
     },
@@ -209,8 +224,16 @@ export function templateValues(a: Answers): TemplateValues {
   }
   const template = findTemplate(a.template)!;
   const wasmPath = `build/${a.name}.wasm`;
+  const text = TOOLCHAIN_TEXT[a.toolchain];
   return {
     pluginName: a.name,
+    // A project name is a valid crate name as it is (lowercase letters, digits, dashes).
+    crateName: a.name,
+    language: text.language,
+    pluginFiles: text.pluginFiles,
+    testSays: text.testSays,
+    configReader: text.configReader,
+    toolchainNeeds: text.needs,
     rootId: a.name,
     vmId: a.name,
     toolchain: a.toolchain,

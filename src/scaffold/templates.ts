@@ -5,22 +5,58 @@ import type { Toolchain } from "../project/config.js";
 import { PACKAGE_ROOT } from "../platform/package-root.js";
 
 /**
- * Project templates: real Go and YAML files under templates/, with `{{name}}`
- * placeholders. render() turns them into a plan of files and writes nothing.
+ * Project templates: real Go, Rust, TOML and YAML files under templates/, with
+ * `{{name}}` placeholders. render() turns them into a plan of files and
+ * writes nothing.
  *
  * Escaping is decided by where a placeholder lands:
- *  - .go / .yaml / .json: a string value must sit inside a double-quoted
- *    literal (in Go, an import path too) and is escaped for that language;
- *    a number or an object may sit bare (an object as JSON, which is also
- *    valid YAML flow syntax).
+ *  - .go / .rs / .yaml / .json / .toml (and Cargo.lock): a string value must
+ *    sit inside a double-quoted literal (in Go, an import path too) and is
+ *    escaped for that language; a number or an object may sit bare (an
+ *    object as JSON, which is also valid YAML flow syntax).
  *  - go.mod: only a module path, checked against Go's rules.
  *  - anything else (Markdown, .gitignore): the value as it is.
  */
 
-/** The Go SDK each toolchain's templates use. */
+/** The SDK each toolchain's templates use: a Go module, or a crate. */
 export const SDK_MODULES: Record<Toolchain, string> = {
   go: "github.com/proxy-wasm/proxy-wasm-go-sdk",
   tinygo: "github.com/tetratelabs/proxy-wasm-go-sdk",
+  rust: "proxy-wasm",
+};
+
+/**
+ * Where a plugin template's files come from, per toolchain, under
+ * templates/plugins/<template>/: `both/` holds what the two Go toolchains
+ * share (the tests, written against either SDK through a placeholder).
+ * templates/sdk/<toolchain>/ adds the SDK pin (go.mod and go.sum, or
+ * Cargo.toml and Cargo.lock).
+ */
+const PLUGIN_FLAVOURS: Record<Toolchain, string[]> = { go: ["both", "go"], tinygo: ["both", "tinygo"], rust: ["rust"] };
+
+/** What the shared files (README.md, envoy.yaml's comments) say about a toolchain. */
+export const TOOLCHAIN_TEXT: Record<Toolchain, { language: string; pluginFiles: string; testSays: string; configReader: string; needs: string }> = {
+  go: {
+    language: "Go",
+    pluginFiles: "`main.go`, and `main_test.go` (unit tests on the SDK's proxytest emulator)",
+    testSays: "go test, natively and against the built .wasm",
+    configReader: "proxywasm.GetPluginConfiguration() in OnPluginStart",
+    needs: "Go 1.24 or newer and Envoy 1.33 or newer",
+  },
+  tinygo: {
+    language: "Go",
+    pluginFiles: "`main.go`, and `main_test.go` (unit tests on the SDK's proxytest emulator)",
+    testSays: "go test, natively and against the built .wasm",
+    configReader: "proxywasm.GetPluginConfiguration() in OnPluginStart",
+    needs: "TinyGo, and Go for the tests and the backend",
+  },
+  rust: {
+    language: "Rust",
+    pluginFiles: "`src/lib.rs` with its unit tests, `Cargo.toml` and `Cargo.lock` (the proxy-wasm crate)",
+    testSays: "cargo test: the plugin's logic, on this machine",
+    configReader: "get_plugin_configuration() in on_configure",
+    needs: "Rust 1.85 or newer with the wasm32-wasip1 target (`rustup target add wasm32-wasip1`), and Go for the backend",
+  },
 };
 
 export const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "templates");
@@ -92,11 +128,9 @@ export function findTemplate(name: string): TemplateInfo | undefined {
 /** Files a project gets: the shared ones, then the plugin flavour for the toolchain. */
 export async function render(input: RenderInput, templatesDir = TEMPLATES_DIR): Promise<PlannedFile[]> {
   const common = path.join(templatesDir, "common");
-  // A plugin template: its tests, shared by both toolchains (the SDK's import
-  // path is a placeholder), and the code and go.mod of each toolchain's SDK.
   const pluginDirs = [
     path.join(templatesDir, "sdk", input.toolchain),
-    ...["both", input.toolchain].map((d) => path.join(templatesDir, "plugins", input.template, d)),
+    ...PLUGIN_FLAVOURS[input.toolchain].map((d) => path.join(templatesDir, "plugins", input.template, d)),
   ];
   const sources: { from: string; to: string }[] = [];
   for (const rel of await listFiles(common)) {
@@ -111,10 +145,32 @@ export async function render(input: RenderInput, templatesDir = TEMPLATES_DIR): 
   const files: PlannedFile[] = [];
   for (const source of sources) {
     const text = await readFile(source.from, "utf8");
-    const contents = renderText(text, input.values, languageOf(source.to), source.to);
+    let contents = renderText(text, input.values, languageOf(source.to), source.to);
+    if (path.posix.basename(source.to) === "Cargo.lock") contents = sortCargoLock(contents);
     files.push({ path: source.to, contents });
   }
   return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * Cargo.lock lists its packages sorted by name, and cargo rewrites a lock
+ * whose order differs. The template's holds the plugin's own crate under a
+ * placeholder name, so put it where its real name sorts: the lock a project
+ * starts with is the one cargo keeps, and the first build changes no file.
+ */
+export function sortCargoLock(text: string): string {
+  const [head, ...packages] = text.split(/^(?=\[\[package\]\]$)/m);
+  const key = (block: string) => {
+    const field = (name: string) => new RegExp(`^${name} = "([^"]*)"$`, "m").exec(block)?.[1] ?? "";
+    return [field("name"), field("version")] as const;
+  };
+  // cargo orders by name, then version; byte order, as Rust compares strings.
+  const byBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const sorted = packages
+    .map((block) => ({ block: block.endsWith("\n\n") ? block : `${block.replace(/\n*$/, "")}\n\n`, key: key(block) }))
+    .sort((a, b) => byBytes(a.key[0], b.key[0]) || byBytes(a.key[1], b.key[1]))
+    .map((p) => p.block);
+  return `${head}${sorted.join("")}`.replace(/\n+$/, "\n");
 }
 
 /** npm drops files named .gitignore from packages, so the template keeps it as `gitignore`. */
@@ -136,12 +192,14 @@ async function listFiles(dir: string, prefix = ""): Promise<string[]> {
   return out;
 }
 
-export type Language = "go" | "gomod" | "yaml" | "json" | "text";
+export type Language = "go" | "gomod" | "rust" | "toml" | "yaml" | "json" | "text";
 
 export function languageOf(file: string): Language {
   const base = path.posix.basename(file);
   if (base === "go.mod") return "gomod";
   if (base.endsWith(".go")) return "go";
+  if (base.endsWith(".rs")) return "rust";
+  if (base.endsWith(".toml") || base === "Cargo.lock") return "toml";
   if (base.endsWith(".yaml") || base.endsWith(".yml")) return "yaml";
   if (base.endsWith(".json")) return "json";
   return "text";
@@ -167,7 +225,10 @@ export function renderText(text: string, values: TemplateValues, language: Langu
       return value.text.replace(/\n+$/, "").split("\n").join(`\n${indent}`);
     }
     const context = contextOf(text.slice(lineStart, offset), language);
-    if (context === "comment") return (typeof value === "object" ? JSON.stringify(value) : String(value)).replace(/\s+/g, " ");
+    if (context === "comment") {
+      // A comment is inert, but no language takes a control character in it (TOML and YAML refuse one).
+      return (typeof value === "object" ? JSON.stringify(value) : String(value)).replace(/\s+/g, " ").replace(/\p{Cc}/gu, "\ufffd");
+    }
     return escapeFor(language, value, context === "quoted", `${file}: ${match}`);
   });
   if (language === "yaml") {
@@ -192,8 +253,8 @@ function contextOf(linePrefix: string, language: Language): "quoted" | "comment"
       if (c === "\\") i++;
       else if (c === '"') inside = false;
     } else if (c === '"') inside = true;
-    else if (language === "yaml" && c === "#" && (i === 0 || /\s/.test(linePrefix[i - 1]!))) return "comment";
-    else if (language === "go" && c === "/" && linePrefix[i + 1] === "/") return "comment";
+    else if ((language === "yaml" || language === "toml") && c === "#" && (i === 0 || /\s/.test(linePrefix[i - 1]!))) return "comment";
+    else if ((language === "go" || language === "rust") && c === "/" && linePrefix[i + 1] === "/") return "comment";
   }
   return inside ? "quoted" : "bare";
 }
@@ -208,16 +269,48 @@ function escapeFor(language: Language, value: Exclude<TemplateValue, BlockText>,
       }
       return value;
     case "go":
+    case "rust":
+    case "toml":
     case "yaml":
     case "json":
       if (quoted) {
         const s = typeof value === "object" ? JSON.stringify(value) : String(value);
-        return language === "go" ? escapeGoString(s) : language === "yaml" ? escapeYamlDoubleQuoted(s) : escapeJsonString(s);
+        return ESCAPE[language](s);
       }
       if (typeof value === "number") return String(value);
       if (typeof value === "object" && language !== "go") return JSON.stringify(value);
       throw new TemplateError(`${where}: a ${typeof value} value must sit inside a "double-quoted" literal in a ${language} file`);
   }
+}
+
+const ESCAPE = {
+  go: escapeGoString,
+  rust: escapeRustString,
+  toml: escapeTomlString,
+  yaml: escapeYamlDoubleQuoted,
+  json: escapeJsonString,
+} as const;
+
+/** The inside of a Rust string literal ("…"). */
+export function escapeRustString(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (ch === "\\") out += "\\\\";
+    else if (ch === '"') out += '\\"';
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\r") out += "\\r";
+    else if (code < 0x20 || code === 0x7f || code === 0xfeff || (code >= 0x80 && code < 0xa0)) out += `\\u{${code.toString(16)}}`;
+    else if (code >= 0xd800 && code <= 0xdfff) out += "\\u{fffd}"; // a lone surrogate is not valid UTF-8
+    else out += ch;
+  }
+  return out;
+}
+
+/** The inside of a TOML basic string ("…"): JSON's escapes, and DEL, which TOML forbids raw. */
+export function escapeTomlString(s: string): string {
+  return escapeJsonString(s).replaceAll("\x7f", "\\u007F");
 }
 
 /** The inside of a Go interpreted string literal. */
@@ -261,12 +354,28 @@ export function escapeJsonString(s: string): string {
   return JSON.stringify(s).slice(1, -1);
 }
 
-/** The SDK module and exact version the templates pin for a toolchain (from templates/sdk/<toolchain>/go.mod). */
+/**
+ * The crates the rust templates' Cargo.lock holds. The plugin's crate takes
+ * the project's name, and cargo cannot build a crate named like one it
+ * depends on without colliding in target/ (it rebuilds every other time).
+ */
+export async function lockedCrates(templatesDir = TEMPLATES_DIR): Promise<string[]> {
+  const lock = await readFile(path.join(templatesDir, "sdk", "rust", "Cargo.lock"), "utf8");
+  return [...lock.matchAll(/^name = "([^"{}]+)"$/gm)].map((m) => m[1]!);
+}
+
+/**
+ * The SDK and version the templates pin for a toolchain: the exact version
+ * in templates/sdk/<toolchain>/go.mod, or the requirement in
+ * templates/sdk/rust/Cargo.toml (its Cargo.lock holds the exact one).
+ */
 export async function pinnedSdk(toolchain: Toolchain, templatesDir = TEMPLATES_DIR): Promise<{ module: string; version: string }> {
   const module = SDK_MODULES[toolchain];
-  const gomod = await readFile(path.join(templatesDir, "sdk", toolchain, "go.mod"), "utf8");
+  const file = toolchain === "rust" ? "Cargo.toml" : "go.mod";
+  const text = await readFile(path.join(templatesDir, "sdk", toolchain, file), "utf8");
   const escaped = module.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const version = new RegExp(`${escaped}\\s+(v\\S+)`).exec(gomod)?.[1];
-  if (version === undefined) throw new TemplateError(`templates/sdk/${toolchain}/go.mod does not require ${module}`);
+  const pattern = toolchain === "rust" ? new RegExp(`^${escaped}\\s*=\\s*"([^"]+)"`, "m") : new RegExp(`${escaped}\\s+(v\\S+)`);
+  const version = pattern.exec(text)?.[1];
+  if (version === undefined) throw new TemplateError(`templates/sdk/${toolchain}/${file} does not require ${module}`);
   return { module, version };
 }

@@ -94,6 +94,13 @@ export function initialMemoryPages(bytes: Uint8Array): number | undefined {
   return undefined;
 }
 
+/** How to make a module a proxy-wasm plugin, per toolchain. */
+const NOT_A_PLUGIN: Record<Toolchain, string> = {
+  go: "Import github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm and call proxywasm.SetVMContext in init()",
+  tinygo: "Import github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm and call proxywasm.SetVMContext in main()",
+  rust: "Depend on the proxy-wasm crate and register the root context in proxy_wasm::main! { … }",
+};
+
 /** A Go module that starts with this much memory per VM is worth a word (16 MiB). */
 const LARGE_INITIAL_PAGES = 256;
 
@@ -112,9 +119,7 @@ export function checkModule(
     );
   }
   if (facts.abiVersion === undefined) {
-    errors.push(
-      "it is not a proxy-wasm plugin: no proxy_abi_version_* export. Import github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm and call proxywasm.SetVMContext in init()",
-    );
+    errors.push(`it is not a proxy-wasm plugin: no proxy_abi_version_* export. ${NOT_A_PLUGIN[options.toolchain]}`);
   }
   if (options.toolchain === "go" && has.has("_start") && !has.has("_initialize")) {
     errors.push(
@@ -124,6 +129,12 @@ export function checkModule(
     errors.push("it does not export _initialize, which a Go reactor module (-buildmode=c-shared) must");
   } else if (options.toolchain === "tinygo" && !has.has("_initialize") && !has.has("_start")) {
     errors.push("it exports neither _initialize nor _start, so Envoy cannot initialise the Go runtime");
+  } else if (options.toolchain === "rust" && !has.has("_initialize") && !has.has("_start")) {
+    // A cdylib for wasm32-wasip1 exports no entry point of its own: the SDK's main! macro defines
+    // _initialize (which runs static constructors, then the registration), and the SDK's older
+    // examples defined _start. Envoy calls either once when the VM starts; with neither, no root
+    // context is ever registered and the first callback fails.
+    errors.push("it exports neither _initialize nor _start, so no root context is registered: register it in proxy_wasm::main! { … }");
   }
   if (!has.has("malloc") && !has.has("proxy_on_memory_allocate")) {
     errors.push("it exports neither proxy_on_memory_allocate nor malloc; Envoy cannot pass data to it (\"Wasm module is missing malloc function\")");
@@ -137,8 +148,8 @@ export function checkModule(
   if (facts.initialMemoryPages !== undefined && facts.initialMemoryPages >= LARGE_INITIAL_PAGES) {
     const mib = Math.round((facts.initialMemoryPages * 64) / 1024);
     warnings.push(
-      `the module starts with ${mib} MiB of memory, and Envoy makes one VM per worker thread (plus one); ` +
-        "Go 1.26.0 to 1.26.2 start every wasip1 module with ~34 MiB (golang/go#78321): use Go 1.26.3 or newer",
+      `the module starts with ${mib} MiB of memory, and Envoy makes one VM per worker thread (plus one)` +
+        (options.toolchain === "go" ? "; Go 1.26.0 to 1.26.2 start every wasip1 module with ~34 MiB (golang/go#78321): use Go 1.26.3 or newer" : ""),
     );
   }
   const set = pickHostSet(options.envoyVersion);

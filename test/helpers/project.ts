@@ -15,11 +15,11 @@ export interface Project {
 
 const started: Project[] = [];
 
-export async function newProject(template: string, name = `up-${template}`): Promise<Project> {
+export async function newProject(template: string, name = `up-${template}`, args: string[] = []): Promise<Project> {
   const root = await tempDir();
   const [listener, admin, backend] = await freePorts(3);
   const r = await runCli(
-    ["init", name, "--template", template, "--listener-port", String(listener), "--admin-port", String(admin), "--backend-port", String(backend)],
+    ["init", name, "--template", template, "--listener-port", String(listener), "--admin-port", String(admin), "--backend-port", String(backend), ...args],
     { cwd: root },
   );
   expect(r.exitCode, r.stderr).toBe(0);

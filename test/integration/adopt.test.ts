@@ -137,7 +137,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const empty = await tempDir();
     const noMod = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
     expect(noMod.exitCode).toBe(1);
-    expect(noMod.stderr).toContain("has no go.mod: --from takes the folder of a Go proxy-wasm plugin");
+    expect(noMod.stderr).toContain("has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one");
     const template = await runCli(["init", "--from", source, "y", "--template", "auth"], { cwd: await tempDir() });
     expect(template.exitCode).toBe(2);
     expect(template.stderr).toContain("--template does not go with --from");

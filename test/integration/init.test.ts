@@ -130,11 +130,11 @@ describe("envoywasm.yaml errors", () => {
     expect(r.stderr).toMatch(/envoywasm\.yaml:\d+:\d+: invalid YAML/);
     expect(r.stderr).not.toContain("building");
 
-    await writeFile(file, good.replace('toolchain: "go"', "toolchain: rust"));
+    await writeFile(file, good.replace('toolchain: "go"', "toolchain: zig"));
     r = await runCli(["build"], { cwd: path.join(dir, "backend") });
     const line = good.split("\n").findIndex((l) => l.startsWith("toolchain:")) + 1;
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain(`../envoywasm.yaml:${line}:12: toolchain must be one of go, tinygo (got "rust")`);
+    expect(r.stderr).toContain(`../envoywasm.yaml:${line}:12: toolchain must be one of go, tinygo, rust (got "zig")`);
   });
 
   it("says how to start when there is no project", async () => {

@@ -13,6 +13,25 @@ describe("relativizePaths", () => {
     );
   });
 
+  it("makes rustc's --> paths (relative to the crate) relative to the project, and leaves the registry's alone", () => {
+    const output = [
+      "error[E0425]: cannot find value `foo` in this scope",
+      "  --> src/lib.rs:12:5",
+      "   |",
+      "12 |     foo",
+      "warning: unused import",
+      " --> /home/me/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/x-1.0.0/src/a.rs:1:5",
+    ].join("\n");
+    expect(relativizePaths(output, PLUGIN, ROOT, "plugin").split("\n")).toEqual([
+      "error[E0425]: cannot find value `foo` in this scope",
+      "  --> plugin/src/lib.rs:12:5",
+      "   |",
+      "12 |     foo",
+      "warning: unused import",
+      " --> /home/me/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/x-1.0.0/src/a.rs:1:5",
+    ]);
+  });
+
   it("handles bare file names, absolute paths and indented lines", () => {
     const output = [
       "# example.com/x/plugin [example.com/x/plugin.test]",

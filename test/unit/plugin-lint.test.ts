@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -20,6 +20,21 @@ describe("dispatchClusterWarnings", () => {
     const warnings = await dispatchClusterWarnings(dir, "plugin", ["backend"], "envoy.yaml");
     expect(warnings).toEqual([
       'plugin/main.go:4: DispatchHttpCall to cluster "httpbin", which envoy.yaml does not define (it has: backend); the call will fail with BadArgument',
+    ]);
+  });
+});
+
+describe("dispatchClusterWarnings in Rust", () => {
+  it("names a dispatch_http_call to a cluster envoy.yaml does not define, with its file and the line it starts on", async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "envoywasm-lint-"));
+    await mkdir(path.join(dir, "src"));
+    await writeFile(
+      path.join(dir, "src", "lib.rs"),
+      'fn f(&self) {\n    self.dispatch_http_call("httpbin", headers, None, vec![], timeout);\n    // self.dispatch_http_call("commented", h, None, vec![], t);\n    self.dispatch_http_call(\n        "backend", h, None, vec![], t);\n    self.dispatch_http_call(&self.cluster, h, None, vec![], t);\n    self.dispatch_http_call(\n        "auth",\n        vec![(":path", "/check")],\n    );\n}\n',
+    );
+    expect(await dispatchClusterWarnings(dir, "plugin", ["backend"], "envoy.yaml")).toEqual([
+      'plugin/src/lib.rs:2: dispatch_http_call to cluster "httpbin", which envoy.yaml does not define (it has: backend); the call will fail with BadArgument',
+      'plugin/src/lib.rs:7: dispatch_http_call to cluster "auth", which envoy.yaml does not define (it has: backend); the call will fail with BadArgument',
     ]);
   });
 });

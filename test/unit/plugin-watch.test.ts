@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { describeTrap, PanicWatch, type PluginTrap } from "../../src/run/logs/traps.js";
+import { rustFrame } from "../../src/envoy/log-records.js";
 
 // Real Envoy 1.40 output for a Go plugin that wrote to a nil map in
 // OnHttpRequestHeaders (project root /tmp/pan/pn), as `envoywasm up` read it.
@@ -85,5 +86,60 @@ describe("PanicWatch across Envoy's two pipes", () => {
     const after = "[2026-11-25 23:19:38.000][1406][info][main] [source/server/server.cc:1] something else";
     const lines = [PANIC[0]!, PANIC[1]!, accessLog, ...PANIC.slice(2), after];
     expect(lines.filter(shownBy(c, "envoy"))).toEqual([accessLog, after]);
+  });
+});
+
+// Real Envoy 1.40 output for a Rust plugin (the add-header template) that panicked in on_http_request_headers at
+// src/lib.rs:167, through the templates' hook (one line), the proxy-wasm crate's own hook (the message
+// on a line of its own, without a prefix) and std's default hook (written to stderr).
+const rustPanic = (hook: string) => readFileSync(new URL(`../fixtures/envoy-rust-panic-${hook}.log`, import.meta.url), "utf8").trimEnd().split("\n");
+
+describe("PanicWatch on a Rust panic", () => {
+  for (const [hook, message] of [
+    ["hook", "asked to panic: yes"],
+    ["sdk-hook", "asked to panic: sdk"],
+    ["std-hook", "asked to panic: std"],
+  ] as const) {
+    it(`reports the message, src/lib.rs:LINE and the plugin's frame (${hook})`, () => {
+      const traps: PluginTrap[] = [];
+      const watcher = new PanicWatch("/tmp/rx/p/ah", (t) => traps.push(t));
+      for (const line of rustPanic(hook)) watcher.feed("envoy", line);
+      watcher.flush();
+      expect(traps).toEqual([
+        {
+          callback: "proxy_on_request_headers",
+          message,
+          func: "<ah::AddHeader as proxy_wasm::traits::HttpContext>::on_http_request_headers",
+          location: "src/lib.rs:167",
+          failurePolicy: "FAIL_CLOSED",
+        },
+      ]);
+      expect(describeTrap(traps[0]!).slice(0, 2)).toEqual([
+        `the plugin panicked: ${message} (in proxy_on_request_headers)`,
+        "  at <ah::AddHeader as proxy_wasm::traits::HttpContext>::on_http_request_headers (src/lib.rs:167)",
+      ]);
+    });
+
+    it(`hides the panic's text and backtrace from the live stream, and shows the access log and what follows (${hook})`, () => {
+      const c = new PanicWatch("/p", () => {});
+      const lines = rustPanic(hook);
+      const after = "[2026-12-06 04:26:50.000][1406][info][main] [source/server/server.cc:1] something else";
+      const shown = [...lines, after].filter(shownBy(c, "envoy"));
+      // What is not the panic: the access log line, Envoy's own lines after it. std's hook starts with an
+      // empty plugin line, before anything says it is a panic.
+      const others = lines.filter((l) => l.startsWith("[2026-12-06T") || l.includes("][main]"));
+      expect(others.length).toBeGreaterThan(0);
+      expect(shown.filter((l) => !/wasm log ah ah ah: $/.test(l))).toEqual([...others, after]);
+    });
+  }
+
+  it("reads the plugin's frames, not the runtime's or the SDK's", () => {
+    expect(rustFrame("_$LT$ah..AddHeader$u20$as$u20$proxy_wasm..traits..HttpContext$GT$::on_http_request_headers::h535f87ff131893dc")).toBe(
+      "<ah::AddHeader as proxy_wasm::traits::HttpContext>::on_http_request_headers",
+    );
+    expect(rustFrame("my_plugin::parse_config::h0123456789abcdef")).toBe("my_plugin::parse_config");
+    for (const runtime of ["abort", "proxy_on_request_headers", "_RNvNtCsdHhIpgkcIfN_4core9panicking9panic_fmt", "core::option::unwrap_failed::h0123456789abcdef", "proxy_wasm::dispatcher::Dispatcher::on_http_request_headers::h0123456789abcdef", "runtime.gopanic", "sort.Sort[...]"]) {
+      expect(rustFrame(runtime), runtime).toBeUndefined();
+    }
   });
 });

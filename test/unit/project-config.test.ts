@@ -184,8 +184,8 @@ describe("parseProjectConfig", () => {
     const cases: { what: string; text: string; message: string; hint?: string }[] = [
       {
         what: "an unknown toolchain",
-        text: "name: x\ntoolchain: rust\n",
-        message: 'envoywasm.yaml:2:12: toolchain must be one of go, tinygo (got "rust")',
+        text: "name: x\ntoolchain: zig\n",
+        message: 'envoywasm.yaml:2:12: toolchain must be one of go, tinygo, rust (got "zig")',
       },
       {
         what: "an unknown runtime",
@@ -263,7 +263,7 @@ describe("parseProjectConfig", () => {
     }
 
     it("hints at the file to edit when there is no better hint", () => {
-      const e = failure("name: x\ntoolchain: rust\n", "sub/envoywasm.yaml");
+      const e = failure("name: x\ntoolchain: zig\n", "sub/envoywasm.yaml");
       expect(e.message).toMatch(/^sub\/envoywasm\.yaml:2:12: /);
       expect(e.hint).toBe("edit sub/envoywasm.yaml");
     });
@@ -333,10 +333,10 @@ describe("findProjectRoot and loadProject", () => {
   });
 
   it("loads the project from a nested folder, naming the file relative to the cwd in errors", async () => {
-    const { root, nested } = await makeProject("name: x\ntoolchain: rust\n");
+    const { root, nested } = await makeProject("name: x\ntoolchain: zig\n");
     const error = await loadProject(nested).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserError);
-    expect((error as UserError).message).toBe('../../../envoywasm.yaml:2:12: toolchain must be one of go, tinygo (got "rust")');
+    expect((error as UserError).message).toBe('../../../envoywasm.yaml:2:12: toolchain must be one of go, tinygo, rust (got "zig")');
     await writeFile(path.join(root, "envoywasm.yaml"), "name: good\n");
     const project = await loadProject(nested);
     expect(project.root).toBe(root);

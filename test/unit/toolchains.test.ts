@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { formatCommand } from "../../src/platform/exec.js";
 import { parseGoVersion, toolchainFor } from "../../src/build/toolchains.js";
+import { cargoHome, parseRustcVersion, rustflags } from "../../src/build/cargo.js";
 
 describe("toolchainFor", () => {
   it("builds with upstream Go as a wasip1 reactor", () => {
     const go = toolchainFor("go");
     expect(go.name).toBe("go");
-    const spec = go.buildCommand("out.wasm");
+    const spec = go.buildCommand("out.wasm", "/p/plugin");
     expect([spec.file, ...spec.args].join(" ")).toBe("go build -buildmode=c-shared -o out.wasm .");
     expect(spec.env).toEqual({ GOOS: "wasip1", GOARCH: "wasm" });
     expect(formatCommand(spec.file, spec.args, spec.env)).toBe("GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o out.wasm .");
@@ -16,15 +17,62 @@ describe("toolchainFor", () => {
   it("builds with TinyGo for WASI without a scheduler", () => {
     const tinygo = toolchainFor("tinygo");
     expect(tinygo.name).toBe("tinygo");
-    const spec = tinygo.buildCommand("out.wasm");
+    const spec = tinygo.buildCommand("out.wasm", "/p/plugin");
     expect([spec.file, ...spec.args].join(" ")).toBe("tinygo build -o out.wasm -scheduler=none -target=wasi .");
     expect(spec.env).toEqual({});
     expect(tinygo.fetchCommand()).toEqual({ file: "go", args: ["mod", "download"], env: {} });
   });
 
   it("keeps an output path with spaces as one argument", () => {
-    const spec = toolchainFor("go").buildCommand("../build dir/my plugin.wasm");
+    const spec = toolchainFor("go").buildCommand("../build dir/my plugin.wasm", "/p/plugin");
     expect(spec.args).toEqual(["build", "-buildmode=c-shared", "-o", "../build dir/my plugin.wasm", "."]);
+  });
+
+  it("builds with cargo for wasm32-wasip1, in release, with paths remapped for the same bytes in any folder", () => {
+    const rust = toolchainFor("rust");
+    expect(rust.name).toBe("rust");
+    expect(rust.manifest).toBe("Cargo.toml");
+    const spec = rust.buildCommand("{output}", "/no/such/p/plugin");
+    // cargo writes to a path of its own (target/wasm32-wasip1/release/<lib>.wasm); the build copies it from there.
+    expect([spec.file, ...spec.args].join(" ")).toBe("cargo build --release --target wasm32-wasip1");
+    expect(spec.env).toEqual({ RUSTFLAGS: `--remap-path-prefix=/no/such/p/plugin=. --remap-path-prefix=${cargoHome()}=/cargo` });
+    expect(rust.fetchCommand()).toBeUndefined();
+    expect(rust.builtModule).toBeTypeOf("function");
+  });
+
+  it("keeps the caller's rustflags first, and encodes them when a path has a space or the caller encodes", () => {
+    const home = { HOME: "/home/u" };
+    expect(rustflags("/no/p", { ...home })).toEqual({ RUSTFLAGS: "--remap-path-prefix=/no/p=. --remap-path-prefix=/home/u/.cargo=/cargo" });
+    expect(rustflags("/no/p", { ...home, CARGO_HOME: "/no/ch", RUSTFLAGS: " -C  target-feature=+simd128 " })).toEqual({
+      RUSTFLAGS: "-C target-feature=+simd128 --remap-path-prefix=/no/p=. --remap-path-prefix=/no/ch=/cargo",
+    });
+    expect(rustflags("/no/my p", { ...home, CARGO_HOME: "/no/ch" })).toEqual({
+      CARGO_ENCODED_RUSTFLAGS: ["--remap-path-prefix=/no/my p=.", "--remap-path-prefix=/no/ch=/cargo"].join("\x1f"),
+    });
+    // CARGO_ENCODED_RUSTFLAGS wins over RUSTFLAGS in cargo: keep it, and stay encoded.
+    expect(rustflags("/no/p", { ...home, CARGO_HOME: "/no/ch", RUSTFLAGS: "-Cignored", CARGO_ENCODED_RUSTFLAGS: "-C\x1fopt-level=s" })).toEqual({
+      CARGO_ENCODED_RUSTFLAGS: ["-C", "opt-level=s", "--remap-path-prefix=/no/p=.", "--remap-path-prefix=/no/ch=/cargo"].join("\x1f"),
+    });
+  });
+
+  it("runs each toolchain's tests with its own command", () => {
+    expect(toolchainFor("go").testCommand({ run: "TestX", wasm: "/p/build/x.wasm" })).toEqual({
+      file: "go",
+      args: ["test", "-json", "-count=1", "-run", "TestX", "./..."],
+      env: { ENVOYWASM_WASM: "/p/build/x.wasm" },
+      format: "go-json",
+    });
+    expect(toolchainFor("tinygo").testCommand({ wasm: "/w" }).format).toBe("go-json");
+    const cargo = toolchainFor("rust");
+    expect(cargo.testCommand({ wasm: "/w" })).toEqual({ file: "cargo", args: ["test"], env: { ENVOYWASM_WASM: "/w" }, format: "libtest" });
+    expect(cargo.testCommand({ wasm: "/w", run: "redacts", verbose: true }).args).toEqual(["test", "--", "redacts", "--show-output"]);
+  });
+
+  it("detects the Rust installed here, with the wasm32-wasip1 target", async () => {
+    const info = await toolchainFor("rust").detect();
+    expect(info.name).toBe("rust");
+    expect(info.version).toMatch(/^rustc \d+\.\d+\.\d+ .*; cargo \d+\.\d+\.\d+/);
+    expect(parseRustcVersion(info.version)![0]).toBe(1);
   });
 
   it("detects the Go installed here", async () => {

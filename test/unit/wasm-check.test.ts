@@ -139,6 +139,19 @@ describe("checkModule", () => {
       ]);
     });
 
+    it("accepts a rust cdylib with _initialize (the SDK's main!) or _start (its older examples), and says how to register otherwise", async () => {
+      expect(checkModule(await facts({}), { toolchain: "rust" }).errors).toEqual([]);
+      expect(checkModule(await facts({ exports: replaceExport("_initialize", "_start") }), { toolchain: "rust" }).errors).toEqual([]);
+      // A cdylib for wasm32-wasip1 exports no entry point of its own (checked with cargo 1.95).
+      expect(checkModule(await facts({ exports: replaceExport("_initialize", undefined) }), { toolchain: "rust" }).errors).toEqual([
+        "it exports neither _initialize nor _start, so no root context is registered: register it in proxy_wasm::main! { … }",
+      ]);
+      const noAbi = await facts({ exports: replaceExport("proxy_abi_version_0_2_0", undefined) });
+      expect(checkModule(noAbi, { toolchain: "rust" }).errors[0]).toBe(
+        "it is not a proxy-wasm plugin: no proxy_abi_version_* export. Depend on the proxy-wasm crate and register the root context in proxy_wasm::main! { … }",
+      );
+    });
+
     it("refuses a module without a proxy_abi_version_* export", async () => {
       const { errors } = checkModule(await facts({ exports: replaceExport("proxy_abi_version_0_2_0", undefined) }), {
         toolchain: "go",

@@ -4,7 +4,8 @@ import path from "node:path";
 
 /**
  * Watching a project's sources for `up --watch`: the plugins' Go files and
- * go.mod/go.sum, envoy.yaml (and envoywasm.yaml), and the backend's sources.
+ * go.mod/go.sum or Rust files and Cargo.toml/Cargo.lock, envoy.yaml (and
+ * envoywasm.yaml), and the backend's sources.
  * Changes that come close together make one batch. Editors save in many
  * ways (write in place, write a temp file and rename): any of them counts.
  */
@@ -17,8 +18,11 @@ export interface WatchTargets {
   files: string[];
 }
 
-const RELEVANT = /(\.go|\/go\.mod|\/go\.sum)$/;
-const IGNORED_DIRS = /(^|\/)(\.git|\.envoywasm|node_modules|build)(\/|$)/;
+// The sources of every toolchain, written out here rather than read from the toolchain adapters:
+// this runs in the background supervisor, whose bundle leaves the build out. cargo's target/ holds
+// thousands of folders that change on every build: never watched.
+const RELEVANT = /(\.go|\/go\.mod|\/go\.sum|\.rs|\/Cargo\.toml|\/Cargo\.lock)$/;
+const IGNORED_DIRS = /(^|\/)(\.git|\.envoywasm|node_modules|build|target)(\/|$)/;
 
 export function watchSources(targets: WatchTargets, onBatch: (changed: string[]) => void, quietMs = 250): () => void {
   const pending = new Set<string>();

@@ -1,0 +1,263 @@
+//! An Envoy HTTP filter plugin that adds a response header. Its name and value
+//! come from the plugin configuration (typed_config.config.configuration in
+//! envoy.yaml), for example:
+//!
+//!     {"header": "x-hello", "value": "world"}
+//!
+//! Built with cargo for WASI, as a library Envoy loads (crate-type cdylib):
+//!
+//!     cargo build --release --target wasm32-wasip1
+
+use log::{error, info};
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+
+// Used when the configuration is absent or leaves a key out (or empty).
+const DEFAULT_HEADER: &str = "x-envoywasm";
+const DEFAULT_VALUE: &str = "hello from {{pluginName}}";
+
+proxy_wasm::main! {{
+    // Sends `log` records to Envoy's log; the level Envoy shows is Envoy's
+    // (`--component-log-level wasm:debug`).
+    proxy_wasm::set_log_level(LogLevel::Trace);
+    log_panics();
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Plugin::default()) });
+}}
+
+/// The plugin configuration.
+#[derive(Debug, Clone, PartialEq)]
+struct Config {
+    header: String,
+    value: String,
+}
+
+/// Parses the JSON configuration, filling in the defaults. An absent or empty
+/// configuration means the defaults; anything but a JSON object is an error.
+fn parse_config(data: &[u8]) -> Result<Config, String> {
+    let mut config = Config {
+        header: String::new(),
+        value: String::new(),
+    };
+    if !data.iter().all(u8::is_ascii_whitespace) {
+        match serde_json::from_slice(data).map_err(|e| e.to_string())? {
+            serde_json::Value::Null => {}
+            serde_json::Value::Object(object) => {
+                config.header = string_field(&object, "header")?;
+                config.value = string_field(&object, "value")?;
+            }
+            _ => return Err("not a JSON object".to_string()),
+        }
+    }
+    // HTTP header names are case-insensitive and Envoy stores them in lower
+    // case, so do the same to log what is actually sent.
+    config.header = config.header.trim().to_lowercase();
+    if config.header.is_empty() {
+        config.header = DEFAULT_HEADER.to_string();
+    }
+    if config.value.is_empty() {
+        config.value = DEFAULT_VALUE.to_string();
+    }
+    Ok(config)
+}
+
+/// The string at `key`, or "" when the key is absent or null.
+fn string_field(
+    object: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Result<String, String> {
+    match object.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(String::new()),
+        Some(serde_json::Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(format!("\"{key}\" must be a string")),
+    }
+}
+
+/// Writes a whole header list, values included, as ONE log line:
+///
+///     request headers: [[:authority localhost:10000] [:path /hello] ...]
+///
+/// Beware: values such as authorization or cookie headers end up in the log.
+fn format_headers(headers: &[(String, String)]) -> String {
+    let pairs: Vec<String> = headers
+        .iter()
+        .map(|(name, value)| format!("[{name} {value}]"))
+        .collect();
+    format!("[{}]", pairs.join(" "))
+}
+
+/// Logs a panic as one line, with its message and where it happened
+/// ("panicked at src/lib.rs:LINE:COLUMN: message"), before the module aborts.
+/// Envoy then fails the VM that ran it (failure_policy in envoy.yaml).
+fn log_panics() {
+    std::panic::set_hook(Box::new(|panic| {
+        let payload = panic.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        let at = panic
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let _ = proxy_wasm::hostcalls::log(
+            LogLevel::Critical,
+            &format!("panicked at {at}: {}", message.unwrap_or("(no message)")),
+        );
+    }));
+}
+
+/// The root context: created once per plugin configuration in each Wasm VM
+/// (one VM per Envoy worker thread).
+#[derive(Default)]
+struct Plugin {
+    config: Option<Config>,
+}
+
+impl Context for Plugin {}
+
+impl RootContext for Plugin {
+    /// Reads the configuration. Returning false makes Envoy reject the
+    /// configuration instead of running a misconfigured plugin.
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let data = self.get_plugin_configuration().unwrap_or_default();
+        match parse_config(&data) {
+            Ok(config) => {
+                info!(
+                    "plugin started: adding response header {}: {}",
+                    config.header, config.value
+                );
+                self.config = Some(config);
+                true
+            }
+            Err(e) => {
+                error!(
+                    "invalid plugin configuration {:?}: {e}; expected JSON like {{\"header\": \"x-hello\", \"value\": \"world\"}}",
+                    String::from_utf8_lossy(&data)
+                );
+                false
+            }
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let config = self.config.clone()?;
+        Some(Box::new(AddHeader {
+            config,
+            request_id: "-".to_string(),
+        }))
+    }
+}
+
+/// Created for every HTTP request (stream).
+struct AddHeader {
+    config: Config,
+    /// x-request-id of the request, "-" if it has none.
+    request_id: String,
+}
+
+impl Context for AddHeader {}
+
+impl HttpContext for AddHeader {
+    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        info!(
+            "request headers: {}",
+            format_headers(&self.get_http_request_headers())
+        );
+        // Request headers are only readable here, so remember the request id
+        // for the response log line. Envoy sets x-request-id before plugins run.
+        if let Some(id) = self
+            .get_http_request_header("x-request-id")
+            .filter(|id| !id.is_empty())
+        {
+            self.request_id = id;
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        self.add_http_response_header(&self.config.header, &self.config.value);
+        info!(
+            "added response header {}: {} (request id {})",
+            self.config.header, self.config.value, self.request_id
+        );
+        Action::Continue
+    }
+}
+
+// Unit tests of the plugin's logic, on the machine's own target (no Envoy):
+//
+//     cargo test
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_header_and_value() {
+        let config = parse_config(br#"{"header": "X-Hello", "value": "world"}"#).unwrap();
+        assert_eq!(
+            config,
+            Config {
+                header: "x-hello".into(),
+                value: "world".into()
+            }
+        );
+    }
+
+    #[test]
+    fn defaults_without_configuration() {
+        for data in [&b""[..], b"  \n", b"{}", b"null"] {
+            let config = parse_config(data)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(data)));
+            assert_eq!(
+                config,
+                Config {
+                    header: DEFAULT_HEADER.into(),
+                    value: DEFAULT_VALUE.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_for_a_missing_key() {
+        let config = parse_config(br#"{"value": "only the value"}"#).unwrap();
+        assert_eq!(
+            config,
+            Config {
+                header: DEFAULT_HEADER.into(),
+                value: "only the value".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_invalid_configuration() {
+        for data in [
+            &br#"{"value": "world""#[..],
+            br#"["x-hello", "world"]"#,
+            br#"{"value": 12345}"#,
+        ] {
+            assert!(
+                parse_config(data).is_err(),
+                "{:?} was accepted",
+                String::from_utf8_lossy(data)
+            );
+        }
+    }
+
+    #[test]
+    fn formats_headers_in_one_line() {
+        let headers = [
+            (":path".to_string(), "/hello".to_string()),
+            ("x-request-id".to_string(), "req-1".to_string()),
+        ];
+        assert_eq!(
+            format_headers(&headers),
+            "[[:path /hello] [x-request-id req-1]]"
+        );
+    }
+}
