@@ -1,7 +1,7 @@
 import path from "node:path";
 import { UserError } from "../errors.js";
 import type { CargoPackage } from "../build/cargo.js";
-import { escapeTomlString } from "./templates.js";
+import { escapeTomlString } from "./render-text.js";
 
 /**
  * The Cargo.toml of an adopted Rust plugin, made to build where the copy

@@ -2,18 +2,8 @@ import { realpathSync } from "node:fs";
 import path from "node:path";
 import { UsageError } from "../errors.js";
 import { NAME_PATTERN, NAME_RULE, TOOLCHAINS, type Toolchain } from "../project/config.js";
-import {
-  DEFAULT_TEMPLATE,
-  BlockText,
-  findTemplate,
-  lockedCrates,
-  MODULE_PATH,
-  render,
-  SDK_MODULES,
-  TEMPLATES,
-  TOOLCHAIN_TEXT,
-  type TemplateValues,
-} from "./templates.js";
+import { DEFAULT_TEMPLATE, findTemplate, lockedCrates, render, SDK_MODULES, TEMPLATES, TOOLCHAIN_TEXT } from "./templates.js";
+import { BlockText, MODULE_PATH, type TemplateValues } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
 import type { Prompter as PromptFn, Question as PromptQuestion } from "../ui/prompt.js";
 

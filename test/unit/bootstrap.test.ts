@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
-import { takeOverEnvoyConfig } from "../../src/scaffold/adopt.js";
+import { takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
 import { curlLine, tryRequests } from "../../src/project/try.js";
 import { resolvePlugins } from "../../src/build/plugins.js";
 import type { Project } from "../../src/project/config.js";

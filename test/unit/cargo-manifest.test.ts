@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
 import { rewriteCargoToml, type CargoRewriteInput } from "../../src/scaffold/cargo-manifest.js";
-import { takeOverEnvoyConfig } from "../../src/scaffold/adopt.js";
+import { takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
 
 const input = (extra: Partial<CargoRewriteInput> = {}): CargoRewriteInput => ({
   source: "/src/sdk/examples/tagger",

@@ -7,22 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { templateValues } from "../../src/scaffold/init.js";
 import { parseProjectConfig } from "../../src/project/config.js";
-import {
-  BlockText,
-  escapeGoString,
-  escapeRustString,
-  pinnedSdk,
-  sortCargoLock,
-  findTemplate,
-  languageOf,
-  render,
-  renderText,
-  TEMPLATES,
-  TEMPLATES_DIR,
-  TemplateError,
-  type PlannedFile,
-  type TemplateValues,
-} from "../../src/scaffold/templates.js";
+import { pinnedSdk, sortCargoLock, findTemplate, render, TEMPLATES, TEMPLATES_DIR, type PlannedFile } from "../../src/scaffold/templates.js";
+import { BlockText, escapeGoString, escapeRustString, languageOf, renderText, TemplateError, type TemplateValues } from "../../src/scaffold/render-text.js";
 
 const execFileAsync = promisify(execFile);
 

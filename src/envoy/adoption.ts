@@ -1,0 +1,127 @@
+import { isMap, YAMLSeq, type Document } from "yaml";
+import { UsageError, UserError } from "../errors.js";
+import { get, isAnyAddress, isLoopback, parseBootstrap, type DocPath } from "./bootstrap.js";
+
+export interface TakeOver {
+  text: string;
+  changes: string[];
+  backendCluster?: string;
+  listenerPort?: number;
+}
+
+/**
+ * Rewrites an adopted envoy.yaml so it runs as a project: each module path
+ * to where `build` writes, 0.0.0.0 to 127.0.0.1, clusters that leave the
+ * machine to the project's backend, and the ports the flags ask for. Edits
+ * the YAML in place, so comments and layout stay.
+ */
+export function takeOverEnvoyConfig(
+  text: string,
+  display: string,
+  want: { wasm: string; listenerPort?: number; adminPort?: number; backendPort?: number },
+): TakeOver {
+  const changes: string[] = [];
+  const say = (what: string) => changes.push(`envoy.yaml: ${what}`);
+  let model = parseBootstrap(text, display, display);
+  // Envoy reads a repeated field written as one mapping as a list of one (the Rust SDK's examples
+  // write `listeners:` so); envoywasm reads and edits lists.
+  const single = (["listeners", "clusters"] as const).filter((field) => isMap(model.doc.getIn(["static_resources", field], true)));
+  if (single.length > 0) {
+    for (const field of single) {
+      const seq = new YAMLSeq();
+      seq.items.push(model.doc.getIn(["static_resources", field], true));
+      model.doc.setIn(["static_resources", field], seq);
+      say(`static_resources.${field} is now a list of one (it was written as one mapping, which Envoy reads the same way)`);
+    }
+    model = parseBootstrap(model.doc.toString({ lineWidth: 0 }), display, display);
+  }
+  const doc: Document = model.doc;
+
+  const filenames = new Set(model.wasmFilters.map((f) => f.filename).filter((f): f is string => f !== undefined));
+  if (filenames.size > 1) {
+    throw new UserError(`${display} loads ${filenames.size} different modules (${[...filenames].join(", ")}); init --from adopts one plugin`, {
+      hint: "adopt each plugin into its own folder of one project, and list them under plugins: in envoywasm.yaml",
+    });
+  }
+  if (filenames.size === 0) {
+    throw new UserError(`${display} loads no Wasm module from a local file (vm_config.code.local.filename)`, {
+      hint: "envoywasm builds the plugin to a local file; add a Wasm filter that loads it, or remove envoy.yaml from the folder to get a fresh one",
+    });
+  }
+  for (const filter of model.wasmFilters) {
+    if (filter.filename === undefined) continue;
+    doc.setIn([...filter.configPath, "vm_config", "code", "local", "filename"], want.wasm);
+  }
+  say(`the module path ${[...filenames][0]} is now ${want.wasm}, where \`envoywasm build\` writes it`);
+
+  const oldAdmin = model.admin?.port;
+  const taken = new Set<number>([...model.listeners.map((l) => l.port), ...(oldAdmin === undefined ? [] : [oldAdmin])]);
+  const rebind = (p: DocPath, what: string, address: string, port: number) => {
+    if (isAnyAddress(address)) {
+      doc.setIn([...p, "address"], "127.0.0.1");
+      say(`${what} now binds 127.0.0.1:${port} instead of ${address} (loopback only)`);
+    }
+  };
+  const wasmListener = model.wasmFilters[0]!.listener;
+  for (const listener of model.listeners) {
+    let port = listener.port;
+    if (want.listenerPort !== undefined && listener.name === wasmListener && port !== want.listenerPort) {
+      doc.setIn([...listener.addressPath, "port_value"], want.listenerPort);
+      say(`listener ${listener.name} listens on port ${want.listenerPort} instead of ${port} (--listener-port)`);
+      port = want.listenerPort;
+    }
+    rebind(listener.addressPath, `listener ${listener.name}`, listener.address, port);
+  }
+  const listenerPort = want.listenerPort ?? model.listeners.find((l) => l.name === wasmListener)?.port;
+  if (model.admin === undefined) {
+    let port = want.adminPort ?? 8001;
+    while (want.adminPort === undefined && taken.has(port)) port++;
+    taken.add(port);
+    doc.set("admin", doc.createNode({ address: { socket_address: { address: "127.0.0.1", port_value: port } } }));
+    say(`added an admin interface on 127.0.0.1:${port} (envoywasm asks it whether Envoy is ready)`);
+  } else {
+    let port = model.admin.port;
+    if (want.adminPort !== undefined && want.adminPort !== port) {
+      doc.setIn([...model.admin.addressPath, "port_value"], want.adminPort);
+      say(`the admin interface listens on port ${want.adminPort} instead of ${port} (--admin-port)`);
+      port = want.adminPort;
+    }
+    rebind(model.admin.addressPath, "the admin interface", model.admin.address, port);
+  }
+
+  let backendCluster: string | undefined;
+  let backendPort = want.backendPort ?? 8080;
+  while (want.backendPort === undefined && taken.has(backendPort)) backendPort++;
+  for (const cluster of model.clusters) {
+    let leaves = false;
+    for (const endpoint of cluster.endpoints) {
+      if (isAnyAddress(endpoint.address)) {
+        doc.setIn([...endpoint.path, "address"], "127.0.0.1");
+        say(`cluster ${cluster.name} connects to 127.0.0.1:${endpoint.port} instead of ${endpoint.address}`);
+      }
+      if (isLoopback(endpoint.address) || isAnyAddress(endpoint.address)) {
+        if (oldAdmin !== undefined && want.adminPort !== undefined && endpoint.port === oldAdmin) {
+          doc.setIn([...endpoint.path, "port_value"], want.adminPort);
+          say(`cluster ${cluster.name} follows the admin interface to port ${want.adminPort}`);
+        }
+        continue;
+      }
+      leaves = true;
+      const before = `${endpoint.address}:${endpoint.port}`;
+      doc.setIn([...endpoint.path, "address"], "127.0.0.1");
+      doc.setIn([...endpoint.path, "port_value"], backendPort);
+      say(`cluster ${cluster.name} went to ${before}; it now goes to the project's backend on 127.0.0.1:${backendPort} (httpbin-style endpoints)`);
+    }
+    if (!leaves) continue;
+    backendCluster ??= cluster.name;
+    if (get(model.data, [...cluster.path, "transport_socket"]) !== undefined) {
+      doc.deleteIn([...cluster.path, "transport_socket"]);
+      say(`cluster ${cluster.name}: removed its TLS transport_socket (the backend speaks plain HTTP)`);
+    }
+  }
+  if (want.backendPort !== undefined && backendCluster === undefined) {
+    throw new UsageError("--backend-port: the adopted envoy.yaml has no cluster that leaves the machine, so the project gets no backend");
+  }
+  // Envoy resolves an IP literal in a DNS cluster too; nothing else to change.
+  return { text: doc.toString({ lineWidth: 0 }), changes, backendCluster, listenerPort };
+}
