@@ -31,7 +31,11 @@ module.exports = {
       severity: "error",
       comment: `${l.name} may import only ${l.below.join(", ") || "nothing of src/"} (and itself)`,
       from: { path: folder(l.name) },
-      to: { path: `^src/(${ALL.filter((n) => n !== l.name && !l.below.includes(n)).map((n) => (n === "errors" ? "errors\\.ts" : `${n}/`)).join("|")})` },
+      to: {
+        path: `^src/(${ALL.filter((n) => n !== l.name && !l.below.includes(n))
+          .map((n) => (n === "errors" ? "errors\\.ts" : `${n}/`))
+          .join("|")})`,
+      },
     })),
     { name: "not-to-unresolvable", severity: "error", from: {}, to: { couldNotResolve: true } },
   ],

@@ -58,13 +58,22 @@ const USAGE = `usage: node bench/run.mjs [--quick | --smoke] [--out <dir>] [--on
 function parse() {
   try {
     const { values } = parseArgs({
-      options: { quick: { type: "boolean" }, smoke: { type: "boolean" }, out: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        quick: { type: "boolean" },
+        smoke: { type: "boolean" },
+        out: { type: "string" },
+        only: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     });
     if (values.help) {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     }
-    const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+    const only = values.only
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const g of only ?? []) if (!(g in GROUPS)) throw new Error(`unknown group ${g}`);
     return { quick: values.quick === true, smoke: values.smoke === true, out: path.resolve(values.out ?? path.join(REPO, "bench")), only };
   } catch (error) {
@@ -107,7 +116,11 @@ async function main() {
     await stopAllGroups();
     rmSync(root, { recursive: true, force: true });
   };
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]]) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ]) {
     process.once(signal, () => {
       process.stderr.write(`\n${signal}: stopping what the suite started\n`);
       cleanUp().finally(() => process.exit(code));
@@ -151,7 +164,9 @@ async function main() {
     writeFileSync(path.join(args.out, "results.md"), table);
     process.stdout.write(table);
     const missed = results.figures.filter((f) => f.met === false).map((f) => f.id);
-    ctx.progress(`done in ${results.durationS} s; ${missed.length === 0 ? "every goal met" : `goals missed: ${missed.join(", ")}`}; wrote ${path.join(args.out, "results.json")} and results.md`);
+    ctx.progress(
+      `done in ${results.durationS} s; ${missed.length === 0 ? "every goal met" : `goals missed: ${missed.join(", ")}`}; wrote ${path.join(args.out, "results.json")} and results.md`,
+    );
     return 0;
   } catch (error) {
     process.stderr.write(`\nbench: a measurement failed: ${error instanceof MeasureError ? error.message : (error?.stack ?? String(error))}\n`);

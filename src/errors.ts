@@ -32,10 +32,7 @@ export class ChildProcessError extends EnvoywasmError {
   readonly childExitCode: number | undefined;
   readonly output: string;
 
-  constructor(
-    message: string,
-    details: { command: string; childExitCode?: number; output?: string; hint?: string; exitCode?: number },
-  ) {
+  constructor(message: string, details: { command: string; childExitCode?: number; output?: string; hint?: string; exitCode?: number }) {
     super(message, details.hint === undefined ? undefined : { hint: details.hint });
     this.command = details.command;
     this.childExitCode = details.childExitCode;

@@ -38,7 +38,8 @@ function provisionEnvoy(): string {
   if (found.status !== 0) {
     process.stderr.write("test setup: no Envoy found; installing one into envoywasm's cache (once; later runs reuse it)\n");
     const install = spawnSync(process.execPath, [CLI, "envoy", "install"], { stdio: ["ignore", "ignore", "inherit"] });
-    if (install.status !== 0) stop("no Envoy was found and `envoywasm envoy install` failed (see above); install Python 3 with venv, or put an Envoy >= 1.33 on PATH");
+    if (install.status !== 0)
+      stop("no Envoy was found and `envoywasm envoy install` failed (see above); install Python 3 with venv, or put an Envoy >= 1.33 on PATH");
     found = which();
     if (found.status !== 0) stop(`Envoy was installed but is not found: ${found.stderr.trim()}`);
   }
@@ -96,9 +97,14 @@ export default async function setup(): Promise<() => void> {
     process.stderr.write("test setup: ENVOYWASM_TEST_NO_DOCKER=1: the Docker tests are skipped\n");
   } else {
     if (!dockerEngineAnswers()) {
-      stop("no Docker engine answers (the Docker tests need one): start it (Linux: `sudo dockerd &` or `sudo systemctl start docker`), or run `ENVOYWASM_TEST_NO_DOCKER=1 npm test` to skip them");
+      stop(
+        "no Docker engine answers (the Docker tests need one): start it (Linux: `sudo dockerd &` or `sudo systemctl start docker`), or run `ENVOYWASM_TEST_NO_DOCKER=1 npm test` to skip them",
+      );
     }
-    image = `envoywasm-test/envoy:${path.basename(run).replace(/[^a-z0-9]/gi, "").toLowerCase()}`;
+    image = `envoywasm-test/envoy:${path
+      .basename(run)
+      .replace(/[^a-z0-9]/gi, "")
+      .toLowerCase()}`;
     await buildEnvoyImage(envoy, image);
     env.ENVOYWASM_TEST_IMAGE = image;
   }

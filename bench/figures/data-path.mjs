@@ -26,8 +26,18 @@ export async function dataPath(ctx, project, id) {
   const side = (k) => runs.map((r) => r[k]);
   const w = side("withFilter");
   const wo = side("withoutFilter");
-  const p50 = summary(pairedRatios(w.map((x) => x.latencyMs.p50), wo.map((x) => x.latencyMs.p50)));
-  const p99 = summary(pairedRatios(w.map((x) => x.latencyMs.p99), wo.map((x) => x.latencyMs.p99)));
+  const p50 = summary(
+    pairedRatios(
+      w.map((x) => x.latencyMs.p50),
+      wo.map((x) => x.latencyMs.p50),
+    ),
+  );
+  const p99 = summary(
+    pairedRatios(
+      w.map((x) => x.latencyMs.p99),
+      wo.map((x) => x.latencyMs.p99),
+    ),
+  );
   const failures = w.concat(wo).reduce((t, x) => t + x.errors + x.non2xx, 0);
   const latency = (sideRuns, k) => summary(sideRuns.map((x) => x.latencyMs[k]));
   const withFilter = { requests: w.map((x) => x.requests), p50Ms: latency(w, "p50"), p99Ms: latency(w, "p99") };
@@ -43,7 +53,16 @@ export async function dataPath(ctx, project, id) {
       template: project.template,
       withFilter,
       withoutFilter,
-      overhead: { rps: summary(pairedRatios(w.map((x) => x.rps), wo.map((x) => x.rps))), p50, p99 },
+      overhead: {
+        rps: summary(
+          pairedRatios(
+            w.map((x) => x.rps),
+            wo.map((x) => x.rps),
+          ),
+        ),
+        p50,
+        p99,
+      },
       errorsAndNon2xx: failures,
     },
     tableNote:

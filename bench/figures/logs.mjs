@@ -171,7 +171,8 @@ export async function logs(ctx, project) {
       goal: { text: "≤ 1.5×, every line in order", max: 1.5 },
       met: ratio.median <= 1.5 && allArrived,
       extra: { lines, arrivals, backendWriteMsUnderUp: summary(s.writeUnderUp) },
-      notes: "timed from the backend's first line (its own clock) until the last line is in the log file; the backend's own write loop under up is backendWriteMsUnderUp (it waits on the pipe)",
+      notes:
+        "timed from the backend's first line (its own clock) until the last line is in the log file; the backend's own write loop under up is backendWriteMsUnderUp (it waits on the pipe)",
       tableNote: allArrived ? `all ${lines.toLocaleString("en")} lines arrived, in order, every time` : "**lines lost or out of order**",
     }),
     figure({
@@ -184,7 +185,8 @@ export async function logs(ctx, project) {
     }),
     figure({
       id: "8c",
-      title: "the same lines, `up -d`'s log file against the binary piped into `cat` writing the file (a kernel pipe and the lightest reader: the floor for any pipeline)",
+      title:
+        "the same lines, `up -d`'s log file against the binary piped into `cat` writing the file (a kernel pipe and the lightest reader: the floor for any pipeline)",
       unit: "ms",
       subject: s.ours,
       baseline: s.cat,

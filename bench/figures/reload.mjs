@@ -137,7 +137,11 @@ export async function reload(ctx, project) {
     const logs = path.join(project.dir, ".envoywasm", "logs");
     const leastDir = path.join(ctx.root, "least");
     mkdirSync(leastDir, { recursive: true });
-    least = startGroup(process.execPath, [...SUPERVISOR_NODE_FLAGS, LEAST_SUPERVISOR, path.join(leastDir, "least.sock"), leastDir, path.join(logs, "envoy.log"), path.join(logs, "backend.log")], nodeAsSupervisor);
+    least = startGroup(
+      process.execPath,
+      [...SUPERVISOR_NODE_FLAGS, LEAST_SUPERVISOR, path.join(leastDir, "least.sock"), leastDir, path.join(logs, "envoy.log"), path.join(logs, "backend.log")],
+      nodeAsSupervisor,
+    );
     await sleep(1000);
     for (let i = 1; i <= n; i++) {
       ctx.progress(`reload under load beside the least supervisor: repetition ${i} of ${n}`);
@@ -181,7 +185,8 @@ export async function reload(ctx, project) {
     }),
     figure({
       id: "7b",
-      title: "the same reloads under load once more, against the least a Node supervisor does carrying the same lines beside it (children piped into log files: `tail -F` of the run's envoy.log and backend.log; a Unix socket that answers: bench/lib/least-supervisor.mjs)",
+      title:
+        "the same reloads under load once more, against the least a Node supervisor does carrying the same lines beside it (children piped into log files: `tail -F` of the run's envoy.log and backend.log; a Unix socket that answers: bench/lib/least-supervisor.mjs)",
       unit: "MiB",
       subject: memory.paired,
       baseline: memory.least,

@@ -29,8 +29,24 @@ export async function startup(ctx, project) {
     for (const step of i % 2 === 0 ? steps : steps.reverse()) await step();
   }
   return [
-    figure({ id: "1", title: "`envoywasm --version`", unit: "ms", subject: s.version, baseline: s.node, baselineName: "`node -e 0`", goal: { text: "≤ 1.2×", max: 1.2 } }),
-    figure({ id: "2", title: "`envoywasm build`, nothing changed", unit: "ms", subject: s.build, baseline: s.node, baselineName: "`node -e 0`", goal: { text: "≤ 1.3×", max: 1.3 } }),
+    figure({
+      id: "1",
+      title: "`envoywasm --version`",
+      unit: "ms",
+      subject: s.version,
+      baseline: s.node,
+      baselineName: "`node -e 0`",
+      goal: { text: "≤ 1.2×", max: 1.2 },
+    }),
+    figure({
+      id: "2",
+      title: "`envoywasm build`, nothing changed",
+      unit: "ms",
+      subject: s.build,
+      baseline: s.node,
+      baselineName: "`node -e 0`",
+      goal: { text: "≤ 1.3×", max: 1.3 },
+    }),
     figure({
       id: "2b",
       title: "`go build` by hand, nothing changed (for scale)",
@@ -38,7 +54,8 @@ export async function startup(ctx, project) {
       subject: s.go,
       baseline: s.node,
       baselineName: "`node -e 0`",
-      notes: "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o <tmp> . in plugin/, warm Go cache: what a no-change build would cost without envoywasm's own stamp",
+      notes:
+        "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o <tmp> . in plugin/, warm Go cache: what a no-change build would cost without envoywasm's own stamp",
     }),
   ];
 }

@@ -101,7 +101,15 @@ export async function up(ctx, project) {
 
   const hand = "backend + `envoy -c envoy.yaml` by hand";
   return [
-    figure({ id: "4", title: "`envoywasm up -d` to the first 200, nothing changed", unit: "ms", subject: unchanged.ours, baseline: unchanged.hand, baselineName: hand, goal: { text: "≤ 1.1×", max: 1.1 } }),
+    figure({
+      id: "4",
+      title: "`envoywasm up -d` to the first 200, nothing changed",
+      unit: "ms",
+      subject: unchanged.ours,
+      baseline: unchanged.hand,
+      baselineName: hand,
+      goal: { text: "≤ 1.1×", max: 1.1 },
+    }),
     figure({
       id: "5",
       title: "`envoywasm up -d` to the first 200 after a one-line plugin change",

@@ -11,15 +11,15 @@ import net from "node:net";
 import path from "node:path";
 
 const [socket, outDir, ...files] = process.argv.slice(2);
-const children = (files.length === 0 ? [["tick.log", "sh", ["-c", "while :; do echo tick; sleep 1; done"]]] : files.map((f) => [path.basename(f), "tail", ["-n", "0", "-F", f]])).map(
-  ([name, command, args]) => {
-    const out = createWriteStream(path.join(outDir, name), { flags: "a" });
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (chunk) => out.write(chunk));
-    child.stderr.on("data", (chunk) => out.write(chunk));
-    return child;
-  },
-);
+const children = (
+  files.length === 0 ? [["tick.log", "sh", ["-c", "while :; do echo tick; sleep 1; done"]]] : files.map((f) => [path.basename(f), "tail", ["-n", "0", "-F", f]])
+).map(([name, command, args]) => {
+  const out = createWriteStream(path.join(outDir, name), { flags: "a" });
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.on("data", (chunk) => out.write(chunk));
+  child.stderr.on("data", (chunk) => out.write(chunk));
+  return child;
+});
 const server = net.createServer((c) => c.end("ok\n")).listen(socket);
 const stop = () => {
   for (const child of children) child.kill();

@@ -27,7 +27,11 @@ export function timed(file, args, { cwd, env, allowFail = false, label } = {}) {
     child.once("close", (code, signal) => {
       const ms = (endedAt ?? performance.now()) - started;
       if ((code !== 0 || signal !== null) && !allowFail) {
-        reject(new MeasureError(`\`${label ?? [file, ...args].join(" ")}\` (in ${cwd ?? process.cwd()}) ${signal === null ? `exited with ${code}` : `was killed by ${signal}`}:\n${tail(stderr || stdout)}`));
+        reject(
+          new MeasureError(
+            `\`${label ?? [file, ...args].join(" ")}\` (in ${cwd ?? process.cwd()}) ${signal === null ? `exited with ${code}` : `was killed by ${signal}`}:\n${tail(stderr || stdout)}`,
+          ),
+        );
         return;
       }
       resolve({ ms, code, signal, stdout, stderr, endedAt: endedAt ?? performance.now() });

@@ -16,7 +16,19 @@ export function cli(ctx, args, cwd, options = {}) {
 /** `envoywasm init` of a template on ports from the OS, in the suite's temp folder. */
 export async function initProject(ctx, name, template) {
   const [listener, admin, backend] = await freePorts(3);
-  const args = ["init", name, "--template", template, "--listener-port", String(listener), "--admin-port", String(admin), "--backend-port", String(backend), "--yes"];
+  const args = [
+    "init",
+    name,
+    "--template",
+    template,
+    "--listener-port",
+    String(listener),
+    "--admin-port",
+    String(admin),
+    "--backend-port",
+    String(backend),
+    "--yes",
+  ];
   await cli(ctx, args, ctx.root);
   const dir = path.join(ctx.root, name);
   const project = { name, template, dir, ports: { listener, admin, backend }, up: false };

@@ -31,9 +31,12 @@ export async function buildAll(options: BuildOptions, started: number): Promise<
   const toolchain = toolchainFor(project.config.toolchain);
   for (const plugin of layout.plugins) {
     if (!existsSync(path.join(plugin.absDir, toolchain.manifest))) {
-      throw new UserError(`${plugin.dir}/${toolchain.manifest} not found: plugins in envoywasm.yaml must list the plugins' folders, and a ${toolchain.name} plugin's folder holds its ${toolchain.manifest}`, {
-        hint: `fix plugins: (or toolchain:) in ${path.relative(options.cwd, project.file) || "envoywasm.yaml"}`,
-      });
+      throw new UserError(
+        `${plugin.dir}/${toolchain.manifest} not found: plugins in envoywasm.yaml must list the plugins' folders, and a ${toolchain.name} plugin's folder holds its ${toolchain.manifest}`,
+        {
+          hint: `fix plugins: (or toolchain:) in ${path.relative(options.cwd, project.file) || "envoywasm.yaml"}`,
+        },
+      );
     }
   }
   const info = await toolchain.detect(layout.plugins[0]?.absDir);
@@ -41,7 +44,11 @@ export async function buildAll(options: BuildOptions, started: number): Promise<
   const plugins: PluginBuildResult[] = [];
   for (const plugin of layout.plugins) plugins.push(await buildPlugin(project, plugin, toolchain, info, options, clusters, bootstrap.display));
   const configs = await Promise.all([project.file, paths.envoyConfig].map(async (f) => [f, await fileHash(f)] as const));
-  if (project.legacy.length === 0 && configs.every((c): c is [string, string] => c[1] !== undefined) && (await readLayout(project.root, PACKAGE_VERSION)) === undefined) {
+  if (
+    project.legacy.length === 0 &&
+    configs.every((c): c is [string, string] => c[1] !== undefined) &&
+    (await readLayout(project.root, PACKAGE_VERSION)) === undefined
+  ) {
     const kept = layout.plugins.map(({ dir, absDir, wasm, wasmRelative, wasmAbs }) => ({ dir, absDir, wasm, wasmRelative, wasmAbs }));
     await writeLayout(project.root, { version: 1, envoywasm: PACKAGE_VERSION, toolchain: project.config.toolchain, configs, plugins: kept }).catch(() => {});
   }
@@ -73,7 +80,11 @@ async function buildPlugin(
   const command = toolchain.buildCommand(COMPILE_OUTPUT, plugin.absDir);
   await mkdir(path.dirname(plugin.wasmAbs), { recursive: true });
   options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain}`);
-  const compile = startCompile(plugin.absDir, command, path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`));
+  const compile = startCompile(
+    plugin.absDir,
+    command,
+    path.join(path.dirname(plugin.wasmAbs), `.${path.basename(plugin.wasmAbs)}.${randomBytes(4).toString("hex")}.tmp`),
+  );
   echoCommand(compile.argv[0]!, compile.argv.slice(1), command.env, plugin.absDir);
   const temp = compile.temp;
   try {
@@ -155,7 +166,9 @@ async function runStep(step: CommandSpec | Compile, plugin: PluginTarget, root: 
       ? { ...(await step.result), command: formatCommand(file!, args, step.env, plugin.absDir) }
       : await run(step.file, step.args, { cwd: plugin.absDir, env: step.env });
   if (result.spawnError !== undefined) {
-    throw new UserError(`could not run ${file}: ${result.spawnError.message}`, { hint: `make sure ${file} is installed and on PATH (\`envoywasm doctor\` checks)` });
+    throw new UserError(`could not run ${file}: ${result.spawnError.message}`, {
+      hint: `make sure ${file} is installed and on PATH (\`envoywasm doctor\` checks)`,
+    });
   }
   if (result.exitCode !== 0) {
     const output = relativizePaths(result.all, plugin.absDir, root, plugin.dir);
@@ -177,7 +190,11 @@ export function failureHint(output: string, pluginDir: string): string {
   if (/missing go\.sum entry|updates to go\.mod needed|no required module provides package/.test(output)) {
     return `the plugin's go.mod/go.sum are out of date: run \`go mod tidy\` in ${pluginDir}/, then build again`;
   }
-  if (/dial tcp|no such host|i\/o timeout|connection (?:refused|reset)|TLS handshake|proxyconnect|GOPROXY|GOFLAGS=-mod=|module lookup disabled|reading https?:\/\/\S+: (?:4\d\d|5\d\d)|unrecognized import path|verifying module/.test(output)) {
+  if (
+    /dial tcp|no such host|i\/o timeout|connection (?:refused|reset)|TLS handshake|proxyconnect|GOPROXY|GOFLAGS=-mod=|module lookup disabled|reading https?:\/\/\S+: (?:4\d\d|5\d\d)|unrecognized import path|verifying module/.test(
+      output,
+    )
+  ) {
     return "a Go module could not be downloaded: check the network and the module proxy (`go env GOPROXY GONOSUMDB GOFLAGS`), or vendor the modules (`go mod vendor`)";
   }
   return "the compiler's messages are above; fix the code and run `envoywasm build` again";

@@ -20,4 +20,3 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const { buildAll } = await import("./build-all.js");
   return buildAll(options, started);
 }
-

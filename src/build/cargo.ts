@@ -114,7 +114,9 @@ export async function cargoMetadata(dir: string): Promise<{ meta: CargoMetadata;
     throw new UserError("cargo was not found on PATH", { hint: `install Rust with rustup (https://rustup.rs), then run \`rustup target add ${RUST_TARGET}\`` });
   }
   if (r.exitCode !== 0) {
-    throw new UserError(`cannot read ${path.join(dir, "Cargo.toml")}: ${r.stderr.trim().split("\n")[0] ?? ""}`, { hint: "`cargo metadata --no-deps` there says what is wrong" });
+    throw new UserError(`cannot read ${path.join(dir, "Cargo.toml")}: ${r.stderr.trim().split("\n")[0] ?? ""}`, {
+      hint: "`cargo metadata --no-deps` there says what is wrong",
+    });
   }
   const meta = JSON.parse(r.stdout) as CargoMetadata;
   const manifest = path.join(realPath(dir), "Cargo.toml");

@@ -52,9 +52,12 @@ export function resolvePlugins(project: Project, bootstrap: EnvoyBootstrap): Plu
       const stem = path.basename(absDir);
       const candidates = [...files.keys()].filter((abs) => path.basename(abs, ".wasm") === stem || abs.startsWith(absDir + path.sep));
       if (candidates.length > 1) {
-        throw new UserError(`${bootstrap.display} loads ${candidates.length} modules that could be plugin folder ${dir}'s: ${candidates.map((c) => files.get(c)!.wasm).join(", ")}`, {
-          hint: `with several plugins, name each module after its folder (${stem}.wasm) and no other after it`,
-        });
+        throw new UserError(
+          `${bootstrap.display} loads ${candidates.length} modules that could be plugin folder ${dir}'s: ${candidates.map((c) => files.get(c)!.wasm).join(", ")}`,
+          {
+            hint: `with several plugins, name each module after its folder (${stem}.wasm) and no other after it`,
+          },
+        );
       }
       match = candidates[0];
     }
@@ -82,7 +85,7 @@ export function resolvePlugins(project: Project, bootstrap: EnvoyBootstrap): Plu
     if (rel.startsWith("..") || path.isAbsolute(rel)) {
       throw new UserError(`${bootstrap.display} loads ${files.get(match)!.wasm}, which is outside the project; envoywasm builds modules inside it`, {
         hint: "use a path relative to the project root, e.g. build/plugin.wasm",
-        });
+      });
     }
     const entry = files.get(match)!;
     return { dir, absDir, wasm: entry.wasm, wasmRelative: rel.split(path.sep).join("/"), wasmAbs: match, filters: entry.filters };

@@ -19,7 +19,12 @@ export function formatMs(ms: number): string {
 }
 
 /** Prints the result: JSON on stdout, or a line per module on stderr and each module's path on stdout. */
-export function reportBuild(plugins: ReportedPlugin[], ms: number, opts: { json?: boolean; quiet?: boolean }, succeed: (line: string) => void = (l) => ui.success(l)): void {
+export function reportBuild(
+  plugins: ReportedPlugin[],
+  ms: number,
+  opts: { json?: boolean; quiet?: boolean },
+  succeed: (line: string) => void = (l) => ui.success(l),
+): void {
   if (opts.json === true) {
     ui.resultJson({ plugins: plugins.map((p) => ({ dir: p.dir, wasm: p.wasm, bytes: p.bytes, sha256: p.sha256, ms: p.ms, upToDate: p.upToDate })), ms });
     return;

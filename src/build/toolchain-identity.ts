@@ -2,7 +2,17 @@ import { statSync } from "node:fs";
 import { onPath } from "../platform/which.js";
 
 /** Environment variables that change what a build produces: part of its cache key. */
-export const BUILD_ENV_KEYS = ["GOFLAGS", "GOEXPERIMENT", "GOWASM", "CGO_ENABLED", "GOTOOLCHAIN", "TINYGOFLAGS", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTUP_TOOLCHAIN"];
+export const BUILD_ENV_KEYS = [
+  "GOFLAGS",
+  "GOEXPERIMENT",
+  "GOWASM",
+  "CGO_ENABLED",
+  "GOTOOLCHAIN",
+  "TINYGOFLAGS",
+  "RUSTFLAGS",
+  "CARGO_ENCODED_RUSTFLAGS",
+  "RUSTUP_TOOLCHAIN",
+];
 
 /** Prefixes of more such variables: cargo reads any profile or build setting from CARGO_PROFILE_<name>_… and CARGO_BUILD_…. */
 export const BUILD_ENV_PREFIXES = ["CARGO_PROFILE_", "CARGO_BUILD_"];

@@ -143,4 +143,3 @@ export function toolchainFor(name: Toolchain): ToolchainAdapter {
 export function toolchainNamed(name: string): ToolchainAdapter | undefined {
   return Object.hasOwn(ADAPTERS, name) ? ADAPTERS[name as Toolchain] : undefined;
 }
-

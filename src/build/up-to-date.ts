@@ -28,16 +28,34 @@ export async function upToDateByLayout(cwd: string, started: number): Promise<Bu
 export type LaidOutPlugin = Pick<PluginTarget, "dir" | "absDir" | "wasm" | "wasmRelative" | "wasmAbs">;
 
 /** The plugin's build key now, and its stamp when that still describes its module (the one up-to-date decision). */
-export async function currentModule(root: string, plugin: LaidOutPlugin, toolchain: ToolchainAdapter, info: ToolchainInfo): Promise<{ key: string; stampFile: string; stamp?: BuildStamp & { sha256: string }; modulesKey?: string }> {
+export async function currentModule(
+  root: string,
+  plugin: LaidOutPlugin,
+  toolchain: ToolchainAdapter,
+  info: ToolchainInfo,
+): Promise<{ key: string; stampFile: string; stamp?: BuildStamp & { sha256: string }; modulesKey?: string }> {
   const stampFile = buildStampFile(root, plugin.dir);
   const spec = toolchain.buildCommand(path.relative(plugin.absDir, plugin.wasmAbs), plugin.absDir);
-  const key = await buildKey({ pluginDir: plugin.absDir, toolchainVersion: info.version, argv: [spec.file, ...spec.args, ...Object.entries(spec.env).flat()], env: buildEnv() });
+  const key = await buildKey({
+    pluginDir: plugin.absDir,
+    toolchainVersion: info.version,
+    argv: [spec.file, ...spec.args, ...Object.entries(spec.env).flat()],
+    env: buildEnv(),
+  });
   const stamp = await readStamp(stampFile);
   const current = stamp?.sha256 !== undefined && (await stampMatches(stamp, key, plugin.wasmAbs));
   return current ? { key, stampFile, stamp: stamp as BuildStamp & { sha256: string } } : { key, stampFile, modulesKey: stamp?.modulesKey };
 }
 
 export function upToDateResult(plugin: LaidOutPlugin, stamp: BuildStamp & { sha256: string }, started: number): PluginBuildResult {
-  return { dir: plugin.dir, wasm: plugin.wasmAbs, wasmRelative: plugin.wasmRelative, bytes: stamp.bytes, sha256: stamp.sha256, ms: Math.round(performance.now() - started), upToDate: true, warnings: [] };
+  return {
+    dir: plugin.dir,
+    wasm: plugin.wasmAbs,
+    wasmRelative: plugin.wasmRelative,
+    bytes: stamp.bytes,
+    sha256: stamp.sha256,
+    ms: Math.round(performance.now() - started),
+    upToDate: true,
+    warnings: [],
+  };
 }
-

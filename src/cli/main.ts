@@ -55,4 +55,3 @@ function report(error: unknown, json: boolean, commanderError: typeof CommanderE
   }
   return code;
 }
-

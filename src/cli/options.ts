@@ -31,4 +31,3 @@ export function example(text: string): string {
     .map((l) => `  ${l.trim()}`)
     .join("\n")}\n`;
 }
-

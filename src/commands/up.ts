@@ -77,7 +77,10 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
     expose: flags.expose,
     watch: flags.watch,
   };
-  if (flags.expose === true) ui.warn("--expose: Envoy's listeners (and, in Docker, every published port) are reachable from other machines; its admin interface can shut it down and dumps its config");
+  if (flags.expose === true)
+    ui.warn(
+      "--expose: Envoy's listeners (and, in Docker, every published port) are reachable from other machines; its admin interface can shut it down and dumps its config",
+    );
 
   const started = performance.now();
   // The background supervisor is forked now, to start up while `up` builds and checks; it waits for the plan.
@@ -115,7 +118,9 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
       });
       return;
     }
-    ui.success(`ready in ${formatMs(Math.round(performance.now() - started))} (services up in ${formatMs(ms)}), running in the background${plan.watch ? ", watching for changes" : ""}`);
+    ui.success(
+      `ready in ${formatMs(Math.round(performance.now() - started))} (services up in ${formatMs(ms)}), running in the background${plan.watch ? ", watching for changes" : ""}`,
+    );
     for (const t of tries) ui.result(`  try:   ${t}`);
     ui.result(`  logs:  envoywasm logs -f   (plugin lines only: envoywasm logs --wasm)`);
     ui.result(`  stop:  envoywasm down`);
@@ -128,7 +133,12 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
     colour: ui.stdoutColour,
     verbose: ui.verbose,
     onProgress: (text) => ui.info(ui.paint("gray", `• ${text}`)),
-    onNotice: (text, level) => (level === "info" ? ui.info(`${ui.paint("cyan", "envoywasm:")} ${text}`) : level === "warn" ? ui.warn(text) : ui.info(`${ui.paint("red", "envoywasm:")} ${text}`)),
+    onNotice: (text, level) =>
+      level === "info"
+        ? ui.info(`${ui.paint("cyan", "envoywasm:")} ${text}`)
+        : level === "warn"
+          ? ui.warn(text)
+          : ui.info(`${ui.paint("red", "envoywasm:")} ${text}`),
     onReady: ({ services, hiddenStartupLines }) => {
       const each = services.map((s) => `${s.name} ${formatMs(s.ms)}`).join(", ");
       ui.success(`ready in ${formatMs(Math.round(performance.now() - started))} (${each}): ${describeEndpoints(prepared)}`);
@@ -138,7 +148,16 @@ export async function runUp(flags: UpFlags, globals: { cwd: string }): Promise<v
       for (const t of tries) ui.info(`  try:  ${t}`);
       ui.info(`  ${plan.watch ? "watching plugins, envoy.yaml and the backend: saving reloads. " : ""}Ctrl-C stops everything`);
     },
-    onStopping: (why) => ui.info(ui.paint("gray", `• ${why}: stopping ${plan.services.map((s) => s.name).reverse().join(" and ")} (Ctrl-C again to force)`)),
+    onStopping: (why) =>
+      ui.info(
+        ui.paint(
+          "gray",
+          `• ${why}: stopping ${plan.services
+            .map((s) => s.name)
+            .reverse()
+            .join(" and ")} (Ctrl-C again to force)`,
+        ),
+      ),
     onPluginTrap: reportTrap,
   });
   reportOutcome(outcome, plan);
@@ -153,16 +172,30 @@ function describeEndpoints(prepared: Prepared): string {
 
 function reportOutcome(outcome: RunOutcome, plan: RunPlan): void {
   if (outcome.kind === "stopped") {
-    ui.success(`stopped ${plan.services.map((s) => s.name).reverse().join(" and ")}`);
+    ui.success(
+      `stopped ${plan.services
+        .map((s) => s.name)
+        .reverse()
+        .join(" and ")}`,
+    );
     return;
   }
   if (outcome.engine !== undefined) {
-    throw new UserError(`the Docker engine (${outcome.engine}) stopped under the run, and ${plan.services.map((s) => s.name).reverse().join(" and ")} with it`, {
-      hint: "start the engine again, then `envoywasm up --docker`; the next envoywasm command here removes the containers it left",
-    });
+    throw new UserError(
+      `the Docker engine (${outcome.engine}) stopped under the run, and ${plan.services
+        .map((s) => s.name)
+        .reverse()
+        .join(" and ")} with it`,
+      {
+        hint: "start the engine again, then `envoywasm up --docker`; the next envoywasm command here removes the containers it left",
+      },
+    );
   }
   const exit = outcome.exit.signal !== null ? `was killed by ${outcome.exit.signal}` : `exited with code ${outcome.exit.code}`;
-  const tail = outcome.lastLines.slice(-10).map((l) => `  ${outcome.service} | ${l}`).join("\n");
+  const tail = outcome.lastLines
+    .slice(-10)
+    .map((l) => `  ${outcome.service} | ${l}`)
+    .join("\n");
   const others = plan.services.filter((s) => s.name !== outcome.service).map((s) => s.name);
   throw new UserError(
     `${outcome.service} ${exit}${outcome.diagnosis === undefined ? " on its own" : `: ${outcome.diagnosis.message}`}${others.length === 0 ? "" : `; stopped ${others.join(" and ")}`}${tail === "" ? "" : `\nits last lines:\n${tail}`}`,
@@ -249,5 +282,7 @@ async function startDetached(plan: RunPlan, stateDir: string, early: EarlySuperv
   if (message.type === "ready") return message.ms;
   if (message.type === "failed") throw new UserError(message.message, { hint: message.hint });
   const log = await readFile(path.join(plan.logsDir, "supervisor.log"), "utf8").catch(() => "");
-  throw new UserError(`the background supervisor exited (code ${message.code}) before the services were ready${log.trim() === "" ? "" : `:\n${log.trim().split("\n").slice(-12).join("\n")}`}`);
+  throw new UserError(
+    `the background supervisor exited (code ${message.code}) before the services were ready${log.trim() === "" ? "" : `:\n${log.trim().split("\n").slice(-12).join("\n")}`}`,
+  );
 }

@@ -30,7 +30,13 @@ export async function stats(adminPort: number, filter: string, timeoutMs = 5000)
   for (const line of r.body.split("\n")) {
     const colon = line.indexOf(": ");
     if (colon < 0) continue;
-    out.set(line.slice(0, colon), line.slice(colon + 2).trim().replace(/^"(.*)"$/, "$1"));
+    out.set(
+      line.slice(0, colon),
+      line
+        .slice(colon + 2)
+        .trim()
+        .replace(/^"(.*)"$/, "$1"),
+    );
   }
   return out;
 }

@@ -57,7 +57,6 @@ export async function installedEnvoys(): Promise<InstalledEnvoy[]> {
   return out.sort((a, b) => compareVersions(b.version, a.version));
 }
 
-
 export interface LocateOptions {
   flag?: string;
   /** envoywasm.yaml's envoy: settings, when in a project. */
@@ -198,11 +197,8 @@ async function unwrapPipScript(file: string): Promise<string | undefined> {
 
 export function requireEnvoyForToolchain(envoy: Pick<EnvoyBinary, "version" | "path">, toolchain: string): void {
   if (toolchain === "go" && compareVersions(envoy.version, MIN_ENVOY_FOR_GO) < 0) {
-    throw new UserError(
-      `Envoy ${envoy.version} (${envoy.path}) is too old for a plugin built with upstream Go: it needs Envoy ${MIN_ENVOY_FOR_GO} or newer`,
-      {
-        hint: "Go's wasip1 runtime imports WASI functions that Envoy's Wasm host only provides since 1.33; run `envoywasm envoy install` for a current Envoy",
-      },
-    );
+    throw new UserError(`Envoy ${envoy.version} (${envoy.path}) is too old for a plugin built with upstream Go: it needs Envoy ${MIN_ENVOY_FOR_GO} or newer`, {
+      hint: "Go's wasip1 runtime imports WASI functions that Envoy's Wasm host only provides since 1.33; run `envoywasm envoy install` for a current Envoy",
+    });
   }
 }

@@ -62,7 +62,11 @@ export function deriveConfig(bootstrap: EnvoyBootstrap, o: DeriveOptions): Deriv
   };
 
   const node = (data.node ?? {}) as Record<string, unknown>;
-  data.node = { ...node, id: typeof node.id === "string" && node.id !== "" ? node.id : o.nodeId, cluster: typeof node.cluster === "string" && node.cluster !== "" ? node.cluster : "envoywasm" };
+  data.node = {
+    ...node,
+    id: typeof node.id === "string" && node.id !== "" ? node.id : o.nodeId,
+    cluster: typeof node.cluster === "string" && node.cluster !== "" ? node.cluster : "envoywasm",
+  };
 
   const resources: EcdsResource[] = [];
   bootstrap.wasmFilters.forEach((filter, index) => {
@@ -80,7 +84,15 @@ export function deriveConfig(bootstrap: EnvoyBootstrap, o: DeriveOptions): Deriv
     const name = `envoywasm-${index}${filter.pluginName === "" ? "" : `-${filter.pluginName.replace(/[^A-Za-z0-9_.-]+/g, "_")}`}`;
     const dir = path.join(o.ecdsDir, String(index));
     const file = path.join(dir, "filter.yaml");
-    const typedConfig = { "@type": HTTP_WASM_TYPE, ...withoutType(filter.typedStruct ? (get(bootstrap.data, [...filter.filterPath, "typed_config", "value"]) as object) : (get(bootstrap.data, [...filter.filterPath, "typed_config"]) as object)), config: pluginConfig };
+    const typedConfig = {
+      "@type": HTTP_WASM_TYPE,
+      ...withoutType(
+        filter.typedStruct
+          ? (get(bootstrap.data, [...filter.filterPath, "typed_config", "value"]) as object)
+          : (get(bootstrap.data, [...filter.filterPath, "typed_config"]) as object),
+      ),
+      config: pluginConfig,
+    };
     const version = createHash("sha256").update(JSON.stringify(typedConfig)).digest("hex").slice(0, 16);
     const resource = {
       version_info: version,

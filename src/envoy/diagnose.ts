@@ -63,7 +63,7 @@ const RULES: Rule[] = [
       hint:
         m[1] === "envoy.filters.http.router"
           ? 'give it typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }'
-          : "add the filter's typed_config with its \"@type\"",
+          : 'add the filter\'s typed_config with its "@type"',
     }),
   },
   {
@@ -95,7 +95,11 @@ const RULES: Rule[] = [
     pattern: /Function: proxy_on_\w+ failed: Uncaught/,
     explain: (m, lines, files) => {
       const panic = firstGoPanic(lines, files?.root ?? process.cwd());
-      if (panic === undefined) return { message: `the plugin trapped while starting (${m[0].replace(/^Function: /, "").replace(/ failed:.*$/, "")})`, hint: "its log above says where" };
+      if (panic === undefined)
+        return {
+          message: `the plugin trapped while starting (${m[0].replace(/^Function: /, "").replace(/ failed:.*$/, "")})`,
+          hint: "its log above says where",
+        };
       if (panic.unregistered) {
         return {
           message: `the plugin registered no VM context: it panicked in ${panic.callback} (${panic.message ?? "nil pointer dereference"}) because proxywasm.SetVMContext was never called`,
@@ -113,7 +117,13 @@ const RULES: Rule[] = [
     pattern: /Failed to (?:configure|start) base Wasm plugin|Failed to start base Wasm/,
     explain: (_m, lines, files) => {
       // The plugin's last message, whole (a message may hold newlines: Envoy writes those as lines of their own).
-      const last = recordsOf("envoy", lines.map((line) => ({ line })), files?.root ?? process.cwd()).filter((r) => r.plugin !== undefined).at(-1);
+      const last = recordsOf(
+        "envoy",
+        lines.map((line) => ({ line })),
+        files?.root ?? process.cwd(),
+      )
+        .filter((r) => r.plugin !== undefined)
+        .at(-1);
       const said = last?.lines.map((l, i) => (i === 0 ? l.replace(/^.*?wasm log /, "") : l)).join("\n");
       return {
         message: "the plugin rejected its start-up (OnPluginStart or OnVMStart returned false)",
@@ -240,10 +250,11 @@ export function unreadable(named: string, files: FileContext | undefined, fallba
   }
   const inside = !relative.startsWith("..") && !path.isAbsolute(relative);
   const folders: string[] = [];
-  if (inside) for (let d = path.dirname(host); ; d = path.dirname(d)) {
-    folders.unshift(d);
-    if (d === files.root || d === path.dirname(d)) break;
-  }
+  if (inside)
+    for (let d = path.dirname(host); ; d = path.dirname(d)) {
+      folders.unshift(d);
+      if (d === files.root || d === path.dirname(d)) break;
+    }
   for (const folder of folders) {
     const st = statSync(folder);
     if (!allowed(st, who, 0o1)) {

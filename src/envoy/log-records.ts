@@ -19,7 +19,6 @@ export function pluginLineParts(line: string): PluginLine | undefined {
   return { time: m[1]!, level: m[2]!, plugin: ids[0] ?? "", message: m[4] ?? "" };
 }
 
-
 /**
  * Service output as records rather than lines. Envoy writes a plugin message
  * that holds newlines as one `wasm log` line followed by bare lines, a Go
@@ -167,7 +166,10 @@ export class RecordAssembler {
       const rest = m === null ? "" : text.slice(m.index + m[0].length).replace(/^\n/, "");
       const message = (m?.[3] ?? "").trim() || rest.split("\n")[0]?.trim();
       record.panic = { ...record.panic!, message: message === "" ? undefined : message, location: m === null ? undefined : `${m[1]}:${m[2]}` };
-      record.panic.func = record.lines.map((l) => BACKTRACE_FRAME.exec(l)?.[1]).map((f) => (f === undefined ? undefined : rustFrame(f))).find((f) => f !== undefined);
+      record.panic.func = record.lines
+        .map((l) => BACKTRACE_FRAME.exec(l)?.[1])
+        .map((f) => (f === undefined ? undefined : rustFrame(f)))
+        .find((f) => f !== undefined);
     } else if (open.fragments !== undefined && open.record.panic?.kind !== "trap") {
       const record = open.record;
       record.panic = { ...record.panic!, ...parseGoPanic(open.fragments, this.root) };
@@ -193,7 +195,8 @@ export function recordsOf(service: string, lines: readonly { line: string; at?: 
 
 /** A panic record told in a line: what, where, in which callback. */
 export function describePanic(panic: NonNullable<LogRecord["panic"]>): string {
-  const what = panic.kind === "trap" ? `trapped${panic.message === undefined ? "" : `: ${panic.message}`}` : `${panic.kind}: ${panic.message ?? "(no message)"}`;
+  const what =
+    panic.kind === "trap" ? `trapped${panic.message === undefined ? "" : `: ${panic.message}`}` : `${panic.kind}: ${panic.message ?? "(no message)"}`;
   const at = [panic.func, panic.location === undefined ? undefined : `(${panic.location})`].filter(Boolean).join(" ");
   return `${what}${at === "" ? "" : ` at ${at}`}${panic.callback === undefined ? "" : ` in ${panic.callback}`}`;
 }

@@ -45,10 +45,7 @@ export function connectDocker(): Promise<Docker> {
     const socket = socketPath();
     const docker = socket === undefined ? new DockerClient() : new DockerClient({ socketPath: socket });
     try {
-      await Promise.race([
-        docker.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error("no answer within 5 s")), 5000).unref()),
-      ]);
+      await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error("no answer within 5 s")), 5000).unref())]);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       throw new UserError(`cannot reach the Docker engine at ${engineAddress()} (${reason})`, {
@@ -118,7 +115,12 @@ function pullError(image: string, error: Error): UserError {
 }
 
 /** Runs a short-lived container and returns its exit code and output (stdout and stderr together). */
-export async function runOnce(docker: Docker, image: string, cmd: string[], options: { binds?: string[]; workingDir?: string; user?: string } = {}): Promise<{ code: number; output: string }> {
+export async function runOnce(
+  docker: Docker,
+  image: string,
+  cmd: string[],
+  options: { binds?: string[]; workingDir?: string; user?: string } = {},
+): Promise<{ code: number; output: string }> {
   const container = await docker.createContainer({
     Image: image,
     Entrypoint: [cmd[0]!],
@@ -201,4 +203,3 @@ export function parsePullPolicy(value: string): PullPolicy {
   if (value === "missing" || value === "always" || value === "never") return value;
   throw new UsageError(`--pull ${JSON.stringify(value)}: use missing, always or never`);
 }
-

@@ -53,9 +53,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     stripFinalNewline: false,
   });
   const spawnError =
-    result.exitCode === undefined && result.cause instanceof Error && "code" in result.cause
-      ? (result.cause as NodeJS.ErrnoException)
-      : undefined;
+    result.exitCode === undefined && result.cause instanceof Error && "code" in result.cause ? (result.cause as NodeJS.ErrnoException) : undefined;
   return {
     command,
     exitCode: result.exitCode,
@@ -83,12 +81,7 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-export function formatCommand(
-  file: string,
-  args: readonly string[],
-  env?: Record<string, string>,
-  cwd?: string,
-): string {
+export function formatCommand(file: string, args: readonly string[], env?: Record<string, string>, cwd?: string): string {
   const envPart = Object.entries(env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
   const line = [...envPart, shellQuote(file), ...args.map(shellQuote)].join(" ");
   return cwd === undefined ? line : `(cd ${shellQuote(cwd)} && ${line})`;

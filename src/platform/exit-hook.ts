@@ -24,7 +24,11 @@ function install(): void {
 }
 
 function runCleanups(): Promise<unknown> {
-  const running = [...cleanups].map((c) => Promise.resolve().then(c).catch(() => {}));
+  const running = [...cleanups].map((c) =>
+    Promise.resolve()
+      .then(c)
+      .catch(() => {}),
+  );
   cleanups.clear();
   return Promise.all(running);
 }

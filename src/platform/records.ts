@@ -73,5 +73,6 @@ export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T exten
 
 /** Passes the schema through when its output is exactly T; a type error names the mismatch otherwise. */
 export function schemaOf<T>() {
-  return <S extends v.GenericSchema<unknown, T>>(schema: S & (Same<v.InferOutput<S>, T> extends true ? unknown : { mismatch: [v.InferOutput<S>, T] })): S => schema;
+  return <S extends v.GenericSchema<unknown, T>>(schema: S & (Same<v.InferOutput<S>, T> extends true ? unknown : { mismatch: [v.InferOutput<S>, T] })): S =>
+    schema;
 }

@@ -16,13 +16,20 @@ export function backendTarget(project: Project, bootstrap: EnvoyBootstrap): Back
   const backend = project.config.backend;
   if (backend === undefined) return undefined;
   const envoyPorts = new Set(boundPorts(bootstrap).map((p) => p.port));
-  const loopbackOnly = bootstrap.clusters.filter((c) => c.endpoints.length > 0 && c.endpoints.every((e) => isLoopback(e.address) || isAnyAddress(e.address)) && !c.endpoints.some((e) => envoyPorts.has(e.port)));
+  const loopbackOnly = bootstrap.clusters.filter(
+    (c) =>
+      c.endpoints.length > 0 && c.endpoints.every((e) => isLoopback(e.address) || isAnyAddress(e.address)) && !c.endpoints.some((e) => envoyPorts.has(e.port)),
+  );
   const named = backend.cluster ?? "backend";
-  const cluster = bootstrap.clusters.find((c) => c.name === named) ?? (backend.cluster === undefined && loopbackOnly.length === 1 ? loopbackOnly[0] : undefined);
+  const cluster =
+    bootstrap.clusters.find((c) => c.name === named) ?? (backend.cluster === undefined && loopbackOnly.length === 1 ? loopbackOnly[0] : undefined);
   if (cluster === undefined) {
-    throw new UserError(`${bootstrap.display} has no cluster "${named}" for the backend to serve (clusters: ${bootstrap.clusters.map((c) => c.name).join(", ") || "none"})`, {
-      hint: "name the cluster the backend serves with backend.cluster in envoywasm.yaml, or remove backend: when the project has none",
-    });
+    throw new UserError(
+      `${bootstrap.display} has no cluster "${named}" for the backend to serve (clusters: ${bootstrap.clusters.map((c) => c.name).join(", ") || "none"})`,
+      {
+        hint: "name the cluster the backend serves with backend.cluster in envoywasm.yaml, or remove backend: when the project has none",
+      },
+    );
   }
   const endpoint = cluster.endpoints[0];
   if (endpoint === undefined || !(isLoopback(endpoint.address) || isAnyAddress(endpoint.address))) {

@@ -37,15 +37,35 @@ function text(rule?: string, pattern?: RegExp) {
       ? say("is required", rule === undefined ? undefined : `use ${rule}`)(issue)
       : say((got) => `must be a non-empty string (got ${got})`)(issue);
   const base = v.pipe(v.string(words), v.nonEmpty(words));
-  return pattern === undefined ? base : v.pipe(base, v.regex(pattern, say((got) => `is not valid (got ${got})`, `use ${rule}`)));
+  return pattern === undefined
+    ? base
+    : v.pipe(
+        base,
+        v.regex(
+          pattern,
+          say((got) => `is not valid (got ${got})`, `use ${rule}`),
+        ),
+      );
 }
 
 const isInside = (p: string) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes("..");
 const relativePath = () =>
-  v.pipe(text(), v.check(isInside, say((got) => `must be a path inside the project (got ${got})`, "use a path relative to the project root, without ..")));
+  v.pipe(
+    text(),
+    v.check(
+      isInside,
+      say((got) => `must be a path inside the project (got ${got})`, "use a path relative to the project root, without .."),
+    ),
+  );
 
 function oneOf<const T extends readonly string[]>(options: T, fallback: T[number]) {
-  return v.nullish(v.picklist(options, say((got) => `must be one of ${options.join(", ")} (got ${got})`)), fallback);
+  return v.nullish(
+    v.picklist(
+      options,
+      say((got) => `must be one of ${options.join(", ")} (got ${got})`),
+    ),
+    fallback,
+  );
 }
 
 const isMapping = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === "object" && !Array.isArray(x);
@@ -70,7 +90,8 @@ const duplicates = v.rawCheck<string[]>(({ dataset, addIssue }) => {
   const seen = new Set<string>();
   dataset.value.forEach((dir, i) => {
     const key = path.posix.normalize(dir).replace(/\/+$/, "");
-    if (seen.has(key)) addIssue({ message: `lists ${JSON.stringify(dir)} twice`, path: [{ type: "array", origin: "value", input: dataset.value, key: i, value: dir }] });
+    if (seen.has(key))
+      addIssue({ message: `lists ${JSON.stringify(dir)} twice`, path: [{ type: "array", origin: "value", input: dataset.value, key: i, value: dir }] });
     seen.add(key);
   });
 });
@@ -123,7 +144,15 @@ const SETTINGS = {
     {},
   ),
   /** envoywasm 0.1.0's form of plugins: (its dir still counts; envoy.yaml holds the rest now). */
-  plugin: v.nullish(mapping({ dir: v.nullish(relativePath(), "plugin"), wasm: v.optional(v.unknown()), rootId: v.optional(v.unknown()), vmId: v.optional(v.unknown()), config: v.optional(v.unknown()) })),
+  plugin: v.nullish(
+    mapping({
+      dir: v.nullish(relativePath(), "plugin"),
+      wasm: v.optional(v.unknown()),
+      rootId: v.optional(v.unknown()),
+      vmId: v.optional(v.unknown()),
+      config: v.optional(v.unknown()),
+    }),
+  ),
   /** envoywasm 0.1.0's ports (envoy.yaml holds them now). */
   ports: v.optional(v.unknown()),
 };

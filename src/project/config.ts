@@ -49,9 +49,7 @@ export async function loadProject(cwd: string): Promise<Project> {
 export function legacyWarning(project: Project, display = PROJECT_FILE): string | undefined {
   if (project.legacy.length === 0) return undefined;
   const spans = project.legacy.map((l) => `${l.key} (line${l.lines[0] === l.lines[1] ? ` ${l.lines[0]}` : `s ${l.lines[0]}-${l.lines[1]}`})`);
-  const plugins = project.legacy.some((l) => l.key === "plugin")
-    ? `; in place of plugin:, write \`plugins: [${project.config.plugins.join(", ")}]\``
-    : "";
+  const plugins = project.legacy.some((l) => l.key === "plugin") ? `; in place of plugin:, write \`plugins: [${project.config.plugins.join(", ")}]\`` : "";
   return (
     `${display} is from envoywasm 0.1.0: envoy.yaml now holds the ports and the plugin's settings, and these are no longer read: ` +
     `${spans.join(", ")}. Delete them${plugins}.`
@@ -89,7 +87,10 @@ type Path = readonly (string | number)[];
  * which lines to delete.
  */
 function legacySettings(doc: Document, lines: LineCounter, input: Record<string, unknown>): LegacySetting[] {
-  const keys = [input.ports !== undefined && "ports", (input.plugins === undefined || input.plugins === null) && input.plugin !== undefined && input.plugin !== null && "plugin"];
+  const keys = [
+    input.ports !== undefined && "ports",
+    (input.plugins === undefined || input.plugins === null) && input.plugin !== undefined && input.plugin !== null && "plugin",
+  ];
   return keys.flatMap((key) => {
     if (key === false) return [];
     const pair = isMap(doc.contents) ? doc.contents.items.find((item) => isScalar(item.key) && item.key.value === key) : undefined;
@@ -157,7 +158,9 @@ class Problems {
     } else if (issue.type === "strict_object" && atKey) {
       // A required setting that is missing: its own schema says so, and how to write it.
       const own = schemaAt(p);
-      [message, hint] = (own === undefined ? "is required" : (v.safeParse(own as v.GenericSchema, undefined).issues?.[0]?.message ?? "is required")).split("\n") as [string, string | undefined];
+      [message, hint] = (own === undefined ? "is required" : (v.safeParse(own as v.GenericSchema, undefined).issues?.[0]?.message ?? "is required")).split(
+        "\n",
+      ) as [string, string | undefined];
     } else if (issue.type === "string" && typeof issue.input === "number") {
       // `version: 1.40` is the number 1.4 to YAML: say to quote what was written.
       const node = this.doc.getIn(p, true);

@@ -235,7 +235,13 @@ async function memory(admin: number, envoyPid: number | undefined): Promise<Memo
  * front of the same backend: the same Envoy doing the same work, minus the
  * plugin. Returns the service and the port of the measured listener.
  */
-async function startBaseline(root: string, stateDir: string, bootstrap: EnvoyBootstrap, listenerName: string, cwd: string): Promise<{ service: ProcessService; port: number }> {
+async function startBaseline(
+  root: string,
+  stateDir: string,
+  bootstrap: EnvoyBootstrap,
+  listenerName: string,
+  cwd: string,
+): Promise<{ service: ProcessService; port: number }> {
   const data = structuredClone(bootstrap.data) as Record<string, unknown>;
   // Remove filters from the end of each list first, so earlier indexes stay right.
   const filters = [...bootstrap.wasmFilters].sort((a, b) => b.filterPath.join("/").localeCompare(a.filterPath.join("/"), undefined, { numeric: true }));
@@ -254,12 +260,22 @@ async function startBaseline(root: string, stateDir: string, bootstrap: EnvoyBoo
   const dir = path.join(stateDir, "bench");
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, "envoy-baseline.yaml");
-  await writeFileAtomic(file, `# Derived by envoywasm bench from ${bootstrap.display}: no Wasm filter, other ports.\n${new Document(data).toString({ lineWidth: 0 })}`);
+  await writeFileAtomic(
+    file,
+    `# Derived by envoywasm bench from ${bootstrap.display}: no Wasm filter, other ports.\n${new Document(data).toString({ lineWidth: 0 })}`,
+  );
   const envoy = await locateEnvoy({ cwd }).catch(() => {
     throw new UserError("bench needs an Envoy on this machine for its baseline (an Envoy without the filter)", { hint: "`envoywasm envoy install`" });
   });
   const service = new ProcessService(
-    { name: "baseline", file: envoy.path, args: ["-c", file, "--log-level", "warning", "--base-id", String(baseIdFor(root) + 1), "--concurrency", "1"], cwd: root, env: {}, ports: [] },
+    {
+      name: "baseline",
+      file: envoy.path,
+      args: ["-c", file, "--log-level", "warning", "--base-id", String(baseIdFor(root) + 1), "--concurrency", "1"],
+      cwd: root,
+      env: {},
+      ports: [],
+    },
     () => {},
   );
   await service.start();

@@ -27,7 +27,11 @@ export async function pruneModules(paths: Pick<ProjectPaths, "modules">, keep: R
 }
 
 /** Writes the derived bootstrap and each filter's ECDS file (renamed into place, as Envoy's watch wants). */
-export async function writeDerived(paths: Pick<ProjectPaths, "run">, derived: { text: string; resources: readonly Pick<EcdsResource, "file" | "dir" | "text">[] }, forContainer: boolean): Promise<void> {
+export async function writeDerived(
+  paths: Pick<ProjectPaths, "run">,
+  derived: { text: string; resources: readonly Pick<EcdsResource, "file" | "dir" | "text">[] },
+  forContainer: boolean,
+): Promise<void> {
   await mkdir(paths.run, { recursive: true });
   const bootstrapFile = path.join(paths.run, "envoy.yaml");
   await writeFileAtomic(bootstrapFile, derived.text);

@@ -10,20 +10,32 @@ import type { BackendTarget } from "../project/backend.js";
  */
 export async function checkPorts(bootstrap: EnvoyBootstrap, backend: BackendTarget | undefined, allowAny: boolean): Promise<void> {
   const wanted = boundPorts(bootstrap).map((p) => ({ ...p, hint: `change the port in ${p.where}` }));
-  if (backend !== undefined) wanted.push({ what: `backend (cluster ${backend.cluster})`, address: "127.0.0.1", port: backend.port, where: bootstrap.display, hint: `change the cluster's port in ${bootstrap.display}` });
+  if (backend !== undefined)
+    wanted.push({
+      what: `backend (cluster ${backend.cluster})`,
+      address: "127.0.0.1",
+      port: backend.port,
+      where: bootstrap.display,
+      hint: `change the cluster's port in ${bootstrap.display}`,
+    });
   const seen = new Map<number, string>();
   for (const p of wanted) {
     const other = seen.get(p.port);
-    if (other !== undefined) throw new UserError(`port ${p.port} is used twice in ${bootstrap.display}: by ${other} and by ${p.what}`, { hint: "give each its own port" });
+    if (other !== undefined)
+      throw new UserError(`port ${p.port} is used twice in ${bootstrap.display}: by ${other} and by ${p.what}`, { hint: "give each its own port" });
     seen.set(p.port, p.what);
     if (!allowAny && !isLoopback(p.address)) {
-      throw new UserError(`${p.where}: ${p.what} binds ${p.address}:${p.port}, which other machines can reach${p.what === "admin" ? " (the admin interface can shut Envoy down and dumps its config)" : ""}`, {
-        hint: "bind 127.0.0.1 in envoy.yaml, or run `envoywasm up --expose` to run it as written",
-      });
+      throw new UserError(
+        `${p.where}: ${p.what} binds ${p.address}:${p.port}, which other machines can reach${p.what === "admin" ? " (the admin interface can shut Envoy down and dumps its config)" : ""}`,
+        {
+          hint: "bind 127.0.0.1 in envoy.yaml, or run `envoywasm up --expose` to run it as written",
+        },
+      );
     }
     if (await portInUse(p.port, isAnyAddress(p.address) ? "0.0.0.0" : "127.0.0.1")) {
       const holder = findPortHolder(p.port);
-      const who = holder === undefined ? "another process" : `pid ${holder.pid} (${holder.command.length > 80 ? `${holder.command.slice(0, 79)}…` : holder.command})`;
+      const who =
+        holder === undefined ? "another process" : `pid ${holder.pid} (${holder.command.length > 80 ? `${holder.command.slice(0, 79)}…` : holder.command})`;
       throw new UserError(`port ${p.port} (${p.what}, ${p.where}) is already in use by ${who}`, { hint: `stop that process, or ${p.hint}` });
     }
   }

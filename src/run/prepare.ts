@@ -246,4 +246,3 @@ async function prepare(project: Project, paths: ProjectPaths, runId: string, opt
   for (const w of tries.warnings) options.onWarning?.(w);
   return { project, paths, plan, build: built, envoyLabel, tryLines: tries.requests.map(curlLine) };
 }
-

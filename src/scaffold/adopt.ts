@@ -62,9 +62,12 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   if (stat === undefined || !stat.isDirectory()) throw new UsageError(`--from ${options.from}: no such folder`);
   const rust = !existsSync(path.join(source, "go.mod")) && existsSync(path.join(source, "Cargo.toml"));
   if (!rust && !existsSync(path.join(source, "go.mod"))) {
-    throw new UserError(`${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`, {
-      hint: "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml",
-    });
+    throw new UserError(
+      `${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`,
+      {
+        hint: "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml",
+      },
+    );
   }
   const dir = path.resolve(options.cwd, options.dir ?? ".");
   if (dir === source || dir.startsWith(source + path.sep)) {
@@ -138,7 +141,13 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     listenerPort = Number(values.listenerPort);
   }
 
-  const rendered = await render({ template: "headers", toolchain, values: { ...values, pluginConfigBlock: new BlockText("{}") }, pluginDir: PLUGIN_DIR, backendDir: BACKEND_DIR });
+  const rendered = await render({
+    template: "headers",
+    toolchain,
+    values: { ...values, pluginConfigBlock: new BlockText("{}") },
+    pluginDir: PLUGIN_DIR,
+    backendDir: BACKEND_DIR,
+  });
   for (const file of rendered) {
     if (file.path === "envoy.yaml") files.push({ path: "envoy.yaml", contents: envoyYaml === "" ? file.contents : envoyYaml });
     else if (file.path === "envoywasm.yaml") files.push({ path: file.path, contents: projectFile(String(file.contents), hasBackend, backendCluster) });
@@ -156,7 +165,13 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   } else if (gomod !== undefined) {
     changes.push(...(await repairGoMod(pluginDir, source, gomod, toolchain, options.onPhase)));
   } else {
-    changes.push(await fetchCrates(pluginDir, files.some((f) => f.path === `${PLUGIN_DIR}/Cargo.lock`), options.onPhase));
+    changes.push(
+      await fetchCrates(
+        pluginDir,
+        files.some((f) => f.path === `${PLUGIN_DIR}/Cargo.lock`),
+        options.onPhase,
+      ),
+    );
   }
   return { dir, name, toolchain, changes, files: report, listenerPort, hasBackend };
 }
@@ -164,7 +179,10 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
 /** The original's package as cargo reads it, when it is a proxy-wasm plugin. */
 async function cargoPackage(source: string): Promise<{ pkg: CargoPackage; parentWorkspace?: string }> {
   const { meta, pkg } = await cargoMetadata(source);
-  if (pkg === undefined) throw new UserError(`cargo found no package in ${path.join(source, "Cargo.toml")}`, { hint: "--from takes the folder of one plugin's Cargo package, not a virtual workspace" });
+  if (pkg === undefined)
+    throw new UserError(`cargo found no package in ${path.join(source, "Cargo.toml")}`, {
+      hint: "--from takes the folder of one plugin's Cargo package, not a virtual workspace",
+    });
   if (!pkg.dependencies.some((d) => d.name === SDK_MODULES.rust && d.kind === null)) {
     throw new UserError(`${path.join(source, "Cargo.toml")} does not depend on the ${SDK_MODULES.rust} crate: --from takes a proxy-wasm plugin`, {
       hint: "point --from at the folder of a plugin built on the proxy-wasm crate",
@@ -189,7 +207,11 @@ async function fetchCrates(pluginDir: string, hadLock: boolean, onPhase?: (t: st
 }
 
 function nameFor(dir: string): string {
-  return path.basename(dir).toLowerCase().replace(/[_ .]+/g, "-").replace(/^-+|-+$/g, "");
+  return path
+    .basename(dir)
+    .toLowerCase()
+    .replace(/[_ .]+/g, "-")
+    .replace(/^-+|-+$/g, "");
 }
 
 interface GoModJson {
@@ -202,7 +224,9 @@ async function goModJson(dir: string): Promise<GoModJson> {
   const result = await run("go", ["mod", "edit", "-json"], { cwd: dir, timeoutMs: 30_000 });
   if (result.spawnError !== undefined) throw new UserError("the go toolchain was not found on PATH", { hint: "install Go 1.24 or newer (https://go.dev/dl/)" });
   if (result.exitCode !== 0) {
-    throw new UserError(`cannot read ${path.join(dir, "go.mod")}: ${result.stderr.trim().split("\n")[0] ?? ""}`, { hint: "fix the go.mod of the folder to adopt" });
+    throw new UserError(`cannot read ${path.join(dir, "go.mod")}: ${result.stderr.trim().split("\n")[0] ?? ""}`, {
+      hint: "fix the go.mod of the folder to adopt",
+    });
   }
   return JSON.parse(result.stdout) as GoModJson;
 }

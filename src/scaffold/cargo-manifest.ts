@@ -75,9 +75,12 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
   const workspaceReq = (key: string): string => {
     const dep = input.resolved.dependencies.find((d) => (d.rename ?? d.name) === key);
     if (dep === undefined || dep.source === null || !dep.source.startsWith("registry+")) {
-      throw new UserError(`${input.display}: the dependency ${key} comes from the workspace at ${input.parentWorkspace ?? "a parent folder"}, and not as a crates.io version`, {
-        hint: `in the new project's ${input.display}, write where ${key} comes from (a version from crates.io, or a git URL)`,
-      });
+      throw new UserError(
+        `${input.display}: the dependency ${key} comes from the workspace at ${input.parentWorkspace ?? "a parent folder"}, and not as a crates.io version`,
+        {
+          hint: `in the new project's ${input.display}, write where ${key} comes from (a version from crates.io, or a git URL)`,
+        },
+      );
     }
     return dep.req;
   };
@@ -110,17 +113,29 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
     const bare = value.slice(0, value.length - comment.length);
 
     if (section.name === "package") {
-      const inheritedKey = (key.length === 2 && key[1] === "workspace" && bare === "true") || (key.length === 1 && /^\{\s*workspace\s*=\s*true\s*\}$/.test(bare));
+      const inheritedKey =
+        (key.length === 2 && key[1] === "workspace" && bare === "true") || (key.length === 1 && /^\{\s*workspace\s*=\s*true\s*\}$/.test(bare));
       if (key.length === 1 && key[0] === "workspace" && input.parentWorkspace !== undefined) {
         drop.add(i);
         changes.push(`${input.display}: dropped \`workspace = ${bare}\` (it names the parent workspace, which is not copied)`);
       } else if (inheritedKey) {
         const field = key[0]!;
-        const resolved = tomlValue(field === "publish" ? (input.resolved.publish === null ? true : Array.isArray(input.resolved.publish) && input.resolved.publish.length === 0 ? false : input.resolved.publish) : input.resolved[field.replaceAll("-", "_")]);
+        const resolved = tomlValue(
+          field === "publish"
+            ? input.resolved.publish === null
+              ? true
+              : Array.isArray(input.resolved.publish) && input.resolved.publish.length === 0
+                ? false
+                : input.resolved.publish
+            : input.resolved[field.replaceAll("-", "_")],
+        );
         if (resolved === undefined) {
-          throw new UserError(`${input.display}: ${field} comes from the workspace at ${input.parentWorkspace ?? "a parent folder"}, and cargo gave no value for it`, {
-            hint: `write ${field} in the new project's ${input.display}`,
-          });
+          throw new UserError(
+            `${input.display}: ${field} comes from the workspace at ${input.parentWorkspace ?? "a parent folder"}, and cargo gave no value for it`,
+            {
+              hint: `write ${field} in the new project's ${input.display}`,
+            },
+          );
         }
         lines[i] = `${indent}${field} = ${resolved}${comment}`;
         inherited.push(field);
@@ -138,12 +153,16 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
       } else if (key.length === 1 && bare.startsWith("{")) {
         let next = bare;
         if (inlineValue(bare, "workspace") === "true") {
-          next = withoutPair(next, "workspace").replace(/^\{\s*/, `{ version = "${escapeTomlString(workspaceReq(dep))}", `).replace(/,\s*\}$/, " }");
+          next = withoutPair(next, "workspace")
+            .replace(/^\{\s*/, `{ version = "${escapeTomlString(workspaceReq(dep))}", `)
+            .replace(/,\s*\}$/, " }");
           inherited.push(`dependency ${dep}`);
         }
         const p = inlineValue(next, "path");
         if (p !== undefined && isOutside(p) && sdkPath(dep, inlineValue(next, "package"), `path = "${p}"`)) {
-          next = withoutPair(withoutPair(next, "version"), "path").replace(/^\{\s*/, `{ version = "${input.sdkVersion}", `).replace(/,\s*\}$/, " }");
+          next = withoutPair(withoutPair(next, "version"), "path")
+            .replace(/^\{\s*/, `{ version = "${input.sdkVersion}", `)
+            .replace(/,\s*\}$/, " }");
           if (/^\{\s*version\s*=\s*"[^"]*"\s*\}$/.test(next)) next = `"${input.sdkVersion}"`;
           changes.push(`${input.display}: ${dep} = ${bare} is now ${dep} = ${next}, from crates.io (the path points outside the adopted folder)`);
         }
@@ -163,7 +182,9 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
           body.forEach((l, j) => {
             if (/^\s*version\s*=/.test(l)) drop.add(section.start + 1 + j);
           });
-          changes.push(`${input.display}: [${section.name}] takes version = "${input.sdkVersion}" from crates.io instead of path = ${bare} (outside the adopted folder)`);
+          changes.push(
+            `${input.display}: [${section.name}] takes version = "${input.sdkVersion}" from crates.io instead of path = ${bare} (outside the adopted folder)`,
+          );
         }
       }
     }
@@ -174,7 +195,8 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
       hint: "adopt a folder that holds them, or depend on a published version in the original's Cargo.toml",
     });
   }
-  if (inherited.length > 0) changes.push(`${input.display}: ${inherited.join(", ")} came from the workspace at ${input.parentWorkspace}: written in, as cargo read them`);
+  if (inherited.length > 0)
+    changes.push(`${input.display}: ${inherited.join(", ")} came from the workspace at ${input.parentWorkspace}: written in, as cargo read them`);
   let out = lines.filter((_, i) => !drop.has(i)).join("\n");
   if (input.parentWorkspace !== undefined && !sections.some((s) => s.name === "workspace")) {
     out = `${out.replace(/\n*$/, "\n")}\n# Its own workspace: the one it belonged to (${input.parentWorkspace}) is not part of this project.\n[workspace]\n`;

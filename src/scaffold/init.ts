@@ -53,9 +53,12 @@ export async function init(options: InitOptions): Promise<InitResult> {
     const crate = (name: string) => name.replaceAll("-", "_");
     const taken = (await lockedCrates()).find((c) => crate(c) === crate(answers.name));
     if (taken !== undefined) {
-      throw new UsageError(`the project name ${answers.name} is the crate ${taken}'s, which the plugin depends on: a rust plugin's crate takes the project's name, and cargo cannot build two crates of one name side by side`, {
-        hint: `pick another name with --name (e.g. ${answers.name}-plugin)`,
-      });
+      throw new UsageError(
+        `the project name ${answers.name} is the crate ${taken}'s, which the plugin depends on: a rust plugin's crate takes the project's name, and cargo cannot build two crates of one name side by side`,
+        {
+          hint: `pick another name with --name (e.g. ${answers.name}-plugin)`,
+        },
+      );
     }
   }
   const values = templateValues(answers);
@@ -170,8 +173,7 @@ function checkPortClash(given: Partial<Record<keyof Answers, string>>): void {
 
 const validators: Record<keyof Answers, (value: string, soFar: Partial<Record<keyof Answers, string>>) => string | true> = {
   name: (v) => (NAME_PATTERN.test(v) && v.length <= 63 ? true : `must be ${NAME_RULE}, at most 63 characters`),
-  template: (v) =>
-    findTemplate(v) !== undefined ? true : `unknown template; choose one of ${TEMPLATES.map((t) => t.name).join(", ")}`,
+  template: (v) => (findTemplate(v) !== undefined ? true : `unknown template; choose one of ${TEMPLATES.map((t) => t.name).join(", ")}`),
   toolchain: (v) => ((TOOLCHAINS as readonly string[]).includes(v) ? true : `must be one of ${TOOLCHAINS.join(", ")}`),
   listenerPort: validatePort("listenerPort"),
   adminPort: validatePort("adminPort"),

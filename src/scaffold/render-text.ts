@@ -131,7 +131,8 @@ export function escapeRustString(s: string): string {
     else if (ch === "\t") out += "\\t";
     else if (ch === "\r") out += "\\r";
     else if (code < 0x20 || code === 0x7f || code === 0xfeff || (code >= 0x80 && code < 0xa0)) out += `\\u{${code.toString(16)}}`;
-    else if (code >= 0xd800 && code <= 0xdfff) out += "\\u{fffd}"; // a lone surrogate is not valid UTF-8
+    else if (code >= 0xd800 && code <= 0xdfff)
+      out += "\\u{fffd}"; // a lone surrogate is not valid UTF-8
     else out += ch;
   }
   return out;
@@ -153,8 +154,10 @@ export function escapeGoString(s: string): string {
     else if (ch === "\t") out += "\\t";
     else if (ch === "\r") out += "\\r";
     else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else if (code >= 0xd800 && code <= 0xdfff) out += "\\uFFFD"; // a lone surrogate is not valid UTF-8
-    else if (code === 0xfeff) out += "\\uFEFF"; // Go refuses a raw BOM inside a file
+    else if (code >= 0xd800 && code <= 0xdfff)
+      out += "\\uFFFD"; // a lone surrogate is not valid UTF-8
+    else if (code === 0xfeff)
+      out += "\\uFEFF"; // Go refuses a raw BOM inside a file
     else out += ch;
   }
   return out;

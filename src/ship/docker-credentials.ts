@@ -65,10 +65,12 @@ function fromConfigEntry(entry: NonNullable<DockerConfig["auths"]>[string], serv
   if (typeof entry.auth === "string" && entry.auth !== "") {
     const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
-    if (colon < 0) throw new UserError(`the saved login for ${server} in ${dockerConfigFile()} is not user:password`, { hint: `log in again: docker login ${server}` });
+    if (colon < 0)
+      throw new UserError(`the saved login for ${server} in ${dockerConfigFile()} is not user:password`, { hint: `log in again: docker login ${server}` });
     return { serveraddress: server, username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
-  if (typeof entry.username === "string" && typeof entry.password === "string") return { serveraddress: server, username: entry.username, password: entry.password };
+  if (typeof entry.username === "string" && typeof entry.password === "string")
+    return { serveraddress: server, username: entry.username, password: entry.password };
   return undefined;
 }
 
@@ -77,16 +79,22 @@ async function helperGet(name: string, server: string): Promise<RegistryAuth | u
   const program = `docker-credential-${name}`;
   const result = await run(program, ["get"], { input: server, timeoutMs: 60_000 });
   if (result.spawnError !== undefined) {
-    throw new UserError(`Docker's config (${dockerConfigFile()}) names the credential helper ${name}, but ${program} cannot be run (${result.spawnError.code ?? result.spawnError.message})`, {
-      hint: `install ${program} or put it on PATH, or remove credsStore/credHelpers from that file and \`docker login\` again`,
-    });
+    throw new UserError(
+      `Docker's config (${dockerConfigFile()}) names the credential helper ${name}, but ${program} cannot be run (${result.spawnError.code ?? result.spawnError.message})`,
+      {
+        hint: `install ${program} or put it on PATH, or remove credsStore/credHelpers from that file and \`docker login\` again`,
+      },
+    );
   }
   // The helpers say "credentials not found in native keychain" when they have none.
   if (result.exitCode !== 0) {
     if (/not found/i.test(result.stdout + result.stderr)) return undefined;
-    throw new UserError(`${program} get failed for ${server} (exit ${result.exitCode ?? "by a signal"})${result.stderr.trim() === "" ? "" : `: ${result.stderr.trim().split("\n")[0]}`}`, {
-      hint: `check the helper (\`echo ${server} | ${program} get\`), or \`docker login ${server}\` again`,
-    });
+    throw new UserError(
+      `${program} get failed for ${server} (exit ${result.exitCode ?? "by a signal"})${result.stderr.trim() === "" ? "" : `: ${result.stderr.trim().split("\n")[0]}`}`,
+      {
+        hint: `check the helper (\`echo ${server} | ${program} get\`), or \`docker login ${server}\` again`,
+      },
+    );
   }
   let parsed: { Username?: unknown; Secret?: unknown };
   try {
@@ -103,6 +111,9 @@ async function helperGet(name: string, server: string): Promise<RegistryAuth | u
 
 /** Docker's config keys registries with or without a scheme and path ("https://index.docker.io/v1/"). */
 function hostOf(key: string): string {
-  const host = key.replace(/^[a-z]+:\/\//i, "").split("/")[0]!.toLowerCase();
+  const host = key
+    .replace(/^[a-z]+:\/\//i, "")
+    .split("/")[0]!
+    .toLowerCase();
   return host === "docker.io" || host === "registry-1.docker.io" ? "index.docker.io" : host;
 }

@@ -77,7 +77,11 @@ export async function pushImage(
 export function pushError(where: string, ref: ImageRef, message: string, hadCredentials: boolean): UserError {
   const first = message.split("\n")[0]?.trim() ?? "";
   const registry = ref.registry ?? "docker.io";
-  if (/connection refused|no such host|dial tcp|i\/o timeout|timeout|network is unreachable|server gave HTTP response to HTTPS client|certificate|tls/i.test(first)) {
+  if (
+    /connection refused|no such host|dial tcp|i\/o timeout|timeout|network is unreachable|server gave HTTP response to HTTPS client|certificate|tls/i.test(
+      first,
+    )
+  ) {
     return new UserError(`cannot reach the registry ${registry} to push ${where}: ${first}`, {
       hint: /HTTPS client|certificate|tls/i.test(first)
         ? `the registry speaks plain HTTP or has an untrusted certificate: add it to the engine's "insecure-registries" (127.0.0.1 registries need nothing)`

@@ -59,7 +59,9 @@ export function envoyRemoteFilter(input: ManifestInput, bootstrapData: unknown):
       "Where it goes in your Envoy config:",
       "  - the http_filters entry: into your HTTP connection manager's http_filters, before envoy.filters.http.router;",
       "  - the cluster: under static_resources.clusters.",
-      ...(https ? ["The cluster speaks TLS with SNI but does not verify the server: the sha256 pins the module. Add a validation_context to verify it too."] : []),
+      ...(https
+        ? ["The cluster speaks TLS with SNI but does not verify the server: the sha256 pins the module. Add a validation_context to verify it too."]
+        : []),
     ],
     comments: [],
   };

@@ -60,7 +60,11 @@ export async function exportManifest(options: ExportOptions): Promise<ExportResu
   checkFlags(options);
   const project = options.project ?? (await loadProject(options.cwd));
   const bootstrap = await readEnvoyConfig(project);
-  choosePlugin(project.config.plugins.map((dir) => ({ dir })), options.plugin, "export");
+  choosePlugin(
+    project.config.plugins.map((dir) => ({ dir })),
+    options.plugin,
+    "export",
+  );
   const built = await build({ cwd: options.cwd, project, bootstrap, onPhase: options.onPhase });
   const plugin = choosePlugin(built.plugins, options.plugin, "export");
   const layout = resolvePlugins(project, bootstrap).plugins.find((p) => p.dir === plugin.dir)!;
@@ -71,7 +75,8 @@ export async function exportManifest(options: ExportOptions): Promise<ExportResu
       hint: "export works for plugins in an HTTP connection manager's http_filters",
     });
   }
-  if (httpFilters.length > 1) options.onWarning?.(`${bootstrap.display} runs ${plugin.wasmRelative} in ${httpFilters.length} HTTP filters; exporting the first (${filter.where})`);
+  if (httpFilters.length > 1)
+    options.onWarning?.(`${bootstrap.display} runs ${plugin.wasmRelative} in ${httpFilters.length} HTTP filters; exporting the first (${filter.where})`);
 
   const source = await moduleSource(options, project, plugin.dir, plugin.sha256);
   const input: ManifestInput = { projectName: project.config.name, filter, source, moduleSha256: plugin.sha256, wasmRelative: plugin.wasmRelative };
@@ -116,7 +121,8 @@ function checkFlags(options: ExportOptions): void {
     } catch {
       throw new UsageError(`--url ${options.url} is not a URL`);
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`--url ${options.url}: use an http:// or https:// URL (an image goes in --image)`);
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new UsageError(`--url ${options.url}: use an http:// or https:// URL (an image goes in --image)`);
     if (url.hostname === "") throw new UsageError(`--url ${options.url} has no host`);
   }
 }
@@ -124,7 +130,8 @@ function checkFlags(options: ExportOptions): void {
 async function moduleSource(options: ExportOptions, project: Project, pluginDir: string, moduleSha256: string): Promise<ModuleSource> {
   if (options.url !== undefined) {
     const sha256 = options.sha256 === undefined ? moduleSha256 : parseSha256(options.sha256, "--sha256");
-    if (sha256 !== moduleSha256) options.onWarning?.(`--sha256 is not the sha256 of the module built now (${moduleSha256}): the file at --url must be the one it names`);
+    if (sha256 !== moduleSha256)
+      options.onWarning?.(`--sha256 is not the sha256 of the module built now (${moduleSha256}): the file at --url must be the one it names`);
     return { kind: "url", url: options.url, sha256 };
   }
   const given = options.image === undefined ? undefined : canonicalImage(options.image);
@@ -139,7 +146,9 @@ async function moduleSource(options: ExportOptions, project: Project, pluginDir:
     });
   }
   if (pushed !== undefined && pushed.image === image && pushed.moduleSha256 !== moduleSha256 && sha256 === undefined) {
-    options.onWarning?.(`${image} holds the module as it was when pushed (sha256 ${pushed.moduleSha256.slice(0, 12)}), not the one built now (${moduleSha256.slice(0, 12)}): run \`envoywasm package\` and \`envoywasm push\` to ship the current one`);
+    options.onWarning?.(
+      `${image} holds the module as it was when pushed (sha256 ${pushed.moduleSha256.slice(0, 12)}), not the one built now (${moduleSha256.slice(0, 12)}): run \`envoywasm package\` and \`envoywasm push\` to ship the current one`,
+    );
   }
   return { kind: "image", image, digest };
 }

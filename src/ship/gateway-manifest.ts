@@ -32,7 +32,12 @@ export function envoyExtensionPolicy(input: ManifestInput): Manifest {
       metadata: { name: projectName },
       spec: { targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: projectName }], wasm: [wasm] },
     },
-    notes: [...notes, "", "Apply it in the namespace of the route it targets (edit spec.targetRefs first):", `  kubectl apply -n <namespace> -f ${projectName}-envoyextensionpolicy.yaml`],
+    notes: [
+      ...notes,
+      "",
+      "Apply it in the namespace of the route it targets (edit spec.targetRefs first):",
+      `  kubectl apply -n <namespace> -f ${projectName}-envoyextensionpolicy.yaml`,
+    ],
     comments: [{ path: ["spec", "targetRefs"], text: "PLACEHOLDER: the HTTPRoute (or Gateway) whose traffic runs the plugin." }],
   };
 }

@@ -34,7 +34,12 @@ export function istioWasmPlugin(input: ManifestInput, phase: IstioPhase): Manife
       : [`sha256 is the module's own: serve ${input.wasmRelative} at ${source.url} byte for byte.`];
   return {
     body: { apiVersion: "extensions.istio.io/v1alpha1", kind: "WasmPlugin", metadata: { name: projectName }, spec },
-    notes: [...notes, "", "Apply it in the namespace of the workloads that run the plugin (edit spec.selector first):", `  kubectl apply -n <namespace> -f ${projectName}-wasmplugin.yaml`],
+    notes: [
+      ...notes,
+      "",
+      "Apply it in the namespace of the workloads that run the plugin (edit spec.selector first):",
+      `  kubectl apply -n <namespace> -f ${projectName}-wasmplugin.yaml`,
+    ],
     comments: [
       {
         path: ["spec", "selector"],

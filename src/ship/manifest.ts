@@ -36,7 +36,11 @@ export function renderManifest(manifest: Manifest, header: readonly string[]): s
     const parent = doc.getIn(path.slice(0, -1), true);
     if (!isMap(parent)) continue;
     const pair = (parent.items as Pair[]).find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
-    if (pair !== undefined && isScalar(pair.key)) pair.key.commentBefore = text.split("\n").map((l) => ` ${l}`).join("\n");
+    if (pair !== undefined && isScalar(pair.key))
+      pair.key.commentBefore = text
+        .split("\n")
+        .map((l) => ` ${l}`)
+        .join("\n");
   }
   doc.commentBefore = [...header, ...manifest.notes].map((l) => (l === "" ? "" : ` ${l}`)).join("\n");
   return doc.toString({ lineWidth: 0 });

@@ -87,7 +87,9 @@ async function refuseForeignFolder(dir: string): Promise<void> {
     throw new UserError(`--oci-layout ${dir} is not a folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   if (entries.length > 0 && !entries.includes("oci-layout")) {
-    throw new UserError(`--oci-layout ${dir} is a folder with other files in it`, { hint: "name an empty or new folder (or an earlier OCI layout, which is rewritten)" });
+    throw new UserError(`--oci-layout ${dir} is a folder with other files in it`, {
+      hint: "name an empty or new folder (or an earlier OCI layout, which is rewritten)",
+    });
   }
 }
 

@@ -47,9 +47,14 @@ export async function packagePlugin(options: PackageOptions): Promise<PackageRes
   const project = options.project ?? (await loadProject(options.cwd));
   const bootstrap = await readEnvoyConfig(project);
   const tagged = options.tag === undefined ? undefined : parseImageRef(options.tag, "--tag");
-  if (tagged?.digest !== undefined) throw new UsageError(`--tag ${options.tag}: a tag cannot hold a digest (@sha256:…); the engine gives the digest when the image is pushed`);
+  if (tagged?.digest !== undefined)
+    throw new UsageError(`--tag ${options.tag}: a tag cannot hold a digest (@sha256:…); the engine gives the digest when the image is pushed`);
   // Which plugin is known before anything is built.
-  choosePlugin(project.config.plugins.map((dir) => ({ dir })), options.plugin, "package");
+  choosePlugin(
+    project.config.plugins.map((dir) => ({ dir })),
+    options.plugin,
+    "package",
+  );
   const built = await build({
     cwd: options.cwd,
     project,

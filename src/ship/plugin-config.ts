@@ -21,14 +21,20 @@ export function pluginConfigObject(filter: WasmFilterInfo, target: string): Reco
   try {
     parsed = JSON.parse(filter.configuration);
   } catch (error) {
-    throw new UserError(`${filter.where}: the plugin configuration is not JSON (${(error as Error).message}), and ${target} passes it to the plugin as a JSON object`, {
-      hint: "write the configuration in envoy.yaml as a JSON object, or use `envoywasm export envoy`, which keeps it as written",
-    });
+    throw new UserError(
+      `${filter.where}: the plugin configuration is not JSON (${(error as Error).message}), and ${target} passes it to the plugin as a JSON object`,
+      {
+        hint: "write the configuration in envoy.yaml as a JSON object, or use `envoywasm export envoy`, which keeps it as written",
+      },
+    );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new UserError(`${filter.where}: the plugin configuration is JSON ${Array.isArray(parsed) ? "array" : parsed === null ? "null" : typeof parsed}, but ${target} takes a JSON object`, {
-      hint: 'wrap it in an object, e.g. {"value": …}, and read it that way in the plugin; or use `envoywasm export envoy`',
-    });
+    throw new UserError(
+      `${filter.where}: the plugin configuration is JSON ${Array.isArray(parsed) ? "array" : parsed === null ? "null" : typeof parsed}, but ${target} takes a JSON object`,
+      {
+        hint: 'wrap it in an object, e.g. {"value": …}, and read it that way in the plugin; or use `envoywasm export envoy`',
+      },
+    );
   }
   return parsed as Record<string, unknown>;
 }

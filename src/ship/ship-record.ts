@@ -17,7 +17,10 @@ import { badRecord, readRecord } from "../platform/records.js";
 export const ShipRecordSchema = v.object({
   image: v.string(),
   /** sha256:… of the manifest the registry stored (what Istio and Envoy Gateway compare). */
-  digest: v.pipe(v.string(), v.check((d) => SHA256_HEX.test(d.replace(/^sha256:/, "")), "a sha256:… digest")),
+  digest: v.pipe(
+    v.string(),
+    v.check((d) => SHA256_HEX.test(d.replace(/^sha256:/, "")), "a sha256:… digest"),
+  ),
   moduleSha256: v.optional(v.string(), ""),
   pushedAt: v.optional(v.string(), ""),
 });

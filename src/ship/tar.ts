@@ -19,7 +19,10 @@ export async function tarFiles(files: readonly TarFile[]): Promise<Buffer> {
     pack.on("error", reject);
   });
   for (const file of files) {
-    pack.entry({ name: file.name, size: file.data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: "", gname: "", type: "file" }, Buffer.from(file.data));
+    pack.entry(
+      { name: file.name, size: file.data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: "", gname: "", type: "file" },
+      Buffer.from(file.data),
+    );
   }
   pack.finalize();
   return done;

@@ -6,7 +6,6 @@ import { paint, type Style } from "./ansi.js";
  * is unset (https://no-color.org), or when FORCE_COLOR asks for it.
  */
 
-
 export interface UiOptions {
   verbose: boolean;
   json: boolean;

@@ -104,19 +104,14 @@ const NOT_A_PLUGIN: Record<Toolchain, string> = {
 /** A Go module that starts with this much memory per VM is worth a word (16 MiB). */
 const LARGE_INITIAL_PAGES = 256;
 
-export function checkModule(
-  facts: ModuleFacts,
-  options: { toolchain: Toolchain; envoyVersion?: string },
-): CheckResult {
+export function checkModule(facts: ModuleFacts, options: { toolchain: Toolchain; envoyVersion?: string }): CheckResult {
   const errors: string[] = [];
   const warnings: string[] = [];
   const has = new Set(facts.exports);
 
   const abi = facts.abiVersion !== undefined && facts.abiVersion in ENV_ABI_SPECIFIC ? (facts.abiVersion as ProxyWasmAbiVersion) : undefined;
   if (facts.abiVersion !== undefined && abi === undefined) {
-    errors.push(
-      `it exports proxy_abi_version_${facts.abiVersion}, an ABI version Envoy does not know (it knows ${Object.keys(ENV_ABI_SPECIFIC).join(", ")})`,
-    );
+    errors.push(`it exports proxy_abi_version_${facts.abiVersion}, an ABI version Envoy does not know (it knows ${Object.keys(ENV_ABI_SPECIFIC).join(", ")})`);
   }
   if (facts.abiVersion === undefined) {
     errors.push(`it is not a proxy-wasm plugin: no proxy_abi_version_* export. ${NOT_A_PLUGIN[options.toolchain]}`);
@@ -137,7 +132,7 @@ export function checkModule(
     errors.push("it exports neither _initialize nor _start, so no root context is registered: register it in proxy_wasm::main! { … }");
   }
   if (!has.has("malloc") && !has.has("proxy_on_memory_allocate")) {
-    errors.push("it exports neither proxy_on_memory_allocate nor malloc; Envoy cannot pass data to it (\"Wasm module is missing malloc function\")");
+    errors.push('it exports neither proxy_on_memory_allocate nor malloc; Envoy cannot pass data to it ("Wasm module is missing malloc function")');
   }
   if (facts.abiVersion !== undefined) {
     for (const name of REQUIRED_EXPORTS) {

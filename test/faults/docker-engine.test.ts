@@ -27,7 +27,9 @@ describe.skipIf(unavailable !== undefined)(`the Docker engine stopping mid-run${
     const p = await newProject("headers", "engine");
     const before = userFiles(p.dir);
     const containers = async () =>
-      (await execa("docker", ["ps", "-a", "--filter", `label=envoywasm.project=${p.dir}`, "--format", "{{.Names}} {{.State}}"], { env })).stdout.split("\n").filter(Boolean);
+      (await execa("docker", ["ps", "-a", "--filter", `label=envoywasm.project=${p.dir}`, "--format", "{{.Names}} {{.State}}"], { env })).stdout
+        .split("\n")
+        .filter(Boolean);
 
     const { up, out } = await foreground(p, ["--docker", "--envoy-image", image, "--pull", "never"], env);
     expect((await request(p.ports.listener)).status).toBe(200);
@@ -41,7 +43,9 @@ describe.skipIf(unavailable !== undefined)(`the Docker engine stopping mid-run${
     // While the engine is away, status says how the run ended and that its containers wait for the engine.
     const status = await runCli(["status"], { cwd: p.dir, env });
     expect(status.exitCode).toBe(0);
-    expect(status.stdout).toMatch(new RegExp(`last run \\(foreground, .*\\) ended because the Docker engine \\(${engine.host.replace(/[./]/g, "\\$&")}\\) stopped`));
+    expect(status.stdout).toMatch(
+      new RegExp(`last run \\(foreground, .*\\) ended because the Docker engine \\(${engine.host.replace(/[./]/g, "\\$&")}\\) stopped`),
+    );
     expect(status.stderr).toContain("the last run's containers are removed once it answers");
 
     // The engine back: its stopped containers are still there, until the next command removes them.

@@ -35,7 +35,10 @@ describe("nothing foreign is ever signalled", () => {
         envoy: { version: "1.40.0" },
         admin: p.ports.admin,
         listeners: [],
-        services: [{ name: "backend", ports: [p.ports.backend], process: { pid: 999_999, startTime: "1", command: "backend" } }, { name: "envoy", ports: [], process: { ...id, startTime: "7" } }],
+        services: [
+          { name: "backend", ports: [p.ports.backend], process: { pid: 999_999, startTime: "1", command: "backend" } },
+          { name: "envoy", ports: [], process: { ...id, startTime: "7" } },
+        ],
         modules: [],
         watch: false,
         controlSocket: path.join(p.dir, "nothing.sock"),
@@ -69,7 +72,9 @@ describe("nothing foreign is ever signalled", () => {
     writeFileSync(path.join(process.env.ENVOYWASM_HOME!, "envoy-binaries.json"), "null");
     const status = await runCli(["status"], { cwd: p.dir });
     expect(status.exitCode).toBe(0);
-    expect(status.stderr).toMatch(/warning: ignored .*state\.json is not a file this version of envoywasm wrote: it must be an object \(got null\) \(treated as absent, and removed\)/);
+    expect(status.stderr).toMatch(
+      /warning: ignored .*state\.json is not a file this version of envoywasm wrote: it must be an object \(got null\) \(treated as absent, and removed\)/,
+    );
     expect(status.stderr).not.toContain("internal error");
     const build = await runCli(["build"], { cwd: p.dir });
     expect(build.exitCode, build.stderr).toBe(0);
@@ -136,7 +141,13 @@ function childrenOf(pid: number): string[] {
 describe("every failure is clear, documented in its exit code, and changes none of the user's files", () => {
   it("wrong command lines exit 2, whatever the flag", async () => {
     const p = await newProject("headers", "usage");
-    for (const args of [["up", "--concurrency", "many"], ["up", "--ready-timeout", "0"], ["logs", "--since", "yesterday"], ["logs", "--tail", "-3"], ["init", "x", "--listener-port", "99999"]]) {
+    for (const args of [
+      ["up", "--concurrency", "many"],
+      ["up", "--ready-timeout", "0"],
+      ["logs", "--since", "yesterday"],
+      ["logs", "--tail", "-3"],
+      ["init", "x", "--listener-port", "99999"],
+    ]) {
       const r = await runCli(args, { cwd: p.dir });
       expect(r.exitCode, args.join(" ")).toBe(2);
       expect(r.stderr, args.join(" ")).not.toMatch(/^\s+at /m);
@@ -209,7 +220,11 @@ describe("every failure is clear, documented in its exit code, and changes none 
 describe("every byte of output arrives, through real pipes", () => {
   it("200,000 backend lines: `logs backend | wc -l` counts them all, `| head -1` ends quietly", async () => {
     const p: Project = await newProject("headers", "chatty");
-    edit(path.join(p.dir, "backend/main.go"), "\tlog.SetOutput(os.Stdout)\n", '\tlog.SetOutput(os.Stdout)\n\tfor i := 0; i < 200000; i++ {\n\t\tfmt.Printf("line %d of a chatty backend\\n", i)\n\t}\n');
+    edit(
+      path.join(p.dir, "backend/main.go"),
+      "\tlog.SetOutput(os.Stdout)\n",
+      '\tlog.SetOutput(os.Stdout)\n\tfor i := 0; i < 200000; i++ {\n\t\tfmt.Printf("line %d of a chatty backend\\n", i)\n\t}\n',
+    );
     expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
     const file = path.join(p.dir, ".envoywasm/logs/backend.log");
     await waitFor(() => readFileSync(file, "utf8").includes("line 199999 "), 60_000, "all lines in the log file");

@@ -26,7 +26,10 @@ export interface Engine {
 /** A system program, on PATH or in the sbin folders root's tools live in (a PATH without them is common). */
 function systemProgram(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
-  return dirs.filter((d) => d !== "").map((d) => path.join(d, name)).find((f) => existsSync(f));
+  return dirs
+    .filter((d) => d !== "")
+    .map((d) => path.join(d, name))
+    .find((f) => existsSync(f));
 }
 
 const DOCKERD = systemProgram("dockerd");
@@ -68,11 +71,16 @@ export async function privateEngine(): Promise<Engine> {
       daemon = spawn(
         DOCKERD!,
         [
-          "--data-root", path.join(dir, "data"),
-          "--exec-root", path.join(dir, "exec"),
-          "--pidfile", path.join(dir, "dockerd.pid"),
-          "--host", host,
-          "--bridge", bridge,
+          "--data-root",
+          path.join(dir, "data"),
+          "--exec-root",
+          path.join(dir, "exec"),
+          "--pidfile",
+          path.join(dir, "dockerd.pid"),
+          "--host",
+          host,
+          "--bridge",
+          bridge,
           "--iptables=false",
           "--ip-masq=false",
         ],
@@ -89,10 +97,14 @@ export async function privateEngine(): Promise<Engine> {
       );
       daemon.stdout!.on("data", (c: Buffer) => (output += c.toString()));
       daemon.stderr!.on("data", (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-      await waitFor(() => {
-        if (daemon!.exitCode !== null) throw new Error(`dockerd exited with ${daemon!.exitCode}:\n${output.slice(-2000)}`);
-        return answers();
-      }, 60_000, "the private Docker engine");
+      await waitFor(
+        () => {
+          if (daemon!.exitCode !== null) throw new Error(`dockerd exited with ${daemon!.exitCode}:\n${output.slice(-2000)}`);
+          return answers();
+        },
+        60_000,
+        "the private Docker engine",
+      );
     },
     async stop() {
       const d = daemon;

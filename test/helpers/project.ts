@@ -43,7 +43,12 @@ export function edit(file: string, from: string | RegExp, to: string): void {
   writeFileSync(file, next);
 }
 
-export async function statusOf(p: Project): Promise<{ running: boolean; services: { name: string; pid: number; running: boolean; health: string }[]; listeners: { name: string; port: number }[]; modules: { plugin: string; wasm: string; sha256: string }[] }> {
+export async function statusOf(p: Project): Promise<{
+  running: boolean;
+  services: { name: string; pid: number; running: boolean; health: string }[];
+  listeners: { name: string; port: number }[];
+  modules: { plugin: string; wasm: string; sha256: string }[];
+}> {
   const r = await runCli(["status", "--json"], { cwd: p.dir });
   expect(r.exitCode, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
@@ -61,7 +66,10 @@ export function panicOnHeader(p: Project): void {
   const main = path.join(p.dir, "plugin/main.go");
   const code = readFileSync(main, "utf8");
   const at = code.indexOf("{", code.indexOf("OnHttpRequestHeaders(")) + 1;
-  writeFileSync(main, `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`);
+  writeFileSync(
+    main,
+    `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`,
+  );
 }
 
 /** Starts a foreground `up` and waits until it has told it is ready (its last ready line); returns it with its output so far. */

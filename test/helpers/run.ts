@@ -18,12 +18,15 @@ export interface HttpAnswer {
 /** One HTTP request to 127.0.0.1 (no keep-alive). */
 export function request(port: number, options: { path?: string; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: options.path ?? "/hello", method: options.method ?? "GET", headers: options.headers ?? {}, agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port, path: options.path ?? "/hello", method: options.method ?? "GET", headers: options.headers ?? {}, agent: false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on("error", reject);
     req.end(options.body);
   });

@@ -36,7 +36,9 @@ async function userFolder(example: string, ports: Record<number, number>): Promi
 
 async function treeHash(dir: string): Promise<string> {
   const hash = createHash("sha256");
-  for (const entry of (await readdir(dir, { recursive: true, withFileTypes: true })).sort((a, b) => path.join(a.parentPath, a.name).localeCompare(path.join(b.parentPath, b.name)))) {
+  for (const entry of (await readdir(dir, { recursive: true, withFileTypes: true })).sort((a, b) =>
+    path.join(a.parentPath, a.name).localeCompare(path.join(b.parentPath, b.name)),
+  )) {
     if (!entry.isFile()) continue;
     const file = path.join(entry.parentPath, entry.name);
     hash.update(path.relative(dir, file)).update(await readFile(file));
@@ -59,7 +61,9 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(init.stdout).toContain(`~ envoy.yaml: listener main now binds 127.0.0.1:${listener} instead of 0.0.0.0 (loopback only)`);
     expect(init.stdout).toContain(`~ envoy.yaml: the admin interface now binds 127.0.0.1:${admin} instead of 0.0.0.0`);
     expect(init.stdout).toContain("~ plugin/go.mod: dropped `replace github.com/proxy-wasm/proxy-wasm-go-sdk => ../..` (it points outside the adopted folder)");
-    expect(init.stdout).toMatch(/~ plugin\/go\.mod: requires github\.com\/proxy-wasm\/proxy-wasm-go-sdk@v0\.0\.0-\d{14}-[0-9a-f]{12}, the version envoywasm's templates pin/);
+    expect(init.stdout).toMatch(
+      /~ plugin\/go\.mod: requires github\.com\/proxy-wasm\/proxy-wasm-go-sdk@v0\.0\.0-\d{14}-[0-9a-f]{12}, the version envoywasm's templates pin/,
+    );
     // Copied, never edited.
     expect(await treeHash(source)).toBe(before);
     const gomod = await readFile(path.join(dir, "plugin/go.mod"), "utf8");
@@ -82,7 +86,11 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(res.status).toBe(200);
     expect(res.body).toBe("example body\n");
     expect(res.headers["x-wasm-header"]).toBe("demo-wasm");
-    await waitFor(async () => (await runCli(["logs", "--wasm"], { cwd: dir })).stdout.includes("request header --> this-is-key: this-is-value"), 10_000, "the plugin's line");
+    await waitFor(
+      async () => (await runCli(["logs", "--wasm"], { cwd: dir })).stdout.includes("request header --> this-is-key: this-is-value"),
+      10_000,
+      "the plugin's line",
+    );
     const status = JSON.parse((await runCli(["status", "--json"], { cwd: dir })).stdout) as { listeners: { name: string; port: number }[] };
     expect(status.listeners).toEqual([
       { name: "main", port: listener },
@@ -97,7 +105,9 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const dir = path.join(root, "auth-random");
     const init = await runCli(["init", "--from", source, dir, "--backend-port", String(backend)], { cwd: root });
     expect(init.exitCode, init.stderr).toBe(0);
-    expect(init.stdout).toContain(`~ envoy.yaml: cluster httpbin went to httpbin.org:80; it now goes to the project's backend on 127.0.0.1:${backend} (httpbin-style endpoints)`);
+    expect(init.stdout).toContain(
+      `~ envoy.yaml: cluster httpbin went to httpbin.org:80; it now goes to the project's backend on 127.0.0.1:${backend} (httpbin-style endpoints)`,
+    );
     expect(parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"))).toMatchObject({ backend: { dir: "backend", cluster: "httpbin" } });
 
     running.push({ dir, ports: [listener!, admin!, backend!] });
@@ -108,7 +118,9 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const json = JSON.parse(echo.body) as { method: string; path: string; query: Record<string, string[]>; headers: Record<string, string>; body: string };
     expect(json).toMatchObject({ method: "PUT", path: "/anything/x", query: { y: ["1"] }, body: "[original body]" });
     expect(json.headers["x-tagged-by"]).toBe("httpbin-example");
-    expect(JSON.parse((await request(listener!, { path: "/uuid" })).body).uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(JSON.parse((await request(listener!, { path: "/uuid" })).body).uuid).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     expect((await request(listener!, { path: "/status/418" })).status).toBe(418);
     expect(JSON.parse((await request(listener!, { path: "/headers", headers: { "x-mine": "1" } })).body).headers["x-mine"]).toBe("1");
     expect(JSON.parse((await request(listener!, { path: "/delay/50" })).body)).toEqual({ delayed_ms: 50 });

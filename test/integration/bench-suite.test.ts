@@ -63,8 +63,14 @@ describe("bench/run.mjs --smoke", () => {
     }
     for (const id of ["9a"]) {
       const f = results.figures.find((x) => x.id === id)!;
-      expect(f.withFilter!.requests.every((n) => n > 0), id).toBe(true);
-      expect(f.withoutFilter!.requests.every((n) => n > 0), id).toBe(true);
+      expect(
+        f.withFilter!.requests.every((n) => n > 0),
+        id,
+      ).toBe(true);
+      expect(
+        f.withoutFilter!.requests.every((n) => n > 0),
+        id,
+      ).toBe(true);
     }
 
     // The table: on stdout and in results.md, a row per figure.

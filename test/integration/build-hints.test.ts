@@ -21,7 +21,10 @@ describe("a failed build's hint names its cause", () => {
     writeFileSync(goMod, `${before}\nrequire example.com/not-cached/anywhere v1.2.3\n`);
     try {
       const cache = await tempDir("envoywasm-modcache-");
-      const r = await runCli(["build"], { cwd: dir, env: { GOPROXY: "http://127.0.0.1:9", GOMODCACHE: cache, GOFLAGS: "-modcacherw", GONOSUMDB: "*", GONOSUMCHECK: "1", GOSUMDB: "off" } });
+      const r = await runCli(["build"], {
+        cwd: dir,
+        env: { GOPROXY: "http://127.0.0.1:9", GOMODCACHE: cache, GOFLAGS: "-modcacherw", GONOSUMDB: "*", GONOSUMCHECK: "1", GOSUMDB: "off" },
+      });
       expect(r.exitCode, r.stderr).toBe(1);
       expect(r.stderr).toContain("127.0.0.1:9");
       expect(r.stderr).toContain("hint: a Go module could not be downloaded: check the network and the module proxy");

@@ -39,7 +39,16 @@ describe("envoywasm build (go toolchain, real Go)", () => {
       expect(bytes.length).toBe(out.bytes);
       expect(createHash("sha256").update(bytes).digest("hex")).toBe(out.sha256);
       const facts = await inspectModule(bytes);
-      expect(facts.exports).toEqual(expect.arrayContaining(["_initialize", "memory", "proxy_on_context_create", "proxy_on_vm_start", "proxy_on_request_headers", "proxy_on_memory_allocate"]));
+      expect(facts.exports).toEqual(
+        expect.arrayContaining([
+          "_initialize",
+          "memory",
+          "proxy_on_context_create",
+          "proxy_on_vm_start",
+          "proxy_on_request_headers",
+          "proxy_on_memory_allocate",
+        ]),
+      );
       expect(facts.exports).not.toContain("_start");
       expect(facts.abiVersion).toMatch(/^0_2_\d$/);
       expect(checkModule(facts, { toolchain: "go", envoyVersion: "1.40.0" }).errors).toEqual([]);
@@ -89,7 +98,15 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     expect(fast.stderr).toMatch(/✔ build\/b-auth\.wasm \(\d\.\d MiB, sha256 [0-9a-f]{12}\) is up to date \(\d+ ms\); --force rebuilds/);
     expect(fast.stdout.trim()).toBe(wasm);
     const json = JSON.parse((await runCli(["build", "--json"], { cwd: dir })).stdout) as { plugins: { wasm: string; sha256: string; upToDate: boolean }[] };
-    expect(json.plugins).toEqual([expect.objectContaining({ wasm, upToDate: true, sha256: createHash("sha256").update(await readFile(wasm)).digest("hex") })]);
+    expect(json.plugins).toEqual([
+      expect.objectContaining({
+        wasm,
+        upToDate: true,
+        sha256: createHash("sha256")
+          .update(await readFile(wasm))
+          .digest("hex"),
+      }),
+    ]);
 
     const fullBuild = async (env: Record<string, string> = {}) => {
       const r = await runCli(["build"], { cwd: dir, env });
@@ -143,7 +160,6 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     expect(r.stderr).toContain("it is not a proxy-wasm plugin: no proxy_abi_version_* export");
     expect(r.stderr).toContain("nothing was written to build/notplugin.wasm");
   });
-
 });
 
 describe("a plugin's compile", () => {
@@ -165,7 +181,12 @@ describe("a plugin's compile", () => {
     return {
       dir,
       env: { PATH: `${bin}:${process.env.PATH}` },
-      calls: async () => (await readFile(log, "utf8").catch(() => "")).trim().split("\n").filter(Boolean).map((l) => l.split(" ")),
+      calls: async () =>
+        (await readFile(log, "utf8").catch(() => ""))
+          .trim()
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => l.split(" ")),
       setValue: async (v) => writeFile(main, (await readFile(main, "utf8")).replace(/defaultValue(\s*)= "[^"]*"/, `defaultValue$1= "${v}"`)),
     };
   }
@@ -190,7 +211,8 @@ describe("a plugin's compile", () => {
     expect(await temps(p.dir)).toEqual([]);
     // Nothing changed since: decided from the build's records alone (read-only).
     const state = path.join(p.dir, ".envoywasm");
-    const listing = async () => Promise.all((await readdir(state, { recursive: true })).sort().map(async (f) => `${f} ${(await stat(path.join(state, f))).mtimeMs}`));
+    const listing = async () =>
+      Promise.all((await readdir(state, { recursive: true })).sort().map(async (f) => `${f} ${(await stat(path.join(state, f))).mtimeMs}`));
     const was = await listing();
     const calls = (await p.calls()).length;
     expect((await runCli(["build"], { cwd: p.dir, env: p.env })).stderr).toContain("is up to date");
@@ -269,6 +291,5 @@ describe("toolchain checks", () => {
       expect(r.all).toMatch(/^ok\s/m);
       expect(r.exitCode).toBe(0);
     });
-
   }
 });

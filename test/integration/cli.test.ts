@@ -13,7 +13,24 @@ describe("the command line", () => {
   });
 
   it("every command's --help has an example", async () => {
-    for (const command of [["init"], ["build"], ["test"], ["up"], ["reload"], ["down"], ["status"], ["logs"], ["bench"], ["doctor"], ["package"], ["push"], ["export"], ["envoy", "install"], ["envoy", "list"], ["envoy", "which"]]) {
+    for (const command of [
+      ["init"],
+      ["build"],
+      ["test"],
+      ["up"],
+      ["reload"],
+      ["down"],
+      ["status"],
+      ["logs"],
+      ["bench"],
+      ["doctor"],
+      ["package"],
+      ["push"],
+      ["export"],
+      ["envoy", "install"],
+      ["envoy", "list"],
+      ["envoy", "which"],
+    ]) {
       const r = await runCli([...command, "--help"]);
       expect(r.exitCode, command.join(" ")).toBe(0);
       expect(r.stdout, command.join(" ")).toMatch(/Examples:\n {2}envoywasm /);
@@ -47,14 +64,20 @@ describe("the command line", () => {
     const built = await runCli(["-C", path.join(dir, "cwdproj"), "--verbose", "build", "--force"]);
     expect(built.exitCode, built.stderr).toBe(0);
     // --verbose shows the exact commands, ready to paste.
-    expect(built.stderr).toMatch(/\$ \(cd \S+\/cwdproj\/plugin && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o \.\.\/build\/\.cwdproj\.wasm\.[0-9a-f]+\.tmp \.\)/);
+    expect(built.stderr).toMatch(
+      /\$ \(cd \S+\/cwdproj\/plugin && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o \.\.\/build\/\.cwdproj\.wasm\.[0-9a-f]+\.tmp \.\)/,
+    );
   });
 
   it("--json errors are JSON on stdout, with the hint", async () => {
     const dir = await tempDir();
     const r = await runCli(["build", "--json"], { cwd: dir });
     expect(r.exitCode).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ error: expect.stringContaining("no envoywasm.yaml found"), hint: expect.stringContaining("envoywasm init"), exitCode: 1 });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      error: expect.stringContaining("no envoywasm.yaml found"),
+      hint: expect.stringContaining("envoywasm init"),
+      exitCode: 1,
+    });
   });
 
   it("colour only when asked: none without a terminal", async () => {

@@ -43,7 +43,9 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     const up = await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir });
     expect(up.exitCode, up.stderr).toBe(0);
     expect(up.stderr).toContain(`Envoy 1.40.0 (image ${IMAGE})`);
-    expect(await containersOf(p.dir)).toEqual(expect.arrayContaining([expect.stringMatching(/-net running$/), expect.stringMatching(/-backend running$/), expect.stringMatching(/-envoy running$/)]));
+    expect(await containersOf(p.dir)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/-net running$/), expect.stringMatching(/-backend running$/), expect.stringMatching(/-envoy running$/)]),
+    );
     // Published on the host's loopback only.
     const ports = await execa("docker", ["ps", "--filter", `label=envoywasm.project=${p.dir}`, "--format", "{{.Ports}}"]);
     expect(ports.stdout).toContain(`127.0.0.1:${p.ports.listener}`);
@@ -55,7 +57,10 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     expect(res.body).toBe("hola mundo :)");
     expect(res.headers["x-envoywasm"]).toBe("hello from dk");
     await waitFor(async () => (await runCli(["logs", "--wasm"], { cwd: p.dir })).stdout.includes(probe), 10_000, "the plugin's line");
-    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { runtime: string; services: { name: string; container: string; running: boolean; health: string }[] };
+    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as {
+      runtime: string;
+      services: { name: string; container: string; running: boolean; health: string }[];
+    };
     expect(status.runtime).toBe("docker");
     expect(status.services.map((s) => [s.name, s.running, s.health])).toEqual([
       ["backend", true, "answering"],
@@ -72,7 +77,12 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     const p = await newProject("add-header");
     expect((await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir })).exitCode).toBe(0);
     const main = path.join(p.dir, "plugin/main.go");
-    writeFileSync(main, readFileSync(main, "utf8").replace('defaultValue  = "hello from dk"', 'defaultValue  = "unused"').replace("proxywasm.AddHttpResponseHeader(h.cfg.Header, h.cfg.Value)", 'proxywasm.AddHttpResponseHeader(h.cfg.Header, h.cfg.Value+" v2")'));
+    writeFileSync(
+      main,
+      readFileSync(main, "utf8")
+        .replace('defaultValue  = "hello from dk"', 'defaultValue  = "unused"')
+        .replace("proxywasm.AddHttpResponseHeader(h.cfg.Header, h.cfg.Value)", 'proxywasm.AddHttpResponseHeader(h.cfg.Header, h.cfg.Value+" v2")'),
+    );
     const reload = await runCli(["reload"], { cwd: p.dir });
     expect(reload.exitCode, reload.stderr).toBe(0);
     expect(reload.stderr).toMatch(/loaded plugin\/ in place/);
@@ -84,7 +94,10 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     const main = path.join(p.dir, "plugin/main.go");
     const code = readFileSync(main, "utf8");
     const at = code.indexOf("{", code.indexOf("OnHttpRequestHeaders(")) + 1;
-    writeFileSync(main, `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`);
+    writeFileSync(
+      main,
+      `${code.slice(0, at)}\n\tif v, _ := proxywasm.GetHttpRequestHeader("x-panic"); v != "" {\n\t\tvar m map[string]int\n\t\tm[v] = 1\n\t}\n${code.slice(at)}`,
+    );
     const up = spawnCli(["up", ...DOCKER_ARGS], { cwd: p.dir });
     let err = "";
     up.stderr!.on("data", (c: Buffer) => (err += c.toString()));
@@ -92,7 +105,9 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
       await waitFor(() => err.includes("Ctrl-C stops everything") || up.exitCode !== null, 120_000, "up --docker to be ready");
       expect((await request(p.ports.listener, { headers: { "x-panic": "1" } })).status).toBe(503);
       await waitFor(() => err.includes("its VM is now dead"), 10_000, "the panic report");
-      expect(err).toMatch(/the plugin panicked: assignment to entry in nil map \(in proxy_on_request_headers\)\n\s+at main\.\(\*\w+\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\)/);
+      expect(err).toMatch(
+        /the plugin panicked: assignment to entry in nil map \(in proxy_on_request_headers\)\n\s+at main\.\(\*\w+\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\)/,
+      );
     } finally {
       // Foreground Ctrl-C: the containers go too.
       up.kill("SIGINT");
@@ -122,12 +137,16 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
   it("a container killed from outside (docker kill) under a detached run: the run ends, and status says who stopped it", async () => {
     const p = await newProject("headers", "outside");
     expect((await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir })).exitCode).toBe(0);
-    const envoy = (await execa("docker", ["ps", "-q", "--filter", `label=envoywasm.project=${p.dir}`, "--filter", "label=envoywasm.service=envoy"])).stdout.trim();
+    const envoy = (
+      await execa("docker", ["ps", "-q", "--filter", `label=envoywasm.project=${p.dir}`, "--filter", "label=envoywasm.service=envoy"])
+    ).stdout.trim();
     expect(envoy).not.toBe("");
     await execa("docker", ["kill", envoy]);
     await waitFor(async () => (await containersOf(p.dir)).length === 0, 30_000, "the run to end and remove its containers");
     const status = await runCli(["status"], { cwd: p.dir });
-    expect(status.stdout).toMatch(/last run \(detached, .*\) ended because envoy was killed by SIGKILL: its container was stopped from outside envoywasm \(docker stop, docker kill\)/);
+    expect(status.stdout).toMatch(
+      /last run \(detached, .*\) ended because envoy was killed by SIGKILL: its container was stopped from outside envoywasm \(docker stop, docker kill\)/,
+    );
     expect(processesUnder(p.dir)).toEqual([]);
   });
 
@@ -199,7 +218,10 @@ docker("the project as the container sees it", () => {
     const [listener, admin, backend] = await freePorts(3);
     const asOwnerOnly = (args: string[], cwd: string) =>
       execa("sh", ["-c", 'umask 077 && exec "$0" "$@"', process.execPath, BIN, ...args], { cwd, env: { NO_COLOR: "1" }, reject: false });
-    const init = await asOwnerOnly(["init", "private", "--template", "headers", "--listener-port", String(listener), "--admin-port", String(admin), "--backend-port", String(backend)], root);
+    const init = await asOwnerOnly(
+      ["init", "private", "--template", "headers", "--listener-port", String(listener), "--admin-port", String(admin), "--backend-port", String(backend)],
+      root,
+    );
     expect(init.exitCode, init.stderr).toBe(0);
     const dir = path.join(root, "private");
     made.push(dir);
@@ -212,15 +234,24 @@ docker("the project as the container sees it", () => {
   // Root reads any file natively; its container, with no capabilities, goes by the modes (so the file must belong to someone else).
   it.skipIf(process.getuid?.() !== 0)("a file envoy.yaml names that the container cannot read: which file, which line, why, and a fix that works", async () => {
     const p = await newProject("headers", "unread");
-    edit(path.join(p.dir, "envoy.yaml"), "routes:\n", 'routes:\n                        - match: { prefix: "/motd" }\n                          direct_response: { status: 200, body: { filename: "motd.txt" } }\n');
-    const line = readFileSync(path.join(p.dir, "envoy.yaml"), "utf8").split("\n").findIndex((l) => l.includes("motd.txt")) + 1;
+    edit(
+      path.join(p.dir, "envoy.yaml"),
+      "routes:\n",
+      'routes:\n                        - match: { prefix: "/motd" }\n                          direct_response: { status: 200, body: { filename: "motd.txt" } }\n',
+    );
+    const line =
+      readFileSync(path.join(p.dir, "envoy.yaml"), "utf8")
+        .split("\n")
+        .findIndex((l) => l.includes("motd.txt")) + 1;
     const motd = path.join(p.dir, "motd.txt");
     writeFileSync(motd, "message of the day\n", { mode: 0o600 });
     chownSync(motd, 4242, 4242);
     const before = userFiles(p.dir);
     const up = await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir });
     expect(up.exitCode).toBe(1);
-    expect(up.stderr).toContain(`Envoy in its container (user 0:0, no capabilities) cannot read motd.txt (envoy.yaml:${line}): it is mode 0600 and belongs to uid 4242`);
+    expect(up.stderr).toContain(
+      `Envoy in its container (user 0:0, no capabilities) cannot read motd.txt (envoy.yaml:${line}): it is mode 0600 and belongs to uid 4242`,
+    );
     expect(up.stderr).toContain("hint: make it readable: `chmod a+r motd.txt`");
     expect(up.stderr).not.toContain("    at ");
     expect(userFiles(p.dir)).toBe(before);

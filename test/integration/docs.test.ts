@@ -128,12 +128,17 @@ describe("the shell examples of the README and docs/ run as written", () => {
 
   it("a page's script stops at its first failing command, and says in which block", async () => {
     const page = "a page\n\n```sh test\necho one\n```\n\n```sh test\necho two | grep -q three | cat\necho never\n```\n";
-    const r = await runScript(pageScript("page.md", fencedBlocks(page).filter((b) => b.info === "sh test")));
+    const r = await runScript(
+      pageScript(
+        "page.md",
+        fencedBlocks(page).filter((b) => b.info === "sh test"),
+      ),
+    );
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toContain("one");
     expect(r.output).toContain("doc test: failed in page.md:7");
     expect(r.output).not.toContain("never");
-    const unset = await runScript(pageScript("page.md", [{ info: "sh test", code: "echo \"$NOT_SET_ANYWHERE\"", line: 1, end: 3 }]));
+    const unset = await runScript(pageScript("page.md", [{ info: "sh test", code: 'echo "$NOT_SET_ANYWHERE"', line: 1, end: 3 }]));
     expect(unset.exitCode).not.toBe(0);
   });
 
@@ -172,7 +177,11 @@ describe("the README and docs/ hold together", () => {
   it("CI runs exactly the README's test command", () => {
     const command = "npm ci && npm test";
     expect(fencedBlocks(readPage("README.md")).some((b) => b.code.trim() === command)).toBe(true);
-    expect(readPage(".ci/run").split("\n").map((l) => l.trim())).toContain(command);
+    expect(
+      readPage(".ci/run")
+        .split("\n")
+        .map((l) => l.trim()),
+    ).toContain(command);
   });
 
   it("every relative link points to a file of the checkout, and every #anchor to a heading", () => {

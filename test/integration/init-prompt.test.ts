@@ -12,12 +12,7 @@ afterAll(removeTempDirs);
  * Runs the CLI on a real pseudo-terminal (util-linux `script`), answering
  * each prompt once it appears, the way a person would.
  */
-function atTerminal(
-  args: string,
-  cwd: string,
-  answers: [prompt: string, keys: string][],
-  before = "",
-): Promise<{ code: number | null; screen: string }> {
+function atTerminal(args: string, cwd: string, answers: [prompt: string, keys: string][], before = ""): Promise<{ code: number | null; screen: string }> {
   return new Promise((resolve) => {
     const child = spawn("script", ["-qfec", `${before}${process.execPath} ${BIN} ${args}`, "/dev/null"], {
       cwd,

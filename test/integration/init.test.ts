@@ -20,7 +20,18 @@ describe("envoywasm init", () => {
         expect(r.stderr).toContain(`created demo-plugin (${template} template, ${toolchain} toolchain)`);
         expect(r.exitCode).toBe(0);
         const dir = path.join(root, "demo-plugin");
-        for (const f of ["envoywasm.yaml", "envoy.yaml", ".gitignore", "README.md", "plugin/go.mod", "plugin/go.sum", "plugin/main.go", "plugin/main_test.go", "backend/go.mod", "backend/main.go"]) {
+        for (const f of [
+          "envoywasm.yaml",
+          "envoy.yaml",
+          ".gitignore",
+          "README.md",
+          "plugin/go.mod",
+          "plugin/go.sum",
+          "plugin/main.go",
+          "plugin/main_test.go",
+          "backend/go.mod",
+          "backend/main.go",
+        ]) {
           expect(existsSync(path.join(dir, f)), f).toBe(true);
           expect(r.stdout).toContain(f);
         }
@@ -37,7 +48,10 @@ describe("envoywasm init", () => {
         expect(wasm.vm_config.code.local.filename).toBe("build/demo-plugin.wasm");
         expect(wasm.root_id).toBe("demo-plugin");
         expect(JSON.parse(wasm.configuration.value)).toEqual(template === "headers" ? {} : expect.objectContaining({ header: expect.any(String) }));
-        expect(envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 8080 });
+        expect(envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({
+          address: "127.0.0.1",
+          port_value: 8080,
+        });
         const gomod = await readFile(path.join(dir, "plugin/go.mod"), "utf8");
         expect(gomod).toContain("module example.com/demo-plugin/plugin");
         expect(gomod).toContain(toolchain === "go" ? "github.com/proxy-wasm/proxy-wasm-go-sdk" : "github.com/tetratelabs/proxy-wasm-go-sdk");

@@ -33,7 +33,9 @@ describe("a message of several lines and a panic during a request, in logs, --ta
     // The message and its two continuation lines, which carry no `wasm log` prefix, are the plugin's.
     const wasm = await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir });
     expect(wasm.stdout).toMatch(/\[records\] vm config: \{\n {2}"probe": "multi-line"\n\}\n/);
-    const json = lines((await runCli(["logs", "--wasm", "--json"], { cwd: p.dir })).stdout).map((l) => JSON.parse(l) as { kind: string; plugin?: { message: string } });
+    const json = lines((await runCli(["logs", "--wasm", "--json"], { cwd: p.dir })).stdout).map(
+      (l) => JSON.parse(l) as { kind: string; plugin?: { message: string } },
+    );
     expect(json.find((r) => r.plugin?.message.startsWith("vm config:"))?.plugin?.message).toBe('vm config: {\n  "probe": "multi-line"\n}');
 
     expect((await request(p.ports.listener, { headers: { "x-panic": "boom" } })).status).toBe(503);
@@ -43,7 +45,9 @@ describe("a message of several lines and a panic during a request, in logs, --ta
     const tail = await runCli(["logs", "--wasm", "--tail", "3", "--no-prefix"], { cwd: p.dir });
     expect(tail.exitCode, tail.stderr).toBe(0);
     expect(lines((await runCli(["logs", "--wasm", "--tail", "3", "--json"], { cwd: p.dir })).stdout)).toHaveLength(3);
-    expect(tail.stdout).toMatch(/panic: assignment to entry in nil map at main\.\(\*httpContext\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\) in proxy_on_request_headers/);
+    expect(tail.stdout).toMatch(
+      /panic: assignment to entry in nil map at main\.\(\*httpContext\)\.OnHttpRequestHeaders \(plugin\/main\.go:\d+\) in proxy_on_request_headers/,
+    );
     expect(tail.stdout).not.toMatch(/^.*\] goroutine $/m);
     expect(tail.stderr).toContain("Fix it and save (under `up --watch`), or run `envoywasm reload`");
     const all = await runCli(["logs", "--no-prefix"], { cwd: p.dir });
@@ -51,14 +55,26 @@ describe("a message of several lines and a panic during a request, in logs, --ta
     // --verbose keeps every raw line.
     expect((await runCli(["logs", "--verbose", "--no-prefix"], { cwd: p.dir })).stdout).toMatch(/wasm log [\w ]+: goroutine $/m);
 
-    const records = lines((await runCli(["logs", "--json"], { cwd: p.dir })).stdout).map((l) => JSON.parse(l) as { kind: string; panic?: Record<string, string>; lines: string[] });
+    const records = lines((await runCli(["logs", "--json"], { cwd: p.dir })).stdout).map(
+      (l) => JSON.parse(l) as { kind: string; panic?: Record<string, string>; lines: string[] },
+    );
     const panics = records.filter((r) => r.kind === "panic");
     expect(panics).toHaveLength(1);
-    expect(panics[0]!.panic).toMatchObject({ kind: "panic", message: "assignment to entry in nil map", callback: "proxy_on_request_headers", location: expect.stringMatching(/^plugin\/main\.go:\d+$/) });
+    expect(panics[0]!.panic).toMatchObject({
+      kind: "panic",
+      message: "assignment to entry in nil map",
+      callback: "proxy_on_request_headers",
+      location: expect.stringMatching(/^plugin\/main\.go:\d+$/),
+    });
     expect(panics[0]!.lines.length).toBeGreaterThan(30);
 
-    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { pluginTraps: { message: string; location: string }[]; pluginHealth: string };
-    expect(status.pluginTraps).toEqual([expect.objectContaining({ message: "assignment to entry in nil map", location: expect.stringMatching(/^plugin\/main\.go:\d+$/) })]);
+    const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as {
+      pluginTraps: { message: string; location: string }[];
+      pluginHealth: string;
+    };
+    expect(status.pluginTraps).toEqual([
+      expect.objectContaining({ message: "assignment to entry in nil map", location: expect.stringMatching(/^plugin\/main\.go:\d+$/) }),
+    ]);
     expect(status.pluginHealth).toBe("trapped");
     // Plain `logs` leaves Envoy's start-up (its list of extensions) out; --all shows it.
     expect(all.stdout).not.toContain("envoy.filters.http.router");
@@ -71,7 +87,9 @@ describe("a message of several lines and a panic during a request, in logs, --ta
     expect((await request(p.ports.listener, { headers: { "x-panic": "boom" } })).status).toBe(200);
     const after = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as { pluginHealth: string };
     expect(after.pluginHealth).toBe("recovered");
-    expect((await runCli(["status"], { cwd: p.dir })).stdout).toMatch(/plugin: 1 trap\(s\) in this run, the last at \S+ \(assignment to entry in nil map in proxy_on_request_headers\); a new module has served since \S+, and has not trapped/);
+    expect((await runCli(["status"], { cwd: p.dir })).stdout).toMatch(
+      /plugin: 1 trap\(s\) in this run, the last at \S+ \(assignment to entry in nil map in proxy_on_request_headers\); a new module has served since \S+, and has not trapped/,
+    );
   });
 
   it("a panic on a tick: the live stream tells it once, in proxy_on_tick, without the fragments", async () => {
@@ -81,7 +99,9 @@ describe("a message of several lines and a panic during a request, in logs, --ta
     writeFileSync(main, `${readFileSync(main, "utf8")}\nfunc (p *pluginContext) OnTick() {\n\tvar m map[string]int\n\tm["tick"] = 1\n}\n`);
     const { up, out } = await foreground(p);
     await waitFor(() => out.err.includes("(in proxy_on_tick)"), 20_000, "the tick's panic to be told");
-    expect(out.err).toMatch(/the plugin panicked: assignment to entry in nil map \(in proxy_on_tick\)\n\s+at main\.\(\*pluginContext\)\.OnTick \(plugin\/main\.go:\d+\)/);
+    expect(out.err).toMatch(
+      /the plugin panicked: assignment to entry in nil map \(in proxy_on_tick\)\n\s+at main\.\(\*pluginContext\)\.OnTick \(plugin\/main\.go:\d+\)/,
+    );
     expect(out.out).not.toMatch(/\] goroutine $/m);
     up.kill("SIGINT");
     expect((await up).exitCode).toBe(0);
@@ -94,7 +114,9 @@ describe("start-up failures by their real cause", () => {
     onPluginStart(p, '\tvar m map[string]int\n\tm["start"] = 1');
     const up = await runCli(["up", "-d"], { cwd: p.dir });
     expect(up.exitCode).toBe(1);
-    expect(up.stderr).toMatch(/the plugin panicked while starting \(in proxy_on_configure\): assignment to entry in nil map at main\.\(\*pluginContext\)\.OnPluginStart \(plugin\/main\.go:\d+\)/);
+    expect(up.stderr).toMatch(
+      /the plugin panicked while starting \(in proxy_on_configure\): assignment to entry in nil map at main\.\(\*pluginContext\)\.OnPluginStart \(plugin\/main\.go:\d+\)/,
+    );
     expect(up.stderr).not.toContain("returned false");
     expect(up.stderr).not.toContain(".envoywasm/run");
     const status = await runCli(["status"], { cwd: p.dir });
@@ -118,7 +140,10 @@ describe("start-up failures by their real cause", () => {
   it("Envoy's config errors point at envoy.yaml's line, never at the derived file", async () => {
     const p = await newProject("add-header", "config");
     const envoyYaml = path.join(p.dir, "envoy.yaml");
-    const at = (needle: string) => readFileSync(envoyYaml, "utf8").split("\n").findIndex((l) => l.includes(needle)) + 1;
+    const at = (needle: string) =>
+      readFileSync(envoyYaml, "utf8")
+        .split("\n")
+        .findIndex((l) => l.includes(needle)) + 1;
     edit(envoyYaml, "stat_prefix:", "stat_prefx:");
     const typo = await runCli(["up", "-d"], { cwd: p.dir });
     expect(typo.exitCode).toBe(1);

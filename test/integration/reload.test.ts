@@ -81,7 +81,11 @@ describe("up --watch: the edit loop", () => {
       const traffic = load(p.ports.listener);
       await waitFor(() => traffic.counts.ok > 50, 10_000, "traffic");
       setVersion(p, "2");
-      await waitFor(() => /plugin\/main\.go changed: built plugin\/ in [\d.]+ s, loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/.test(out.err), 60_000, "the reload line");
+      await waitFor(
+        () => /plugin\/main\.go changed: built plugin\/ in [\d.]+ s, loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/.test(out.err),
+        60_000,
+        "the reload line",
+      );
       await waitFor(() => traffic.counts.versions.has("2"), 10_000, "the new code answering under load");
       const counts = await traffic.stop();
       expect(counts.failed).toBe(0);
@@ -98,7 +102,11 @@ describe("up --watch: the edit loop", () => {
       expect(still.status).toBe(200);
       expect(still.headers["x-version"]).toBe("2");
       edit(main, "func main() { undefinedThing() }", "func main() {}");
-      await waitFor(() => (out.err.match(/plugin\/main\.go changed: /g) ?? []).length >= 3 && /plugin\/main\.go changed: nothing to reload/.test(out.err), 60_000, "the fixed build");
+      await waitFor(
+        () => (out.err.match(/plugin\/main\.go changed: /g) ?? []).length >= 3 && /plugin\/main\.go changed: nothing to reload/.test(out.err),
+        60_000,
+        "the fixed build",
+      );
     } finally {
       up.kill("SIGINT");
     }
@@ -118,7 +126,11 @@ describe("up --watch: the edit loop", () => {
       expect((await request(p.ports.listener)).headers["x-envoywasm"]).toBe("configured live");
 
       edit(envoyYaml, "connect_timeout: 1s", "connect_timeout: 2s");
-      await waitFor(() => /envoy\.yaml changed: restarted Envoy in [\d.]+ s \(envoy\.yaml changed outside its Wasm filters, which only a restart applies\)/.test(out.err), 60_000, "the restart");
+      await waitFor(
+        () => /envoy\.yaml changed: restarted Envoy in [\d.]+ s \(envoy\.yaml changed outside its Wasm filters, which only a restart applies\)/.test(out.err),
+        60_000,
+        "the restart",
+      );
       expect((await request(p.ports.listener)).status).toBe(200);
 
       edit(path.join(p.dir, "backend/main.go"), 'fmt.Fprint(w, "hola mundo :)")', 'fmt.Fprint(w, "hola de nuevo")');
@@ -140,7 +152,9 @@ describe("envoywasm reload", () => {
     const built = await runCli(["build"], { cwd: p.dir });
     expect(built.exitCode).toBe(0);
     await waitFor(async () => (await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout.includes("was rebuilt"), 10_000, "the rebuilt notice");
-    expect((await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout).toMatch(/build\/rl\.wasm was rebuilt \(sha256 [0-9a-f]{12}\); this run still serves the previous module: `envoywasm reload` loads it in place/);
+    expect((await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout).toMatch(
+      /build\/rl\.wasm was rebuilt \(sha256 [0-9a-f]{12}\); this run still serves the previous module: `envoywasm reload` loads it in place/,
+    );
     expect((await request(p.ports.listener)).headers["x-version"]).toBe("a");
 
     const reload = await runCli(["reload"], { cwd: p.dir });
@@ -172,7 +186,9 @@ describe("envoywasm reload", () => {
     const supervisorLog = async () => (await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout;
     setVersion(p, "b");
     await waitFor(async () => (await request(p.ports.listener)).headers["x-version"] === "b", 60_000, "the saved change to serve");
-    expect(await supervisorLog()).toMatch(/plugin\/main\.go changed: built plugin\/ in [\d.]+ s, loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/);
+    expect(await supervisorLog()).toMatch(
+      /plugin\/main\.go changed: built plugin\/ in [\d.]+ s, loaded plugin\/ in place in [\d.]+ s; now serving plugin\/ [0-9a-f]{12}/,
+    );
 
     edit(path.join(p.dir, "plugin/main.go"), "func main() {}", "func main() { undefinedThing() }");
     await waitFor(async () => (await supervisorLog()).includes("still serving sha256"), 60_000, "the compile error's notice");
@@ -199,14 +215,14 @@ describe("envoywasm reload", () => {
     const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { controlSocket: string };
     const outside = path.join(path.dirname(p.dir), "elsewhere");
     const { result } = await askSupervisor(state.controlSocket, async () => ({
-        ok: true,
-        plugins: [],
-        buildMs: 0,
-        derived: { text: "", skeletonHash: "x", resources: [{ name: "f", file: path.join(outside, "f.yaml"), dir: outside, text: "", version: "1" }] },
-        ecds: [],
-        modules: [],
-        envoy: { ports: [], listeners: [], display: "envoy.yaml" },
-        paths: { run: path.join(p.dir, ".envoywasm/run"), modules: path.join(p.dir, ".envoywasm/run/modules") },
+      ok: true,
+      plugins: [],
+      buildMs: 0,
+      derived: { text: "", skeletonHash: "x", resources: [{ name: "f", file: path.join(outside, "f.yaml"), dir: outside, text: "", version: "1" }] },
+      ecds: [],
+      modules: [],
+      envoy: { ports: [], listeners: [], display: "envoy.yaml" },
+      paths: { run: path.join(p.dir, ".envoywasm/run"), modules: path.join(p.dir, ".envoywasm/run/modules") },
     }));
     expect(result.ok).toBe(false);
     expect(result.message).toContain(`names ${path.join(outside, "f.yaml")}, outside this project's .envoywasm folder; nothing was applied`);

@@ -72,7 +72,10 @@ async function upDetached(p: Project, args: string[] = []): Promise<string> {
 async function down(p: Project): Promise<void> {
   expect((await runCli(["down"], { cwd: p.dir })).exitCode).toBe(0);
   await expectAllStopped(p.dir, Object.values(p.ports));
-  running.splice(running.findIndex((r) => r.dir === p.dir), 1);
+  running.splice(
+    running.findIndex((r) => r.dir === p.dir),
+    1,
+  );
 }
 
 const wasmLogs = async (p: Project) => (await runCli(["logs", "--wasm"], { cwd: p.dir })).stdout;
@@ -88,7 +91,9 @@ describe("rust templates: init --toolchain rust → build → cargo test → up 
     expect(res.body).toBe("hola mundo :)");
     await waitFor(async () => (await wasmLogs(p)).includes("response headers: [[:status 200]"), 10_000, "the response headers' line");
     const logs = await wasmLogs(p);
-    expect(logs).toMatch(new RegExp(`request headers: \\[\\[:authority 127\\.0\\.0\\.1:${p.ports.listener}\\] \\[:path /hello\\] \\[:method GET\\].* \\[x-mine one two\\]`));
+    expect(logs).toMatch(
+      new RegExp(`request headers: \\[\\[:authority 127\\.0\\.0\\.1:${p.ports.listener}\\] \\[:path /hello\\] \\[:method GET\\].* \\[x-mine one two\\]`),
+    );
     await down(p);
   });
 
@@ -129,19 +134,28 @@ describe("rust templates: init --toolchain rust → build → cargo test → up 
     writeFileSync(lib, source.replace(added, `${added}\n        self.add_http_response_header("x-edited", "yes");`));
     await waitFor(async () => (await request(p.ports.listener)).headers["x-edited"] === "yes", 90_000, "the saved change to serve");
     const supervisor = async () => (await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout;
-    expect(await supervisor()).toMatch(/plugin\/src\/lib\.rs changed: built plugin\/ in [\d.]+ m?s, loaded plugin\/ in place in [\d.]+ m?s; now serving plugin\/ [0-9a-f]{12}/);
+    expect(await supervisor()).toMatch(
+      /plugin\/src\/lib\.rs changed: built plugin\/ in [\d.]+ m?s, loaded plugin\/ in place in [\d.]+ m?s; now serving plugin\/ [0-9a-f]{12}/,
+    );
 
     // A panic on request: its line in the file is where the report must point.
     const opening = "fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {";
     const edited = readFileSync(lib, "utf8");
     expect(edited).toContain(opening);
-    const withPanic = edited.replace(opening, `${opening}\n        if self.get_http_request_header("x-panic").is_some() {\n            panic!("asked to panic");\n        }`);
+    const withPanic = edited.replace(
+      opening,
+      `${opening}\n        if self.get_http_request_header("x-panic").is_some() {\n            panic!("asked to panic");\n        }`,
+    );
     const line = withPanic.split("\n").findIndex((l) => l.includes('panic!("asked to panic")')) + 1;
     writeFileSync(lib, withPanic);
     await waitFor(async () => (await supervisor()).match(/plugin\/src\/lib\.rs changed: built/g)?.length === 2, 90_000, "the second reload");
     expect((await request(p.ports.listener)).status).toBe(200);
     expect((await request(p.ports.listener, { headers: { "x-panic": "1" } })).status).toBe(503);
-    await waitFor(async () => readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8").includes("Proxy-Wasm plugin in-VM backtrace"), 10_000, "the trap in Envoy's log");
+    await waitFor(
+      async () => readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8").includes("Proxy-Wasm plugin in-VM backtrace"),
+      10_000,
+      "the trap in Envoy's log",
+    );
     expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).toContain(`panicked at src/lib.rs:${line}:13: asked to panic`);
     const logs = await runCli(["logs"], { cwd: p.dir });
     expect(logs.stderr).toContain("envoywasm: the plugin panicked: asked to panic (in proxy_on_request_headers)");
@@ -203,8 +217,11 @@ const EXAMPLE = fileURLToPath(new URL("../fixtures/examples/rust-tagger/", impor
 
 async function treeHash(dir: string): Promise<string> {
   const hash = createHash("sha256");
-  for (const entry of (await readdir(dir, { recursive: true, withFileTypes: true })).sort((a, b) => path.join(a.parentPath, a.name).localeCompare(path.join(b.parentPath, b.name)))) {
-    if (entry.isFile()) hash.update(path.relative(dir, path.join(entry.parentPath, entry.name))).update(await readFile(path.join(entry.parentPath, entry.name)));
+  for (const entry of (await readdir(dir, { recursive: true, withFileTypes: true })).sort((a, b) =>
+    path.join(a.parentPath, a.name).localeCompare(path.join(b.parentPath, b.name)),
+  )) {
+    if (entry.isFile())
+      hash.update(path.relative(dir, path.join(entry.parentPath, entry.name))).update(await readFile(path.join(entry.parentPath, entry.name)));
   }
   return hash.digest("hex");
 }
@@ -223,12 +240,18 @@ describe("init --from a Rust plugin", () => {
     const init = await runCli(["init", "--from", source, dir, "--admin-port", String(admin), "--backend-port", String(backend)], { cwd: repo });
     expect(init.exitCode, init.stderr).toBe(0);
     expect(init.stderr).toContain("(rust toolchain)");
-    expect(init.stdout).toContain('~ plugin/Cargo.toml: proxy-wasm = { path = "../../" } is now proxy-wasm = "0.2", from crates.io (the path points outside the adopted folder)');
+    expect(init.stdout).toContain(
+      '~ plugin/Cargo.toml: proxy-wasm = { path = "../../" } is now proxy-wasm = "0.2", from crates.io (the path points outside the adopted folder)',
+    );
     expect(init.stdout).toContain("~ envoy.yaml: static_resources.listeners is now a list of one");
-    expect(init.stdout).toContain("~ envoy.yaml: the module path /etc/envoy/proxy-wasm-plugins/proxy_wasm_example_tagger.wasm is now build/tagged.wasm, where `envoywasm build` writes it");
+    expect(init.stdout).toContain(
+      "~ envoy.yaml: the module path /etc/envoy/proxy-wasm-plugins/proxy_wasm_example_tagger.wasm is now build/tagged.wasm, where `envoywasm build` writes it",
+    );
     expect(init.stdout).toContain(`~ envoy.yaml: listener listeners[0] now binds 127.0.0.1:${listener} instead of 0.0.0.0 (loopback only)`);
     expect(init.stdout).toContain(`~ envoy.yaml: added an admin interface on 127.0.0.1:${admin}`);
-    expect(init.stdout).toContain(`~ envoy.yaml: cluster httpbin went to httpbin:8080; it now goes to the project's backend on 127.0.0.1:${backend} (httpbin-style endpoints)`);
+    expect(init.stdout).toContain(
+      `~ envoy.yaml: cluster httpbin went to httpbin:8080; it now goes to the project's backend on 127.0.0.1:${backend} (httpbin-style endpoints)`,
+    );
     expect(init.stdout).toContain("~ plugin/Cargo.lock: written by cargo fetch");
     // Copied, never edited: not even a Cargo.lock or target/ in the original.
     expect(await treeHash(repo)).toBe(before);

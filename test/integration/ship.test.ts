@@ -58,7 +58,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-  for (const id of imageIds) await docker?.getImage(id).remove({ force: true }).catch(() => {});
+  for (const id of imageIds)
+    await docker
+      ?.getImage(id)
+      .remove({ force: true })
+      .catch(() => {});
   await removeTempDirs();
 });
 
@@ -152,7 +156,10 @@ describe("envoywasm package and push (Docker engine, docker-registry)", () => {
     const body = Buffer.from(await answer.arrayBuffer());
     expect(answer.headers.get("docker-content-digest")).toBe(digest);
     expect(`sha256:${sha256(body)}`).toBe(digest);
-    const record = JSON.parse(await readFile(path.join(project, ".envoywasm/ship.json"), "utf8")) as Record<string, { image: string; digest: string; moduleSha256: string; pushedAt: string }>;
+    const record = JSON.parse(await readFile(path.join(project, ".envoywasm/ship.json"), "utf8")) as Record<
+      string,
+      { image: string; digest: string; moduleSha256: string; pushedAt: string }
+    >;
     expect(record.plugin).toMatchObject({ image: ref, digest, moduleSha256: sha256(wasm) });
     expect(Number.isNaN(Date.parse(record.plugin!.pushedAt))).toBe(false);
 
@@ -229,7 +236,10 @@ process.stdout.write(JSON.stringify({ ServerURL: host, Username: "shipper", Secr
     );
     await chmod(helper, 0o755);
     const helped = await dockerConfig({ credHelpers: { [registry.host]: "envoywasmtest" } });
-    const viaHelper = await runCli(["--verbose", "push", ref], { cwd: project, env: { DOCKER_CONFIG: helped, PATH: `${bin}${path.delimiter}${process.env.PATH}` } });
+    const viaHelper = await runCli(["--verbose", "push", ref], {
+      cwd: project,
+      env: { DOCKER_CONFIG: helped, PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+    });
     expect(viaHelper.exitCode, viaHelper.stderr).toBe(0);
     expect(await readFile(asked, "utf8")).toBe(`${registry.host}\n`);
     expect(viaHelper.stderr).toContain("credential helper docker-credential-envoywasmtest");
@@ -281,7 +291,10 @@ process.stdout.write(JSON.stringify({ ServerURL: host, Username: "shipper", Secr
       blobs.set(`sha256:${name}`, data);
     }
     expect(JSON.parse(await readFile(path.join(a, "oci-layout"), "utf8"))).toEqual({ imageLayoutVersion: "1.0.0" });
-    const index = JSON.parse(await readFile(path.join(a, "index.json"), "utf8")) as { schemaVersion: number; manifests: { mediaType: string; digest: string; size: number }[] };
+    const index = JSON.parse(await readFile(path.join(a, "index.json"), "utf8")) as {
+      schemaVersion: number;
+      manifests: { mediaType: string; digest: string; size: number }[];
+    };
     expect(index.schemaVersion).toBe(2);
     expect(index.manifests).toHaveLength(1);
     const entry = index.manifests[0]!;
@@ -303,7 +316,11 @@ process.stdout.write(JSON.stringify({ ServerURL: host, Username: "shipper", Secr
     const gz = blobs.get(manifest.layers[0]!.digest)!;
     expect(gz.length).toBe(manifest.layers[0]!.size);
     const layerTar = gunzipSync(gz);
-    const config = JSON.parse(blobs.get(manifest.config.digest)!.toString()) as { architecture: string; os: string; rootfs: { type: string; diff_ids: string[] } };
+    const config = JSON.parse(blobs.get(manifest.config.digest)!.toString()) as {
+      architecture: string;
+      os: string;
+      rootfs: { type: string; diff_ids: string[] };
+    };
     expect(config).toMatchObject({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${sha256(layerTar)}`] } });
     const files = await untar(layerTar);
     expect([...files.keys()]).toEqual(["plugin.wasm"]);
@@ -374,13 +391,16 @@ function istioCel(doc: { spec: Record<string, unknown> }): string[] {
 }
 
 /** The CEL rules of EnvoyExtensionPolicy that matter here, and a sha256 check its CRD lacks. */
-function gatewayCel(doc: { spec: { targetRefs?: { group: string; kind: string }[]; wasm: { code: { type: string; image?: { sha256?: string }; http?: { sha256?: string } } }[] } }): string[] {
+function gatewayCel(doc: {
+  spec: { targetRefs?: { group: string; kind: string }[]; wasm: { code: { type: string; image?: { sha256?: string }; http?: { sha256?: string } } }[] };
+}): string[] {
   const errors: string[] = [];
   const refs = doc.spec.targetRefs;
   if (refs === undefined) errors.push("either targetRef or targetRefs must be used");
   for (const ref of refs ?? []) {
     if (ref.group !== "gateway.networking.k8s.io") errors.push("targetRefs[*].group must be gateway.networking.k8s.io");
-    if (!["Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute", "UDPRoute", "TCPRoute", "TLSRoute"].includes(ref.kind)) errors.push(`targetRefs[*].kind ${ref.kind}`);
+    if (!["Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute", "UDPRoute", "TCPRoute", "TLSRoute"].includes(ref.kind))
+      errors.push(`targetRefs[*].kind ${ref.kind}`);
   }
   for (const w of doc.spec.wasm) {
     if ((w.code.type === "Image") !== (w.code.image !== undefined)) errors.push("If type is Image, image field needs to be set.");
@@ -392,7 +412,9 @@ function gatewayCel(doc: { spec: { targetRefs?: { group: string; kind: string }[
 }
 
 /** The plugin settings envoy.yaml gives the filter, for comparing with what was exported. */
-async function envoyYamlPlugin(dir: string): Promise<{ name: string; root_id: string; configuration: { value: string }; failure_policy: string; vm_config: { vm_id: string } }> {
+async function envoyYamlPlugin(
+  dir: string,
+): Promise<{ name: string; root_id: string; configuration: { value: string }; failure_policy: string; vm_config: { vm_id: string } }> {
   const envoy = parse(await readFile(path.join(dir, "envoy.yaml"), "utf8")) as {
     static_resources: { listeners: { filter_chains: { filters: { typed_config: { http_filters: { typed_config: { config: unknown } }[] } }[] }[] }[] };
   };
@@ -473,7 +495,9 @@ describe("envoywasm export", () => {
     expect(eepHttp.spec.wasm[0]!.code).toEqual({ type: "HTTP", http: { url: "http://wasm.internal:8080/shipdemo.wasm", sha256: moduleSha } });
 
     // The checks can fail: a manifest with what the CEL rules forbid is caught.
-    expect(gatewayCel({ spec: { targetRefs: [{ group: "x", kind: "Service" }], wasm: [{ code: { type: "Image", http: { sha256: "ABC" } } }] } }).length).toBe(5);
+    expect(gatewayCel({ spec: { targetRefs: [{ group: "x", kind: "Service" }], wasm: [{ code: { type: "Image", http: { sha256: "ABC" } } }] } }).length).toBe(
+      5,
+    );
     expect(istio({ ...wp, spec: { ...wp.spec, sha256: "ABC", failStrategy: "FAIL_CLOSED" } })).toBe(false);
   });
 
@@ -502,9 +526,13 @@ describe("envoywasm export", () => {
 
     // A second plugin folder, loaded by a second filter as plugin2.wasm.
     const envoyFile = path.join(dir, "envoy.yaml");
-    const envoy = parse(await readFile(envoyFile, "utf8")) as { static_resources: { listeners: { filter_chains: { filters: { typed_config: { http_filters: Record<string, unknown>[] } }[] }[] }[] } };
+    const envoy = parse(await readFile(envoyFile, "utf8")) as {
+      static_resources: { listeners: { filter_chains: { filters: { typed_config: { http_filters: Record<string, unknown>[] } }[] }[] }[] };
+    };
     const filters = envoy.static_resources.listeners[0]!.filter_chains[0]!.filters[0]!.typed_config.http_filters;
-    const first = filters[0] as { typed_config: { config: { name: string; vm_config: { vm_id: string; code: { local: { filename: string } } }; configuration: { value: string } } } };
+    const first = filters[0] as {
+      typed_config: { config: { name: string; vm_config: { vm_id: string; code: { local: { filename: string } } }; configuration: { value: string } } };
+    };
     first.typed_config.config.vm_config.code.local.filename = "build/plugin.wasm";
     const second = structuredClone(first);
     second.typed_config.config.name = "second";
@@ -515,7 +543,7 @@ describe("envoywasm export", () => {
     await writeFile(envoyFile, stringify(envoy));
     await execa("cp", ["-r", path.join(dir, "plugin"), path.join(dir, "plugin2")]);
     const projectFile = path.join(dir, "envoywasm.yaml");
-    await writeFile(projectFile, (await readFile(projectFile, "utf8")).replace(/plugins:\n\s+- "?plugin"?\n/, 'plugins:\n  - plugin\n  - plugin2\n'));
+    await writeFile(projectFile, (await readFile(projectFile, "utf8")).replace(/plugins:\n\s+- "?plugin"?\n/, "plugins:\n  - plugin\n  - plugin2\n"));
 
     const ambiguous = await runCli(["export", "istio", "--url", "https://x.example/p.wasm"], { cwd: dir });
     expect(ambiguous.exitCode, ambiguous.stderr).toBe(2);
@@ -529,7 +557,10 @@ describe("envoywasm export", () => {
     // A plain Envoy takes any configuration: it is kept as written.
     const plain = await runCli(["export", "envoy", "--plugin", "plugin2", "--url", "https://x.example/p.wasm"], { cwd: dir });
     expect(plain.exitCode, plain.stderr).toBe(0);
-    const part = parse(plain.stdout) as { http_filters: { typed_config: { config: { name: string; configuration: { value: string }; vm_config: { code: { remote: { sha256: string } } } } } }[]; clusters: Record<string, unknown>[] };
+    const part = parse(plain.stdout) as {
+      http_filters: { typed_config: { config: { name: string; configuration: { value: string }; vm_config: { code: { remote: { sha256: string } } } } } }[];
+      clusters: Record<string, unknown>[];
+    };
     const cfg = part.http_filters[0]!.typed_config.config;
     expect(cfg.name).toBe("second");
     expect(cfg.configuration.value).toBe("[1, 2]");
@@ -560,8 +591,16 @@ describe("envoywasm export", () => {
     expect(good.stdout).toContain("before envoy.filters.http.router");
     const exported = parse(good.stdout) as { http_filters: { typed_config: { config: Record<string, unknown> } }[]; clusters: { name: string }[] };
     const local = await envoyYamlPlugin(project);
-    const config = exported.http_filters[0]!.typed_config.config as typeof local & { vm_config: { code: { remote: { sha256: string; http_uri: { cluster: string } } } } };
-    expect({ name: config.name, root_id: config.root_id, vm_id: config.vm_config.vm_id, configuration: config.configuration, failure_policy: config.failure_policy }).toEqual({
+    const config = exported.http_filters[0]!.typed_config.config as typeof local & {
+      vm_config: { code: { remote: { sha256: string; http_uri: { cluster: string } } } };
+    };
+    expect({
+      name: config.name,
+      root_id: config.root_id,
+      vm_id: config.vm_config.vm_id,
+      configuration: config.configuration,
+      failure_policy: config.failure_policy,
+    }).toEqual({
       name: local.name,
       root_id: local.root_id,
       vm_id: local.vm_config.vm_id,
@@ -573,11 +612,15 @@ describe("envoywasm export", () => {
 
     const served = await runEnvoyWith(good.stdout, serverPort);
     try {
-      await waitFor(async () => {
-        if (served.exited()) throw new Error(`Envoy exited:\n${served.log()}`);
-        const answer = await request(served.listener, { path: "/hello" }).catch(() => undefined);
-        return answer?.status === 200;
-      }, 60_000, "Envoy to serve through the fetched plugin");
+      await waitFor(
+        async () => {
+          if (served.exited()) throw new Error(`Envoy exited:\n${served.log()}`);
+          const answer = await request(served.listener, { path: "/hello" }).catch(() => undefined);
+          return answer?.status === 200;
+        },
+        60_000,
+        "Envoy to serve through the fetched plugin",
+      );
       const answer = await request(served.listener, { path: "/hello" });
       expect(answer.body).toBe("backend ok");
       expect(answer.headers["x-envoywasm"], served.log()).toBe(`hello from ${NAME}`);
@@ -627,7 +670,10 @@ async function runEnvoyWith(exportedYaml: string, backendPort: number): Promise<
                     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                     stat_prefix: "ship",
                     route_config: { virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "backend" } }] }] },
-                    http_filters: [...part.http_filters, { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+                    http_filters: [
+                      ...part.http_filters,
+                      { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+                    ],
                   },
                 },
               ],
@@ -641,7 +687,10 @@ async function runEnvoyWith(exportedYaml: string, backendPort: number): Promise<
           name: "backend",
           type: "STATIC",
           connect_timeout: "1s",
-          load_assignment: { cluster_name: "backend", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: backendPort } } } }] }] },
+          load_assignment: {
+            cluster_name: "backend",
+            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: backendPort } } } }] }],
+          },
         },
       ],
     },
@@ -650,7 +699,10 @@ async function runEnvoyWith(exportedYaml: string, backendPort: number): Promise<
   const dir = await tempDir("envoywasm-envoy-");
   const file = path.join(dir, "envoy.yaml");
   await writeFile(file, stringify(config));
-  const child = spawn(ENVOY, ["-c", file, "--use-dynamic-base-id", "--concurrency", "1", "-l", "info", "--component-log-level", "config:debug"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(ENVOY, ["-c", file, "--use-dynamic-base-id", "--concurrency", "1", "-l", "info", "--component-log-level", "config:debug"], {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let log = "";
   child.stdout!.on("data", (c: Buffer) => (log += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (log += c.toString()));

@@ -85,7 +85,9 @@ describe("ProcessService", () => {
       const { fstatSync, writeSync } = require("node:fs");
       for (const fd of [1, 2]) writeSync(fd, (fstatSync(fd).isFIFO() ? "fifo " : "other ") + fd + "\\n");
       for (let i = 0; i < 20000; i++) writeSync(1, "n " + i + "\\n");`;
-    const s = new ProcessService({ name: "burst", file: process.execPath, args: ["-e", script], cwd: process.cwd(), env: {}, ports: [] }, (_, l) => lines.push(l));
+    const s = new ProcessService({ name: "burst", file: process.execPath, args: ["-e", script], cwd: process.cwd(), env: {}, ports: [] }, (_, l) =>
+      lines.push(l),
+    );
     running.push(s);
     await s.start();
     expect(await s.exited).toEqual({ code: 0, signal: null });
@@ -146,7 +148,11 @@ describe("supervise", () => {
         readyTimeoutMs: 10_000,
         graceMs: 2000,
         watch: false,
-        live: { sources: { dirs: [], files: [] }, builtModules: [{ plugin: "plugin", file: path.join(root, "build", "sup.wasm") }], skeletonHash: "0".repeat(64) },
+        live: {
+          sources: { dirs: [], files: [] },
+          builtModules: [{ plugin: "plugin", file: path.join(root, "build", "sup.wasm") }],
+          skeletonHash: "0".repeat(64),
+        },
         ...extra,
       }),
     };
@@ -186,7 +192,12 @@ describe("supervise", () => {
     // Everything ended: state gone, lock released, how it ended recorded.
     expect(existsSync(plan.stateFile)).toBe(false);
     expect(await readLock(plan.lockFile)).toBeUndefined();
-    expect(await readLastRun(plan.lastRunFile)).toMatchObject({ outcome: "crashed", service: "second", exit: { code: 4 }, lastLines: expect.arrayContaining(["giving up"]) });
+    expect(await readLastRun(plan.lastRunFile)).toMatchObject({
+      outcome: "crashed",
+      service: "second",
+      exit: { code: 4 },
+      lastLines: expect.arrayContaining(["giving up"]),
+    });
     expect(await readFile(path.join(plan.logsDir, "first.log"), "utf8")).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z listening on \d+\n/);
   });
 

@@ -137,11 +137,15 @@ describe("envoywasm up in the foreground", () => {
   it("shows Envoy's own reason when it rejects envoy.yaml, and stops the backend it had started", async () => {
     const p = await newProject("headers");
     // The blog's router entry, which modern Envoy rejects.
-    edit(path.join(p.dir, "envoy.yaml"), /typed_config:\n\s+"@type": type\.googleapis\.com\/envoy\.extensions\.filters\.http\.router\.v3\.Router/, "typed_config: {}");
+    edit(
+      path.join(p.dir, "envoy.yaml"),
+      /typed_config:\n\s+"@type": type\.googleapis\.com\/envoy\.extensions\.filters\.http\.router\.v3\.Router/,
+      "typed_config: {}",
+    );
     const r = await runCli(["up"], { cwd: p.dir });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('envoy exited with code 1 before it was ready: envoy.yaml: filter "envoy.filters.http.router" has no typed_config');
-    expect(r.stderr).toContain("hint: give it typed_config: { \"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }");
+    expect(r.stderr).toContain('hint: give it typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }');
     await expectAllStopped(p.dir, Object.values(p.ports));
   });
 
@@ -155,4 +159,3 @@ describe("envoywasm up in the foreground", () => {
     await expectAllStopped(p.dir, Object.values(p.ports));
   });
 });
-

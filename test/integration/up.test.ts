@@ -50,13 +50,19 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
       const up = await runCli(["up", "-d"], { cwd: p.dir });
       expect(up.exitCode, up.stderr).toBe(0);
       expect(up.stderr).toMatch(/ready in [\d.]+ (ms|s)/);
-      const tries = up.stdout.split("\n").filter((l) => l.trim().startsWith("try:")).map((l) => l.replace(/^\s*try:\s*/, ""));
+      const tries = up.stdout
+        .split("\n")
+        .filter((l) => l.trim().startsWith("try:"))
+        .map((l) => l.replace(/^\s*try:\s*/, ""));
       expect(tries.length).toBeGreaterThan(0);
       for (const line of tries) expect(await runTryLine(line)).toMatch(/^HTTP\/1\.1 200 OK/);
 
       const status = await statusOf(p);
       expect(status.running).toBe(true);
-      expect(status.services.map((s) => [s.name, s.running])).toEqual([["backend", true], ["envoy", true]]);
+      expect(status.services.map((s) => [s.name, s.running])).toEqual([
+        ["backend", true],
+        ["envoy", true],
+      ]);
       expect(status.services.find((s) => s.name === "envoy")!.health).toBe("LIVE");
       expect(status.listeners).toEqual([{ name: "listener", port: p.ports.listener }]);
       expect(status.modules).toEqual([{ plugin: "plugin", wasm: `build/${p.name}.wasm`, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
@@ -66,7 +72,9 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
 
       // The template sets a downstream connection limit: Envoy does not warn at start that none is configured.
       expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).toContain("starting main dispatch loop");
-      expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).not.toContain("There is no configured limit to the number of allowed active downstream connections");
+      expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).not.toContain(
+        "There is no configured limit to the number of allowed active downstream connections",
+      );
       // The plugin's own line for this very request, found by its unique header value: readable, without Envoy's prefix.
       await waitFor(() => readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8").includes(probe), 10_000, "the plugin's line");
       const logs = await runCli(["logs", "--wasm"], { cwd: p.dir });
@@ -103,10 +111,15 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     const bin = path.join(path.dirname(p.dir), "bin");
     const log = path.join(path.dirname(p.dir), "go-calls.txt");
     mkdirSync(bin);
-    writeFileSync(path.join(bin, "go"), `#!/bin/sh\necho "$*" >> ${log}\nexec ${path.join(execSync("go env GOROOT").toString().trim(), "bin", "go")} "$@"\n`, { mode: 0o755 });
+    writeFileSync(path.join(bin, "go"), `#!/bin/sh\necho "$*" >> ${log}\nexec ${path.join(execSync("go env GOROOT").toString().trim(), "bin", "go")} "$@"\n`, {
+      mode: 0o755,
+    });
     const env = { PATH: `${bin}:${process.env.PATH}` };
     expect((await runCli(["build"], { cwd: p.dir, env })).exitCode).toBe(0);
-    const pluginBuilds = () => readFileSync(log, "utf8").split("\n").filter((l) => l.includes("-buildmode=c-shared"));
+    const pluginBuilds = () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter((l) => l.includes("-buildmode=c-shared"));
     const before = pluginBuilds().length;
     edit(path.join(p.dir, "plugin/main.go"), /defaultValue(\s*)= "[^"]*"/, 'defaultValue$1= "changed since"');
     const up = await runCli(["up", "-d"], { cwd: p.dir, env });
@@ -141,7 +154,10 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toMatch(/this project is already running \(pid \d+/);
     // The supervisor runs with its own settings (run/supervisor-launch.ts); what it starts gets the environment `up` was given.
-    const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { supervisor: { pid: number }; services: { process: { pid: number } }[] };
+    const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as {
+      supervisor: { pid: number };
+      services: { process: { pid: number } }[];
+    };
     const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     const supervisor = environ(state.supervisor.pid);
     // (glibc rewrites the variable in the process's memory as it reads it: only its start is certain.)
@@ -174,7 +190,10 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
   });
 
   async function killSupervisor(p: Project): Promise<{ services: { process: { pid: number } }[] }> {
-    const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as { supervisor: { pid: number }; services: { process: { pid: number } }[] };
+    const state = JSON.parse(readFileSync(path.join(p.dir, ".envoywasm/state.json"), "utf8")) as {
+      supervisor: { pid: number };
+      services: { process: { pid: number } }[];
+    };
     process.kill(state.supervisor.pid, "SIGKILL");
     await waitFor(() => !alive(state.supervisor.pid), 10_000, "the supervisor to die");
     return state;
@@ -207,4 +226,3 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     expect((await request(p.ports.listener)).status).toBe(200);
   });
 });
-

@@ -97,7 +97,11 @@ describe("reading envoy.yaml", () => {
 
   it("reads the failure policy: failure_policy, else fail_open, else FAIL_CLOSED", () => {
     const withPolicy = (line: string) =>
-      parseBootstrap(EXAMPLE.replace("                          vm_config:", `                          ${line}\n                          vm_config:`), "f", "f").wasmFilters[0]!.failurePolicy;
+      parseBootstrap(
+        EXAMPLE.replace("                          vm_config:", `                          ${line}\n                          vm_config:`),
+        "f",
+        "f",
+      ).wasmFilters[0]!.failurePolicy;
     expect(withPolicy("failure_policy: FAIL_RELOAD")).toBe("FAIL_RELOAD");
     expect(withPolicy("failure_policy: FAIL_OPEN")).toBe("FAIL_OPEN");
     expect(withPolicy("fail_open: true")).toBe("FAIL_OPEN");
@@ -158,7 +162,14 @@ describe("which plugin folder builds which module", () => {
     config: { name: "p", toolchain: "go", runtime: "native", plugins, envoy: { config: "envoy.yaml", logLevel: "info" } },
   });
   const twoFilters = (a: string, b: string) =>
-    parseBootstrap(EXAMPLE.replace('"./examples/http_headers/main.wasm"', a).replace("                  - name: envoy.filters.http.router", `                  - name: second\n                    typed_config:\n                      "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm\n                      config: { vm_config: { code: { local: { filename: ${b} } } } }\n                  - name: envoy.filters.http.router`), "f", "envoy.yaml");
+    parseBootstrap(
+      EXAMPLE.replace('"./examples/http_headers/main.wasm"', a).replace(
+        "                  - name: envoy.filters.http.router",
+        `                  - name: second\n                    typed_config:\n                      "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm\n                      config: { vm_config: { code: { local: { filename: ${b} } } } }\n                  - name: envoy.filters.http.router`,
+      ),
+      "f",
+      "envoy.yaml",
+    );
 
   it("one folder, one module: that one, whatever its name", () => {
     const layout = resolvePlugins(project(["plugin"]), parseBootstrap(EXAMPLE, "f", "envoy.yaml"));
@@ -182,9 +193,9 @@ describe("which plugin folder builds which module", () => {
     expect(() => resolvePlugins(project(["auth", "other"]), twoFilters("build/headers.wasm", "build/auth.wasm"))).toThrow(
       "envoy.yaml loads no module for plugin folder other (it loads build/headers.wasm, build/auth.wasm)",
     );
-    expect(() => resolvePlugins(project(["plugin"]), parseBootstrap(EXAMPLE.replace('"./examples/http_headers/main.wasm"', "/etc/p.wasm"), "f", "envoy.yaml"))).toThrow(
-      "envoy.yaml loads /etc/p.wasm, which is outside the project",
-    );
+    expect(() =>
+      resolvePlugins(project(["plugin"]), parseBootstrap(EXAMPLE.replace('"./examples/http_headers/main.wasm"', "/etc/p.wasm"), "f", "envoy.yaml")),
+    ).toThrow("envoy.yaml loads /etc/p.wasm, which is outside the project");
   });
 });
 

@@ -35,7 +35,7 @@ describe("relativizePaths", () => {
   it("handles bare file names, absolute paths and indented lines", () => {
     const output = [
       "# example.com/x/plugin [example.com/x/plugin.test]",
-      "main_test.go:5:2: \"os\" imported and not used",
+      'main_test.go:5:2: "os" imported and not used',
       `${PLUGIN}/util.go:3:1: syntax error: unexpected }`,
       `${ROOT}/backend/main.go:1:1: expected 'package', found x`,
       "\t./main.go:7:9: have (string)",
@@ -46,7 +46,7 @@ describe("relativizePaths", () => {
     expect(relativizePaths(output, PLUGIN, ROOT, "plugin")).toBe(
       [
         "# example.com/x/plugin [example.com/x/plugin.test]",
-        "plugin/main_test.go:5:2: \"os\" imported and not used",
+        'plugin/main_test.go:5:2: "os" imported and not used',
         "plugin/util.go:3:1: syntax error: unexpected }",
         "backend/main.go:1:1: expected 'package', found x",
         "\tplugin/main.go:7:9: have (string)",
@@ -60,9 +60,7 @@ describe("relativizePaths", () => {
   it("uses a nested plugin folder, with or without a trailing slash", () => {
     const nested = path.join(ROOT, "src", "filter");
     for (const rel of ["src/filter", "src/filter/"]) {
-      expect(relativizePaths("./main.go:1:1: x\nmain.go:2:2: y", nested, ROOT, rel)).toBe(
-        "src/filter/main.go:1:1: x\nsrc/filter/main.go:2:2: y",
-      );
+      expect(relativizePaths("./main.go:1:1: x\nmain.go:2:2: y", nested, ROOT, rel)).toBe("src/filter/main.go:1:1: x\nsrc/filter/main.go:2:2: y");
     }
   });
 

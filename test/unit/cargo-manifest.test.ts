@@ -17,7 +17,9 @@ describe("rewriteCargoToml (init --from a Rust plugin)", () => {
     const original = readFileSync(new URL("../fixtures/examples/rust-tagger/Cargo.toml", import.meta.url), "utf8");
     const { text, changes } = rewriteCargoToml(original, input());
     expect(text).toBe(original.replace('proxy-wasm = { path = "../../" }', 'proxy-wasm = "0.2"'));
-    expect(changes).toEqual(['plugin/Cargo.toml: proxy-wasm = { path = "../../" } is now proxy-wasm = "0.2", from crates.io (the path points outside the adopted folder)']);
+    expect(changes).toEqual([
+      'plugin/Cargo.toml: proxy-wasm = { path = "../../" } is now proxy-wasm = "0.2", from crates.io (the path points outside the adopted folder)',
+    ]);
   });
 
   it("keeps the other keys of the dependency, a renamed SDK, and a table of its own", () => {
@@ -25,9 +27,15 @@ describe("rewriteCargoToml (init --from a Rust plugin)", () => {
     expect(rewrite('[dependencies]\nproxy-wasm = { path = "../..", features = ["mockalloc"] } # the SDK\n')).toBe(
       '[dependencies]\nproxy-wasm = { version = "0.2", features = ["mockalloc"] } # the SDK\n',
     );
-    expect(rewrite('[dependencies]\nsdk = { package = "proxy-wasm", version = "0.3.0-dev", path = "/src/sdk" }\n')).toBe('[dependencies]\nsdk = { version = "0.2", package = "proxy-wasm" }\n');
-    expect(rewrite('[dependencies.proxy-wasm]\nversion = "0.3.0-dev"\npath = "../../"\n\n[dependencies]\nlog = "0.4"\n')).toBe('[dependencies.proxy-wasm]\nversion = "0.2"\n\n[dependencies]\nlog = "0.4"\n');
-    expect(rewrite("[target.'cfg(target_arch = \"wasm32\")'.dependencies]\nproxy-wasm = { path = \"../..\" }\n")).toBe("[target.'cfg(target_arch = \"wasm32\")'.dependencies]\nproxy-wasm = \"0.2\"\n");
+    expect(rewrite('[dependencies]\nsdk = { package = "proxy-wasm", version = "0.3.0-dev", path = "/src/sdk" }\n')).toBe(
+      '[dependencies]\nsdk = { version = "0.2", package = "proxy-wasm" }\n',
+    );
+    expect(rewrite('[dependencies.proxy-wasm]\nversion = "0.3.0-dev"\npath = "../../"\n\n[dependencies]\nlog = "0.4"\n')).toBe(
+      '[dependencies.proxy-wasm]\nversion = "0.2"\n\n[dependencies]\nlog = "0.4"\n',
+    );
+    expect(rewrite('[target.\'cfg(target_arch = "wasm32")\'.dependencies]\nproxy-wasm = { path = "../.." }\n')).toBe(
+      '[target.\'cfg(target_arch = "wasm32")\'.dependencies]\nproxy-wasm = "0.2"\n',
+    );
   });
 
   it("leaves a path dependency inside the folder, and refuses one outside it that is not the SDK", () => {

@@ -59,7 +59,10 @@ describe("the control socket's conversation", () => {
     const heard = await converse(['{"type":"begin"}', '{"type":"apply","prepared":{"ok":false,"message":7}}']);
     expect(heard[0]).toBe('{"type":"go"}');
     const answer = JSON.parse(heard[1]!) as ControlResponse;
-    expect(answer.result).toEqual({ ok: false, message: "envoywasm reload sent something this supervisor does not understand: prepared.message must be a string (got 7)" });
+    expect(answer.result).toEqual({
+      ok: false,
+      message: "envoywasm reload sent something this supervisor does not understand: prepared.message must be a string (got 7)",
+    });
   });
 
   it("the supervisor refuses a conversation that does not begin with begin", async () => {

@@ -13,9 +13,7 @@ describe("diagnoseEnvoy", () => {
       `${T}[critical][main] [source/server/server.cc:131] error initializing configuration 'envoy.yaml': Didn't find a registered implementation for 'envoy.filters.http.router' with type URL: ''`,
       `${T}[info][main] [source/server/server.cc:1001] exiting`,
     ]);
-    expect(d?.message).toBe(
-      'envoy.yaml: filter "envoy.filters.http.router" has no typed_config "@type"; Envoy 1.22 and later look filters up by type',
-    );
+    expect(d?.message).toBe('envoy.yaml: filter "envoy.filters.http.router" has no typed_config "@type"; Envoy 1.22 and later look filters up by type');
     expect(d?.hint).toContain("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
   });
 
@@ -24,7 +22,7 @@ describe("diagnoseEnvoy", () => {
       `error initializing configuration 'envoy.yaml': Didn't find a registered implementation for 'envoy.filters.http.cors' with type URL: ''`,
     ]);
     expect(d?.message).toContain('filter "envoy.filters.http.cors"');
-    expect(d?.hint).toBe("add the filter's typed_config with its \"@type\"");
+    expect(d?.hint).toBe('add the filter\'s typed_config with its "@type"');
   });
 
   it("explains a missing Wasm runtime rather than a missing typed_config", () => {
@@ -89,14 +87,22 @@ describe("diagnoseEnvoy", () => {
     it("in a container: a mode that shuts its user out, and a folder it cannot enter", () => {
       writeFileSync(path.join(root, "motd.txt"), "hi", { mode: 0o600 });
       chmodSync(path.join(root, "motd.txt"), 0o600);
-      const d = diagnoseEnvoy([`unable to read file: /project/motd.txt`], { root, envoyConfig: path.join(root, "envoy.yaml"), container: { ...container, user: "4242:4242" } });
-      expect(d?.message).toBe(`Envoy in its container (user 4242:4242, no capabilities) cannot read motd.txt (envoy.yaml:3): it is mode 0600 and belongs to uid ${statSync(root).uid}`);
+      const d = diagnoseEnvoy([`unable to read file: /project/motd.txt`], {
+        root,
+        envoyConfig: path.join(root, "envoy.yaml"),
+        container: { ...container, user: "4242:4242" },
+      });
+      expect(d?.message).toBe(
+        `Envoy in its container (user 4242:4242, no capabilities) cannot read motd.txt (envoy.yaml:3): it is mode 0600 and belongs to uid ${statSync(root).uid}`,
+      );
       expect(d?.hint).toContain("`chmod a+r motd.txt`");
       mkdirSync(path.join(root, "conf"), { mode: 0o700 });
       chmodSync(path.join(root, "conf"), 0o700);
       writeFileSync(path.join(root, "conf", "a.pem"), "x", { mode: 0o644 });
       const folder = diagnoseEnvoy([`unable to read file: /project/conf/a.pem`], { root, container: { ...container, user: "4242:4242" } });
-      expect(folder?.message).toBe(`Envoy in its container (user 4242:4242, no capabilities) cannot read conf/a.pem: it cannot enter conf/ (mode 0700, owner uid ${statSync(root).uid})`);
+      expect(folder?.message).toBe(
+        `Envoy in its container (user 4242:4242, no capabilities) cannot read conf/a.pem: it cannot enter conf/ (mode 0700, owner uid ${statSync(root).uid})`,
+      );
       expect(folder?.hint).toBe("let it in: `chmod a+x conf`");
     });
 
@@ -212,7 +218,10 @@ describe("config errors on the user's envoy.yaml line, never the derived file", 
 
   it("a route to an unknown cluster: the route's line, and the cluster it probably meant", () => {
     const d = diagnoseEnvoy(
-      [`${T}[critical][main] [source/server/server.cc:449] error \`route: unknown cluster 'backnd'\` initializing config 'goo.gle/debugonly  `, `  ${derived}'`],
+      [
+        `${T}[critical][main] [source/server/server.cc:449] error \`route: unknown cluster 'backnd'\` initializing config 'goo.gle/debugonly  `,
+        `  ${derived}'`,
+      ],
       { root, envoyConfig },
     );
     expect(d?.message).toBe('envoy.yaml:17: a route sends requests to cluster "backnd", which is not defined');

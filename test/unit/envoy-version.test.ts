@@ -4,9 +4,7 @@ import { compareVersions, parseEnvoyVersion } from "../../src/envoy/binary.js";
 describe("parseEnvoyVersion", () => {
   it("reads the version from a pip-installed Envoy, not the Python version in its path", () => {
     expect(
-      parseEnvoyVersion(
-        "\n/root/.pyenv/versions/3.11.7/bin/envoy  version: 9e5580933739775e8bce696a57a2e1bc99368f23/1.40.0/Clean/RELEASE/BoringSSL\n\n",
-      ),
+      parseEnvoyVersion("\n/root/.pyenv/versions/3.11.7/bin/envoy  version: 9e5580933739775e8bce696a57a2e1bc99368f23/1.40.0/Clean/RELEASE/BoringSSL\n\n"),
     ).toBe("1.40.0");
   });
 
@@ -38,12 +36,6 @@ describe("compareVersions", () => {
   });
 
   it("sorts versions", () => {
-    expect(["1.10.0", "1.9.3", "1.40.0", "1.33.0", "1.9.10"].sort(compareVersions)).toEqual([
-      "1.9.3",
-      "1.9.10",
-      "1.10.0",
-      "1.33.0",
-      "1.40.0",
-    ]);
+    expect(["1.10.0", "1.9.3", "1.40.0", "1.33.0", "1.9.10"].sort(compareVersions)).toEqual(["1.9.3", "1.9.10", "1.10.0", "1.33.0", "1.40.0"]);
   });
 });

@@ -13,9 +13,7 @@ describe("isWasmLine", () => {
   });
   it("rejects Envoy's own lines, including its wasm-category ones", () => {
     expect(isWasmLine(ENVOY_LINE)).toBe(false);
-    expect(
-      isWasmLine("[2026-11-25 22:49:54.001][4600][info][wasm] [source/extensions/common/wasm/wasm.cc:109] Wasm VM started"),
-    ).toBe(false);
+    expect(isWasmLine("[2026-11-25 22:49:54.001][4600][info][wasm] [source/extensions/common/wasm/wasm.cc:109] Wasm VM started")).toBe(false);
     expect(isWasmLine("2026/11/25 22:49:55 GET /hello status=200")).toBe(false);
     expect(isWasmLine("swasm logger")).toBe(false);
   });
@@ -60,9 +58,7 @@ describe("colourFor", () => {
 
 describe("stampLine and parseStampedLine", () => {
   it("stamps a line with its ISO time and a newline", () => {
-    expect(stampLine("hello world", new Date(Date.UTC(2026, 10, 25, 22, 49, 54, 943)))).toBe(
-      "2026-11-25T22:49:54.943Z hello world\n",
-    );
+    expect(stampLine("hello world", new Date(Date.UTC(2026, 10, 25, 22, 49, 54, 943)))).toBe("2026-11-25T22:49:54.943Z hello world\n");
   });
 
   it("reads back what it stamped", () => {
@@ -98,7 +94,9 @@ describe("readable plugin lines", () => {
       "envoy   | 22:49:54.943 [my_plugin] request headers: [[:authority 127.0.0.1:8085] [:path /hello] [:method GET]]",
     );
     const error = WASM_LINE.replace("[info]", "[error]");
-    expect(formatLine("envoy", error, o)).toBe("envoy   | 22:49:54.943 [my_plugin error] request headers: [[:authority 127.0.0.1:8085] [:path /hello] [:method GET]]");
+    expect(formatLine("envoy", error, o)).toBe(
+      "envoy   | 22:49:54.943 [my_plugin error] request headers: [[:authority 127.0.0.1:8085] [:path /hello] [:method GET]]",
+    );
     // Envoy's own lines stay as they are.
     expect(formatLine("envoy", ENVOY_LINE, o)).toBe(`envoy   | ${ENVOY_LINE}`);
   });

@@ -5,7 +5,9 @@ import { rustFrame } from "../../src/envoy/log-records.js";
 
 // Real Envoy 1.40 output for a Go plugin that wrote to a nil map in
 // OnHttpRequestHeaders (project root /tmp/pan/pn), as `envoywasm up` read it.
-const PANIC = readFileSync(new URL("../fixtures/envoy-go-panic.log", import.meta.url), "utf8").trimEnd().split("\n");
+const PANIC = readFileSync(new URL("../fixtures/envoy-go-panic.log", import.meta.url), "utf8")
+  .trimEnd()
+  .split("\n");
 
 describe("PanicWatch: what it tells", () => {
   it("turns Envoy's fragments and backtrace of a Go panic into one report", () => {
@@ -31,7 +33,10 @@ describe("PanicWatch: what it tells", () => {
   it("ignores other services, plain plugin errors and ordinary lines", () => {
     const traps: PluginTrap[] = [];
     const watcher = new PanicWatch("/p", (t) => traps.push(t));
-    watcher.feed("backend", PANIC.find((l) => l.includes("Function: proxy_on_request_headers failed"))!);
+    watcher.feed(
+      "backend",
+      PANIC.find((l) => l.includes("Function: proxy_on_request_headers failed"))!,
+    );
     watcher.feed("envoy", "[2026-11-25 23:19:37.816][1406][error][wasm] [source/extensions/common/wasm/context.cc:1157] wasm log p p p: denied");
     watcher.feed("envoy", "[2026-11-25 23:19:37.816][1406][info][main] [source/server/server.cc:1] starting");
     watcher.flush();
@@ -41,7 +46,10 @@ describe("PanicWatch: what it tells", () => {
   it("reports a trap without a Go panic message by its callback alone", () => {
     const traps: PluginTrap[] = [];
     const watcher = new PanicWatch("/p", (t) => traps.push(t));
-    watcher.feed("envoy", "[2026-11-25 23:19:37.818][1406][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] Function: proxy_on_response_headers failed: Uncaught RuntimeError: unreachable");
+    watcher.feed(
+      "envoy",
+      "[2026-11-25 23:19:37.818][1406][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] Function: proxy_on_response_headers failed: Uncaught RuntimeError: unreachable",
+    );
     watcher.flush();
     expect(traps).toEqual([{ callback: "proxy_on_response_headers", failurePolicy: "FAIL_CLOSED" }]);
     expect(describeTrap(traps[0]!)[0]).toBe("the plugin trapped (in proxy_on_response_headers)");
@@ -92,7 +100,10 @@ describe("PanicWatch across Envoy's two pipes", () => {
 // Real Envoy 1.40 output for a Rust plugin (the add-header template) that panicked in on_http_request_headers at
 // src/lib.rs:167, through the templates' hook (one line), the proxy-wasm crate's own hook (the message
 // on a line of its own, without a prefix) and std's default hook (written to stderr).
-const rustPanic = (hook: string) => readFileSync(new URL(`../fixtures/envoy-rust-panic-${hook}.log`, import.meta.url), "utf8").trimEnd().split("\n");
+const rustPanic = (hook: string) =>
+  readFileSync(new URL(`../fixtures/envoy-rust-panic-${hook}.log`, import.meta.url), "utf8")
+    .trimEnd()
+    .split("\n");
 
 describe("PanicWatch on a Rust panic", () => {
   for (const [hook, message] of [
@@ -138,7 +149,15 @@ describe("PanicWatch on a Rust panic", () => {
       "<ah::AddHeader as proxy_wasm::traits::HttpContext>::on_http_request_headers",
     );
     expect(rustFrame("my_plugin::parse_config::h0123456789abcdef")).toBe("my_plugin::parse_config");
-    for (const runtime of ["abort", "proxy_on_request_headers", "_RNvNtCsdHhIpgkcIfN_4core9panicking9panic_fmt", "core::option::unwrap_failed::h0123456789abcdef", "proxy_wasm::dispatcher::Dispatcher::on_http_request_headers::h0123456789abcdef", "runtime.gopanic", "sort.Sort[...]"]) {
+    for (const runtime of [
+      "abort",
+      "proxy_on_request_headers",
+      "_RNvNtCsdHhIpgkcIfN_4core9panicking9panic_fmt",
+      "core::option::unwrap_failed::h0123456789abcdef",
+      "proxy_wasm::dispatcher::Dispatcher::on_http_request_headers::h0123456789abcdef",
+      "runtime.gopanic",
+      "sort.Sort[...]",
+    ]) {
       expect(rustFrame(runtime), runtime).toBeUndefined();
     }
   });

@@ -120,7 +120,9 @@ describe("parseProjectConfig", () => {
   });
 
   it("refuses plugins: and the 0.1.0 plugin: together, and duplicate plugin folders", () => {
-    expect(failure("name: x\nplugins: [a]\nplugin:\n  dir: b\n").message).toBe("envoywasm.yaml:3:1: plugin is the 0.1.0 form of plugins:, which this file has too");
+    expect(failure("name: x\nplugins: [a]\nplugin:\n  dir: b\n").message).toBe(
+      "envoywasm.yaml:3:1: plugin is the 0.1.0 form of plugins:, which this file has too",
+    );
     expect(failure("name: x\nplugins: [a, ./a/]\n").message).toBe('envoywasm.yaml:2:14: plugins.1 lists "./a/" twice');
     expect(failure("name: x\nplugins: []\n").message).toBe("envoywasm.yaml:2:10: plugins must be a list of plugin folders, e.g. [plugin]");
   });
@@ -195,8 +197,7 @@ describe("parseProjectConfig", () => {
       {
         what: "an unknown log level",
         text: "name: x\nenvoy:\n  logLevel: verbose\n",
-        message:
-          'envoywasm.yaml:3:13: envoy.logLevel must be one of trace, debug, info, warning, warn, error, critical, off (got "verbose")',
+        message: 'envoywasm.yaml:3:13: envoy.logLevel must be one of trace, debug, info, warning, warn, error, critical, off (got "verbose")',
       },
       {
         what: "a name with capitals",
@@ -279,7 +280,6 @@ describe("parseProjectConfig", () => {
       expect(failure("").message).toBe("envoywasm.yaml: must be a YAML mapping of settings");
     });
   });
-
 });
 
 describe("closest", () => {

@@ -118,7 +118,15 @@ describe("run state and last run", () => {
 
   it("refuses a last run whose outcome or exit is not one envoywasm writes", async () => {
     const file = path.join(dir, "last-run.json");
-    const lastRun = { runId: "r1", startedAt: "a", endedAt: "b", mode: "foreground", runtime: "native", outcome: "crashed", exit: { code: null, signal: "SIGKILL" } };
+    const lastRun = {
+      runId: "r1",
+      startedAt: "a",
+      endedAt: "b",
+      mode: "foreground",
+      runtime: "native",
+      outcome: "crashed",
+      exit: { code: null, signal: "SIGKILL" },
+    };
     await writeFile(file, JSON.stringify(lastRun));
     expect(await readLastRun(file)).toEqual(lastRun);
     const warnings: string[] = [];
@@ -176,7 +184,10 @@ describe("a prepared reload from another process", () => {
   };
   it("must name every path it writes as a string (the .envoywasm check needs them)", () => {
     expect(parseRecord(PreparedReloadSchema, change).ok).toBe(true);
-    const bad = parseRecord(PreparedReloadSchema, { ...change, derived: { ...change.derived, resources: [{ name: "f", file: 5, dir: "/x", text: "", version: "1" }] } });
+    const bad = parseRecord(PreparedReloadSchema, {
+      ...change,
+      derived: { ...change.derived, resources: [{ name: "f", file: 5, dir: "/x", text: "", version: "1" }] },
+    });
     expect(bad).toEqual({ ok: false, problem: "derived.resources.0.file must be a string (got 5)" });
     expect(parseRecord(PreparedReloadSchema, { ok: false, message: "m", build: "yes" })).toEqual({ ok: false, problem: 'build must be true (got "yes")' });
   });
@@ -198,7 +209,11 @@ describe("build stamps and the layout record", () => {
     await writeFile(layout, JSON.stringify(record));
     expect(await readLayout(dir, "0.1.0")).toEqual(record);
     expect(await readLayout(dir, "0.2.0")).toBeUndefined();
-    for (const broken of [{ ...record, toolchain: 5 }, { ...record, configs: [["only-a-file"]] }, { ...record, plugins: [{ dir: "p" }] }]) {
+    for (const broken of [
+      { ...record, toolchain: 5 },
+      { ...record, configs: [["only-a-file"]] },
+      { ...record, plugins: [{ dir: "p" }] },
+    ]) {
       await writeFile(layout, JSON.stringify(broken));
       expect(await readLayout(dir, "0.1.0")).toBeUndefined();
     }

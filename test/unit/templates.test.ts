@@ -224,7 +224,7 @@ describe("renderText: go.mod and text", () => {
     for (const bad of ["example.com/my plugin", 'ex"ample.com/x', "example.com//x", "/abs/path", "example.com/x/", "", "ex\nample"]) {
       expect(() => renderText("module {{m}}\n", { m: bad }, "gomod", "go.mod"), bad).toThrow(TemplateError);
     }
-    expect(() => renderText("module {{m}}\n", { m: 42 }, "gomod", "go.mod")).toThrow('go.mod: {{m}}: not a Go module path: 42');
+    expect(() => renderText("module {{m}}\n", { m: 42 }, "gomod", "go.mod")).toThrow("go.mod: {{m}}: not a Go module path: 42");
   });
 
   it("copies values as they are into text files", () => {
@@ -386,7 +386,8 @@ describe("render", () => {
             envoy: { config: "envoy.yaml", logLevel: "info" },
           });
           // No Envoy fact is written in envoywasm.yaml: no port, no module path, no plugin configuration.
-          for (const fact of ["18085", "18001", "18080", "my-plugin.wasm", "x-envoywasm", "x-api-key", "let-me-in", "rootId", "vmId"]) expect(file("envoywasm.yaml")).not.toContain(fact);
+          for (const fact of ["18085", "18001", "18080", "my-plugin.wasm", "x-envoywasm", "x-api-key", "let-me-in", "rootId", "vmId"])
+            expect(file("envoywasm.yaml")).not.toContain(fact);
         });
 
         it("gives the plugin a go.mod with its module path and the toolchain's SDK", () => {
@@ -442,8 +443,11 @@ describe("render", () => {
   it("gives both toolchains the same envoy.yaml (so the one Envoy runs in the tests stands for tinygo's, which cannot be built here)", async () => {
     for (const template of TEMPLATES.map((t) => t.name)) {
       const [go, tinygo] = await Promise.all(
-        (["go", "tinygo"] as const).map(async (toolchain) =>
-          (await render({ template, toolchain, values: initValues(template, toolchain), pluginDir: "plugin", backendDir: "backend" })).find((f) => f.path === "envoy.yaml")!.contents,
+        (["go", "tinygo"] as const).map(
+          async (toolchain) =>
+            (await render({ template, toolchain, values: initValues(template, toolchain), pluginDir: "plugin", backendDir: "backend" })).find(
+              (f) => f.path === "envoy.yaml",
+            )!.contents,
         ),
       );
       expect(tinygo, template).toEqual(go);
@@ -551,7 +555,12 @@ describe("render: rust", () => {
       };
 
       it("plans a Cargo package for the plugin, and the same backend, envoy.yaml and envoywasm.yaml", () => {
-        expect([...byPath.keys()].filter((p) => p.startsWith("plugin/")).sort()).toEqual(["plugin/.gitignore", "plugin/Cargo.lock", "plugin/Cargo.toml", "plugin/src/lib.rs"]);
+        expect([...byPath.keys()].filter((p) => p.startsWith("plugin/")).sort()).toEqual([
+          "plugin/.gitignore",
+          "plugin/Cargo.lock",
+          "plugin/Cargo.toml",
+          "plugin/src/lib.rs",
+        ]);
         expect(file("plugin/.gitignore")).toContain("/target/");
         for (const p of ["backend/go.mod", "backend/main.go", "envoy.yaml", "README.md", ".gitignore"]) file(p);
         expect(parseProjectConfig(file("envoywasm.yaml")).toolchain).toBe("rust");
@@ -585,9 +594,13 @@ describe("render: rust", () => {
       });
 
       it("gives the same envoy.yaml as Go's but for the comment on how the plugin reads its configuration", async () => {
-        const go = (await render({ template, toolchain: "go", values: initValues(template, "go"), pluginDir: "plugin", backendDir: "backend" })).find((f) => f.path === "envoy.yaml")!;
+        const go = (await render({ template, toolchain: "go", values: initValues(template, "go"), pluginDir: "plugin", backendDir: "backend" })).find(
+          (f) => f.path === "envoy.yaml",
+        )!;
         const differ = (a: string, b: string) => a.split("\n").filter((line, i) => line !== b.split("\n")[i]);
-        expect(differ(file("envoy.yaml"), String(go.contents))).toEqual(["                        # The plugin reads this text with get_plugin_configuration() in on_configure."]);
+        expect(differ(file("envoy.yaml"), String(go.contents))).toEqual([
+          "                        # The plugin reads this text with get_plugin_configuration() in on_configure.",
+        ]);
       });
     });
   }
@@ -597,7 +610,9 @@ describe("render: rust", () => {
     await mkdir(dir, { recursive: true });
     const files: string[] = [];
     for (const template of TEMPLATES.map((t) => t.name)) {
-      const lib = (await render({ template, toolchain: "rust", values: initValues(template, "rust"), pluginDir: "plugin", backendDir: "backend" })).find((f) => f.path === "plugin/src/lib.rs")!;
+      const lib = (await render({ template, toolchain: "rust", values: initValues(template, "rust"), pluginDir: "plugin", backendDir: "backend" })).find(
+        (f) => f.path === "plugin/src/lib.rs",
+      )!;
       files.push(path.join(dir, `${template}.rs`));
       await writeFile(files.at(-1)!, lib.contents);
     }

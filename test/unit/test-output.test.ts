@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { testOutputParser } from "../../src/build/test-output.js";
 
 // Real `cargo test` output (Rust 1.95) of the auth template with one failing and two ignored tests added.
-const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), "utf8").replace(/\n$/, "").split("\n");
+const fixture = (name: string) =>
+  readFileSync(new URL(`../fixtures/${name}`, import.meta.url), "utf8")
+    .replace(/\n$/, "")
+    .split("\n");
 
 describe("the libtest parser (cargo test)", () => {
   const read = (verbose: boolean) => {

@@ -94,9 +94,7 @@ describe("parseGoVersion", () => {
   });
 
   it("finds the Go version TinyGo wraps", () => {
-    expect(parseGoVersion("tinygo version 0.34.0 linux/amd64 (using go version go1.23.4 and LLVM version 18.1.2)")).toEqual([
-      1, 23, 4,
-    ]);
+    expect(parseGoVersion("tinygo version 0.34.0 linux/amd64 (using go version go1.23.4 and LLVM version 18.1.2)")).toEqual([1, 23, 4]);
   });
 
   it("returns undefined when there is no version", () => {

@@ -91,9 +91,7 @@ export function buildModule(spec: ModuleSpec): Uint8Array {
   if (defineMemory) bytes.push(...section(SECTION.memory, vector([[0x00, ...uleb128(spec.memoryPages ?? 1)]])));
   if (exports.length > 0) {
     let nextFunction = importedFunctions;
-    const entries = exports.map((e) =>
-      e === "memory" ? [...name(e), DESC.memory, 0x00] : [...name(e), DESC.function, ...uleb128(nextFunction++)],
-    );
+    const entries = exports.map((e) => (e === "memory" ? [...name(e), DESC.memory, 0x00] : [...name(e), DESC.function, ...uleb128(nextFunction++)]));
     bytes.push(...section(SECTION.export, vector(entries)));
   }
   if (functionExports.length > 0) {

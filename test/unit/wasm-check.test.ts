@@ -131,12 +131,8 @@ describe("checkModule", () => {
 
     it("refuses a go module with neither _initialize nor _start", async () => {
       const f = await facts({ exports: replaceExport("_initialize", undefined) });
-      expect(checkModule(f, { toolchain: "go" }).errors).toEqual([
-        "it does not export _initialize, which a Go reactor module (-buildmode=c-shared) must",
-      ]);
-      expect(checkModule(f, { toolchain: "tinygo" }).errors).toEqual([
-        "it exports neither _initialize nor _start, so Envoy cannot initialise the Go runtime",
-      ]);
+      expect(checkModule(f, { toolchain: "go" }).errors).toEqual(["it does not export _initialize, which a Go reactor module (-buildmode=c-shared) must"]);
+      expect(checkModule(f, { toolchain: "tinygo" }).errors).toEqual(["it exports neither _initialize nor _start, so Envoy cannot initialise the Go runtime"]);
     });
 
     it("accepts a rust cdylib with _initialize (the SDK's main!) or _start (its older examples), and says how to register otherwise", async () => {

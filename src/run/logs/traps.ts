@@ -29,7 +29,8 @@ export class PanicWatch {
   constructor(root: string, onTrap: (trap: PluginTrap) => void, failurePolicy: FailurePolicy = "FAIL_CLOSED") {
     this.assembler = new RecordAssembler(root, (record) => {
       const panic = record.panic;
-      if (panic?.callback !== undefined) onTrap({ callback: panic.callback, message: panic.message, func: panic.func, location: panic.location, failurePolicy });
+      if (panic?.callback !== undefined)
+        onTrap({ callback: panic.callback, message: panic.message, func: panic.func, location: panic.location, failurePolicy });
     });
   }
 

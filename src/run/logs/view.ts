@@ -63,7 +63,9 @@ export async function viewLogs(o: LogView): Promise<void> {
   const followers = o.follow === true ? await Promise.all(requested.map((s) => new LogFollower(file(s), s).atEnd())) : [];
 
   if (o.tail !== undefined) {
-    const records = (await Promise.all(requested.map((s) => lastRecords(file(s), s, o.tail!, o.root, filter)))).flat().sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+    const records = (await Promise.all(requested.map((s) => lastRecords(file(s), s, o.tail!, o.root, filter))))
+      .flat()
+      .sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
     for (const r of records.slice(Math.max(0, records.length - o.tail))) await o.write(r);
   } else {
     const out: LogRecord[] = [];

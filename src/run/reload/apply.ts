@@ -63,12 +63,15 @@ export class Reloader {
       }
       if (prepared.build !== true) throw Object.assign(new Error(prepared.message), { hint: prepared.hint });
       const servingNow = plan.modules.map((m) => m.sha256.slice(0, 12)).join(", ");
-      throw Object.assign(new Error(`${(prepared.message.split("\n")[0] ?? "").replace(/ \(go build exited with \d+\)$/, "")}; still serving sha256 ${servingNow}`), {
-        hint:
-          why === "envoywasm reload"
-            ? "fix it and run `envoywasm reload` again; the compiler's messages are above (and in `envoywasm logs build`)"
-            : "fix it and save again; the compiler's messages are in the stream (and `envoywasm logs build`)",
-      });
+      throw Object.assign(
+        new Error(`${(prepared.message.split("\n")[0] ?? "").replace(/ \(go build exited with \d+\)$/, "")}; still serving sha256 ${servingNow}`),
+        {
+          hint:
+            why === "envoywasm reload"
+              ? "fix it and run `envoywasm reload` again; the compiler's messages are above (and in `envoywasm logs build`)"
+              : "fix it and save again; the compiler's messages are in the stream (and `envoywasm logs build`)",
+        },
+      );
     }
     // It came over the control socket: it may write and prune only under the project's .envoywasm.
     const own = path.join(plan.root, ".envoywasm") + path.sep;
@@ -111,7 +114,9 @@ export class Reloader {
         await this.applyResources(changed, ecds);
         const names = [...new Set(changed.map((r) => ecds.find((e) => e.name === r.name)?.plugin ?? r.name))];
         const what = changedPlugins.length === 0 ? "the new configuration of" : "";
-        done.push(`loaded ${what}${what === "" ? "" : " "}${names.map((n) => `${n}/`).join(", ")} in place in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+        done.push(
+          `loaded ${what}${what === "" ? "" : " "}${names.map((n) => `${n}/`).join(", ")} in place in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+        );
         loaded = true;
       }
     }
@@ -142,7 +147,12 @@ export class Reloader {
     }
   }
 
-  private async waitApplied(changed: PreparedChange["derived"]["resources"], ecds: EcdsPlan[], before: Map<string, EcdsStatus>, lines: string[]): Promise<void> {
+  private async waitApplied(
+    changed: PreparedChange["derived"]["resources"],
+    ecds: EcdsPlan[],
+    before: Map<string, EcdsStatus>,
+    lines: string[],
+  ): Promise<void> {
     const plan = this.sup.plan;
     const names = changed.map((r) => r.name);
     for (const r of changed) await writeFileAtomic(r.file, r.text);
@@ -183,7 +193,9 @@ export class Reloader {
     const newPorts = envoy.ports;
     const portsChanged = newPorts.length !== oldPorts.size || newPorts.some((p) => !oldPorts.has(p));
     if (portsChanged && docker) {
-      throw Object.assign(new Error("envoy.yaml's ports changed, and a Docker run publishes its ports when it starts"), { hint: "stop the run and `envoywasm up` again" });
+      throw Object.assign(new Error("envoy.yaml's ports changed, and a Docker run publishes its ports when it starts"), {
+        hint: "stop the run and `envoywasm up` again",
+      });
     }
     for (const p of newPorts) {
       if (!oldPorts.has(p) && (await portInUse(p))) throw new Error(`port ${p} of the changed envoy.yaml is already in use`);

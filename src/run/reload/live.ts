@@ -19,7 +19,11 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
   // What to reload is built in a CLI process (reload/prepare.ts), so the background supervisor never loads the build.
   let loaded: Promise<Reloader> | undefined;
   const reloaderOf = () => (loaded ??= import("./apply.js").then(({ Reloader }) => new Reloader(sup, { skeletonHash })));
-  const target: ReloadTarget = { docker: plan.runtime.kind === "docker", envoyVersion: plan.envoy.version, backend: plan.services.some((s) => s.name === "backend") };
+  const target: ReloadTarget = {
+    docker: plan.runtime.kind === "docker",
+    envoyVersion: plan.envoy.version,
+    backend: plan.services.some((s) => s.name === "backend"),
+  };
   const preparing = new Set<ChildProcess>();
   const prepare =
     sup.mode === "foreground"
@@ -54,14 +58,11 @@ export async function startLive(sup: SupervisorHandle): Promise<() => Promise<vo
 
   if (plan.watch) {
     closers.push(
-      watchSources(
-        { root: plan.root, ...plan.live.sources },
-        (changed) => {
-          const shown = changed.length <= 3 ? changed.join(", ") : `${changed.slice(0, 3).join(", ")} and ${changed.length - 3} more`;
-          sup.notice(`${shown} changed: reloading…`);
-          void reloader.reload(`${shown} changed`).then(report);
-        },
-      ),
+      watchSources({ root: plan.root, ...plan.live.sources }, (changed) => {
+        const shown = changed.length <= 3 ? changed.join(", ") : `${changed.slice(0, 3).join(", ")} and ${changed.length - 3} more`;
+        sup.notice(`${shown} changed: reloading…`);
+        void reloader.reload(`${shown} changed`).then(report);
+      }),
     );
   } else {
     closers.push(

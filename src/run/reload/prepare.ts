@@ -29,9 +29,15 @@ export async function prepareReload(root: string, target: ReloadTarget): Promise
     const paths = projectPaths(project);
     const bootstrap = await readEnvoyConfig(project);
     building = true;
-    const built = await build({ cwd: root, project, bootstrap, envoyVersion: target.envoyVersion, onCompilerOutput: (text) => {
-      compilerOutput = text;
-    } });
+    const built = await build({
+      cwd: root,
+      project,
+      bootstrap,
+      envoyVersion: target.envoyVersion,
+      onCompilerOutput: (text) => {
+        compilerOutput = text;
+      },
+    });
     building = false;
     const buildMs = Math.round(performance.now() - started);
     const backendAt = backendTarget(project, bootstrap);

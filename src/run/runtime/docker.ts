@@ -87,7 +87,9 @@ export class DockerRuntime implements Runtime {
   /** Creates and starts a service's container in the shared network namespace. */
   async createService(spec: ServicePlan): Promise<Docker.Container> {
     const binds = this.runtime.mounts.map((m) => `${m.host}:${m.container}${m.readOnly ? ":ro" : ""}`);
-    ui.debug(`$ docker run --network container:${this.name("net")} ${binds.map((b) => `-v ${b}`).join(" ")} -w ${spec.cwd} ${this.runtime.image} ${formatCommand(spec.file, spec.args, spec.env)}`);
+    ui.debug(
+      `$ docker run --network container:${this.name("net")} ${binds.map((b) => `-v ${b}`).join(" ")} -w ${spec.cwd} ${this.runtime.image} ${formatCommand(spec.file, spec.args, spec.env)}`,
+    );
     const container = await this.docker.createContainer({
       name: this.name(spec.name),
       Image: this.runtime.image,
@@ -255,7 +257,10 @@ export async function removeProjectContainers(root: string, client?: Docker): Pr
   const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_PROJECT}=${root}`] } });
   const removed: string[] = [];
   for (const c of found) {
-    await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => {});
     removed.push(`container ${c.Names[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12)}`);
   }
   return removed;
@@ -265,5 +270,11 @@ export async function removeProjectContainers(root: string, client?: Docker): Pr
 export async function projectContainers(root: string): Promise<{ id: string; name: string; service: string; state: string; status: string }[]> {
   const docker = await connectDocker();
   const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_PROJECT}=${root}`] } });
-  return found.map((c) => ({ id: c.Id, name: c.Names[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12), service: c.Labels[LABEL_SERVICE] ?? "?", state: c.State, status: c.Status }));
+  return found.map((c) => ({
+    id: c.Id,
+    name: c.Names[0]?.replace(/^\//, "") ?? c.Id.slice(0, 12),
+    service: c.Labels[LABEL_SERVICE] ?? "?",
+    state: c.State,
+    status: c.Status,
+  }));
 }

@@ -198,4 +198,3 @@ function pdeathsigWrapper(): string | undefined {
   }
   return setprivPath ?? undefined;
 }
-

@@ -122,7 +122,9 @@ export function askSupervisor(socketPath: string, prepare: () => Promise<unknown
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new UserError(`cannot reach the running supervisor (${error.code ?? error.message})`, { hint: "is the project running? `envoywasm status` says" }));
+      reject(
+        new UserError(`cannot reach the running supervisor (${error.code ?? error.message})`, { hint: "is the project running? `envoywasm status` says" }),
+      );
     });
     socket.on("end", () => {
       clearTimeout(timer);

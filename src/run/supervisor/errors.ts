@@ -58,7 +58,10 @@ export function startFailure(service: Service, error: unknown, files: FileContex
 /** Why a service ended on its own, when it can be told: someone else stopped its container, or Envoy's own reason. */
 export function crashDiagnosis(service: Service, files: FileContext): { message: string; hint: string } | undefined {
   if (service.stoppedFromOutside?.() === true) {
-    return { message: "its container was stopped from outside envoywasm (docker stop, docker kill)", hint: "`envoywasm down` stops a run and `envoywasm up` starts it again" };
+    return {
+      message: "its container was stopped from outside envoywasm (docker stop, docker kill)",
+      hint: "`envoywasm down` stops a run and `envoywasm up` starts it again",
+    };
   }
   return service.name === "envoy" ? diagnoseEnvoy(service.recentLines(), files) : undefined;
 }

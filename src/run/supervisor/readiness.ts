@@ -25,7 +25,10 @@ export async function waitReady(service: Service, spec: ServicePlan, plan: RunPl
       if (spec.ready.kind === "envoy-admin") {
         // What Envoy is stuck on: its /ready state and its Wasm counters.
         const wasm = await stats(spec.ready.port, "^wasm\\.", 3000);
-        const shown = [...(wasm?.entries() ?? [])].filter(([, v]) => v !== "0").slice(0, 8).map(([k, v]) => `${k}: ${v}`);
+        const shown = [...(wasm?.entries() ?? [])]
+          .filter(([, v]) => v !== "0")
+          .slice(0, 8)
+          .map(([k, v]) => `${k}: ${v}`);
         detail = `/ready says ${state.detail ?? "nothing (the admin interface does not answer)"}${shown.length === 0 ? "" : `; ${shown.join(", ")}`}`;
       }
       throw new ServiceTimeoutError(service.name, plan.readyTimeoutMs, detail);
@@ -53,7 +56,8 @@ async function waitEcds(service: Service, adminPort: number, started: number, pl
       }
       if (plan.ecds.every((e) => status.get(e.name)?.version === e.version)) return;
     }
-    if (Date.now() - started > plan.readyTimeoutMs) throw new ServiceTimeoutError(service.name, plan.readyTimeoutMs, "the Wasm filter's config was not applied");
+    if (Date.now() - started > plan.readyTimeoutMs)
+      throw new ServiceTimeoutError(service.name, plan.readyTimeoutMs, "the Wasm filter's config was not applied");
     await delay(20);
   }
 }
@@ -76,7 +80,10 @@ function readinessProbe(service: Service, spec: ServicePlan): () => Promise<Prob
     if (owns === false) {
       return {
         ready: false,
-        error: { message: `port ${ready.port} answers, but not from ${service.name}: another process took it`, hint: "stop that process (`envoywasm doctor` names it), then run `envoywasm up` again" },
+        error: {
+          message: `port ${ready.port} answers, but not from ${service.name}: another process took it`,
+          hint: "stop that process (`envoywasm doctor` names it), then run `envoywasm up` again",
+        },
       };
     }
     return { ready: true };

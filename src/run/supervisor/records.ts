@@ -37,10 +37,24 @@ export function withService(records: ServiceRecord[], record: ServiceRecord, pla
 }
 
 /** last-run.json: how the run ended; with no outcome, it failed (with `failure`) before it was ready or stopped. */
-export function lastRun(state: RunState, outcome: RunOutcome | undefined, failure: unknown, stopSignal: NodeJS.Signals | undefined, stoppedBy?: string): LastRun {
+export function lastRun(
+  state: RunState,
+  outcome: RunOutcome | undefined,
+  failure: unknown,
+  stopSignal: NodeJS.Signals | undefined,
+  stoppedBy?: string,
+): LastRun {
   const base = { runId: state.runId, startedAt: state.startedAt, endedAt: new Date().toISOString(), mode: state.mode, runtime: state.runtime };
   if (outcome?.kind === "crashed") {
-    return { ...base, outcome: "crashed", service: outcome.service, exit: outcome.exit, lastLines: outcome.lastLines, reason: outcome.diagnosis?.message, engine: outcome.engine };
+    return {
+      ...base,
+      outcome: "crashed",
+      service: outcome.service,
+      exit: outcome.exit,
+      lastLines: outcome.lastLines,
+      reason: outcome.diagnosis?.message,
+      engine: outcome.engine,
+    };
   }
   if (outcome === undefined) {
     const message = failure instanceof Error ? failure.message : String(failure);

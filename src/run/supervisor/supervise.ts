@@ -224,7 +224,16 @@ export class Supervisor implements SupervisorHandle {
       this.traps.flush();
       // Without its engine, the run's containers cannot be removed now: the state stays, and the next command removes them once it answers.
       if (outcome?.kind !== "crashed" || outcome.engine === undefined) await removeState(this.plan.stateFile);
-      await writeLastRun(this.plan.lastRunFile, lastRun(this.state, outcome, failure, this.stopSignal, this.stopSignal === "SIGTERM" ? stopRequestedBy(this.plan.stateFile, this.plan.runId) : undefined)).catch(() => {});
+      await writeLastRun(
+        this.plan.lastRunFile,
+        lastRun(
+          this.state,
+          outcome,
+          failure,
+          this.stopSignal,
+          this.stopSignal === "SIGTERM" ? stopRequestedBy(this.plan.stateFile, this.plan.runId) : undefined,
+        ),
+      ).catch(() => {});
       await this.mux.close();
       await releaseLock(this.plan.lockFile, this.plan.runId).catch(() => {});
       releaseSignals();
