@@ -25,8 +25,11 @@ export interface TestOutputParser {
   outcomes(): TestOutcome[];
 }
 
-export function testOutputParser(format: TestOutputFormat): TestOutputParser {
-  return format === "go-json" ? goJsonParser() : libtestParser();
+/** What a run reports as it goes: a test that ended, or a package (a test binary) that did. */
+export type TestProgress = (ended: { package: string; test?: string; outcome: TestOutcome["outcome"] }) => void;
+
+export function testOutputParser(format: TestOutputFormat, progress: TestProgress = () => {}): TestOutputParser {
+  return format === "go-json" ? goJsonParser(progress) : libtestParser(progress);
 }
 
 interface GoTestEvent {
@@ -37,7 +40,7 @@ interface GoTestEvent {
 }
 
 /** `go test -json`: one JSON event per line. */
-function goJsonParser(): TestOutputParser {
+function goJsonParser(progress: TestProgress): TestOutputParser {
   const outputs = new Map<string, string[]>();
   const seen = new Map<string, string>();
   return {
@@ -56,7 +59,11 @@ function goJsonParser(): TestOutputParser {
         if (verbose) return text;
         return event.Test === undefined && !/^(ok|PASS|FAIL|\?|=== |--- )/.test(text.trim()) ? text : undefined;
       }
-      if (event.Test !== undefined && ["pass", "fail", "skip"].includes(event.Action)) seen.set(key, event.Action);
+      if (["pass", "fail", "skip"].includes(event.Action)) {
+        const outcome = event.Action === "pass" ? "pass" : event.Action === "fail" ? "fail" : "skip";
+        if (event.Test !== undefined) seen.set(key, event.Action);
+        progress({ package: event.Package ?? "", test: event.Test, outcome });
+      }
       return undefined;
     },
     stderr: (line) => `${line}\n`,
@@ -96,7 +103,7 @@ const CARGO_PROGRESS = /^\s*(Compiling|Finished|Running|Doc-tests|Fresh|Blocking
  * `---- name stdout ----` and what the test printed. cargo runs one harness
  * per test binary (unit tests, tests/*.rs), each saying so on stderr.
  */
-function libtestParser(): TestOutputParser {
+function libtestParser(progress: TestProgress): TestOutputParser {
   const results = new Map<string, { outcome: TestOutcome["outcome"]; reason?: string }>();
   const outputs = new Map<string, string[]>();
   let binary = "";
@@ -109,10 +116,15 @@ function libtestParser(): TestOutputParser {
         capturing = undefined;
         const outcome = result[2] === "ok" ? "pass" : result[2] === "FAILED" ? "fail" : "skip";
         results.set(key(result[1]!), { outcome, reason: outcome === "skip" ? (result[3] ?? "#[ignore] without a reason") : undefined });
+        progress({ package: binary, test: result[1]!, outcome });
       } else {
         const block = LIBTEST_OUTPUT.exec(line);
         if (block !== null) capturing = key(block[1]!);
-        else if (/^(failures|successes):$/.test(line) || /^test result: /.test(line)) capturing = undefined;
+        else if (/^(failures|successes):$/.test(line)) capturing = undefined;
+        else if (/^test result: /.test(line)) {
+          capturing = undefined;
+          progress({ package: binary, outcome: /^test result: ok/.test(line) ? "pass" : "fail" });
+        }
         else if (capturing !== undefined) outputs.set(capturing, [...(outputs.get(capturing) ?? []), `${line}\n`]);
       }
       return verbose ? `${line}\n` : undefined;

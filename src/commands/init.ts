@@ -8,6 +8,7 @@ import { ui } from "../ui/output.js";
 export async function runInit(dir: string, opts: Record<string, string | boolean | undefined>, globals: { cwd: string }): Promise<void> {
   const str = (k: string) => (typeof opts[k] === "string" ? (opts[k] as string) : undefined);
   const from = str("from");
+  if (from === undefined && str("envoyConfig") !== undefined) throw new UsageError("--envoy-config goes with --from: it names the adopted folder's Envoy config");
   if (from !== undefined) {
     for (const k of ["template", "toolchain", "module"]) {
       if (str(k) !== undefined) throw new UsageError(`--${k} does not go with --from: the adopted plugin brings its own`);
@@ -57,6 +58,7 @@ async function runAdopt(from: string, dir: string, opts: Record<string, string |
     dir,
     force: opts.force === true,
     onPhase: (p) => ui.info(ui.paint("gray", `• ${p}`)),
+    envoyConfig: str("envoyConfig"),
     ...Object.fromEntries(["name", "listenerPort", "adminPort", "backendPort"].flatMap((k) => (str(k) === undefined ? [] : [[k, str(k)]]))),
   });
   const rel = path.relative(globals.cwd, result.dir) || ".";

@@ -1,5 +1,5 @@
 import { existsSync, realpathSync } from "node:fs";
-import { lstat, readdir, readFile } from "node:fs/promises";
+import { lstat, readdir, readFile, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import { ChildProcessError, UsageError, UserError } from "../errors.js";
@@ -7,6 +7,7 @@ import { run, tailLines } from "../platform/exec.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { takeOverEnvoyConfig } from "../envoy/adoption.js";
+import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
 import { templateValues } from "./init.js";
@@ -36,6 +37,8 @@ export interface AdoptOptions {
   force?: boolean;
   /** Told each step as it starts. */
   onPhase?: (text: string) => void;
+  /** The Envoy config to take over, when the folder has several (default: the best one found in it). */
+  envoyConfig?: string;
 }
 
 export interface AdoptResult {
@@ -85,7 +88,12 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   const toolchain: Toolchain = rust ? "rust" : gomod!.Require?.some((r) => r.Path === SDK_MODULES.tinygo) === true ? "tinygo" : "go";
   const changes: string[] = [];
 
-  const configFile = ENVOY_CONFIGS.map((f) => path.join(source, f)).find((f) => existsSync(f));
+  const found = await findEnvoyConfig(source, options.envoyConfig, options.cwd);
+  const configFile = found?.file;
+  if (found !== undefined && (found.others.length > 0 || path.dirname(found.file) !== source)) {
+    const rel = (f: string) => path.relative(source, f);
+    changes.push(`took ${found.file.startsWith(source + path.sep) ? rel(found.file) : found.file} as its Envoy config${found.others.length === 0 ? "" : ` (also found: ${found.others.map(rel).join(", ")}; --envoy-config picks another)`}`);
+  }
   const backendPort = options.backendPort === undefined ? undefined : Number(options.backendPort);
   const files: PlannedFile[] = await copyPlan(source, PLUGIN_DIR);
   if (cargo !== undefined) {
@@ -157,7 +165,30 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     else if (hasBackend && file.path.startsWith(`${BACKEND_DIR}/`)) files.push(file);
   }
 
+  const existed = existsSync(dir);
   const report = await writePlan(dir, files, options.force === true);
+  try {
+    changes.push(...(await settleModules(dir, report, gomod, source, toolchain, files, options.onPhase)));
+  } catch (error) {
+    // Nothing half made is left to block the next try: what this wrote goes, and the folder if this made it.
+    await undoWrite(dir, report.created, existed);
+    throw error;
+  }
+  return { dir, name, toolchain, changes, files: report, listenerPort, hasBackend };
+}
+
+/** go.mod repaired and tidied, or the crates fetched, in the new project's copy of the plugin. */
+async function settleModules(
+  dir: string,
+  report: WriteReport,
+  gomod: GoModJson | undefined,
+  source: string,
+  toolchain: Toolchain,
+  files: PlannedFile[],
+  onPhase?: (t: string) => void,
+): Promise<string[]> {
+  const changes: string[] = [];
+  const options = { onPhase };
   const pluginDir = path.join(dir, PLUGIN_DIR);
   const manifest = `${PLUGIN_DIR}/${gomod === undefined ? "Cargo.toml" : "go.mod"}`;
   if (!report.created.includes(manifest)) {
@@ -173,7 +204,18 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       ),
     );
   }
-  return { dir, name, toolchain, changes, files: report, listenerPort, hasBackend };
+  return changes;
+}
+
+async function undoWrite(dir: string, created: readonly string[], existed: boolean): Promise<void> {
+  if (!existed) {
+    await rm(dir, { recursive: true, force: true });
+    return;
+  }
+  for (const file of created) await rm(path.join(dir, file), { force: true });
+  // The folders that held only what this wrote, deepest first.
+  const folders = [...new Set(created.flatMap((f) => f.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"))))];
+  for (const folder of folders.sort((a, b) => b.length - a.length)) await rmdir(path.join(dir, folder)).catch(() => {});
 }
 
 /** The original's package as cargo reads it, when it is a proxy-wasm plugin. */
@@ -261,18 +303,15 @@ async function repairGoMod(pluginDir: string, source: string, gomod: GoModJson, 
     if (r.New.Version !== undefined || !(target.startsWith(".") || target.startsWith("/"))) continue;
     const resolved = path.resolve(source, target);
     if (resolved === source || resolved.startsWith(source + path.sep)) continue;
-    await goModEdit(pluginDir, [`-dropreplace=${r.Old.Path}${r.Old.Version === undefined ? "" : `@${r.Old.Version}`}`]);
-    changes.push(`${PLUGIN_DIR}/go.mod: dropped \`replace ${r.Old.Path} => ${target}\` (it points outside the adopted folder)`);
+    const old = `${r.Old.Path}${r.Old.Version === undefined ? "" : `@${r.Old.Version}`}`;
     if (r.Old.Path === sdk.module) {
-      await goModEdit(pluginDir, [`-require=${sdk.module}@${sdk.version}`]);
+      await goModEdit(pluginDir, [`-dropreplace=${old}`, `-require=${sdk.module}@${sdk.version}`]);
+      changes.push(`${PLUGIN_DIR}/go.mod: dropped \`replace ${r.Old.Path} => ${target}\` (it points outside the adopted folder)`);
       changes.push(`${PLUGIN_DIR}/go.mod: requires ${sdk.module}@${sdk.version}, the version envoywasm's templates pin`);
     } else {
-      const required = gomod.Require?.find((q) => q.Path === r.Old.Path);
-      if (required === undefined || required.Version.startsWith("v0.0.0-00010101000000")) {
-        throw new UserError(`go.mod replaced ${r.Old.Path} with ${target}, outside the adopted folder, and requires no published version of it`, {
-          hint: `require a published version of ${r.Old.Path} in the copy (${PLUGIN_DIR}/go.mod), then run \`go mod tidy\` there`,
-        });
-      }
+      // Another module of the original's repository: the copy keeps using it, where it is.
+      await goModEdit(pluginDir, [`-replace=${old}=${resolved}`]);
+      changes.push(`${PLUGIN_DIR}/go.mod: \`replace ${r.Old.Path} => ${target}\` now names ${resolved} (the copy still builds with it; it must stay there)`);
     }
   }
   const sdkRequired = gomod.Require?.find((q) => q.Path === sdk.module);

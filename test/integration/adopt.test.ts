@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { cp, readdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { cp, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -139,6 +140,49 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const envoy = await readFile(path.join(root, "adopted/envoy.yaml"), "utf8");
     expect(envoy).toContain('filename: "build/adopted.wasm"');
     expect((await runCli(["build"], { cwd: path.join(root, "adopted") })).exitCode).toBe(0);
+  });
+
+  it("adopts a folder laid out like a repository: its Envoy config in test/fixtures/, a replace of a sibling module kept working", async () => {
+    const [listener, admin, staticReply] = await freePorts(3);
+    const source = await userFolder("headers", { 18000: listener!, 8001: admin!, 8099: staticReply! });
+    const repo = path.dirname(path.dirname(source));
+    // The config lives in test/fixtures/ (and a Kubernetes manifest in deploy/ is not one).
+    await mkdir(path.join(source, "test", "fixtures"), { recursive: true });
+    await rename(path.join(source, "envoy.yaml"), path.join(source, "test", "fixtures", "envoy.yaml"));
+    await mkdir(path.join(source, "deploy"));
+    await writeFile(path.join(source, "deploy", "plugin.yaml"), "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n");
+    // A sibling module of the repository, used through a replace that points outside the folder.
+    await mkdir(path.join(repo, "lib"));
+    await writeFile(path.join(repo, "lib", "go.mod"), "module example.com/lib\n\ngo 1.24\n");
+    await writeFile(path.join(repo, "lib", "lib.go"), 'package lib\n\nconst Greeting = "from the sibling module"\n');
+    await writeFile(path.join(source, "go.mod"), `${await readFile(path.join(source, "go.mod"), "utf8")}\nrequire example.com/lib v0.0.0-00010101000000-000000000000\n\nreplace example.com/lib => ../../lib\n`);
+    const main = path.join(source, "main.go");
+    await writeFile(main, (await readFile(main, "utf8")).replace('"encoding/json"', '"encoding/json"\n\n\t"example.com/lib"').replace("func main() {}", "func main() { _ = lib.Greeting }"));
+    const before = await treeHash(source);
+    const root = await tempDir();
+    const dir = path.join(root, "repo-like");
+
+    const init = await runCli(["init", "--from", source, dir], { cwd: root });
+    expect(init.exitCode, init.stderr).toBe(0);
+    expect(init.stdout).toContain("~ took test/fixtures/envoy.yaml as its Envoy config");
+    expect(init.stdout).toContain(`~ plugin/go.mod: \`replace example.com/lib => ../../lib\` now names ${path.join(repo, "lib")}`);
+    expect(await treeHash(source)).toBe(before);
+    const build = await runCli(["build"], { cwd: dir });
+    expect(build.exitCode, build.stderr).toBe(0);
+  });
+
+  it("a failed adoption leaves nothing behind, so trying again works", async () => {
+    const [listener, admin, staticReply] = await freePorts(3);
+    const source = await userFolder("headers", { 18000: listener!, 8001: admin!, 8099: staticReply! });
+    const root = await tempDir();
+    const dir = path.join(root, "retried");
+    // go mod tidy cannot reach a module proxy with an empty module cache.
+    const failed = await runCli(["init", "--from", source, dir], { cwd: root, env: { GOPROXY: "http://127.0.0.1:9", GOMODCACHE: await tempDir("envoywasm-modcache-"), GOFLAGS: "-modcacherw" } });
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toContain("go mod tidy failed");
+    expect(existsSync(dir)).toBe(false);
+    const retried = await runCli(["init", "--from", source, dir], { cwd: root });
+    expect(retried.exitCode, retried.stderr).toBe(0);
   });
 
   it("refuses to adopt into the folder itself, a folder without go.mod, and template flags", async () => {

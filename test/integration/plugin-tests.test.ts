@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
@@ -70,6 +70,17 @@ describe("envoywasm test (real Go; the SDK's emulator runs the built .wasm)", ()
       const none = await runCli(["test", "--run", "NoSuchTest"], { cwd: dir });
       expect(none.exitCode).toBe(1);
       expect(none.stderr).toContain("error: no plugin tests ran");
+
+      // Progress as it goes: which command runs, then (not at a terminal) a line per package.
+      const passing = await runCli(["test"], { cwd: dir });
+      expect(passing.stderr).toMatch(/• plugin\/: go test -json/);
+      expect(passing.stderr).toMatch(/✔ \S+ ok/);
+
+      // A plugin with no unit tests at all is said, not failed.
+      await rm(test);
+      const untested = await runCli(["test"], { cwd: dir });
+      expect(untested.exitCode, untested.stderr).toBe(0);
+      expect(untested.stderr).toContain("warning: the plugin has no unit tests: add tests (*_test.go) next to it");
     } finally {
       await writeFile(test, original);
     }
