@@ -29,7 +29,7 @@ export async function runE2eCommand(opts: E2eFlags, globals: { cwd: string }): P
   });
   if (opts.junit !== undefined) {
     const file = path.resolve(globals.cwd, opts.junit);
-    await writeFile(file, junitXml(result, path.basename(globals.cwd)));
+    await writeFile(file, junitXml(result));
     ui.info(ui.paint("gray", `• JUnit results: ${path.relative(globals.cwd, file) || file}`));
   }
   if (opts.json === true) ui.resultJson(resultJson(result));

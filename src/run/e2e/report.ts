@@ -18,6 +18,7 @@ export function failureHeadline(r: CaseResult): string {
 
 export function resultJson(result: E2eResult) {
   return {
+    project: result.project,
     envoy: result.envoy,
     passed: result.passed,
     failed: result.failed,
@@ -38,12 +39,12 @@ export function resultJson(result: E2eResult) {
   };
 }
 
-export function junitXml(result: E2eResult, project: string): string {
+export function junitXml(result: E2eResult): string {
   const seconds = (ms: number) => (ms / 1000).toFixed(3);
   const suite = `envoywasm e2e (Envoy ${result.envoy.version})`;
   const lines = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites name="${attr(`${project} e2e`)}" tests="${result.cases.length}" failures="${result.failed}" errors="0" time="${seconds(result.ms)}">`,
+    `<testsuites name="${attr(`${result.project} e2e`)}" tests="${result.cases.length}" failures="${result.failed}" errors="0" time="${seconds(result.ms)}">`,
     `  <testsuite name="${attr(suite)}" tests="${result.cases.length}" failures="${result.failed}" errors="0" skipped="0" time="${seconds(result.ms)}">`,
     `    <properties><property name="envoy.version" value="${attr(result.envoy.version)}"/></properties>`,
   ];

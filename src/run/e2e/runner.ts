@@ -55,6 +55,8 @@ export interface CaseResult {
 }
 
 export interface E2eResult {
+  /** The project's name (envoywasm.yaml). */
+  project: string;
   envoy: { version: string; path?: string };
   cases: CaseResult[];
   passed: number;
@@ -126,7 +128,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     await supervising.catch(() => {});
   }
   const passed = results.filter((r) => r.ok).length;
-  return { envoy: { version: plan.envoy.version, path: plan.envoy.path }, cases: results, passed, failed: results.length - passed, ms: Math.round(performance.now() - started) };
+  return { project: project.config.name, envoy: { version: plan.envoy.version, path: plan.envoy.path }, cases: results, passed, failed: results.length - passed, ms: Math.round(performance.now() - started) };
 }
 
 function endedEarly(outcome: RunOutcome, when: string): UserError | CancelledError {
