@@ -156,14 +156,14 @@ function resolveCase(raw: RawCase, i: number, at: Locator, context: CaseContext)
   if (listener === undefined) throw at.error([...base, "request"], `${context.display} has no listener to send the request to`);
   if (!context.listeners.includes(listener)) {
     const near = closest(listener, context.listeners);
-    throw at.error([...base, "request", "listener"], `request.listener: ${context.display} has no listener ${JSON.stringify(listener)}${near === undefined ? "" : ` (did you mean "${near}"?)`}; its listeners: ${context.listeners.join(", ")}`);
+    throw at.error([...base, "request", "listener"], `${show([...base, "request", "listener"])}: ${context.display} has no listener ${JSON.stringify(listener)}${near === undefined ? "" : ` (did you mean "${near}"?)`}; its listeners: ${context.listeners.join(", ")}`);
   }
   const config = context.configOf(listener);
   const resolve = (value: string, p: Path) =>
     value.replace(/\{config\.([\w.-]+)\}/g, (reference: string, key: string) => {
       const found = get(config, key.split("."));
       if (typeof found === "string" || typeof found === "number" || typeof found === "boolean") return String(found);
-      throw at.error([...base, ...p], `${reference} is not in the plugin configuration of listener ${listener} in ${context.display}${config === undefined ? " (it has none, or not JSON)" : ` (its keys: ${Object.keys(config).join(", ")})`}`);
+      throw at.error([...base, ...p], `${show([...base, ...p])}: ${reference} is not in the plugin configuration of listener ${listener} in ${context.display}${config === undefined ? " (it has none, or not JSON)" : ` (its keys: ${Object.keys(config).join(", ")})`}`);
     });
   const pattern = (value: string, p: Path): RegExp | undefined => {
     const m = /^\/(.+)\/([dgimsuy]*)$/s.exec(value);
@@ -174,7 +174,7 @@ function resolveCase(raw: RawCase, i: number, at: Locator, context: CaseContext)
     try {
       return new RegExp(source, flags);
     } catch (error) {
-      throw at.error([...base, ...p], `${p.join(".")}: not a valid regex: ${(error as Error).message.replace(/^Invalid regular expression: /, "")}`);
+      throw at.error([...base, ...p], `${show([...base, ...p])}: not a valid regex: ${(error as Error).message.replace(/^Invalid regular expression: /, "")}`);
     }
   };
   const textPattern = (value: string, p: Path): TextPattern => {
@@ -240,7 +240,7 @@ class Locator {
     const unknown = issues.find((i) => i.type === "strict_object" && i.expected === "never");
     const issue = unknown ?? issues[0]!;
     const p: Path = issue.path?.map((item) => item.key as string | number) ?? [];
-    const shown = p.length === 0 ? "" : `${p.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? k : `.${k}`)).join("")}: `;
+    const shown = p.length === 0 ? "" : `${show(p)}: `;
     if (unknown !== undefined) {
       const allowed = allowedKeys(p.slice(0, -1));
       const near = closest(String(p.at(-1)), allowed);
@@ -265,6 +265,11 @@ class Locator {
     }
     return `${this.file}:1:1`;
   }
+}
+
+/** A path as a reader writes it: cases[0].request.path. */
+function show(p: Path): string {
+  return p.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? k : `.${k}`)).join("");
 }
 
 /** The keys allowed in the mapping at p (its kind told by where it is). */
