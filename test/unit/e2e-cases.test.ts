@@ -9,6 +9,7 @@ const CONTEXT: CaseContext = {
   listeners: ["listener", "admin-api"],
   defaultListener: "listener",
   display: "envoy.yaml",
+  hasPlugin: (l) => l === "listener",
   configOf: (l) => (l === "listener" ? { header: "x-api-key", value: "s3cret", nested: { n: 7 } } : undefined),
 };
 
@@ -66,13 +67,24 @@ cases:
 
   it("tells a missing path, a bad regex, an unknown listener, a duplicate name, an unknown config key", () => {
     expect(failure("cases:\n  - name: a\n    request: {}\n").message).toMatch(/^e2e\/t\.yaml:3:14: cases\[0\]\.request\.path: is required/);
-    expect(failure('cases:\n  - name: a\n    request: { path: / }\n    expect: { logs: ["/a(/"] }\n').message).toMatch(/^e2e\/t\.yaml:4:22: cases\[0\]\.expect\.logs\[0\]: not a valid regex: \/a\(\/: Unterminated group$/);
+    expect(failure('cases:\n  - name: a\n    request: { path: / }\n    expect: { logs: ["/a(/"] }\n').message).toMatch(
+      /^e2e\/t\.yaml:4:22: cases\[0\]\.expect\.logs\[0\]: not a valid regex: \/a\(\/: Unterminated group$/,
+    );
     expect(failure("cases:\n  - name: a\n    request: { path: /, listener: admin }\n").message).toBe(
       'e2e/t.yaml:3:35: cases[0].request.listener: envoy.yaml has no listener "admin"; its listeners: listener, admin-api',
     );
-    expect(failure("cases:\n  - name: a\n    request: { path: / }\n  - name: a\n    request: { path: /b }\n").message).toMatch(/^e2e\/t\.yaml:4:11: cases\[1\]\.name: "a" is the name of case 1 too/);
-    expect(failure("cases:\n  - name: a\n    request: { path: /, headers: { x: \"{config.nope}\" } }\n").message).toMatch(/^e2e\/t\.yaml:3:39: cases\[0\]\.request\.headers\.x: \{config\.nope\} is not in the plugin configuration of listener listener/);
-    expect(failure("cases:\n  - name: a\n    request: { path: / }\n    expect: { status: ok }\n").message).toMatch(/^e2e\/t\.yaml:4:23: cases\[0\]\.expect\.status: must be an HTTP status/);
+    expect(failure("cases:\n  - name: a\n    request: { path: / }\n  - name: a\n    request: { path: /b }\n").message).toMatch(
+      /^e2e\/t\.yaml:4:11: cases\[1\]\.name: "a" is the name of case 1 too/,
+    );
+    expect(failure('cases:\n  - name: a\n    request: { path: /, headers: { x: "{config.nope}" } }\n').message).toMatch(
+      /^e2e\/t\.yaml:3:39: cases\[0\]\.request\.headers\.x: \{config\.nope\} is not in the plugin configuration of listener listener/,
+    );
+    expect(failure('cases:\n  - name: a\n    request: { path: /, listener: admin-api }\n    expect: { logs: ["{config.header}"] }\n').message).toMatch(
+      /^e2e\/t\.yaml:4:22: cases\[0\]\.expect\.logs\[0\]: \{config\.header\}: listener admin-api of envoy\.yaml runs no Wasm filter/,
+    );
+    expect(failure("cases:\n  - name: a\n    request: { path: / }\n    expect: { status: ok }\n").message).toMatch(
+      /^e2e\/t\.yaml:4:23: cases\[0\]\.expect\.status: must be an HTTP status/,
+    );
     expect(failure("cases: [\n").message).toMatch(/^e2e\/t\.yaml:\d+:\d+: invalid YAML/);
   });
 });
@@ -82,13 +94,21 @@ describe("e2e matchers", () => {
   const answer: Answer = { status: 200, headers: { "content-type": "application/json", server: "envoy" }, body: '{"a":{"b":[1,2]},"c":"d"}' };
 
   it("passes what matches", () => {
-    expect(check(c('{ status: 200, headers: { content-type: "/json$/", x-none: null }, body: { json: { a: { b: [1, 2] } } }, logs: ["said"], noLogs: ["/panic/"] }'), answer, [{ level: "info", text: "I said so" }])).toEqual([]);
+    expect(
+      check(
+        c('{ status: 200, headers: { content-type: "/json$/", x-none: null }, body: { json: { a: { b: [1, 2] } } }, logs: ["said"], noLogs: ["/panic/"] }'),
+        answer,
+        [{ level: "info", text: "I said so" }],
+      ),
+    ).toEqual([]);
     expect(check(c('{ body: { contains: "\\"c\\"" } }'), answer, [])).toEqual([]);
     expect(check(c('{ body: { matches: "^\\\\{" } }'), answer, [])).toEqual([]);
   });
 
   it("tells each mismatch with a diff", () => {
-    const m = check(c('{ status: 201, headers: { server: null, x-a: b }, body: { json: { a: { b: [1] } } }, logs: ["nope"], noLogs: ["/panic/"] }'), answer, [{ text: "goexit", panic: "panic: boom at main.f (main.go:3) in on_request_headers" }]);
+    const m = check(c('{ status: 201, headers: { server: null, x-a: b }, body: { json: { a: { b: [1] } } }, logs: ["nope"], noLogs: ["/panic/"] }'), answer, [
+      { text: "goexit", panic: "panic: boom at main.f (main.go:3) in on_request_headers" },
+    ]);
     expect(m.map((x) => x.message)).toEqual([
       "status: expected 201, got 200",
       "headers: 2 differ (- expected, + got)",
@@ -123,7 +143,14 @@ describe("e2e matchers", () => {
       mismatches: [{ what: "status", message: "status: expected 200, got 500", detail: [] }],
       records: [{ level: "info", text: "</failure>\u0001" }],
     };
-    const xml = junitXml({ project: "p", envoy: { version: "1.40.0" }, cases: [failed, { ...failed, name: "ok", ok: true, mismatches: [] }], passed: 1, failed: 1, ms: 100 });
+    const xml = junitXml({
+      project: "p",
+      envoy: { version: "1.40.0" },
+      cases: [failed, { ...failed, name: "ok", ok: true, mismatches: [] }],
+      passed: 1,
+      failed: 1,
+      ms: 100,
+    });
     expect(xml).toContain('<testsuite name="envoywasm e2e (Envoy 1.40.0)" tests="2" failures="1"');
     expect(xml).toContain('name="a &lt;b&gt; &amp; &quot;c&quot;"');
     expect(xml).toContain('<failure message="status: expected 200, got 500" type="mismatch">');

@@ -14,7 +14,8 @@ import { closest } from "../../platform/closest.js";
  */
 
 const isMapping = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === "object" && !Array.isArray(x);
-const mapping = <const E extends v.ObjectEntries>(entries: E, what: string) => v.pipe(v.custom<Record<string, unknown>>(isMapping, `must be a mapping (${what})`), v.strictObject(entries));
+const mapping = <const E extends v.ObjectEntries>(entries: E, what: string) =>
+  v.pipe(v.custom<Record<string, unknown>>(isMapping, `must be a mapping (${what})`), v.strictObject(entries));
 const text = (what: string) => v.pipe(v.string(`must be a string (${what})`), v.nonEmpty(`must not be empty (${what})`));
 /** YAML reads `value: 42` as a number; a header's value is its text. */
 const scalarText = v.pipe(v.union([v.string(), v.number(), v.boolean()], "must be a string"), v.transform(String));
@@ -31,19 +32,23 @@ const RequestSchema = mapping(
 );
 
 const BodyExpectSchema = v.union(
-  [
-    v.string(),
-    v.strictObject({ contains: v.string() }),
-    v.strictObject({ matches: v.string() }),
-    v.strictObject({ json: v.unknown() }),
-  ],
+  [v.string(), v.strictObject({ contains: v.string() }), v.strictObject({ matches: v.string() }), v.strictObject({ json: v.unknown() })],
   'must be the exact body, or one of { contains: "…" }, { matches: "^…" }, { json: {…} }',
 );
 
 const ExpectSchema = mapping(
   {
-    status: v.optional(v.pipe(v.number("must be an HTTP status such as 200"), v.integer("must be an HTTP status such as 200"), v.minValue(100, "must be an HTTP status"), v.maxValue(599, "must be an HTTP status"))),
-    headers: v.optional(v.pipe(v.custom<Record<string, unknown>>(isMapping, "must be a mapping of header: value"), v.record(v.string(), v.nullable(scalarText)))),
+    status: v.optional(
+      v.pipe(
+        v.number("must be an HTTP status such as 200"),
+        v.integer("must be an HTTP status such as 200"),
+        v.minValue(100, "must be an HTTP status"),
+        v.maxValue(599, "must be an HTTP status"),
+      ),
+    ),
+    headers: v.optional(
+      v.pipe(v.custom<Record<string, unknown>>(isMapping, "must be a mapping of header: value"), v.record(v.string(), v.nullable(scalarText))),
+    ),
     body: v.optional(BodyExpectSchema),
     logs: v.optional(v.array(v.string(), "must be a list of texts or /regexes/")),
     noLogs: v.optional(v.array(v.string(), "must be a list of texts or /regexes/")),
@@ -55,7 +60,8 @@ const CaseSchema = mapping({ name: text("the case's name"), request: RequestSche
 const CaseFileSchema = mapping({ cases: v.array(CaseSchema, "must be a list of cases, each with name, request and expect") }, "cases");
 
 type RawCase = v.InferOutput<typeof CaseSchema>;
-export type BodyExpectation = { kind: "exact"; text: string } | { kind: "contains"; text: string } | { kind: "matches"; re: RegExp } | { kind: "json"; value: unknown };
+export type BodyExpectation =
+  { kind: "exact"; text: string } | { kind: "contains"; text: string } | { kind: "matches"; re: RegExp } | { kind: "json"; value: unknown };
 /** A log expectation: a substring, or a /regex/. */
 export type TextPattern = { source: string; test: (text: string) => boolean };
 
@@ -81,6 +87,8 @@ export interface CaseContext {
   listeners: string[];
   defaultListener: string | undefined;
   configOf: (listener: string) => Record<string, unknown> | undefined;
+  /** Whether a Wasm filter runs in the listener. */
+  hasPlugin: (listener: string) => boolean;
   display: string;
 }
 
@@ -90,6 +98,7 @@ export function caseContext(bootstrap: EnvoyBootstrap): CaseContext {
     listeners: bootstrap.listeners.map((l) => l.name),
     defaultListener: withWasm?.name,
     display: bootstrap.display,
+    hasPlugin: (listener) => bootstrap.wasmFilters.some((f) => f.listener === listener),
     configOf: (listener) => {
       const configuration = bootstrap.wasmFilters.find((f) => f.listener === listener)?.configuration;
       try {
@@ -113,7 +122,9 @@ export async function loadCases(root: string, context: CaseContext, filter?: str
   const dir = path.join(root, CASES_DIR);
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /\.ya?ml$/.test(n)).sort();
   if (names.length === 0) {
-    throw new UserError(`no cases: ${CASES_DIR}/ holds no .yaml file`, { hint: `write ${CASES_DIR}/<name>.yaml with cases: [{ name, request: { path: / }, expect: { status: 200 } }]` });
+    throw new UserError(`no cases: ${CASES_DIR}/ holds no .yaml file`, {
+      hint: `write ${CASES_DIR}/<name>.yaml with cases: [{ name, request: { path: / }, expect: { status: 200 } }]`,
+    });
   }
   const all: E2eCase[] = [];
   for (const name of names) all.push(...parseCaseFile(await readFile(path.join(dir, name), "utf8"), `${CASES_DIR}/${name}`, context));
@@ -126,7 +137,12 @@ export async function loadCases(root: string, context: CaseContext, filter?: str
 function selects(filter: string, c: E2eCase): boolean {
   const base = path.basename(c.file).replace(/\.ya?ml$/, "");
   if (!filter.includes("*")) return c.name.includes(filter) || base === filter || c.file === filter;
-  const re = new RegExp(`^${filter.split("*").map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  const re = new RegExp(
+    `^${filter
+      .split("*")
+      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
   return [c.name, base, c.file, path.basename(c.file)].some((s) => re.test(s));
 }
 
@@ -144,7 +160,11 @@ export function parseCaseFile(source: string, display: string, context: CaseCont
   const seen = new Map<string, number>();
   return result.output.cases.map((raw, i) => {
     const earlier = seen.get(raw.name);
-    if (earlier !== undefined) throw at.error(["cases", i, "name"], `cases[${i}].name: ${JSON.stringify(raw.name)} is the name of case ${earlier + 1} too; names must be unique in a file`);
+    if (earlier !== undefined)
+      throw at.error(
+        ["cases", i, "name"],
+        `cases[${i}].name: ${JSON.stringify(raw.name)} is the name of case ${earlier + 1} too; names must be unique in a file`,
+      );
     seen.set(raw.name, i);
     return resolveCase(raw, i, at, context);
   });
@@ -156,14 +176,22 @@ function resolveCase(raw: RawCase, i: number, at: Locator, context: CaseContext)
   if (listener === undefined) throw at.error([...base, "request"], `${context.display} has no listener to send the request to`);
   if (!context.listeners.includes(listener)) {
     const near = closest(listener, context.listeners);
-    throw at.error([...base, "request", "listener"], `${show([...base, "request", "listener"])}: ${context.display} has no listener ${JSON.stringify(listener)}${near === undefined ? "" : ` (did you mean "${near}"?)`}; its listeners: ${context.listeners.join(", ")}`);
+    throw at.error(
+      [...base, "request", "listener"],
+      `${show([...base, "request", "listener"])}: ${context.display} has no listener ${JSON.stringify(listener)}${near === undefined ? "" : ` (did you mean "${near}"?)`}; its listeners: ${context.listeners.join(", ")}`,
+    );
   }
   const config = context.configOf(listener);
   const resolve = (value: string, p: Path) =>
     value.replace(/\{config\.([\w.-]+)\}/g, (reference: string, key: string) => {
       const found = get(config, key.split("."));
       if (typeof found === "string" || typeof found === "number" || typeof found === "boolean") return String(found);
-      throw at.error([...base, ...p], `${show([...base, ...p])}: ${reference} is not in the plugin configuration of listener ${listener} in ${context.display}${config === undefined ? " (it has none, or not JSON)" : ` (its keys: ${Object.keys(config).join(", ")})`}`);
+      const why = !context.hasPlugin(listener)
+        ? `${reference}: listener ${listener} of ${context.display} runs no Wasm filter, so there is no plugin configuration to take it from`
+        : config === undefined
+          ? `${reference}: the plugin configuration of listener ${listener} in ${context.display} is not a JSON object`
+          : `${reference} is not in the plugin configuration of listener ${listener} in ${context.display} (its keys: ${Object.keys(config).join(", ")})`;
+      throw at.error([...base, ...p], `${show([...base, ...p])}: ${why}`);
     });
   const pattern = (value: string, p: Path): RegExp | undefined => {
     const m = /^\/(.+)\/([dgimsuy]*)$/s.exec(value);
@@ -196,7 +224,9 @@ function resolveCase(raw: RawCase, i: number, at: Locator, context: CaseContext)
     request: {
       method: raw.request.method,
       path: resolve(raw.request.path, ["request", "path"]),
-      headers: Object.fromEntries(Object.entries(raw.request.headers).map(([k, val]) => [resolve(k, ["request", "headers", k]), resolve(val, ["request", "headers", k])])),
+      headers: Object.fromEntries(
+        Object.entries(raw.request.headers).map(([k, val]) => [resolve(k, ["request", "headers", k]), resolve(val, ["request", "headers", k])]),
+      ),
       ...(raw.request.body === undefined ? {} : { body: resolve(raw.request.body, ["request", "body"]) }),
     },
     expect: {

@@ -25,7 +25,11 @@ export interface PluginRecord {
 export function pluginRecords(records: readonly LogRecord[]): PluginRecord[] {
   return records
     .filter((r) => r.plugin !== undefined || r.panic !== undefined)
-    .map((r) => ({ level: r.plugin?.level, text: r.plugin?.message ?? r.lines.join("\n"), ...(r.panic === undefined ? {} : { panic: describePanic(r.panic) }) }));
+    .map((r) => ({
+      level: r.plugin?.level,
+      text: r.plugin?.message ?? r.lines.join("\n"),
+      ...(r.panic === undefined ? {} : { panic: describePanic(r.panic) }),
+    }));
 }
 
 /** One way the answer differs from the case: a headline and the lines that show how. */
@@ -38,7 +42,8 @@ export interface Mismatch {
 export function check(c: E2eCase, answer: Answer, records: readonly PluginRecord[]): Mismatch[] {
   const out: Mismatch[] = [];
   const e = c.expect;
-  if (e.status !== undefined && answer.status !== e.status) out.push({ what: "status", message: `status: expected ${e.status}, got ${answer.status}`, detail: [] });
+  if (e.status !== undefined && answer.status !== e.status)
+    out.push({ what: "status", message: `status: expected ${e.status}, got ${answer.status}`, detail: [] });
   const headerLines: string[] = [];
   for (const h of e.headers) {
     const got = answer.headers[h.name];
@@ -57,7 +62,8 @@ export function check(c: E2eCase, answer: Answer, records: readonly PluginRecord
   }
   for (const l of e.noLogs) {
     const hit = texts.find((t) => l.test(t));
-    if (hit !== undefined) out.push({ what: "noLogs", message: `noLogs: a record of the plugin matches ${JSON.stringify(l.source)}`, detail: [`+ ${firstLine(hit)}`] });
+    if (hit !== undefined)
+      out.push({ what: "noLogs", message: `noLogs: a record of the plugin matches ${JSON.stringify(l.source)}`, detail: [`+ ${firstLine(hit)}`] });
   }
   return out;
 }
@@ -78,7 +84,12 @@ function bodyMismatch(e: BodyExpectation, got: string): { message: string; detai
         return { message: "body: is not JSON", detail: excerpt(got) };
       }
       const where = subsetMismatch(e.value, value, "$");
-      return where === undefined ? undefined : { message: `body: JSON differs at ${where.at} (- expected, + got)`, detail: [`- ${JSON.stringify(where.expected)}`, `+ ${JSON.stringify(where.got) ?? "(absent)"}`] };
+      return where === undefined
+        ? undefined
+        : {
+            message: `body: JSON differs at ${where.at} (- expected, + got)`,
+            detail: [`- ${JSON.stringify(where.expected)}`, `+ ${JSON.stringify(where.got) ?? "(absent)"}`],
+          };
     }
   }
 }
@@ -110,13 +121,16 @@ export function lineDiff(expected: string, got: string): string[] {
   const b = got.split("\n");
   if (a.length * b.length > 40_000) return [...a.slice(0, 20).map((l) => `- ${l}`), ...b.slice(0, 20).map((l) => `+ ${l}`)];
   const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
-  for (let i = a.length - 1; i >= 0; i--) for (let j = b.length - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  for (let i = a.length - 1; i >= 0; i--)
+    for (let j = b.length - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
   const out: string[] = [];
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) out.push(`  ${a[i++]}`), j++;
-    else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) out.push(`- ${a[i++]}`);
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      out.push(`  ${a[i++]}`);
+      j++;
+    } else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) out.push(`- ${a[i++]}`);
     else out.push(`+ ${b[j++]}`);
   }
   return out;

@@ -54,7 +54,11 @@ export function junitXml(result: E2eResult): string {
       lines.push(`${open}/>`);
       continue;
     }
-    lines.push(`${open}>`, `      <failure message="${attr(failureHeadline(r))}" type="${r.error === undefined ? "mismatch" : "no-answer"}">${text(caseFailure(r).join("\n"))}</failure>`, `    </testcase>`);
+    lines.push(
+      `${open}>`,
+      `      <failure message="${attr(failureHeadline(r))}" type="${r.error === undefined ? "mismatch" : "no-answer"}">${text(caseFailure(r).join("\n"))}</failure>`,
+      `    </testcase>`,
+    );
   }
   lines.push("  </testsuite>", "</testsuites>", "");
   return lines.join("\n");

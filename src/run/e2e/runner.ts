@@ -77,19 +77,22 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
 
   const paths = testRunPaths(project);
   const { state: running } = await liveRun(paths, project.root);
-  if (running !== undefined) throw new UserError(`another envoywasm test is running in this project (pid ${running.supervisor.pid})`, { hint: "wait for it to end, then run again" });
+  if (running !== undefined)
+    throw new UserError(`another envoywasm test is running in this project (pid ${running.supervisor.pid})`, { hint: "wait for it to end, then run again" });
 
   const remapped = await remapPorts(project, bootstrap, paths.state);
   const testProject: Project = { ...project, config: { ...project.config, runtime: "native", envoy: { ...project.config.envoy, config: remapped.config } } };
   const runId = `test-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const prepared = await preparePlan(testProject, paths, runId, {
-    cwd: options.cwd,
-    project: testProject,
-    envoy: options.envoy,
-    baseId: baseIdFor(project.root) + 2,
-    graceMs: 3_000,
-    onPhase: options.onPhase,
-  });
+  const prepared = await asTheUserWroteIt(remapped.config, bootstrap.display, () =>
+    preparePlan(testProject, paths, runId, {
+      cwd: options.cwd,
+      project: testProject,
+      envoy: options.envoy,
+      baseId: baseIdFor(project.root) + 2,
+      graceMs: 3_000,
+      onPhase: options.onPhase,
+    }),
+  );
   const plan = { ...prepared.plan, controlSocket: controlSocketPath(paths.state), watch: false };
   const listenerPort = new Map(plan.listeners.map((l) => [l.name, l.port]));
 
@@ -113,10 +116,15 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
       if (ended() !== undefined) break;
       assembler.flush();
       records.length = 0;
-      const result = await runCase(c, listenerPort.get(c.listener)!, () => {
-        assembler.flush();
-        return records.splice(0);
-      }, () => assembler.inPanic);
+      const result = await runCase(
+        c,
+        listenerPort.get(c.listener)!,
+        () => {
+          assembler.flush();
+          return records.splice(0);
+        },
+        () => assembler.inPanic,
+      );
       if (ended()?.kind === "stopped") break;
       results.push(result);
       options.onCase?.(result);
@@ -128,15 +136,39 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     await supervising.catch(() => {});
   }
   const passed = results.filter((r) => r.ok).length;
-  return { project: project.config.name, envoy: { version: plan.envoy.version, path: plan.envoy.path }, cases: results, passed, failed: results.length - passed, ms: Math.round(performance.now() - started) };
+  return {
+    project: project.config.name,
+    envoy: { version: plan.envoy.version, path: plan.envoy.path },
+    cases: results,
+    passed,
+    failed: results.length - passed,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+/** Errors about the remapped copy name envoy.yaml, whose lines it keeps. */
+async function asTheUserWroteIt<T>(copy: string, display: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Error) {
+      error.message = error.message.replaceAll(copy, display);
+      const withHint = error as Error & { hint?: string };
+      if (typeof withHint.hint === "string") Object.defineProperty(error, "hint", { value: withHint.hint.replaceAll(copy, display) });
+    }
+    throw error;
+  }
 }
 
 function endedEarly(outcome: RunOutcome, when: string): UserError | CancelledError {
   if (outcome.kind === "stopped") return new CancelledError(outcome.signal === "SIGINT" ? "SIGINT" : "SIGTERM");
   const last = outcome.lastLines.slice(-5).join("\n  ");
-  return new UserError(`the test run's ${outcome.service} stopped ${when}${outcome.diagnosis === undefined ? "" : `: ${outcome.diagnosis.message}`}${last === "" ? "" : `\n  ${last}`}`, {
-    hint: outcome.diagnosis?.hint ?? "its output is in .envoywasm/test-run/logs/",
-  });
+  return new UserError(
+    `the test run's ${outcome.service} stopped ${when}${outcome.diagnosis === undefined ? "" : `: ${outcome.diagnosis.message}`}${last === "" ? "" : `\n  ${last}`}`,
+    {
+      hint: outcome.diagnosis?.hint ?? "its output is in .envoywasm/test-run/logs/",
+    },
+  );
 }
 
 async function runCase(c: E2eCase, port: number, takeRecords: () => LogRecord[], inPanic: () => boolean): Promise<CaseResult> {
@@ -171,16 +203,19 @@ async function runCase(c: E2eCase, port: number, takeRecords: () => LogRecord[],
 
 function send(port: number, r: E2eCase["request"]): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path: r.path, method: r.method, headers: r.headers, agent: false, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("error", reject);
-      res.on("end", () => {
-        const headers: Record<string, string> = {};
-        for (const [k, val] of Object.entries(res.headers)) if (val !== undefined) headers[k.toLowerCase()] = Array.isArray(val) ? val.join(", ") : val;
-        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString("utf8") });
-      });
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port, path: r.path, method: r.method, headers: r.headers, agent: false, timeout: REQUEST_TIMEOUT_MS },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const headers: Record<string, string> = {};
+          for (const [k, val] of Object.entries(res.headers)) if (val !== undefined) headers[k.toLowerCase()] = Array.isArray(val) ? val.join(", ") : val;
+          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString("utf8") });
+        });
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
     req.on("error", reject);
     req.end(r.body);
