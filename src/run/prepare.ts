@@ -78,7 +78,7 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
   try {
     const { leftovers } = await liveRun(paths, project.root);
     if (leftovers.length > 0) options.onWarning?.(`an earlier run ended without cleaning up; stopped what it left: ${leftovers.join(", ")}`);
-    const prepared = await prepare(project, paths, runId, options);
+    const prepared = await preparePlan(project, paths, runId, options);
     return { ...prepared, release: lock.release };
   } catch (error) {
     await lock.release();
@@ -86,7 +86,8 @@ export async function prepareUp(options: UpOptions): Promise<Prepared> {
   }
 }
 
-async function prepare(project: Project, paths: ProjectPaths, runId: string, options: UpOptions): Promise<Omit<Prepared, "release">> {
+/** What prepareUp does once it holds the lock; `envoywasm test` calls it with paths of its own (it takes no lock). */
+export async function preparePlan(project: Project, paths: ProjectPaths, runId: string, options: UpOptions): Promise<Omit<Prepared, "release">> {
   const { config } = project;
   const bootstrap = await readEnvoyConfig(project);
   const docker = options.docker === true || config.runtime === "docker";

@@ -1,0 +1,271 @@
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { parseDocument } from "yaml";
+import { CancelledError, UserError } from "../../errors.js";
+import { isAnyAddress, isLoopback, type EnvoyBootstrap } from "../../envoy/bootstrap.js";
+import { RecordAssembler, type LogRecord } from "../../envoy/log-records.js";
+import { writeFileAtomic } from "../../platform/files.js";
+import { freePort } from "../../platform/ports.js";
+import { delay } from "../../platform/time.js";
+import { loadProject, type Project } from "../../project/config.js";
+import { readEnvoyConfig } from "../../project/load.js";
+import { backendTarget } from "../../project/backend.js";
+import { projectPaths, type ProjectPaths } from "../../project/paths.js";
+import { preparePlan } from "../prepare.js";
+import { baseIdFor, controlSocketPath } from "../run-ids.js";
+import { liveRun } from "../supervisor/state.js";
+import { Supervisor } from "../supervisor/supervise.js";
+import type { RunOutcome } from "../supervisor/records.js";
+import { caseContext, loadCases, type E2eCase } from "./cases.js";
+import { check, curlFor, pluginRecords, type Answer, type Mismatch, type PluginRecord } from "./expect.js";
+
+/**
+ * `envoywasm test`'s cases against a real Envoy: the project built as `up`
+ * builds it, then an Envoy and backend of the test run's own, from
+ * envoy.yaml with every port moved to a free one, so it runs beside an `up`
+ * of the same project without touching it (no lock; its files under
+ * .envoywasm/test-run/). One Envoy for all the cases, one request at a time;
+ * the Supervisor stops everything at the end, on Ctrl-C, or if this process dies.
+ */
+
+export interface E2eOptions {
+  cwd: string;
+  /** Only the cases whose name or file this selects (a `*` glob, else part of a name). */
+  cases?: string;
+  envoy?: string;
+  onCase?: (result: CaseResult) => void;
+  onPhase?: (text: string) => void;
+}
+
+export interface CaseResult {
+  file: string;
+  line: number;
+  name: string;
+  ok: boolean;
+  ms: number;
+  request: E2eCase["request"] & { url: string };
+  curl: string;
+  answer?: Answer;
+  mismatches: Mismatch[];
+  /** A request that got no answer (refused, timed out, Envoy gone). */
+  error?: string;
+  records: PluginRecord[];
+}
+
+export interface E2eResult {
+  /** The project's name (envoywasm.yaml). */
+  project: string;
+  envoy: { version: string; path?: string };
+  cases: CaseResult[];
+  passed: number;
+  failed: number;
+  ms: number;
+}
+
+/** How long after the answer the plugin's last lines may still arrive. */
+const SETTLE_MS = 100;
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export async function runE2e(options: E2eOptions): Promise<E2eResult> {
+  const started = performance.now();
+  const project = await loadProject(options.cwd);
+  const bootstrap = await readEnvoyConfig(project);
+  // Every case file is checked before anything is built or started.
+  const cases = await loadCases(project.root, caseContext(bootstrap), options.cases);
+
+  const paths = testRunPaths(project);
+  const { state: running } = await liveRun(paths, project.root);
+  if (running !== undefined)
+    throw new UserError(`another envoywasm test is running in this project (pid ${running.supervisor.pid})`, { hint: "wait for it to end, then run again" });
+
+  const remapped = await remapPorts(project, bootstrap, paths.state);
+  const testProject: Project = { ...project, config: { ...project.config, runtime: "native", envoy: { ...project.config.envoy, config: remapped.config } } };
+  const runId = `test-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const prepared = await asTheUserWroteIt(remapped.config, bootstrap.display, () =>
+    preparePlan(testProject, paths, runId, {
+      cwd: options.cwd,
+      project: testProject,
+      envoy: options.envoy,
+      baseId: baseIdFor(project.root) + 2,
+      graceMs: 3_000,
+      onPhase: options.onPhase,
+    }),
+  );
+  const plan = { ...prepared.plan, controlSocket: controlSocketPath(paths.state), watch: false };
+  const listenerPort = new Map(plan.listeners.map((l) => [l.name, l.port]));
+
+  const records: LogRecord[] = [];
+  const assembler = new RecordAssembler(project.root, (r) => records.push(r));
+  let ready!: () => void;
+  const isReady = new Promise<void>((resolve) => (ready = resolve));
+  const sup = new Supervisor(plan, { mode: "foreground", colour: false, onReady: () => ready(), onProgress: options.onPhase });
+  sup.listen((service, line) => {
+    if (service === "envoy") assembler.push(service, line, Date.now());
+  });
+  let outcome: RunOutcome | undefined;
+  const supervising = sup.run().then((o) => (outcome = o));
+  /** How the run ended, once it has (read through a call: it is set by the supervisor's promise). */
+  const ended = (): RunOutcome | undefined => outcome;
+  const results: CaseResult[] = [];
+  try {
+    options.onPhase?.(`starting Envoy ${plan.envoy.version} and the backend on free ports`);
+    await Promise.race([isReady, supervising]);
+    for (const c of cases) {
+      if (ended() !== undefined) break;
+      assembler.flush();
+      records.length = 0;
+      const result = await runCase(
+        c,
+        listenerPort.get(c.listener)!,
+        () => {
+          assembler.flush();
+          return records.splice(0);
+        },
+        () => assembler.inPanic,
+      );
+      if (ended()?.kind === "stopped") break;
+      results.push(result);
+      options.onCase?.(result);
+    }
+    const early = ended();
+    if (early !== undefined) throw endedEarly(early, results.length === 0 ? "before it was ready" : `after case ${results.length} of ${cases.length}`);
+  } finally {
+    sup.stop();
+    await supervising.catch(() => {});
+  }
+  const passed = results.filter((r) => r.ok).length;
+  return {
+    project: project.config.name,
+    envoy: { version: plan.envoy.version, path: plan.envoy.path },
+    cases: results,
+    passed,
+    failed: results.length - passed,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+/** Errors about the remapped copy name envoy.yaml, whose lines it keeps. */
+async function asTheUserWroteIt<T>(copy: string, display: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Error) {
+      error.message = error.message.replaceAll(copy, display);
+      const withHint = error as Error & { hint?: string };
+      if (typeof withHint.hint === "string") Object.defineProperty(error, "hint", { value: withHint.hint.replaceAll(copy, display) });
+    }
+    throw error;
+  }
+}
+
+function endedEarly(outcome: RunOutcome, when: string): UserError | CancelledError {
+  if (outcome.kind === "stopped") return new CancelledError(outcome.signal === "SIGINT" ? "SIGINT" : "SIGTERM");
+  const last = outcome.lastLines.slice(-5).join("\n  ");
+  return new UserError(
+    `the test run's ${outcome.service} stopped ${when}${outcome.diagnosis === undefined ? "" : `: ${outcome.diagnosis.message}`}${last === "" ? "" : `\n  ${last}`}`,
+    {
+      hint: outcome.diagnosis?.hint ?? "its output is in .envoywasm/test-run/logs/",
+    },
+  );
+}
+
+async function runCase(c: E2eCase, port: number, takeRecords: () => LogRecord[], inPanic: () => boolean): Promise<CaseResult> {
+  const t = performance.now();
+  const url = `http://127.0.0.1:${port}${c.request.path}`;
+  let answer: Answer | undefined;
+  let error: string | undefined;
+  try {
+    answer = await send(port, c.request);
+  } catch (e) {
+    error = `no answer: ${(e as Error).message}`;
+  }
+  await delay(SETTLE_MS);
+  // A panic's fragments come one line each: let it finish.
+  for (let i = 0; i < 10 && inPanic(); i++) await delay(50);
+  const records = pluginRecords(takeRecords());
+  const mismatches = answer === undefined ? [] : check(c, answer, records);
+  return {
+    file: c.file,
+    line: c.line,
+    name: c.name,
+    ok: answer !== undefined && mismatches.length === 0,
+    ms: Math.round(performance.now() - t),
+    request: { ...c.request, url },
+    curl: curlFor(c.request, url),
+    answer,
+    mismatches,
+    error,
+    records,
+  };
+}
+
+function send(port: number, r: E2eCase["request"]): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, path: r.path, method: r.method, headers: r.headers, agent: false, timeout: REQUEST_TIMEOUT_MS },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const headers: Record<string, string> = {};
+          for (const [k, val] of Object.entries(res.headers)) if (val !== undefined) headers[k.toLowerCase()] = Array.isArray(val) ? val.join(", ") : val;
+          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString("utf8") });
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
+    req.on("error", reject);
+    req.end(r.body);
+  });
+}
+
+/** The test run's own files, apart from `up`'s: its state, logs, derived config, module copies and backend binary. */
+export function testRunPaths(project: Project): ProjectPaths {
+  const paths = projectPaths(project);
+  const state = path.join(paths.state, "test-run");
+  return {
+    ...paths,
+    state,
+    runState: path.join(state, "state.json"),
+    lastRun: path.join(state, "last-run.json"),
+    stopRequest: path.join(state, "stop-request.json"),
+    lock: path.join(state, "run.lock"),
+    logs: path.join(state, "logs"),
+    bin: path.join(state, "bin"),
+    backendBin: path.join(state, "bin", "backend"),
+    run: path.join(state, "run"),
+    modules: path.join(state, "run", "modules"),
+  };
+}
+
+/**
+ * envoy.yaml with every listener, the admin interface and each loopback
+ * endpoint that pointed at one of them or at the backend moved to a free
+ * port; the rest as written (its lines too, so a message about it names the
+ * user's line). Returns the copy's path relative to the project root.
+ */
+async function remapPorts(project: Project, bootstrap: EnvoyBootstrap, dir: string): Promise<{ config: string }> {
+  const doc = parseDocument(bootstrap.text);
+  const moved = new Map<number, number>();
+  const move = async (port: number) => {
+    if (!moved.has(port)) moved.set(port, await freePort());
+    return moved.get(port)!;
+  };
+  for (const l of bootstrap.listeners) doc.setIn([...l.addressPath, "port_value"], await move(l.port));
+  if (bootstrap.admin !== undefined) doc.setIn([...bootstrap.admin.addressPath, "port_value"], await move(bootstrap.admin.port));
+  // The backend's cluster (and any loopback endpoint on a port moved above).
+  const backendCluster = backendTarget(project, bootstrap)?.cluster;
+  for (const cluster of bootstrap.clusters) {
+    for (const e of cluster.endpoints) {
+      if (!(isLoopback(e.address) || isAnyAddress(e.address))) continue;
+      if (cluster.name === backendCluster || moved.has(e.port)) doc.setIn([...e.path, "port_value"], await move(e.port));
+    }
+  }
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, "envoy.yaml");
+  await writeFileAtomic(file, doc.toString({ lineWidth: 0 }));
+  return { config: path.relative(project.root, file) };
+}
