@@ -87,17 +87,25 @@ export function buildProgram(): Command {
 
   program
     .command("test")
-    .summary("build the plugin, then run its tests")
+    .summary("run the plugin's unit tests, then its e2e cases against a real Envoy")
     .description(
-      "Build the plugin, then run its tests in the plugin folder: `go test ./...`, so a Go plugin's tests run both as Go " +
-        "and against the built .wasm (the SDK's proxytest emulator), or `cargo test` for a rust plugin. Exit 1 when a test failed or none ran.",
+      "Build the plugin and run its unit tests in the plugin folder: `go test ./...`, so a Go plugin's tests run both as Go " +
+        "and against the built .wasm (the SDK's proxytest emulator), or `cargo test` for a rust plugin. Then, when the project has " +
+        "e2e/*.yaml cases, start an Envoy and backend of the test run's own (on free ports, beside any running `up`), send each " +
+        "case's request and check its answer and what the plugin logged. Exit 1 when a test or case failed, 2 for a bad case file.",
     )
-    .option("-r, --run <pattern>", "only tests matching <pattern> (go test -run <regexp>; cargo test -- <name part>)")
-    .option("-v, --go-verbose", "every test's output (go test -v; cargo test -- --show-output)")
-    .addHelpText("after", example(`envoywasm test\nenvoywasm test -v --run TestAuth`))
-    .action(async (opts: { run?: string; goVerbose?: boolean }, command: Command) => {
+    .option("--unit", "only the unit tests")
+    .option("--e2e", "only the e2e cases")
+    .option("-r, --run <pattern>", "unit tests matching <pattern> (go test -run <regexp>; cargo test -- <name part>)")
+    .option("-v, --go-verbose", "every unit test's output (go test -v; cargo test -- --show-output)")
+    .option("--case <name>", "e2e cases whose name (or file) contains <name>, or matches it as a * glob")
+    .option("--junit <file>", "write the e2e results as JUnit XML")
+    .option("--json", "print the e2e results as JSON")
+    .option("--envoy <path>", "the Envoy binary for the e2e cases (as for up)")
+    .addHelpText("after", example(`envoywasm test\nenvoywasm test --unit -v --run TestAuth\nenvoywasm test --e2e --case 'denies*' --junit build/e2e.xml`))
+    .action(async (opts: Record<string, string | boolean | undefined>, command: Command) => {
       const { runTest } = await import("../commands/test.js");
-      return runTest(opts, globals(command));
+      return runTest(opts as never, globals(command));
     });
 
   program

@@ -1,7 +1,9 @@
 import { execa } from "execa";
 import { copyFile, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { UserError } from "../errors.js";
+import { UsageError, UserError } from "../errors.js";
+import { readdir } from "node:fs/promises";
+import { findProjectRoot } from "../project/root.js";
 import { sourceFiles } from "../build/stamp.js";
 import { formatCommand } from "../platform/exec.js";
 import { resolvePlugins, type PluginTarget } from "../build/plugins.js";
@@ -138,7 +140,38 @@ async function placeModule(plugin: PluginTarget, result: TestResult): Promise<()
   };
 }
 
-export async function runTest(opts: { run?: string; goVerbose?: boolean }, globals: { cwd: string }): Promise<void> {
+export interface TestFlags {
+  run?: string;
+  goVerbose?: boolean;
+  /** Only the plugin's unit tests, or only the e2e cases. */
+  unit?: boolean;
+  e2e?: boolean;
+  case?: string;
+  junit?: string;
+  json?: boolean;
+  envoy?: string;
+}
+
+/** `envoywasm test`: the plugin's unit tests, then the e2e/*.yaml cases against a real Envoy (when the project has any). */
+export async function runTest(opts: TestFlags, globals: { cwd: string }): Promise<void> {
+  if (opts.unit === true && opts.e2e === true) throw new UsageError("--unit and --e2e each leave the other out: give one, or neither for both");
+  const unitOnly = opts.unit === true || opts.run !== undefined || opts.goVerbose === true;
+  const e2eOnly = opts.e2e === true || opts.case !== undefined || opts.junit !== undefined || opts.json === true;
+  if (unitOnly && e2eOnly) throw new UsageError("--run and -v are for unit tests, --case, --junit and --json for e2e cases: use them apart");
+  if (!e2eOnly) await runUnitTests(opts, globals);
+  if (opts.unit === true || unitOnly) return;
+  const root = findProjectRoot(globals.cwd);
+  const cases = root === undefined ? [] : (await readdir(path.join(root, "e2e")).catch(() => [] as string[])).filter((f) => /\.ya?ml$/.test(f));
+  if (cases.length === 0) {
+    if (opts.e2e === true) throw new UserError("no e2e cases: e2e/ holds no .yaml file", { hint: "write cases in e2e/<name>.yaml (docs/e2e.md); `envoywasm init` writes a starter for each template" });
+    ui.info(ui.paint("gray", "• no e2e cases (e2e/*.yaml): only the unit tests ran"));
+    return;
+  }
+  const { runE2eCommand } = await import("./e2e-run.js");
+  await runE2eCommand({ case: opts.case, junit: opts.junit, json: opts.json, envoy: opts.envoy }, globals);
+}
+
+async function runUnitTests(opts: TestFlags, globals: { cwd: string }): Promise<void> {
   await runBuild({ quiet: true }, globals);
   const result = await testPlugins({
     cwd: globals.cwd,
@@ -170,4 +203,5 @@ export async function runTest(opts: { run?: string; goVerbose?: boolean }, globa
   }
   if (result.skipped.length > 0) ui.warn(`plugin tests: ${counts}; the skipped ones did not run`);
   else ui.success(`plugin tests: ${counts}`);
+  ui.result(`unit: ${result.passed} passed, ${result.failed.length} failed`);
 }

@@ -123,6 +123,9 @@ export async function render(input: RenderInput, templatesDir = TEMPLATES_DIR): 
       sources.push({ from: path.join(plugin, rel), to: `${input.pluginDir}/${outputName(rel)}` });
     }
   }
+  // The template's e2e cases (envoywasm test), in the project's e2e/.
+  const cases = path.join(templatesDir, "e2e", `${input.template}.yaml`);
+  if ((await readFile(cases).catch(() => undefined)) !== undefined) sources.push({ from: cases, to: `e2e/${input.template}.yaml` });
   const files: PlannedFile[] = [];
   for (const source of sources) {
     const text = await readFile(source.from, "utf8");
