@@ -124,8 +124,7 @@ function libtestParser(progress: TestProgress): TestOutputParser {
         else if (/^test result: /.test(line)) {
           capturing = undefined;
           progress({ package: binary, outcome: /^test result: ok/.test(line) ? "pass" : "fail" });
-        }
-        else if (capturing !== undefined) outputs.set(capturing, [...(outputs.get(capturing) ?? []), `${line}\n`]);
+        } else if (capturing !== undefined) outputs.set(capturing, [...(outputs.get(capturing) ?? []), `${line}\n`]);
       }
       return verbose ? `${line}\n` : undefined;
     },

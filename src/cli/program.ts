@@ -52,7 +52,10 @@ export function buildProgram(): Command {
     .option("--backend-port <port>", "port of the backend service (default: 8080)", (v: string) => String(port(v)))
     .option("--module <path>", "Go module path of the plugin (default: example.com/<name>/plugin; not for rust)")
     .option("--from <folder>", "adopt an existing Go or Rust proxy-wasm plugin folder (copied, never edited), with its envoy.yaml")
-    .option("--envoy-config <file>", "with --from: the Envoy config to take over (default: the best one found in the folder: root, test/, example(s)/, deploy/, config/, …)")
+    .option(
+      "--envoy-config <file>",
+      "with --from: the Envoy config to take over (default: the best one found in the folder: root, test/, example(s)/, deploy/, config/, …)",
+    )
     .option("-y, --yes", "take the defaults, ask nothing")
     .option("-f, --force", "write into a folder that is not empty: only missing files are written, existing ones are kept")
     .addHelpText(

@@ -8,7 +8,8 @@ import { ui } from "../ui/output.js";
 export async function runInit(dir: string, opts: Record<string, string | boolean | undefined>, globals: { cwd: string }): Promise<void> {
   const str = (k: string) => (typeof opts[k] === "string" ? (opts[k] as string) : undefined);
   const from = str("from");
-  if (from === undefined && str("envoyConfig") !== undefined) throw new UsageError("--envoy-config goes with --from: it names the adopted folder's Envoy config");
+  if (from === undefined && str("envoyConfig") !== undefined)
+    throw new UsageError("--envoy-config goes with --from: it names the adopted folder's Envoy config");
   if (from !== undefined) {
     for (const k of ["template", "toolchain", "module"]) {
       if (str(k) !== undefined) throw new UsageError(`--${k} does not go with --from: the adopted plugin brings its own`);

@@ -163,7 +163,10 @@ export async function runTest(opts: TestFlags, globals: { cwd: string }): Promis
   const root = findProjectRoot(globals.cwd);
   const cases = root === undefined ? [] : (await readdir(path.join(root, "e2e")).catch(() => [] as string[])).filter((f) => /\.ya?ml$/.test(f));
   if (cases.length === 0) {
-    if (opts.e2e === true) throw new UserError("no e2e cases: e2e/ holds no .yaml file", { hint: "write cases in e2e/<name>.yaml (docs/e2e.md); `envoywasm init` writes a starter for each template" });
+    if (opts.e2e === true)
+      throw new UserError("no e2e cases: e2e/ holds no .yaml file", {
+        hint: "write cases in e2e/<name>.yaml (docs/e2e.md); `envoywasm init` writes a starter for each template",
+      });
     ui.info(ui.paint("gray", "• no e2e cases (e2e/*.yaml): only the unit tests ran"));
     return;
   }
@@ -183,7 +186,8 @@ async function runUnitTests(opts: TestFlags, globals: { cwd: string }): Promise<
     onProgress: ({ package: pkg, test, outcome }) => {
       const mark = outcome === "pass" ? ui.paint("green", "✔") : outcome === "fail" ? ui.paint("red", "✖") : ui.paint("gray", "-");
       if (test !== undefined && process.stderr.isTTY === true) ui.info(`  ${mark} ${test}`);
-      else if (test === undefined && process.stderr.isTTY !== true) ui.info(`  ${mark} ${pkg || "tests"} ${outcome === "pass" ? "ok" : outcome === "fail" ? "FAILED" : "skipped"}`);
+      else if (test === undefined && process.stderr.isTTY !== true)
+        ui.info(`  ${mark} ${pkg || "tests"} ${outcome === "pass" ? "ok" : outcome === "fail" ? "FAILED" : "skipped"}`);
     },
   });
   for (const placed of result.placed) ui.debug(`put the built module at ${placed} for the tests that read it there`);

@@ -92,7 +92,9 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   const configFile = found?.file;
   if (found !== undefined && (found.others.length > 0 || path.dirname(found.file) !== source)) {
     const rel = (f: string) => path.relative(source, f);
-    changes.push(`took ${found.file.startsWith(source + path.sep) ? rel(found.file) : found.file} as its Envoy config${found.others.length === 0 ? "" : ` (also found: ${found.others.map(rel).join(", ")}; --envoy-config picks another)`}`);
+    changes.push(
+      `took ${found.file.startsWith(source + path.sep) ? rel(found.file) : found.file} as its Envoy config${found.others.length === 0 ? "" : ` (also found: ${found.others.map(rel).join(", ")}; --envoy-config picks another)`}`,
+    );
   }
   const backendPort = options.backendPort === undefined ? undefined : Number(options.backendPort);
   const files: PlannedFile[] = await copyPlan(source, PLUGIN_DIR);
@@ -214,7 +216,16 @@ async function undoWrite(dir: string, created: readonly string[], existed: boole
   }
   for (const file of created) await rm(path.join(dir, file), { force: true });
   // The folders that held only what this wrote, deepest first.
-  const folders = [...new Set(created.flatMap((f) => f.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"))))];
+  const folders = [
+    ...new Set(
+      created.flatMap((f) =>
+        f
+          .split("/")
+          .slice(0, -1)
+          .map((_, i, parts) => parts.slice(0, i + 1).join("/")),
+      ),
+    ),
+  ];
   for (const folder of folders.sort((a, b) => b.length - a.length)) await rmdir(path.join(dir, folder)).catch(() => {});
 }
 

@@ -155,9 +155,17 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     await mkdir(path.join(repo, "lib"));
     await writeFile(path.join(repo, "lib", "go.mod"), "module example.com/lib\n\ngo 1.24\n");
     await writeFile(path.join(repo, "lib", "lib.go"), 'package lib\n\nconst Greeting = "from the sibling module"\n');
-    await writeFile(path.join(source, "go.mod"), `${await readFile(path.join(source, "go.mod"), "utf8")}\nrequire example.com/lib v0.0.0-00010101000000-000000000000\n\nreplace example.com/lib => ../../lib\n`);
+    await writeFile(
+      path.join(source, "go.mod"),
+      `${await readFile(path.join(source, "go.mod"), "utf8")}\nrequire example.com/lib v0.0.0-00010101000000-000000000000\n\nreplace example.com/lib => ../../lib\n`,
+    );
     const main = path.join(source, "main.go");
-    await writeFile(main, (await readFile(main, "utf8")).replace('"encoding/json"', '"encoding/json"\n\n\t"example.com/lib"').replace("func main() {}", "func main() { _ = lib.Greeting }"));
+    await writeFile(
+      main,
+      (await readFile(main, "utf8"))
+        .replace('"encoding/json"', '"encoding/json"\n\n\t"example.com/lib"')
+        .replace("func main() {}", "func main() { _ = lib.Greeting }"),
+    );
     const before = await treeHash(source);
     const root = await tempDir();
     const dir = path.join(root, "repo-like");
@@ -177,7 +185,10 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const root = await tempDir();
     const dir = path.join(root, "retried");
     // go mod tidy cannot reach a module proxy with an empty module cache.
-    const failed = await runCli(["init", "--from", source, dir], { cwd: root, env: { GOPROXY: "http://127.0.0.1:9", GOMODCACHE: await tempDir("envoywasm-modcache-"), GOFLAGS: "-modcacherw" } });
+    const failed = await runCli(["init", "--from", source, dir], {
+      cwd: root,
+      env: { GOPROXY: "http://127.0.0.1:9", GOMODCACHE: await tempDir("envoywasm-modcache-"), GOFLAGS: "-modcacherw" },
+    });
     expect(failed.exitCode).toBe(1);
     expect(failed.stderr).toContain("go mod tidy failed");
     expect(existsSync(dir)).toBe(false);
