@@ -73,7 +73,13 @@ export function parseProjectFile(text: string, displayName = PROJECT_FILE): { co
       hint: `fix the syntax of ${displayName} (it must be a YAML mapping)`,
     });
   }
-  const input: unknown = doc.toJS();
+  let input: unknown;
+  try {
+    input = doc.toJS();
+  } catch (error) {
+    // The yaml package's resource limits (an alias bomb: "Excessive alias count …"): the user's file, not a crash.
+    throw new UserError(`${displayName}: ${(error as Error).message}`, { hint: `${displayName} expands too far (anchors and aliases); write the values out` });
+  }
   const result = v.safeParse(ProjectConfigSchema, input, { abortPipeEarly: true });
   if (!result.success) throw new Problems(doc, lineCounter, displayName).tell(result.issues);
   return { config: result.output, legacy: legacySettings(doc, lineCounter, input as Record<string, unknown>) };

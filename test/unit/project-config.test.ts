@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { UserError } from "../../src/errors.js";
+import { isEnvoywasmError, UserError } from "../../src/errors.js";
 import { legacyWarning, loadProject, parseProjectConfig, parseProjectFile } from "../../src/project/config.js";
 import { closest } from "../../src/platform/closest.js";
 import { findProjectRoot } from "../../src/project/root.js";
@@ -350,5 +350,22 @@ describe("findProjectRoot and loadProject", () => {
     expect(error).toBeInstanceOf(UserError);
     expect((error as UserError).message).toContain(`no envoywasm.yaml found in ${tmp}`);
     expect((error as UserError).hint).toContain("envoywasm init");
+  });
+});
+
+describe("envoywasm.yaml's resource limits", () => {
+  it("an alias bomb is the user's file (a UserError naming it, exit 1), not an internal error", () => {
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x]",
+      ...["b", "c", "d", "e", "f", "g"].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`),
+    ].join("\n");
+    expect(() => parseProjectFile(`name: p\nplugins: [plugin]\n${bomb}\n`)).toThrow(/envoywasm\.yaml: Excessive alias count/);
+    let caught: unknown;
+    try {
+      parseProjectFile(`name: p\n${bomb}\n`);
+    } catch (error) {
+      caught = error;
+    }
+    expect(isEnvoywasmError(caught) && caught.exitCode).toBe(1);
   });
 });

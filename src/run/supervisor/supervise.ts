@@ -94,7 +94,9 @@ export class Supervisor implements SupervisorHandle {
       terminal: hooks.terminal,
       colour: hooks.colour,
       readable: hooks.verbose !== true,
-      ...(hooks.verbose === true ? {} : { showWhileStarting: startupLineWorthShowing, show: (s: string) => !this.traps.hides(s) }),
+      ...(hooks.verbose === true
+        ? {}
+        : { showWhileStarting: startupLineWorthShowing, show: (s: string, l: string) => !this.traps.hides(s) && !wasmChatter(s, l) }),
       onLine: (service: string, line: string) => {
         this.traps.feed(service, line);
         for (const listener of this.listeners) listener(service, line);
@@ -301,4 +303,9 @@ export function startupLineWorthShowing(service: string, line: string): boolean 
   if (/\bwasm log\b/.test(line)) return true;
   const level = /^\[[^\]]+\]\[\d+\]\[(\w+)\]/.exec(line)?.[1];
   return level === undefined || !["trace", "debug", "info"].includes(level);
+}
+
+/** Envoy's own wasm debug lines (VMs created and released on each reload): in the log files, not on the terminal unless --verbose. */
+function wasmChatter(service: string, line: string): boolean {
+  return service === "envoy" && /^\[[^\]]+\]\[\d+\]\[(debug|trace)\]\[wasm\]/.test(line) && !/ wasm log /.test(line);
 }
