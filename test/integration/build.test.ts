@@ -180,7 +180,8 @@ describe("a plugin's compile", () => {
     const main = path.join(dir, "plugin/main.go");
     return {
       dir,
-      env: { PATH: `${bin}:${process.env.PATH}` },
+      // Its own envoywasm cache: the memo of `go version` is keyed by the go binary, and other test files build with the real one.
+      env: { PATH: `${bin}:${process.env.PATH}`, ENVOYWASM_HOME: await tempDir("envoywasm-home-") },
       calls: async () =>
         (await readFile(log, "utf8").catch(() => ""))
           .trim()

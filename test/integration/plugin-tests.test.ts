@@ -72,9 +72,8 @@ describe("envoywasm test (real Go; the SDK's emulator runs the built .wasm)", ()
       expect(none.stderr).toContain("error: no plugin tests ran");
 
       // Progress as it goes: which command runs, then (not at a terminal) a line per package.
-      const passing = await runCli(["test"], { cwd: dir });
-      expect(passing.stderr).toMatch(/• plugin\/: go test -json/);
-      expect(passing.stderr).toMatch(/✔ \S+ ok/);
+      expect(skipped.stderr).toMatch(/• plugin\/: go test -json/);
+      expect(skipped.stderr).toMatch(/✔ \S+ ok/);
 
       // A plugin with no unit tests at all is said, not failed.
       await rm(test);
