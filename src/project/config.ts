@@ -6,6 +6,7 @@ import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node a
 import { UserError } from "../errors.js";
 import { ProjectConfigSchema, type ProjectConfig } from "./config-schema.js";
 import { findProjectRoot, PROJECT_FILE } from "./root.js";
+import { offsetOf } from "./yaml-position.js";
 
 export { LOG_LEVELS, NAME_PATTERN, NAME_RULE, RUNTIMES, TOOLCHAINS } from "./config-schema.js";
 export type { LogLevel, ProjectConfig, Runtime, Toolchain, TryRequest } from "./config-schema.js";
@@ -178,18 +179,8 @@ class Problems {
 
   /** file:line:column of the value at p (or of its key, or the nearest parent). */
   private where(p: Path, atKey: boolean): string {
-    for (let depth = atKey ? p.length - 1 : p.length; depth >= 0; depth--) {
-      const node: unknown = depth === 0 ? this.doc.contents : this.doc.getIn(p.slice(0, depth), true);
-      if (depth < p.length && isMap(node)) {
-        // The key itself may exist with an odd value, or not at all.
-        const pair = node.items.find((item) => isScalar(item.key) && item.key.value === p[depth]);
-        const keyNode = pair?.key as YamlNode | undefined;
-        if (keyNode?.range) return this.at(keyNode.range[0]);
-      }
-      const range = (node as YamlNode | undefined)?.range;
-      if (range) return this.at(range[0]);
-    }
-    return this.file;
+    const offset = offsetOf(this.doc, p, atKey);
+    return offset === undefined ? this.file : this.at(offset);
   }
 
   private at(offset: number): string {

@@ -1,9 +1,8 @@
 import path from "node:path";
 import type { Project } from "./config.js";
 
-/** Where a project keeps what envoywasm makes: all under .envoywasm/, ignored by git. */
-export function projectPaths(project: Project) {
-  const state = path.join(project.root, ".envoywasm");
+/** Where a project keeps what envoywasm makes: all under .envoywasm/, ignored by git (a test run: under its own folder there). */
+export function projectPaths(project: Project, state = path.join(project.root, ".envoywasm")) {
   return {
     state,
     runState: path.join(state, "state.json"),

@@ -1,10 +1,11 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import * as v from "valibot";
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import { LineCounter, parseDocument, type Document } from "yaml";
 import { UsageError, UserError } from "../../errors.js";
 import { get, type EnvoyBootstrap } from "../../envoy/bootstrap.js";
 import { closest } from "../../platform/closest.js";
+import { offsetOf } from "../../project/yaml-position.js";
 
 /**
  * The cases of `envoywasm test` against a real Envoy: files e2e/*.yaml of
@@ -283,17 +284,8 @@ class Locator {
   }
 
   private where(p: Path, atKey: boolean): string {
-    for (let depth = atKey ? p.length - 1 : p.length; depth >= 0; depth--) {
-      const node: unknown = depth === 0 ? this.doc.contents : this.doc.getIn(p.slice(0, depth), true);
-      if (depth < p.length && isMap(node)) {
-        const pair = node.items.find((item) => isScalar(item.key) && item.key.value === p[depth]);
-        const keyNode = pair?.key as YamlNode | undefined;
-        if (keyNode?.range) return this.offset(keyNode.range[0]);
-      }
-      const range = (node as YamlNode | undefined)?.range;
-      if (range) return this.offset(range[0]);
-    }
-    return `${this.file}:1:1`;
+    const offset = offsetOf(this.doc, p, atKey);
+    return offset === undefined ? `${this.file}:1:1` : this.offset(offset);
   }
 }
 

@@ -224,21 +224,7 @@ function send(port: number, r: E2eCase["request"]): Promise<Answer> {
 
 /** The test run's own files, apart from `up`'s: its state, logs, derived config, module copies and backend binary. */
 export function testRunPaths(project: Project): ProjectPaths {
-  const paths = projectPaths(project);
-  const state = path.join(paths.state, "test-run");
-  return {
-    ...paths,
-    state,
-    runState: path.join(state, "state.json"),
-    lastRun: path.join(state, "last-run.json"),
-    stopRequest: path.join(state, "stop-request.json"),
-    lock: path.join(state, "run.lock"),
-    logs: path.join(state, "logs"),
-    bin: path.join(state, "bin"),
-    backendBin: path.join(state, "bin", "backend"),
-    run: path.join(state, "run"),
-    modules: path.join(state, "run", "modules"),
-  };
+  return projectPaths(project, path.join(project.root, ".envoywasm", "test-run"));
 }
 
 /**
