@@ -13,7 +13,7 @@ import { PACKAGE_VERSION } from "../platform/package-root.js";
 
 export function buildProgram(): Command {
   const program = new Command("envoywasm")
-    .description("Scaffold, build, run, reload, measure and ship Envoy proxy-wasm plugins written in Go.")
+    .description("Scaffold, build, test, run, reload, measure and ship Envoy proxy-wasm plugins written in Go or Rust.")
     .version(PACKAGE_VERSION, "-V, --version", "print the envoywasm version")
     .option("-C, --cwd <dir>", "run as if started in <dir>")
     .option("--verbose", "show the commands run and stack traces")
@@ -249,9 +249,9 @@ export function buildProgram(): Command {
 
   program
     .command("doctor")
-    .summary("check Go, TinyGo, Envoy, Python, Docker and this project, and say what to fix")
+    .summary("check Go, TinyGo, Rust, Envoy, Python, Docker and this project, and say what to fix")
     .description(
-      "Checks what envoywasm relies on, the way the commands that need it do: Go and its version, TinyGo, " +
+      "Checks what envoywasm relies on, the way the commands that need it do: Go and its version, TinyGo, Rust (cargo and the wasm32-wasip1 target), " +
         "the Envoy `up` would run (and whether it can run this project's plugins), Python for `envoy install`, " +
         "the Docker engine and the configured image, and in a project its files, plugins and ports. " +
         "Exits 1 when a required check fails.",
