@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from "yaml";
 
 /**
  * Where in the user's envoy.yaml something Envoy complains about stands.
@@ -12,8 +12,10 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "y
 export interface ConfigText {
   /** 1-based line of the key `key` inside the node at `protoPath`, else of the node itself. */
   lineOf(protoPath: string, key?: string): number | undefined;
-  /** 1-based lines of `key: value` pairs anywhere in the file (e.g. every `cluster: backnd`). */
-  linesOfPair(key: string, value: string): number[];
+  /** Like lineOf, for a path that starts inside some nested message (e.g. an HttpConnectionManager's `route_config…`): the first place it leads to. */
+  lineOfNested(protoPath: string, key?: string): number | undefined;
+  /** 1-based lines of `key: value` pairs anywhere in the file (e.g. every `cluster: backnd`); any key when undefined. */
+  linesOfPair(key: string | undefined, value: string | RegExp): number[];
   /** Every value of `key` in the file (e.g. the clusters' names). */
   valuesOf(path: string[]): string[];
 }
@@ -30,8 +32,10 @@ export function readConfigText(file: string): ConfigText | undefined {
   if (doc.errors.length > 0) return undefined;
   const lineAt = (offset: number) => counter.linePos(offset).line;
   const pairs: { key: string; value: string; line: number }[] = [];
+  const collections: YAMLMap[] = [];
   const walk = (node: unknown) => {
     if (isMap(node)) {
+      collections.push(node);
       for (const item of node.items) {
         const k = isScalar(item.key) ? String(item.key.value) : undefined;
         if (k !== undefined && isScalar(item.value) && (item.key as Node).range !== undefined) {
@@ -42,30 +46,36 @@ export function readConfigText(file: string): ConfigText | undefined {
     } else if (isSeq(node)) for (const item of node.items) walk(item);
   };
   walk(doc.contents);
+  const nodeAt = (from: unknown, steps: (string | number)[]): Node | undefined => {
+    const node = steps.length === 0 ? from : isMap(from) || isSeq(from) ? from.getIn(steps, true) : undefined;
+    return (node as Node | undefined)?.range == null ? undefined : (node as Node);
+  };
+  /** The line of `key` in `node` (a map), else of the node itself. */
+  const lineIn = (node: Node, key: string | undefined): number => {
+    const at =
+      key === undefined || !isMap(node) ? undefined : (node.items.find((i) => isScalar(i.key) && String(i.key.value) === key)?.key as Node | undefined)?.range;
+    return lineAt((at ?? node.range)![0]);
+  };
   return {
     lineOf(protoPath, key) {
-      const steps = protoPath
-        .split(".")
-        .filter((s) => s !== "" && !s.startsWith("<"))
-        .flatMap((s) => {
-          const m = /^([^[]+)((?:\[\d+\])*)$/.exec(s);
-          if (m === null) return [s];
-          return [m[1]!, ...[...m[2]!.matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]))];
-        });
+      const steps = stepsOf(protoPath);
       for (let depth = steps.length; depth >= 0; depth--) {
-        const node = (depth === 0 ? doc.contents : doc.getIn(steps.slice(0, depth), true)) as Node | undefined;
-        if (node === undefined || node.range === undefined || node.range === null) continue;
-        if (key !== undefined && depth === steps.length && isMap(node)) {
-          const pair = node.items.find((i) => isScalar(i.key) && String(i.key.value) === key);
-          const at = (pair?.key as Node | undefined)?.range;
-          if (at !== undefined && at !== null) return lineAt(at[0]);
-        }
-        return lineAt(node.range[0]);
+        const node = nodeAt(doc.contents, steps.slice(0, depth));
+        if (node !== undefined) return lineIn(node, depth === steps.length ? key : undefined);
+      }
+      return undefined;
+    },
+    lineOfNested(protoPath, key) {
+      const steps = stepsOf(protoPath);
+      for (const map of collections) {
+        const node = nodeAt(map, steps);
+        if (node !== undefined) return lineIn(node, key);
       }
       return undefined;
     },
     linesOfPair(key, value) {
-      return pairs.filter((p) => p.key === key && p.value === value).map((p) => p.line);
+      const matches = (v: string) => (typeof value === "string" ? v === value : value.test(v));
+      return pairs.filter((p) => (key === undefined || p.key === key) && matches(p.value)).map((p) => p.line);
     },
     valuesOf(path) {
       const list = doc.getIn(path.slice(0, -1), true);
@@ -76,4 +86,16 @@ export function readConfigText(file: string): ConfigText | undefined {
       });
     },
   };
+}
+
+/** `a.b[0].c.<any>` → ["a", "b", 0, "c"]. */
+function stepsOf(protoPath: string): (string | number)[] {
+  return protoPath
+    .split(".")
+    .filter((s) => s !== "" && !s.startsWith("<"))
+    .flatMap((s) => {
+      const m = /^([^[]+)((?:\[\d+\])*)$/.exec(s);
+      if (m === null) return [s];
+      return [m[1]!, ...[...m[2]!.matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]))];
+    });
 }

@@ -190,7 +190,15 @@ const RULES: Rule[] = [
   },
   {
     pattern: /Proto constraint validation failed \((.*)\)/,
-    explain: (m) => ({ message: `envoy.yaml: ${m[1]}`, hint: "fix envoy.yaml" }),
+    explain: (m, _lines, files) => constraintViolation(m[1]!, files),
+  },
+  {
+    pattern: /Invalid duration: (.*?)(?:: goo\.gle|$)/,
+    explain: (m, _lines, files) => {
+      const config = files?.envoyConfig === undefined ? undefined : readConfigText(files.envoyConfig);
+      const at = config?.linesOfPair(undefined, /^-\d/)[0];
+      return { message: `${where(files, at)}: a duration is not valid (${m[1]!.trim()})`, hint: 'durations are positive, written like "0.25s" or "5s"' };
+    },
   },
 ];
 
@@ -198,6 +206,27 @@ const RULES: Rule[] = [
 function where(files: FileContext | undefined, line: number | undefined): string {
   const name = files?.envoyConfig === undefined ? "envoy.yaml" : path.relative(files.root, files.envoyConfig) || files.envoyConfig;
   return line === undefined ? name : `${name}:${line}`;
+}
+
+/**
+ * Envoy's validation names the field as a chain of messages:
+ * `BootstrapValidationError.StaticResources: embedded message failed validation | caused by
+ * …SocketAddressValidationError.PortValue: value must be less than or equal to 65535`.
+ * The fields, snake_cased, are the path in envoy.yaml (from its root for a Bootstrap,
+ * else from inside a nested message such as an HttpConnectionManager).
+ */
+function constraintViolation(detail: string, files: FileContext | undefined): Diagnosis {
+  const links = detail.split(/\s*\|\s*caused by\s*/).map((part) => /^(\w+)ValidationError\.(\w+)((?:\[\d+\])*):\s*(.*)$/.exec(part.trim()));
+  const usable = links.every((l) => l !== null) && links.length > 0;
+  if (!usable) return { message: `${where(files, undefined)}: ${detail}`, hint: "fix envoy.yaml" };
+  const snake = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+  const steps = links.map((l) => `${snake(l![2]!)}${l![3]}`);
+  const field = steps.at(-1)!.replace(/\[\d+\]$/, "");
+  const reason = links.at(-1)![4]!;
+  const config = files?.envoyConfig === undefined ? undefined : readConfigText(files.envoyConfig);
+  const parent = steps.slice(0, -1).join(".");
+  const line = links[0]![1] === "Bootstrap" ? config?.lineOf(parent, field) : config?.lineOfNested(parent, field);
+  return { message: `${where(files, line)}: ${field}: ${reason}`, hint: `fix ${steps.join(".")} in envoy.yaml` };
 }
 
 function unknownField(field: string, protoPath: string, type: string | undefined, files: FileContext | undefined): Diagnosis {

@@ -156,5 +156,11 @@ describe("start-up failures by their real cause", () => {
     expect(cluster.stderr).toContain(`envoy.yaml:${at("cluster: backnd")}: a route sends requests to cluster "backnd", which is not defined`);
     expect(cluster.stderr).toContain('hint: did you mean "backend"?');
     expect(cluster.stderr).not.toContain(".envoywasm");
+    edit(envoyYaml, "cluster: backnd }", "cluster: backend }");
+    edit(envoyYaml, /(virtual_hosts:\n\s*- name:) backend/, '$1 ""');
+    const empty = await runCli(["up", "-d"], { cwd: p.dir });
+    expect(empty.exitCode).toBe(1);
+    expect(empty.stderr).toContain(`envoy.yaml:${at('name: ""')}: name: value length must be at least 1 characters`);
+    expect(empty.stderr).not.toContain(".envoywasm");
   });
 });

@@ -188,6 +188,7 @@ describe("config errors on the user's envoy.yaml line, never the derived file", 
       "  clusters:",
       "    - name: backend",
       "      type: STATIC",
+      "      connect_timeout: -1s",
       "",
     ].join("\n"),
   );
@@ -226,6 +227,40 @@ describe("config errors on the user's envoy.yaml line, never the derived file", 
     );
     expect(d?.message).toBe('envoy.yaml:17: a route sends requests to cluster "backnd", which is not defined');
     expect(d?.hint).toBe('did you mean "backend"? the clusters are backend');
+  });
+
+  it("a value out of range (Envoy 1.40's validation chain from the Bootstrap): the field's line", () => {
+    const d = diagnoseEnvoy(
+      [
+        `${T}[critical][main] [source/server/config_validation/server.cc:76] error initializing configuration '${derived}': goo.gle/debugonly  `,
+        ": Proto constraint validation failed (BootstrapValidationError.StaticResources: embedded message failed validation | caused by StaticResourcesValidationError.Listeners[0]: embedded message failed validation | caused by ListenerValidationError.Address: embedded message failed validation | caused by AddressValidationError.SocketAddress: embedded message failed validation | caused by SocketAddressValidationError.PortValue: value must be less than or equal to 65535)",
+      ],
+      { root, envoyConfig },
+    );
+    expect(d?.message).toBe("envoy.yaml:4: port_value: value must be less than or equal to 65535");
+    expect(d?.hint).toBe("fix static_resources.listeners[0].address.socket_address.port_value in envoy.yaml");
+  });
+
+  it("a constraint inside a nested message (an HttpConnectionManager's route_config): found in envoy.yaml all the same", () => {
+    const d = diagnoseEnvoy(
+      [
+        `${T}[critical][main] [source/server/config_validation/server.cc:76] error initializing configuration '${derived}': goo.gle/debugproto    `,
+        ": Proto constraint validation failed (HttpConnectionManagerValidationError.RouteConfig: embedded message failed validation | caused by RouteConfigurationValidationError.VirtualHosts[0]: embedded message failed validation | caused by VirtualHostValidationError.Name: value length must be at least 1 characters)",
+      ],
+      { root, envoyConfig },
+    );
+    expect(d?.message).toBe("envoy.yaml:13: name: value length must be at least 1 characters");
+  });
+
+  it("a negative duration: the line that has it", () => {
+    const d = diagnoseEnvoy(
+      [
+        `${T}[critical][main] [source/server/config_validation/server.cc:76] error initializing configuration '${derived}': Invalid duration: Expected positive duration: goo.gle/debugstr   `,
+      ],
+      { root, envoyConfig },
+    );
+    expect(d?.message).toBe("envoy.yaml:21: a duration is not valid (Expected positive duration)");
+    expect(d?.message).not.toContain(".envoywasm");
   });
 });
 
