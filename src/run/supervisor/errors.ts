@@ -1,6 +1,7 @@
 import { UserError } from "../../errors.js";
 import { ui } from "../../ui/output.js";
-import { diagnoseEnvoy, envoyErrorLines, type FileContext } from "../../envoy/diagnose.js";
+import { diagnoseEnvoy, envoyErrorLines } from "../../envoy/diagnose.js";
+import type { FileContext } from "../../envoy/config-errors.js";
 import type { RunPlan, ServicePlan } from "../plan.js";
 import { describeExit, type ExitInfo, type Service } from "../runtime/service.js";
 

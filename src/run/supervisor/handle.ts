@@ -1,4 +1,4 @@
-import type { FileContext } from "../../envoy/diagnose.js";
+import type { FileContext } from "../../envoy/config-errors.js";
 import type { LogMux } from "../logs/mux.js";
 import type { RunPlan, ServicePlan } from "../plan.js";
 import type { RunState } from "./state.js";

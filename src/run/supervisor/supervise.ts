@@ -1,5 +1,5 @@
 import { claimSignals, onExit } from "../../platform/exit-hook.js";
-import type { FileContext } from "../../envoy/diagnose.js";
+import type { FileContext } from "../../envoy/config-errors.js";
 import { releaseLock } from "./lock.js";
 import { LogMux } from "../logs/mux.js";
 import type { RunPlan, ServicePlan } from "../plan.js";
