@@ -74,7 +74,7 @@ async function buildPlugin(
   const fetching = fetch !== undefined && (stamp?.modulesKey ?? fetchedFor) !== modules;
   if (fetching) {
     options.onPhase?.(`fetching Go modules for ${plugin.dir}/`);
-    await runStep(fetch, plugin, root, options, "fetching the plugin's Go modules failed");
+    await runStep(fetch, plugin, toolchain, root, options, "fetching the plugin's Go modules failed");
   }
 
   const command = toolchain.buildCommand(COMPILE_OUTPUT, plugin.absDir);
@@ -95,7 +95,7 @@ async function buildPlugin(
       config.toolchain === "go" ? registrationWarnings(plugin.absDir, plugin.dir) : [],
     ]);
     lint.catch(() => {});
-    await runStep(compile, plugin, root, options, `${plugin.dir}/ did not compile`);
+    await runStep(compile, plugin, toolchain, root, options, `${plugin.dir}/ did not compile`);
     // cargo writes to a path of its own: the module is copied to the temp file, and checked and renamed from there.
     if (toolchain.builtModule !== undefined) await copyBuiltModule(await toolchain.builtModule(plugin.absDir), temp, plugin.dir);
 
@@ -159,7 +159,14 @@ async function copyBuiltModule(from: string, temp: string, pluginRel: string): P
 }
 
 /** Runs a step, or waits for a compile, and turns a failure into one the user can act on. */
-async function runStep(step: CommandSpec | Compile, plugin: PluginTarget, root: string, options: BuildOptions, failure: string): Promise<void> {
+async function runStep(
+  step: CommandSpec | Compile,
+  plugin: PluginTarget,
+  toolchain: ToolchainAdapter,
+  root: string,
+  options: BuildOptions,
+  failure: string,
+): Promise<void> {
   const [file, ...args] = "result" in step ? step.argv : [step.file, ...step.args];
   const result =
     "result" in step
@@ -171,7 +178,14 @@ async function runStep(step: CommandSpec | Compile, plugin: PluginTarget, root: 
     });
   }
   if (result.exitCode !== 0) {
-    const output = relativizePaths(result.all, plugin.absDir, root, plugin.dir);
+    const said =
+      toolchain.progress === undefined
+        ? result.all
+        : result.all
+            .split("\n")
+            .filter((l) => !toolchain.progress!.test(l))
+            .join("\n");
+    const output = relativizePaths(said, plugin.absDir, root, plugin.dir);
     await options.onCompilerOutput?.(output);
     throw new ChildProcessError(`${failure} (${file} ${args[0]} exited with ${result.exitCode ?? "a signal"})`, {
       command: result.command,

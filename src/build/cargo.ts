@@ -145,6 +145,7 @@ function cargoTest(options: { run?: string; verbose?: boolean; wasm: string }): 
 export const rustAdapter: ToolchainAdapter = {
   name: "rust",
   manifest: "Cargo.toml",
+  progress: /^\s*(?:Compiling|Checking|Updating|Locking|Adding|Downloading|Downloaded|Blocking|Fresh|Finished)\s/,
   detect: detectRust,
   // cargo build fetches what Cargo.lock names itself.
   fetchCommand: () => undefined,

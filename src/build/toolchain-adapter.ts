@@ -31,6 +31,8 @@ export interface ToolchainAdapter {
   name: Toolchain;
   /** The file that makes a folder a plugin of this toolchain (go.mod, Cargo.toml). */
   manifest: string;
+  /** Lines the compiler prints to show progress (cargo's `Compiling …`), left out of a failed build's report. */
+  progress?: RegExp;
   /** Checks the compiler is there and new enough, run from `dir` (which may pin a version); throws a UserError saying how to fix it. */
   detect(dir?: string): Promise<ToolchainInfo>;
   /** Fetches the module's dependencies, when the toolchain has a step for it. */

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
 import { onPath } from "../../src/platform/which.js";
 import { freePorts, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
-import { newProject, runTryLine, type Project } from "../helpers/project.js";
+import { edit, newProject, runTryLine, type Project } from "../helpers/project.js";
 import { expectAllStopped, request, waitFor } from "../helpers/run.js";
 
 /**
@@ -95,6 +95,13 @@ describe("rust templates: init --toolchain rust → build → cargo test → up 
       new RegExp(`request headers: \\[\\[:authority 127\\.0\\.0\\.1:${p.ports.listener}\\] \\[:path /hello\\] \\[:method GET\\].* \\[x-mine one two\\]`),
     );
     await down(p);
+    // A compile error is told by rustc's own words, without cargo's progress lines.
+    edit(path.join(p.dir, "plugin", "src", "lib.rs"), /\}\s*$/, '}\nfn broken() -> u32 { "no" }\n');
+    const broken = await runCli(["build"], { cwd: p.dir });
+    expect(broken.exitCode).toBe(1);
+    expect(broken.stderr).toContain("error[E0308]: mismatched types");
+    expect(broken.stderr).toContain("src/lib.rs:");
+    expect(broken.stderr).not.toMatch(/^\s*Compiling /m);
   });
 
   it("auth: 403 without the configured key, 200 with it (up's own try: line), the key redacted in the log", async () => {
