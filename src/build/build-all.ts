@@ -16,6 +16,7 @@ import { PROJECT_FILE } from "../project/root.js";
 import { PACKAGE_VERSION } from "../platform/package-root.js";
 import { toolchainFor, type CommandSpec, type ToolchainAdapter, type ToolchainInfo } from "./toolchains.js";
 import { checkModule, inspectModule, WasmCompileError } from "../wasm/check.js";
+import { failureHint } from "./failure-hints.js";
 import { readEnvoyConfig } from "../project/load.js";
 
 /** The build of a project whose layout must be read from envoywasm.yaml and envoy.yaml. */
@@ -191,27 +192,9 @@ async function runStep(
       command: result.command,
       childExitCode: result.exitCode,
       output: tailLines(output, 40),
-      hint: failureHint(output, plugin.dir),
+      hint: failureHint(output, plugin.dir, toolchain.name),
     });
   }
-}
-
-/** What to do about a failed step, by what its output says the cause was. */
-export function failureHint(output: string, pluginDir: string): string {
-  if (/no space left on device|disk quota exceeded/i.test(output)) {
-    return "the disk is full: free some space (Go's build cache is `go env GOCACHE`, its module cache `go env GOMODCACHE`) and build again";
-  }
-  if (/missing go\.sum entry|updates to go\.mod needed|no required module provides package/.test(output)) {
-    return `the plugin's go.mod/go.sum are out of date: run \`go mod tidy\` in ${pluginDir}/, then build again`;
-  }
-  if (
-    /dial tcp|no such host|i\/o timeout|connection (?:refused|reset)|TLS handshake|proxyconnect|GOPROXY|GOFLAGS=-mod=|module lookup disabled|reading https?:\/\/\S+: (?:4\d\d|5\d\d)|unrecognized import path|verifying module/.test(
-      output,
-    )
-  ) {
-    return "a Go module could not be downloaded: check the network and the module proxy (`go env GOPROXY GONOSUMDB GOFLAGS`), or vendor the modules (`go mod vendor`)";
-  }
-  return "the compiler's messages are above; fix the code and run `envoywasm build` again";
 }
 
 /** Compiler paths are relative to the plugin folder; make them relative to the project. */

@@ -1,0 +1,35 @@
+import type { Toolchain } from "../project/config.js";
+
+/** What to do about a failed build step, by what its output says the cause was (the first rule that matches). */
+export function failureHint(output: string, pluginDir: string, toolchain: Toolchain): string {
+  const go = toolchain !== "rust";
+  if (/no space left on device|disk quota exceeded/i.test(output)) {
+    const caches = go
+      ? "Go's build cache is `go env GOCACHE`, its module cache `go env GOMODCACHE`"
+      : `cargo's output is ${pluginDir}/target, its downloads under CARGO_HOME`;
+    return `the disk is full: free some space (${caches}) and build again`;
+  }
+  if (go && /missing go\.sum entry|updates to go\.mod needed|no required module provides package/.test(output)) {
+    return `the plugin's go.mod/go.sum are out of date: run \`go mod tidy\` in ${pluginDir}/, then build again`;
+  }
+  if (
+    go &&
+    /dial tcp|no such host|i\/o timeout|connection (?:refused|reset)|TLS handshake|proxyconnect|GOPROXY|GOFLAGS=-mod=|module lookup disabled|reading https?:\/\/\S+: (?:4\d\d|5\d\d)|unrecognized import path|verifying module/.test(
+      output,
+    )
+  ) {
+    return "a Go module could not be downloaded: check the network and the module proxy (`go env GOPROXY GONOSUMDB GOFLAGS`), or vendor the modules (`go mod vendor`)";
+  }
+  if (
+    !go &&
+    /failed to (?:download|query replaced source|get `)|Unable to update registry|Couldn't resolve host|spurious network error|failed to load source for dependency/.test(
+      output,
+    )
+  ) {
+    return "a crate could not be downloaded: check the network and cargo's registry settings (CARGO_HOME/config.toml), or vendor the crates (`cargo vendor`)";
+  }
+  const tool = /Could not find `([\w.-]+)`|failed to (?:run|execute) `?([\w.-]+)`?: No such file or directory/.exec(output);
+  if (tool !== null) return `the build needs \`${tool[1] ?? tool[2]}\`, which is not installed: install it (the message above says how) and build again`;
+  if (!go && /failed to run custom build command/.test(output)) return "a crate's build script (build.rs) failed: its output is above";
+  return "the compiler's messages are above; fix the code and run `envoywasm build` again";
+}

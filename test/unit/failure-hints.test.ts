@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { failureHint } from "../../src/build/failure-hints.js";
+
+// cargo's own words, from `envoywasm init --from` of the Rust SDK's examples/envoy_tcp_routing on a machine without protoc.
+const NO_PROTOC = [
+  "error: failed to run custom build command for `proxy-wasm-example-envoy-tcp-routing v0.0.1 (plugin)`",
+  "Caused by:",
+  "  process didn't exit successfully: `plugin/target/release/build/x/build-script-build` (exit status: 101)",
+  "  thread 'main' (946) panicked at build.rs:24:10:",
+  '  called `Result::unwrap()` on an `Err` value: Custom { kind: NotFound, error: "Could not find `protoc`. If `protoc` is installed, try setting the `PROTOC` environment variable to the path of the `protoc` binary." }',
+].join("\n");
+
+describe("a failed build's hint names its cause", () => {
+  it("a tool a build script needs (protoc): install it, not 'fix the code'", () => {
+    expect(failureHint(NO_PROTOC, "plugin", "rust")).toBe(
+      "the build needs `protoc`, which is not installed: install it (the message above says how) and build again",
+    );
+  });
+
+  it("a build script that fails on its own: said as such", () => {
+    const output = "error: failed to run custom build command for `x v0.1.0 (plugin)`\n  thread 'main' panicked at build.rs:3:5:\n  boom";
+    expect(failureHint(output, "plugin", "rust")).toBe("a crate's build script (build.rs) failed: its output is above");
+  });
+
+  it("a crate that cannot be downloaded: the network and cargo's registry, not Go's proxy", () => {
+    const output =
+      "    Updating crates.io index\nerror: failed to get `proxy-wasm` as a dependency of package `p v0.1.0`\nCaused by:\n  download of config.json failed\n  [6] Couldn't resolve host name";
+    expect(failureHint(output, "plugin", "rust")).toContain("a crate could not be downloaded");
+    expect(failureHint("go: example.com/x: dial tcp: lookup proxy.golang.org: no such host", "plugin", "go")).toContain("a Go module could not be downloaded");
+  });
+
+  it("a full disk names the toolchain's own caches", () => {
+    expect(failureHint("error: No space left on device (os error 28)", "plugin", "rust")).toContain("plugin/target");
+    expect(failureHint("write /tmp/go-build1/b001/_pkg_.a: no space left on device", "plugin", "go")).toContain("go env GOCACHE");
+  });
+
+  it("anything else is the code's", () => {
+    expect(failureHint("error[E0308]: mismatched types\n --> src/lib.rs:3:22", "plugin", "rust")).toBe(
+      "the compiler's messages are above; fix the code and run `envoywasm build` again",
+    );
+  });
+});
