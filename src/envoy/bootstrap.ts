@@ -38,10 +38,12 @@ export interface ClusterInfo {
 
 export const HTTP_WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 export const NETWORK_WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
+/** A plugin Envoy runs beside its listeners (bootstrap_extensions: envoy.bootstrap.wasm), with a root context only. */
+export const WASM_SERVICE_TYPE = "type.googleapis.com/envoy.extensions.wasm.v3.WasmService";
 
 export interface WasmFilterInfo {
-  kind: "http" | "network";
-  /** The listener it runs in. */
+  kind: WasmKind;
+  /** The listener it runs in ("" for a service). */
   listener: string;
   /** The filter entry's `name` (envoy.filters.http.wasm, or anything the user chose). */
   filterName: string;
@@ -165,6 +167,11 @@ export function parseBootstrap(text: string, file: string, display: string): Env
     });
   });
 
+  asArray(get(data, ["bootstrap_extensions"])).forEach((_, i) => {
+    const service = wasmFilterAt(data, ["bootstrap_extensions", i], "service", "", where);
+    if (service !== undefined) wasmFilters.push(service);
+  });
+
   return {
     file,
     display,
@@ -178,19 +185,23 @@ export function parseBootstrap(text: string, file: string, display: string): Env
   };
 }
 
+export type WasmKind = "http" | "network" | "service";
+
+const WASM_TYPES: Record<WasmKind, string> = { http: HTTP_WASM_TYPE, network: NETWORK_WASM_TYPE, service: WASM_SERVICE_TYPE };
+
 const TYPED_STRUCTS = ["type.googleapis.com/udpa.type.v1.TypedStruct", "type.googleapis.com/xds.type.v3.TypedStruct"];
 
 function wasmFilterAt(
   data: unknown,
   filterPath: DocPath,
-  kind: "http" | "network",
+  kind: WasmKind,
   listener: string,
   where: (p: DocPath) => string,
 ): WasmFilterInfo | undefined {
   const filter = get(data, filterPath);
   const typed = get(filter, ["typed_config"]);
   const type = str(get(typed, ["@type"]));
-  const wanted = kind === "http" ? HTTP_WASM_TYPE : NETWORK_WASM_TYPE;
+  const wanted = WASM_TYPES[kind];
   let configPath: DocPath;
   let typedStruct = false;
   if (type === wanted) configPath = [...filterPath, "typed_config", "config"];

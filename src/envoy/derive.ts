@@ -76,8 +76,8 @@ export function deriveConfig(bootstrap: EnvoyBootstrap, o: DeriveOptions): Deriv
       const vm = (pluginConfig.vm_config ?? {}) as Record<string, unknown>;
       pluginConfig.vm_config = { ...vm, code: { local: { filename: o.envoyPath(module) } } };
     }
-    if (filter.kind === "network") {
-      // Network filters have no discovery here: the module path only; changing them restarts Envoy.
+    if (filter.kind !== "http") {
+      // Network filters and services (bootstrap_extensions) have no discovery here: the module path only; changing them restarts Envoy.
       set(filter.configPath, pluginConfig);
       return;
     }

@@ -6,8 +6,9 @@ import { UsageError } from "../errors.js";
  * Which Envoy config an adopted plugin's folder runs with. Real repositories
  * keep it at the root, or in test/, test/fixtures/, example(s)/, deploy/,
  * config/, under any name: every YAML file (three folders deep at most) that
- * holds `static_resources` is a candidate, and the best is one that loads a
- * Wasm module from a local file, nearest the root, named envoy.yaml.
+ * holds `static_resources` or `bootstrap_extensions` is a candidate, and the
+ * best is one that loads a Wasm module from a local file, nearest the root,
+ * named envoy.yaml.
  */
 export interface FoundConfig {
   file: string;
@@ -23,7 +24,7 @@ export async function findEnvoyConfig(source: string, explicit?: string, cwd = p
     const file = path.resolve(cwd, explicit);
     const text = await readFile(file, "utf8").catch(() => undefined);
     if (text === undefined) throw new UsageError(`--envoy-config ${explicit}: no such file`);
-    if (!/^static_resources:/m.test(text)) throw new UsageError(`--envoy-config ${explicit}: not an Envoy config (no static_resources)`);
+    if (!isEnvoyConfig(text)) throw new UsageError(`--envoy-config ${explicit}: not an Envoy config (no static_resources or bootstrap_extensions)`);
     return { file, others: [] };
   }
   const found: { file: string; score: number }[] = [];
@@ -34,8 +35,8 @@ export async function findEnvoyConfig(source: string, explicit?: string, cwd = p
       if (entry.isDirectory() && depth < 3 && !SKIP.has(entry.name) && !entry.name.startsWith(".")) await walk(r, depth + 1);
       else if (entry.isFile() && /\.ya?ml$/.test(entry.name)) {
         const text = await readFile(path.join(source, r), "utf8").catch(() => "");
-        if (!/^static_resources:/m.test(text)) continue;
-        const wasm = /envoy\.extensions\.filters\.http\.wasm\.v3\.Wasm/.test(text) && /\bfilename:/.test(text) ? 0 : 100;
+        if (!isEnvoyConfig(text)) continue;
+        const wasm = /envoy\.extensions\.(?:filters\.(?:http|network)\.wasm\.v3\.Wasm|wasm\.v3\.WasmService)/.test(text) && /\bfilename:/.test(text) ? 0 : 100;
         const folder = PREFERRED.indexOf(path.posix.dirname(r) === "." ? "" : path.posix.dirname(r));
         const named = /^envoy\.ya?ml$/.test(entry.name) ? 0 : 1;
         found.push({ file: path.join(source, r), score: wasm + (folder < 0 ? 50 : folder * 2) + depth * 5 + named });
@@ -46,4 +47,8 @@ export async function findEnvoyConfig(source: string, explicit?: string, cwd = p
   found.sort((a, b) => a.score - b.score);
   const [best, ...rest] = found;
   return best === undefined ? undefined : { file: best.file, others: rest.map((f) => f.file) };
+}
+
+function isEnvoyConfig(text: string): boolean {
+  return /^(?:static_resources|bootstrap_extensions):/m.test(text);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
+import { deriveConfig } from "../../src/envoy/derive.js";
 import { takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
 import { curlLine, tryRequests } from "../../src/project/try.js";
 import { resolvePlugins } from "../../src/build/plugins.js";
@@ -144,6 +145,36 @@ describe("adopting an envoy.yaml (init --from)", () => {
       "envoy.yaml: cluster httpbin: removed its TLS transport_socket (the backend speaks plain HTTP)",
       "envoy.yaml: cluster admin connects to 127.0.0.1:8001 instead of 0.0.0.0",
     ]);
+  });
+
+  it("a plugin run as a service (bootstrap_extensions, like the Rust SDK's hello_world): its module path taken over, and run without discovery", () => {
+    const service = [
+      "bootstrap_extensions:",
+      "  - name: envoy.bootstrap.wasm",
+      "    typed_config:",
+      '      "@type": type.googleapis.com/envoy.extensions.wasm.v3.WasmService',
+      "      singleton: true",
+      "      config:",
+      '        name: "hello_world"',
+      "        vm_config:",
+      '          runtime: "envoy.wasm.runtime.v8"',
+      "          code:",
+      "            local:",
+      '              filename: "/etc/envoy/proxy-wasm-plugins/hello.wasm"',
+      "",
+    ].join("\n");
+    const taken = takeOverEnvoyConfig(service, "envoy.yaml", { wasm: "build/hello.wasm" });
+    const b = parseBootstrap(taken.text, "f", "envoy.yaml");
+    expect(b.wasmFilters).toMatchObject([{ kind: "service", listener: "", pluginName: "hello_world", filename: "build/hello.wasm" }]);
+    expect(b.listeners).toEqual([]);
+    expect(taken.changes[0]).toBe(
+      "envoy.yaml: the module path /etc/envoy/proxy-wasm-plugins/hello.wasm is now build/hello.wasm, where `envoywasm build` writes it",
+    );
+    const derived = deriveConfig(b, { nodeId: "p", ecdsDir: "/e", moduleFor: () => "/m/abc.wasm", envoyPath: (x) => x, openBinds: false });
+    expect(derived.resources).toEqual([]);
+    expect(derived.text).not.toContain("config_discovery");
+    expect(derived.text).toContain("filename: /m/abc.wasm");
+    expect(derived.text).toContain("singleton: true");
   });
 
   it("applies port flags, and a cluster that pointed at the admin port follows it", () => {
