@@ -127,7 +127,10 @@ describe("up --watch: the edit loop", () => {
 
       edit(envoyYaml, "connect_timeout: 1s", "connect_timeout: 2s");
       await waitFor(
-        () => /envoy\.yaml changed: restarted Envoy in [\d.]+ s \(envoy\.yaml changed outside its Wasm filters, which only a restart applies\)/.test(out.err),
+        () =>
+          /envoy\.yaml changed: restarted Envoy in [\d.]+ s \(the change is outside the HTTP Wasm filters \(in envoy\.yaml, or a plugin in a network filter or run as a service\), which only a restart applies\)/.test(
+            out.err,
+          ),
         60_000,
         "the restart",
       );

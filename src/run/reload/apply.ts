@@ -215,6 +215,9 @@ export class Reloader {
     }
     plan.services[plan.services.indexOf(spec)] = next;
     this.skeletonHash = derived.skeletonHash;
-    return { why: "envoy.yaml changed outside its Wasm filters, which only a restart applies", ms: Math.round(performance.now() - t) };
+    return {
+      why: "the change is outside the HTTP Wasm filters (in envoy.yaml, or a plugin in a network filter or run as a service), which only a restart applies",
+      ms: Math.round(performance.now() - t),
+    };
   }
 }
