@@ -111,7 +111,7 @@ const RULES: Rule[] = [
       )
         .filter((r) => r.plugin !== undefined)
         .at(-1);
-      const said = last?.lines.map((l, i) => (i === 0 ? l.replace(/^.*?wasm log /, "") : l)).join("\n");
+      const said = last?.lines.map((l, i) => (i === 0 ? l.replace(/^.*?wasm log ?/, "") : l)).join("\n");
       return {
         message: "the plugin rejected its start-up (OnPluginStart or OnVMStart returned false)",
         hint: said === undefined ? "check the plugin configuration in envoy.yaml" : `its last log line: ${said}`,

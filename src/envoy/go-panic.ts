@@ -18,7 +18,7 @@ export interface GoPanic {
 }
 
 /** The text of one `wasm log` line of Envoy's log (the plugin's words after its names). */
-export const PLUGIN_FRAGMENT = /\]\[\w+\]\[wasm\].*? wasm log [^:]*: ?(.*)$/;
+export const PLUGIN_FRAGMENT = /\]\[\w+\]\[wasm\].*? wasm log(?: [^:]*)?: ?(.*)$/;
 /** Envoy telling that a callback into the VM trapped. */
 export const TRAP_LINE = /Function: (\w+) failed: Uncaught \w+: /;
 /** A frame of V8's backtrace of the VM. */
@@ -79,4 +79,21 @@ export function firstGoPanic(lines: readonly string[], root: string): StartPanic
     return { ...panic, callback: trap[1]!, unregistered };
   }
   return undefined;
+}
+
+/** What the SDKs' own panics mean for the plugin's code (their words are about the ABI, not about what to change). */
+const SDK_PANICS: [RegExp, string][] = [
+  [
+    /^invalid context id on proxy_on_context_create$/,
+    "the plugin context made no context for this stream: NewHttpContext (or NewTcpContext) returned nil, as types.DefaultPluginContext's do; implement the one for the filter envoy.yaml runs the plugin in",
+  ],
+  [
+    /^missing ContextType on root_context$/,
+    "the root context names no context type for this stream: implement get_type() (Some(ContextType::HttpContext)) and create_http_context, or run the plugin as a service (bootstrap_extensions) if it has no per-stream work",
+  ],
+];
+
+/** What a panic of the SDK itself means, when it is one of the known ones. */
+export function sdkPanicCause(message: string | undefined): string | undefined {
+  return message === undefined ? undefined : SDK_PANICS.find(([pattern]) => pattern.test(message))?.[1];
 }

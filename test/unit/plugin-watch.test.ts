@@ -55,6 +55,15 @@ describe("PanicWatch: what it tells", () => {
     expect(describeTrap(traps[0]!)[0]).toBe("the plugin trapped (in proxy_on_response_headers)");
   });
 
+  it("a plugin with no name, root_id or vm_id (`wasm log: …`, the Go SDK's vm_plugin_configuration example): its panic whole, with what the SDK's words mean", () => {
+    const traps: PluginTrap[] = [];
+    const watcher = new PanicWatch("/p", (t) => traps.push(t));
+    for (const line of readFileSync(new URL("../fixtures/envoy-go-panic-unnamed.log", import.meta.url), "utf8").split("\n")) watcher.feed("envoy", line);
+    watcher.flush();
+    expect(traps).toMatchObject([{ callback: "proxy_on_context_create", message: "invalid context id on proxy_on_context_create" }]);
+    expect(describeTrap(traps[0]!).join("\n")).toContain("NewHttpContext (or NewTcpContext) returned nil, as types.DefaultPluginContext's do");
+  });
+
   it("says what follows per envoy.yaml's failure_policy", () => {
     const said = (failurePolicy: "FAIL_CLOSED" | "FAIL_OPEN" | "FAIL_RELOAD") =>
       describeTrap({ callback: "proxy_on_request_headers", failurePolicy }).join("\n");

@@ -1,4 +1,5 @@
 import type { FailurePolicy } from "../../envoy/bootstrap.js";
+import { sdkPanicCause } from "../../envoy/go-panic.js";
 import { RecordAssembler } from "../../envoy/log-records.js";
 
 /** A plugin that trapped (a Go panic): after it the VM is dead and, by envoy.yaml's failure_policy, requests get 503, pass, or a new VM. */
@@ -70,6 +71,8 @@ export function describeTrap(trap: PluginTrap): string[] {
   if (trap.func !== undefined || trap.location !== undefined) {
     lines.push(`  at ${[trap.func, trap.location === undefined ? undefined : `(${trap.location})`].filter(Boolean).join(" ")}`);
   }
+  const cause = sdkPanicCause(trap.message);
+  if (cause !== undefined) lines.push(`  ${cause}.`);
   lines.push(`  ${CONSEQUENCE[trap.failurePolicy]}`);
   lines.push("  Fix it and save (under `up --watch`), or run `envoywasm reload`: the fixed module gets a new VM.");
   return lines;

@@ -307,5 +307,5 @@ export function startupLineWorthShowing(service: string, line: string): boolean 
 
 /** Envoy's own wasm debug lines (VMs created and released on each reload): in the log files, not on the terminal unless --verbose. */
 function wasmChatter(service: string, line: string): boolean {
-  return service === "envoy" && /^\[[^\]]+\]\[\d+\]\[(debug|trace)\]\[wasm\]/.test(line) && !/ wasm log /.test(line);
+  return service === "envoy" && /^\[[^\]]+\]\[\d+\]\[(debug|trace)\]\[wasm\]/.test(line) && !/\bwasm log\b/.test(line);
 }
