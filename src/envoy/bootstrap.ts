@@ -191,13 +191,7 @@ const WASM_TYPES: Record<WasmKind, string> = { http: HTTP_WASM_TYPE, network: NE
 
 const TYPED_STRUCTS = ["type.googleapis.com/udpa.type.v1.TypedStruct", "type.googleapis.com/xds.type.v3.TypedStruct"];
 
-function wasmFilterAt(
-  data: unknown,
-  filterPath: DocPath,
-  kind: WasmKind,
-  listener: string,
-  where: (p: DocPath) => string,
-): WasmFilterInfo | undefined {
+function wasmFilterAt(data: unknown, filterPath: DocPath, kind: WasmKind, listener: string, where: (p: DocPath) => string): WasmFilterInfo | undefined {
   const filter = get(data, filterPath);
   const typed = get(filter, ["typed_config"]);
   const type = str(get(typed, ["@type"]));
