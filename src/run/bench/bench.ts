@@ -84,14 +84,14 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
     options.onPhase?.("warming up");
     const warm = Math.min(1, options.durationS / 4);
     for (const v of VARIANTS) {
-      await load(url(v), request, warm);
+      await load(url(v), request, warm, envoys.ended);
       envoys.check();
     }
     const samples: Record<Variant, Sample[]> = { baseline: [], floor: [], plugin: [] };
     for (let i = 0; i < ROUNDS; i++) {
       for (const v of i % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
         options.onPhase?.(`round ${i + 1} of ${ROUNDS}: ${DESCRIBED[v]}`);
-        samples[v].push(await load(url(v), request, options.durationS / ROUNDS));
+        samples[v].push(await load(url(v), request, options.durationS / ROUNDS, envoys.ended));
         envoys.check();
       }
     }

@@ -44,6 +44,8 @@ export interface BenchEnvoys {
   pid: (v: Variant) => Promise<number | undefined>;
   /** Throws when the run ended (Ctrl-C, an Envoy died). */
   check: () => void;
+  /** Settles when the run ends. */
+  ended: Promise<unknown>;
   stop: () => Promise<void>;
 }
 
@@ -156,6 +158,7 @@ export async function startBenchEnvoys(
     shape: { logLevel, concurrency: Number(argOf(envoy.args, "--concurrency") ?? 1), accessLog: false },
     pid: async (v) => (await readState(paths.runState))?.services.find((s) => s.name === SERVICE[v])?.process?.pid,
     check,
+    ended: supervising,
     stop,
   };
 }

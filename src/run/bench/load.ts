@@ -28,7 +28,8 @@ export interface Sample {
 
 const BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 250];
 
-export async function load(url: string, o: LoadRequest, seconds: number): Promise<Sample> {
+/** Sends load for `seconds`, or until `stop` settles (the Envoys are gone). */
+export async function load(url: string, o: LoadRequest, seconds: number, stop?: Promise<unknown>): Promise<Sample> {
   const { default: autocannon } = await import("autocannon");
   const latencies: number[] = [];
   let non2xx = 0;
@@ -51,6 +52,8 @@ export async function load(url: string, o: LoadRequest, seconds: number): Promis
     },
     (error, result) => (error === null || error === undefined ? finish(result) : fail(error instanceof Error ? error : new Error(String(error)))),
   );
+  const end = () => instance.stop();
+  void stop?.then(end, end);
   instance.on("response", (_client: unknown, status: number, _bytes: number, time: number) => {
     if (latencies.length < 2_000_000) latencies.push(time);
     if (status < 200 || status > 299) non2xx++;
