@@ -48,14 +48,23 @@ export async function noopFilter(
   if (existsSync(wasm)) return { wasm, sdk: label, built: false };
 
   options.onPhase?.(`building the no-op ${toolchain} filter (${label}), once`);
-  await rm(dir, { recursive: true, force: true });
-  await writeProject(dir, toolchain, sdk);
-  const result = await build({ cwd: dir, envoyVersion: options.envoyVersion, onPhase: options.onPhase });
-  const temp = `${wasm}.${process.pid}.tmp`;
-  await copyFile(result.plugins[0]!.wasm, temp);
-  await rename(temp, wasm);
-  // cargo's target folder is tens of MiB, and the module is all that is kept.
-  await rm(path.join(dir, "filter", "target"), { recursive: true, force: true });
+  // Built in a folder of its own, renamed into place whole: a bench beside this one sees all of it or nothing.
+  const temp = `${dir}.${process.pid}.tmp`;
+  await rm(temp, { recursive: true, force: true });
+  try {
+    await writeProject(temp, toolchain, sdk);
+    const result = await build({ cwd: temp, envoyVersion: options.envoyVersion, onPhase: options.onPhase });
+    await copyFile(result.plugins[0]!.wasm, path.join(temp, "noop.wasm"));
+    // cargo's target folder is tens of MiB, and the module is all that is used.
+    await rm(path.join(temp, "filter", "target"), { recursive: true, force: true });
+    await rename(temp, dir).catch(async () => {
+      if (existsSync(wasm)) return; // another bench put one in place first
+      await rm(dir, { recursive: true, force: true }); // a leftover without a module
+      await rename(temp, dir);
+    });
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
   return { wasm, sdk: label, built: true };
 }
 
