@@ -21,6 +21,7 @@ import { dataPath } from "./figures/data-path.mjs";
 import { logs } from "./figures/logs.mjs";
 import { reload } from "./figures/reload.mjs";
 import { startup } from "./figures/startup.mjs";
+import { toolchains } from "./figures/toolchains.mjs";
 import { up } from "./figures/up.mjs";
 import { machine, versions } from "./lib/machine.mjs";
 import { MeasureError, stopAllGroups } from "./lib/proc.mjs";
@@ -34,8 +35,8 @@ const REPS = {
   smoke: { startup: 2, compile: 1, up: 1, reload: 1, logs: 1, logLines: 5_000, dataPath: 1, dataPathS: 1 },
 };
 
-/** Left out of a smoke run (the data path of the other templates: the same code as data-headers). */
-const SMOKE_SKIPS = ["data-add-header", "data-auth"];
+/** Left out of a smoke run (the data path of the other templates: the same code as data-headers; Rust's cold builds and three benches). */
+const SMOKE_SKIPS = ["data-add-header", "data-auth", "toolchains"];
 
 /** The figures, in groups that share a project: --only takes the group names. */
 const GROUPS = {
@@ -44,9 +45,10 @@ const GROUPS = {
   up: { figures: "4, 5", template: "add-header", run: (ctx, p) => up(ctx, p) },
   reload: { figures: "6, 7", template: "add-header", run: (ctx, p) => reload(ctx, p) },
   logs: { figures: "8", template: "add-header", run: (ctx, p) => logs(ctx, p) },
-  "data-headers": { figures: "9a", template: "headers", run: async (ctx, p) => [await dataPath(ctx, p, "9a")] },
-  "data-add-header": { figures: "9b", template: "add-header", run: async (ctx, p) => [await dataPath(ctx, p, "9b")] },
-  "data-auth": { figures: "9c", template: "auth", run: async (ctx, p) => [await dataPath(ctx, p, "9c")] },
+  "data-headers": { figures: "9a, 9f", template: "headers", run: (ctx, p) => dataPath(ctx, p, "9a", "9f") },
+  "data-add-header": { figures: "9b", template: "add-header", run: (ctx, p) => dataPath(ctx, p, "9b") },
+  "data-auth": { figures: "9c", template: "auth", run: (ctx, p) => dataPath(ctx, p, "9c") },
+  toolchains: { figures: "9g, 10", template: "add-header", toolchain: "rust", run: (ctx, p) => toolchains(ctx, p) },
 };
 
 const USAGE = `usage: node bench/run.mjs [--quick | --smoke] [--out <dir>] [--only <group,...>]
@@ -153,7 +155,7 @@ async function main() {
     if (mode === "smoke" && args.only === undefined) ctx.progress(`smoke: skipping ${SMOKE_SKIPS.join(", ")} (the data path is measured for one template)`);
     for (const [name, group] of groups) {
       ctx.progress(`${name} (figure ${group.figures}): a new ${group.template} project`);
-      const project = await initProject(ctx, `p-${name}`, group.template);
+      const project = await initProject(ctx, `p-${name}`, group.template, group.toolchain === undefined ? [] : ["--toolchain", group.toolchain]);
       await cli(ctx, ["build"], project.dir);
       results.figures.push(...(await group.run(ctx, project)));
     }

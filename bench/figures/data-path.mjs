@@ -1,72 +1,94 @@
 // 9. The data path per template: `envoywasm bench --json` sends the same load
-// through the project's listener and through the same Envoy without the Wasm
-// filter (alternating rounds); its overhead ratios are recorded, no goal.
+// through three Envoys of its own in alternating rounds: without the Wasm
+// filter, with the no-op filter of the project's toolchain (its SDK's default
+// contexts: the floor every filter of that toolchain pays) and with the
+// template's plugin. 9a–9c: each template against that floor; 9f: the floor
+// (Go) against Envoy without a filter, from 9a's runs. Recorded, no goal.
 import { cli } from "../lib/project.mjs";
 import { MeasureError } from "../lib/proc.mjs";
 import { figure } from "../lib/report.mjs";
 import { pairedRatios, summary } from "../lib/stats.mjs";
 
-export async function dataPath(ctx, project, id) {
+/** `envoywasm bench --json` n times; each result checked for load on all three Envoys. */
+export async function benchRuns(ctx, project, label) {
   const runs = [];
   const n = ctx.reps.dataPath;
   for (let i = 0; i < n; i++) {
-    ctx.progress(`data path, ${project.template}: run ${i + 1} of ${n} (${ctx.reps.dataPathS} s a side)`);
-    const r = await cli(ctx, ["bench", "--json", "-d", String(ctx.reps.dataPathS)], project.dir);
-    let result;
-    try {
-      result = JSON.parse(r.stdout);
-    } catch {
-      throw new MeasureError(`envoywasm bench --json printed no JSON: ${r.stdout.slice(0, 300)}`);
-    }
-    if (!(result.withFilter?.requests > 0) || !(result.withoutFilter?.requests > 0)) {
-      throw new MeasureError(`envoywasm bench sent no requests on one side (${project.template}): ${r.stdout.slice(0, 300)}`);
-    }
-    runs.push(result);
+    ctx.progress(`data path, ${label}: run ${i + 1} of ${n} (${ctx.reps.dataPathS} s through each Envoy)`);
+    runs.push(await benchOnce(ctx, project, label));
   }
-  const side = (k) => runs.map((r) => r[k]);
-  const w = side("withFilter");
-  const wo = side("withoutFilter");
-  const p50 = summary(
-    pairedRatios(
-      w.map((x) => x.latencyMs.p50),
-      wo.map((x) => x.latencyMs.p50),
+  return runs;
+}
+
+export async function benchOnce(ctx, project, label) {
+  const r = await cli(ctx, ["bench", "--json", "-d", String(ctx.reps.dataPathS)], project.dir);
+  let result;
+  try {
+    result = JSON.parse(r.stdout);
+  } catch {
+    throw new MeasureError(`envoywasm bench --json printed no JSON: ${r.stdout.slice(0, 300)}`);
+  }
+  for (const side of ["baseline", "floor", "plugin"]) {
+    if (!(result[side]?.requests > 0)) throw new MeasureError(`envoywasm bench sent no requests through ${side} (${label}): ${r.stdout.slice(0, 300)}`);
+  }
+  return result;
+}
+
+/** Latency added by `a` over `b` at a percentile, in µs, per run. */
+const added = (runs, a, b, p) => runs.map((r) => r[a].latencyUs[p] - r[b].latencyUs[p]);
+const failures = (runs) => runs.reduce((t, r) => t + ["baseline", "floor", "plugin"].reduce((s, k) => s + r[k].errors + r[k].non2xx, 0), 0);
+const us = (s) => `${s.median >= 0 ? "+" : "−"}${Math.abs(Math.round(s.median))} µs`;
+
+/** What `a` costs over `b` in these runs: requests/s ratio and latency added (medians, min, max). */
+export function costOver(runs, a, b) {
+  return {
+    rps: summary(
+      pairedRatios(
+        runs.map((r) => r[a].requestsPerSecond),
+        runs.map((r) => r[b].requestsPerSecond),
+      ),
     ),
-  );
-  const p99 = summary(
-    pairedRatios(
-      w.map((x) => x.latencyMs.p99),
-      wo.map((x) => x.latencyMs.p99),
-    ),
-  );
-  const failures = w.concat(wo).reduce((t, x) => t + x.errors + x.non2xx, 0);
-  const latency = (sideRuns, k) => summary(sideRuns.map((x) => x.latencyMs[k]));
-  const withFilter = { requests: w.map((x) => x.requests), p50Ms: latency(w, "p50"), p99Ms: latency(w, "p99") };
-  const withoutFilter = { requests: wo.map((x) => x.requests), p50Ms: latency(wo, "p50"), p99Ms: latency(wo, "p99") };
-  return figure({
-    id,
-    title: `data path, \`${project.template}\` template: requests/s through the filter (\`envoywasm bench -d ${ctx.reps.dataPathS}\`, ${runs[0].connections} connections)`,
-    unit: "req/s",
-    subject: w.map((x) => x.rps),
-    baseline: wo.map((x) => x.rps),
-    baselineName: "same Envoy without the filter",
-    extra: {
-      template: project.template,
-      withFilter,
-      withoutFilter,
-      overhead: {
-        rps: summary(
-          pairedRatios(
-            w.map((x) => x.rps),
-            wo.map((x) => x.rps),
-          ),
-        ),
-        p50,
-        p99,
-      },
-      errorsAndNon2xx: failures,
-    },
-    tableNote:
-      `p50 ${withFilter.p50Ms.median} vs ${withoutFilter.p50Ms.median} ms (${p50.median.toFixed(2)}×), ` +
-      `p99 ${withFilter.p99Ms.median} vs ${withoutFilter.p99Ms.median} ms (${p99.median.toFixed(2)}×)${failures === 0 ? "" : `; ${failures} errors or non-2xx`}`,
-  });
+    p50AddedUs: summary(added(runs, a, b, "p50")),
+    p99AddedUs: summary(added(runs, a, b, "p99")),
+  };
+}
+
+export async function dataPath(ctx, project, id, floorId) {
+  const runs = await benchRuns(ctx, project, project.template);
+  const toolchain = runs[0].noopFilter.toolchain;
+  const rps = (k) => runs.map((r) => r[k].requestsPerSecond);
+  const overFloor = costOver(runs, "plugin", "floor");
+  const overNone = costOver(runs, "plugin", "baseline");
+  const floor = costOver(runs, "floor", "baseline");
+  const failed = failures(runs);
+  const shape = `\`envoywasm bench -d ${ctx.reps.dataPathS}\`, ${runs[0].connections} connections, log level ${runs[0].envoy.logLevel}, no access log`;
+  const figures = [
+    figure({
+      id,
+      title: `data path, \`${project.template}\` template (${toolchain}): requests/s through the filter, against the no-op ${toolchain} filter (${shape})`,
+      unit: "req/s",
+      subject: rps("plugin"),
+      baseline: rps("floor"),
+      baselineName: `no-op ${toolchain} filter (the floor)`,
+      extra: { template: project.template, toolchain, sdk: runs[0].noopFilter.sdk, overFloor, overNoFilter: overNone, errorsAndNon2xx: failed },
+      tableNote:
+        `over the floor p50 ${us(overFloor.p50AddedUs)}, p99 ${us(overFloor.p99AddedUs)}; ` +
+        `over no filter ${overNone.rps.median.toFixed(2)}× the requests/s, p50 ${us(overNone.p50AddedUs)}${failed === 0 ? "" : `; ${failed} errors or non-2xx`}`,
+    }),
+  ];
+  if (floorId !== undefined) {
+    figures.push(
+      figure({
+        id: floorId,
+        title: `data path, the floor: the no-op ${toolchain} filter (${runs[0].noopFilter.sdk}, default contexts only), from ${id}'s runs`,
+        unit: "req/s",
+        subject: rps("floor"),
+        baseline: rps("baseline"),
+        baselineName: "same Envoy without a filter",
+        extra: { toolchain, sdk: runs[0].noopFilter.sdk, floor },
+        tableNote: `p50 ${us(floor.p50AddedUs)}, p99 ${us(floor.p99AddedUs)}`,
+      }),
+    );
+  }
+  return figures;
 }

@@ -13,8 +13,8 @@ export function cli(ctx, args, cwd, options = {}) {
   return timed(process.execPath, [CLI, ...args], { cwd, env: ctx.env, label: `envoywasm ${args.join(" ")}`, ...options });
 }
 
-/** `envoywasm init` of a template on ports from the OS, in the suite's temp folder. */
-export async function initProject(ctx, name, template) {
+/** `envoywasm init` of a template on ports from the OS, in the suite's temp folder (`extra`: more init flags, e.g. --toolchain). */
+export async function initProject(ctx, name, template, extra = []) {
   const [listener, admin, backend] = await freePorts(3);
   const args = [
     "init",
@@ -28,6 +28,7 @@ export async function initProject(ctx, name, template) {
     "--backend-port",
     String(backend),
     "--yes",
+    ...extra,
   ];
   await cli(ctx, args, ctx.root);
   const dir = path.join(ctx.root, name);

@@ -33,6 +33,8 @@ const fmt = (n, unit) => {
   if (unit === "s") return `${n.toFixed(2)} s`;
   if (unit === "MiB") return `${n.toFixed(1)} MiB`;
   if (unit === "req/s") return `${Math.round(n)} req/s`;
+  if (unit === "×") return `${n.toFixed(2)}×`;
+  if (unit === "µs" || unit === "KiB") return `${Math.round(n)} ${unit}`;
   return `${n} ${unit}`;
 };
 

@@ -266,15 +266,17 @@ export function buildProgram(): Command {
 
   program
     .command("bench")
-    .summary("measure what the filter costs: the same load with and without it, latency, and memory")
+    .summary("measure what the filter costs: the same load without a filter, with a no-op filter and with the plugin")
     .description(
-      "Sends load (autocannon) through the project's listener, and the same load through an otherwise identical " +
-        "Envoy without the Wasm filter (derived from envoy.yaml, on free ports, same backend), in alternating " +
-        "rounds; prints requests/s, p50/p90/p99 latency, errors, the overhead, a latency histogram, and Envoy's " +
-        "and the Wasm VMs' memory before and after. Uses the running project, or starts it (natively) and stops " +
-        "it after. All traffic stays on 127.0.0.1.",
+      "Starts three Envoys of its own from envoy.yaml (on free ports, one backend; never the running `up`, " +
+        "which it leaves alone): without the Wasm filter, with a no-op filter of the project's toolchain (its SDK's " +
+        "default contexts, built once into envoywasm's cache), and with the plugin. Each runs as in production: " +
+        "Envoy's log level for the plugin too, no access log, `up`'s concurrency. Sends the same load (autocannon) " +
+        "through each in alternating rounds; prints requests/s, p50/p90/p99 latency in µs, errors, what the no-op " +
+        "filter costs over no filter and the plugin over the no-op filter, a latency histogram, and each Envoy's and " +
+        "its Wasm VMs' memory before and after. All traffic stays on 127.0.0.1.",
     )
-    .option("-d, --duration <seconds>", "load time for each side", integer(1, 3600), 10)
+    .option("-d, --duration <seconds>", "load time through each Envoy", integer(1, 3600), 10)
     .option("-c, --connections <n>", "concurrent connections", integer(1, 1000), 10)
     .option("--rate <rps>", "requests per second in all (default: as fast as it answers)", integer(1, 1_000_000))
     .option("-m, --method <method>", "HTTP method", "GET")

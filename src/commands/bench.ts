@@ -1,4 +1,4 @@
-import { bench, type BenchResult, type LoadResult } from "../run/bench.js";
+import { bench, type BenchResult, type Cost, type EnvoyResult, type Variant } from "../run/bench/bench.js";
 import { UsageError } from "../errors.js";
 import { ui } from "../ui/output.js";
 
@@ -39,41 +39,38 @@ export async function runBench(flags: BenchFlags, globals: { cwd: string }): Pro
 }
 
 function render(r: BenchResult): void {
-  const rows: [string, LoadResult][] = [
-    ["with the filter", r.withFilter],
-    ["without it", r.withoutFilter],
-  ];
-  ui.result(`${r.url}: ${r.connections} connections, ${r.durationS} s each way, in alternating rounds`);
+  const names: Record<Variant, string> = { baseline: "no Wasm filter", floor: `no-op ${r.noopFilter.toolchain} filter`, plugin: "the plugin" };
+  const rows: Variant[] = ["baseline", "floor", "plugin"];
+  ui.result(`${r.method} ${r.path}: ${r.connections} connections, ${r.durationS} s through each Envoy, in alternating rounds`);
+  ui.result(`Envoy ${r.envoy.version} as in production: log level ${r.envoy.logLevel} (the plugin's too), no access log, concurrency ${r.envoy.concurrency}`);
   ui.result("");
   ui.result(
-    `${"".padEnd(16)}  ${"req/s".padStart(8)}  ${"p50 ms".padStart(8)}  ${"p90 ms".padStart(8)}  ${"p99 ms".padStart(8)}  ${"errors".padStart(6)}  ${"non-2xx".padStart(7)}`,
+    `${"".padEnd(18)}  ${"req/s".padStart(8)}  ${"p50 µs".padStart(8)}  ${"p90 µs".padStart(8)}  ${"p99 µs".padStart(8)}  ${"errors".padStart(6)}  ${"non-2xx".padStart(7)}`,
   );
-  for (const [name, l] of rows) {
+  for (const v of rows) {
+    const l = r[v];
     ui.result(
-      `${name.padEnd(16)}  ${String(l.rps).padStart(8)}  ${l.latencyMs.p50.toFixed(3).padStart(8)}  ${l.latencyMs.p90.toFixed(3).padStart(8)}  ${l.latencyMs.p99.toFixed(3).padStart(8)}  ${String(l.errors).padStart(6)}  ${String(l.non2xx).padStart(7)}`,
+      `${names[v].padEnd(18)}  ${String(l.requestsPerSecond).padStart(8)}  ${String(l.latencyUs.p50).padStart(8)}  ${String(l.latencyUs.p90).padStart(8)}  ${String(l.latencyUs.p99).padStart(8)}  ${String(l.errors).padStart(6)}  ${String(l.non2xx).padStart(7)}`,
     );
   }
   ui.result("");
-  ui.result(
-    `the filter costs: ${pct(1 - r.overhead.rps)} of the requests per second; p50 latency ×${r.overhead.p50.toFixed(2)}, p99 ×${r.overhead.p99.toFixed(2)}`,
-  );
+  ui.result(`the no-op filter over no filter (the floor; ${r.noopFilter.sdk}): ${costText(r.floorCost)}`);
+  ui.result(`the plugin over the no-op filter (its own work): ${costText(r.pluginCost)}`);
   ui.result("");
-  ui.result("latency with the filter:");
-  const max = Math.max(...r.withFilter.histogram.map((b) => b.count), 1);
+  ui.result("latency with the plugin:");
+  const max = Math.max(...r.plugin.histogram.map((b) => b.count), 1);
   let lower = 0;
-  for (const b of r.withFilter.histogram) {
+  for (const b of r.plugin.histogram) {
     if (b.count > 0) {
       const label = b.upToMs === null ? `≥ ${lower} ms` : `${lower}-${b.upToMs} ms`;
       ui.result(`  ${label.padEnd(12)} ${"█".repeat(Math.max(1, Math.round((b.count / max) * 40)))} ${b.count}`);
     }
     lower = b.upToMs ?? lower;
   }
-  const mb = (n: number | undefined) => (n === undefined ? "?" : `${(n / 1024 / 1024).toFixed(1)} MiB`);
-  const { before, after } = r.memory;
   ui.result("");
-  ui.result(
-    `Envoy memory: allocated ${mb(before.allocated)} → ${mb(after.allocated)}, resident ${mb(before.rss)} → ${mb(after.rss)}; Wasm VMs ${before.wasmVms ?? "?"} → ${after.wasmVms ?? "?"}`,
-  );
+  ui.result("memory before → after the load: Envoy's allocated, its resident; Wasm VMs");
+  for (const v of rows) ui.result(`  ${names[v].padEnd(18)}  ${memoryText(r[v])}`);
+  const { before, after } = r.plugin.memory;
   if (
     before.allocated !== undefined &&
     after.allocated !== undefined &&
@@ -84,9 +81,16 @@ function render(r: BenchResult): void {
       "Envoy's allocated memory grew by half or more during the load: a plugin that keeps what it allocates per request (a leak) looks like this; run bench longer to see whether it keeps growing",
     );
   }
-  if (r.startedRun) ui.info(ui.paint("gray", "(bench started the project for the measurement and stopped it again)"));
 }
 
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
+function costText(c: Cost): string {
+  const us = (n: number) => `${n >= 0 ? "+" : "−"}${Math.abs(n)} µs`;
+  const change = (c.rpsRatio - 1) * 100;
+  return `requests/s ${change >= 0 ? "+" : "−"}${Math.abs(change).toFixed(1)}% (×${c.rpsRatio.toFixed(2)}); latency ${us(c.latencyUs.p50)} at p50, ${us(c.latencyUs.p90)} at p90, ${us(c.latencyUs.p99)} at p99`;
+}
+
+function memoryText(r: EnvoyResult): string {
+  const mb = (n: number | undefined) => (n === undefined ? "?" : (n / 1024 / 1024).toFixed(1));
+  const { before, after } = r.memory;
+  return `${mb(before.allocated)} → ${mb(after.allocated)} MiB, ${mb(before.rss)} → ${mb(after.rss)} MiB; ${before.wasmVms ?? "–"} → ${after.wasmVms ?? "–"}`;
 }

@@ -1,19 +1,14 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { parseDocument } from "yaml";
 import { CancelledError, UserError } from "../../errors.js";
-import { isAnyAddress, isLoopback, type EnvoyBootstrap } from "../../envoy/bootstrap.js";
 import { RecordAssembler, type LogRecord } from "../../envoy/log-records.js";
-import { writeFileAtomic } from "../../platform/files.js";
-import { freePort } from "../../platform/ports.js";
 import { delay } from "../../platform/time.js";
 import { loadProject, type Project } from "../../project/config.js";
 import { readEnvoyConfig } from "../../project/load.js";
-import { backendTarget } from "../../project/backend.js";
 import { projectPaths, type ProjectPaths } from "../../project/paths.js";
 import { preparePlan } from "../prepare.js";
+import { asTheUserWroteIt, remapPorts } from "../side-config.js";
 import { baseIdFor, controlSocketPath } from "../run-ids.js";
 import { liveRun } from "../supervisor/state.js";
 import { Supervisor } from "../supervisor/supervise.js";
@@ -146,20 +141,6 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   };
 }
 
-/** Errors about the remapped copy name envoy.yaml, whose lines it keeps. */
-async function asTheUserWroteIt<T>(copy: string, display: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof Error) {
-      error.message = error.message.replaceAll(copy, display);
-      const withHint = error as Error & { hint?: string };
-      if (typeof withHint.hint === "string") Object.defineProperty(error, "hint", { value: withHint.hint.replaceAll(copy, display) });
-    }
-    throw error;
-  }
-}
-
 function endedEarly(outcome: RunOutcome, when: string): UserError | CancelledError {
   if (outcome.kind === "stopped") return new CancelledError(outcome.signal === "SIGINT" ? "SIGINT" : "SIGTERM");
   const last = outcome.lastLines.slice(-5).join("\n  ");
@@ -225,33 +206,4 @@ function send(port: number, r: E2eCase["request"]): Promise<Answer> {
 /** The test run's own files, apart from `up`'s: its state, logs, derived config, module copies and backend binary. */
 export function testRunPaths(project: Project): ProjectPaths {
   return projectPaths(project, path.join(project.root, ".envoywasm", "test-run"));
-}
-
-/**
- * envoy.yaml with every listener, the admin interface and each loopback
- * endpoint that pointed at one of them or at the backend moved to a free
- * port; the rest as written (its lines too, so a message about it names the
- * user's line). Returns the copy's path relative to the project root.
- */
-async function remapPorts(project: Project, bootstrap: EnvoyBootstrap, dir: string): Promise<{ config: string }> {
-  const doc = parseDocument(bootstrap.text);
-  const moved = new Map<number, number>();
-  const move = async (port: number) => {
-    if (!moved.has(port)) moved.set(port, await freePort());
-    return moved.get(port)!;
-  };
-  for (const l of bootstrap.listeners) doc.setIn([...l.addressPath, "port_value"], await move(l.port));
-  if (bootstrap.admin !== undefined) doc.setIn([...bootstrap.admin.addressPath, "port_value"], await move(bootstrap.admin.port));
-  // The backend's cluster (and any loopback endpoint on a port moved above).
-  const backendCluster = backendTarget(project, bootstrap)?.cluster;
-  for (const cluster of bootstrap.clusters) {
-    for (const e of cluster.endpoints) {
-      if (!(isLoopback(e.address) || isAnyAddress(e.address))) continue;
-      if (cluster.name === backendCluster || moved.has(e.port)) doc.setIn([...e.path, "port_value"], await move(e.port));
-    }
-  }
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, "envoy.yaml");
-  await writeFileAtomic(file, doc.toString({ lineWidth: 0 }));
-  return { config: path.relative(project.root, file) };
 }

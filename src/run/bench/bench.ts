@@ -1,0 +1,137 @@
+import { readFileSync } from "node:fs";
+import { UserError } from "../../errors.js";
+import { memoryStats } from "../../envoy/admin.js";
+import { loadProject } from "../../project/config.js";
+import { readEnvoyConfig } from "../../project/load.js";
+import { tryRequests } from "../../project/try.js";
+import { startBenchEnvoys, VARIANTS, type Variant } from "./envoys.js";
+import { load, summarize, type LoadRequest, type LoadResult, type Sample } from "./load.js";
+
+export type { LoadResult } from "./load.js";
+export type { Variant } from "./envoys.js";
+
+/**
+ * `envoywasm bench`: what the filter costs on the data path, measured
+ * against the cheapest filter of its toolchain. The same load goes through
+ * three Envoys of bench's own (envoys.ts): without the Wasm filter
+ * (baseline), with the toolchain's no-op filter (floor), with the plugin;
+ * in alternating rounds, so a noisy machine affects all alike. Each Envoy's
+ * memory before and after the load shows what the VMs hold and a plugin
+ * that leaks.
+ */
+
+export interface BenchOptions extends LoadRequest {
+  cwd: string;
+  durationS: number;
+  path?: string;
+  onPhase?: (text: string) => void;
+}
+
+export interface MemorySample {
+  /** Bytes Envoy's allocator has handed out, and its heap. */
+  allocated?: number;
+  heap?: number;
+  /** Resident memory of the Envoy process. */
+  rss?: number;
+  wasmVms?: number;
+}
+
+export interface EnvoyResult extends LoadResult {
+  memory: { before: MemorySample; after: MemorySample };
+}
+
+/** What one Envoy costs over another: its requests/s as a ratio (below 1: slower), latency added in µs. */
+export interface Cost {
+  rpsRatio: number;
+  latencyUs: { p50: number; p90: number; p99: number };
+}
+
+export interface BenchResult {
+  method: string;
+  path: string;
+  durationS: number;
+  connections: number;
+  /** How the three Envoys ran (the same for all three). */
+  envoy: { version: string; logLevel: string; concurrency: number; accessLog: false };
+  /** The floor's filter: the toolchain's SDK with its default (no-op) contexts. */
+  noopFilter: { toolchain: string; sdk: string; built: boolean };
+  baseline: EnvoyResult;
+  floor: EnvoyResult;
+  plugin: EnvoyResult;
+  /** The no-op filter over no filter, and the plugin over the no-op filter. */
+  floorCost: Cost;
+  pluginCost: Cost;
+}
+
+const ROUNDS = 2;
+
+export async function bench(options: BenchOptions): Promise<BenchResult> {
+  const project = await loadProject(options.cwd);
+  const bootstrap = await readEnvoyConfig(project);
+  const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name));
+  if (listener === undefined) throw new UserError(`${bootstrap.display} has no listener with a Wasm filter to measure`);
+  // The default request is envoywasm.yaml's first try: request (the auth template's carries its key).
+  const tried = tryRequests(project, bootstrap).requests[0];
+  const requestPath = options.path ?? (tried === undefined ? "/" : new URL(tried.url).pathname + new URL(tried.url).search);
+  const request: LoadRequest = { ...options, headers: { ...(options.path === undefined ? (tried?.headers ?? {}) : {}), ...options.headers } };
+
+  const envoys = await startBenchEnvoys(project, bootstrap, listener.name, { cwd: options.cwd, onPhase: options.onPhase });
+  try {
+    const url = (v: Variant) => `http://127.0.0.1:${envoys.ports[v].listener}${requestPath}`;
+    const memory = async (v: Variant) => sampleMemory(envoys.ports[v].admin, await envoys.pid(v));
+    const before = Object.fromEntries(await Promise.all(VARIANTS.map(async (v) => [v, await memory(v)] as const))) as Record<Variant, MemorySample>;
+    // Warm each (connections, the VMs' first calls), then alternate rounds, the order reversed each round.
+    options.onPhase?.("warming up");
+    const warm = Math.min(1, options.durationS / 4);
+    for (const v of VARIANTS) {
+      await load(url(v), request, warm, envoys.ended);
+      envoys.check();
+    }
+    const samples: Record<Variant, Sample[]> = { baseline: [], floor: [], plugin: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const v of i % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
+        options.onPhase?.(`round ${i + 1} of ${ROUNDS}: ${DESCRIBED[v]}`);
+        samples[v].push(await load(url(v), request, options.durationS / ROUNDS, envoys.ended));
+        envoys.check();
+      }
+    }
+    const result = {} as Record<Variant, EnvoyResult>;
+    for (const v of VARIANTS) result[v] = { ...summarize(samples[v]), memory: { before: before[v], after: await memory(v) } };
+    return {
+      method: options.method,
+      path: requestPath,
+      durationS: options.durationS,
+      connections: options.connections,
+      envoy: { version: envoys.envoyVersion, ...envoys.shape },
+      noopFilter: { toolchain: project.config.toolchain, sdk: envoys.noop.sdk, built: envoys.noop.built },
+      ...result,
+      floorCost: cost(result.floor, result.baseline),
+      pluginCost: cost(result.plugin, result.floor),
+    };
+  } finally {
+    await envoys.stop();
+  }
+}
+
+const DESCRIBED: Record<Variant, string> = { baseline: "without a Wasm filter", floor: "with the no-op filter", plugin: "with the plugin" };
+
+function cost(a: LoadResult, b: LoadResult): Cost {
+  return {
+    rpsRatio: b.requestsPerSecond === 0 ? 0 : Math.round((a.requestsPerSecond / b.requestsPerSecond) * 1000) / 1000,
+    latencyUs: { p50: a.latencyUs.p50 - b.latencyUs.p50, p90: a.latencyUs.p90 - b.latencyUs.p90, p99: a.latencyUs.p99 - b.latencyUs.p99 },
+  };
+}
+
+async function sampleMemory(admin: number, envoyPid: number | undefined): Promise<MemorySample> {
+  const m = await memoryStats(admin);
+  let rss: number | undefined;
+  if (envoyPid !== undefined) {
+    try {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${envoyPid}/status`, "utf8"))?.[1];
+      if (kb !== undefined) rss = Number(kb) * 1024;
+    } catch {
+      // not Linux, or gone
+    }
+  }
+  return { ...(m ?? {}), rss };
+}
