@@ -52,7 +52,9 @@ export async function pushImage(
         const all = [...layers.values()];
         const kb = (n: number) => (n / 1024).toFixed(0);
         const total = all.reduce((s, l) => s + l.total, 0);
-        const bytes = total > 0 ? `, ${kb(all.reduce((s, l) => s + l.current, 0))} of ${kb(total)} KiB` : "";
+        // The engine counts the compressed bytes it sends against the layer's size, which a module that does not compress exceeds.
+        const sent = all.reduce((s, l) => s + Math.min(l.current, l.total), 0);
+        const bytes = total > 0 ? `, ${kb(sent)} of ${kb(total)} KiB` : "";
         onProgress?.(`pushing ${where}: ${all.filter((l) => l.done).length}/${all.length} layers${bytes}`);
       },
     );
