@@ -14,7 +14,7 @@ import { readState, supervisorAlive } from "./supervisor/state.js";
 import { Supervisor } from "./supervisor/supervise.js";
 import { prepareUp } from "./prepare.js";
 import { baseIdFor } from "./run-ids.js";
-import { tryRequests } from "../project/try.js";
+import { tryRequests } from "./e2e/try-requests.js";
 import { writeFileAtomic } from "../platform/files.js";
 import { readEnvoyConfig } from "../project/load.js";
 
@@ -80,9 +80,10 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
   const bootstrap = await readEnvoyConfig(project);
   const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name));
   if (listener === undefined) throw new UserError(`${bootstrap.display} has no listener with a Wasm filter to measure`);
-  // The default request is envoywasm.yaml's first try: request (the auth template's carries its key).
-  const tried = tryRequests(project, bootstrap).requests[0];
-  const requestPath = options.path ?? (tried === undefined ? "/" : new URL(tried.url).pathname + new URL(tried.url).search);
+  // The default request: the first e2e case's that expects a 2xx (the auth template's carries its key).
+  const tries = (await tryRequests(project, bootstrap)).requests;
+  const tried = tries.find((r) => r.status === undefined || (r.status >= 200 && r.status < 300)) ?? tries[0];
+  const requestPath = options.path ?? tried?.path ?? "/";
   const request: BenchOptions = { ...options, headers: { ...(options.path === undefined ? (tried?.headers ?? {}) : {}), ...options.headers } };
 
   let sup: Supervisor | undefined;
