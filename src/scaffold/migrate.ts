@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseDocument, stringify } from "yaml";
+import { isMap, isScalar, LineCounter, parseDocument, stringify, type Range } from "yaml";
 import { UserError } from "../errors.js";
 import { loadProject } from "../project/config.js";
 import type { TryRequest } from "../project/config-schema.js";
@@ -37,9 +37,7 @@ export async function migrate(cwd: string): Promise<MigrateResult> {
       });
     }
   }
-  const doc = parseDocument(await readFile(project.file, "utf8"));
-  doc.delete("try");
-  await writeFileAtomic(project.file, doc.toString());
+  await writeFileAtomic(project.file, withoutKey(await readFile(project.file, "utf8"), "try"));
   const n = tries.length;
   return {
     changes: [
@@ -63,4 +61,22 @@ export function tryCasesText(tries: readonly TryRequest[], from: string): string
     "# (e.g. status: 200), so say there what each must answer (docs/e2e.md).\n" +
     stringify({ cases }, { lineWidth: 0 })
   );
+}
+
+/** The text without a top-level key's lines and the comment lines just above it; the rest as it was. */
+function withoutKey(text: string, key: string): string {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  const pair = isMap(doc.contents) ? doc.contents.items.find((item) => isScalar(item.key) && item.key.value === key) : undefined;
+  const start = (pair?.key as { range?: Range } | undefined)?.range?.[0];
+  const end = (pair?.value as { range?: Range } | undefined)?.range?.[1];
+  if (start === undefined || end === undefined) return text;
+  const lines = text.split("\n");
+  let first = lineCounter.linePos(start).line - 1;
+  const last = lineCounter.linePos(Math.max(start, end - 1)).line - 1;
+  while (first > 0 && /^#/.test(lines[first - 1]!)) first--;
+  lines.splice(first, last - first + 1);
+  // A blank line that separated the key from what was above goes with it when nothing follows.
+  if (first > 0 && lines[first - 1] === "" && (lines[first] ?? "") === "" && first >= lines.length - 1) lines.splice(first - 1, 1);
+  return lines.join("\n");
 }
