@@ -1,4 +1,4 @@
-import { get, type EnvoyBootstrap } from "../envoy/bootstrap.js";
+import { get, pluginListener, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import type { Project } from "./config.js";
 
 export interface LegacyTryRequest {
@@ -18,7 +18,7 @@ const CONFIG_REFERENCE = /\{config\.([\w.-]+)\}/g;
  * `{config.<key>}` is taken from that filter's plugin configuration.
  */
 export function legacyTryRequests(project: Project, bootstrap: EnvoyBootstrap): { requests: LegacyTryRequest[]; warnings: string[] } {
-  const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name)) ?? bootstrap.listeners[0];
+  const listener = pluginListener(bootstrap);
   if (listener === undefined) return { requests: [], warnings: [] };
   const warnings: string[] = [];
   let config: Record<string, unknown> | undefined;

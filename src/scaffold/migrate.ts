@@ -5,7 +5,7 @@ import { UserError } from "../errors.js";
 import { loadProject } from "../project/config.js";
 import type { TryRequest } from "../project/config-schema.js";
 import { writeFileAtomic } from "../platform/files.js";
-import { CASES_DIR } from "../run/e2e/cases.js";
+import { CASES_DIR } from "../project/paths.js";
 
 /**
  * `envoywasm migrate`: a project file brought to what this version reads.

@@ -1,6 +1,5 @@
 import { stringify } from "yaml";
-import { get, parseBootstrap } from "../envoy/bootstrap.js";
-import { caseContext } from "../run/e2e/cases.js";
+import { get, parseBootstrap, pluginListener } from "../envoy/bootstrap.js";
 
 const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
 const str = (x: unknown): string | undefined => (typeof x === "string" && x !== "" ? x : undefined);
@@ -14,7 +13,7 @@ const str = (x: unknown): string | undefined => (typeof x === "string" && x !== 
  */
 export function starterCase(envoyYaml: string, display: string, backendCluster: string | undefined): string | undefined {
   const bootstrap = parseBootstrap(envoyYaml, display, display);
-  const listener = caseContext(bootstrap).defaultListener;
+  const listener = pluginListener(bootstrap)?.name;
   const entry = list(get(bootstrap.data, ["static_resources", "listeners"])).find((l) => get(l, ["name"]) === listener);
   const route = list(get(entry, ["filter_chains"]))
     .flatMap((chain) => list(get(chain, ["filters"])))

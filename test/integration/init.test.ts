@@ -137,7 +137,11 @@ describe("what init writes besides the plugin", () => {
   it("a GitHub Actions workflow that actionlint accepts, for a Go, a TinyGo and a Rust project; no try: in envoywasm.yaml", async () => {
     const root = await tempDir();
     const lint = await actionlint();
-    for (const [name, toolchain] of [["g", "go"], ["t", "tinygo"], ["r", "rust"]] as const) {
+    for (const [name, toolchain] of [
+      ["g", "go"],
+      ["t", "tinygo"],
+      ["r", "rust"],
+    ] as const) {
       const r = await runCli(["init", name, "--toolchain", toolchain, "--template", "auth"], { cwd: root });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toContain("+ .github/workflows/envoywasm.yml");
@@ -145,7 +149,7 @@ describe("what init writes besides the plugin", () => {
       const checked = await execa(lint, ["-no-color", workflow], { reject: false });
       expect(checked.exitCode, checked.stdout + checked.stderr).toBe(0);
       const text = await readFile(workflow, "utf8");
-      expect(text).toContain(toolchain === "rust" ? "rustup target add wasm32-wasip1" : "go-version-file: \"plugin/go.mod\"");
+      expect(text).toContain(toolchain === "rust" ? "rustup target add wasm32-wasip1" : 'go-version-file: "plugin/go.mod"');
       expect(text).toContain("run: envoywasm test --e2e --junit build/e2e.xml");
       expect(parseProjectConfig(await readFile(path.join(root, name, "envoywasm.yaml"), "utf8")).try).toBeUndefined();
     }
@@ -161,7 +165,10 @@ describe("what init writes besides the plugin", () => {
     const dir = path.join(root, "p");
     const file = path.join(dir, "envoywasm.yaml");
     const before = await readFile(file, "utf8");
-    await writeFile(file, `${before}\n# Requests up suggests.\ntry:\n  - path: /hello\n    headers: { "{config.header}": "{config.value}" }\n  - { method: POST, path: /anything }\n`);
+    await writeFile(
+      file,
+      `${before}\n# Requests up suggests.\ntry:\n  - path: /hello\n    headers: { "{config.header}": "{config.value}" }\n  - { method: POST, path: /anything }\n`,
+    );
     const r = await runCli(["migrate"], { cwd: dir });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain("+ e2e/try.yaml: 2 cases, one per try: request");

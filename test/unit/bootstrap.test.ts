@@ -262,7 +262,10 @@ describe("the requests up suggests (tryRequests)", () => {
   });
 
   it("are envoywasm.yaml's try: requests while it has them, with one line on how to move them", async () => {
-    const { requests, warnings } = await tryRequests(project("/p", [{ path: "/", headers: { "x-key": "{config.secret}" } }]), parseBootstrap(EXAMPLE, "f", "envoy.yaml"));
+    const { requests, warnings } = await tryRequests(
+      project("/p", [{ path: "/", headers: { "x-key": "{config.secret}" } }]),
+      parseBootstrap(EXAMPLE, "f", "envoy.yaml"),
+    );
     expect(requests.map((r) => r.curl)).toEqual(["curl -i -H 'x-key: {config.secret}' http://127.0.0.1:18000/"]);
     expect(warnings).toEqual([
       "try: {config.secret} is not in the plugin configuration of listener main in envoy.yaml",
@@ -281,7 +284,7 @@ describe("an adopted project's starter case (starterCase)", () => {
   });
 
   it("expects a direct response's status, and no status where it cannot know the upstream's (which the file says)", () => {
-    const direct = EXAMPLE.replace('route: { cluster: httpbin }', "direct_response: { status: 204 }").replace('prefix: "/"', 'path: "/ping"');
+    const direct = EXAMPLE.replace("route: { cluster: httpbin }", "direct_response: { status: 204 }").replace('prefix: "/"', 'path: "/ping"');
     expect(cases(starterCase(direct, "envoy.yaml", "httpbin"))).toEqual([
       { name: "GET /ping goes through the plugin to its direct response", request: { path: "/ping" }, expect: { status: 204, noLogs: ["/panic/"] } },
     ]);

@@ -3,7 +3,8 @@ import { UsageError, UserError } from "../../errors.js";
 import type { EnvoyBootstrap } from "../../envoy/bootstrap.js";
 import type { Project } from "../../project/config.js";
 import { legacyTryRequests } from "../../project/try.js";
-import { caseContext, CASES_DIR, loadCases, type E2eCase } from "./cases.js";
+import { CASES_DIR } from "../../project/paths.js";
+import { caseContext, loadCases, type E2eCase } from "./cases.js";
 import { curlFor } from "./expect.js";
 
 /** How many cases' requests `up` shows. */
