@@ -13,8 +13,10 @@ const str = (x: unknown): string | undefined => (typeof x === "string" && x !== 
  */
 export function starterCase(envoyYaml: string, display: string, backendCluster: string | undefined): string | undefined {
   const bootstrap = parseBootstrap(envoyYaml, display, display);
-  const listener = pluginListener(bootstrap)?.name;
-  const entry = list(get(bootstrap.data, ["static_resources", "listeners"])).find((l) => get(l, ["name"]) === listener);
+  const listener = pluginListener(bootstrap);
+  if (listener === undefined) return undefined;
+  // static_resources.listeners[i] (a listener may have no name)
+  const entry = get(bootstrap.data, listener.addressPath.slice(0, 3));
   const route = list(get(entry, ["filter_chains"]))
     .flatMap((chain) => list(get(chain, ["filters"])))
     .map((f) => list(get(f, ["typed_config", "route_config", "virtual_hosts"]))[0])
@@ -30,7 +32,7 @@ export function starterCase(envoyYaml: string, display: string, backendCluster: 
   const expect = status === undefined ? { noLogs: ["/panic/"] } : { status, noLogs: ["/panic/"] };
   const header = [
     "# A first case for `envoywasm test`, written by `envoywasm init --from` from the",
-    `# first route of listener ${listener} in envoy.yaml. Add a case for each thing the`,
+    `# first route of listener ${listener.name} in envoy.yaml. Add a case for each thing the`,
     "# plugin does: the request, and the status, headers, body or plugin log lines",
     `# that must come back (docs/e2e.md).${status === undefined ? " Say here what your upstream answers (status: …)." : ""}`,
   ];
