@@ -50,8 +50,6 @@ export interface AdoptResult {
   /** One line per change made to the copy (go.mod, envoy.yaml). */
   changes: string[];
   files: WriteReport;
-  /** Where to send a first request, from the adopted envoy.yaml. */
-  listenerPort?: number;
   hasBackend: boolean;
 }
 
@@ -123,7 +121,6 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   let envoyYaml: string;
   let hasBackend: boolean;
   let backendCluster: string | undefined;
-  let listenerPort: number | undefined;
   const values = templateValues({
     name,
     template: "headers",
@@ -145,13 +142,11 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     changes.push(...taken.changes);
     hasBackend = taken.backendCluster !== undefined;
     backendCluster = taken.backendCluster;
-    listenerPort = taken.listenerPort;
   } else {
     changes.push(`${path.basename(source)} has no envoy.yaml: wrote a fresh one (listener 127.0.0.1:${values.listenerPort}, the plugin, the backend)`);
     envoyYaml = "";
     hasBackend = true;
     backendCluster = "backend";
-    listenerPort = Number(values.listenerPort);
   }
 
   const rendered = await render({
@@ -183,7 +178,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     await undoWrite(dir, report.created, existed);
     throw error;
   }
-  return { dir, name, toolchain, changes, files: report, listenerPort, hasBackend };
+  return { dir, name, toolchain, changes, files: report, hasBackend };
 }
 
 /** go.mod repaired and tidied, or the crates fetched, in the new project's copy of the plugin. */
