@@ -39,12 +39,9 @@ export async function migrate(cwd: string): Promise<MigrateResult> {
   }
   await writeFileAtomic(project.file, withoutKey(await readFile(project.file, "utf8"), "try"));
   const n = tries.length;
-  return {
-    changes: [
-      ...(n === 0 ? [] : [`+ ${target}: ${n} case${n === 1 ? "" : "s"}, one per try: request (add to each what it must answer, under expect:)`]),
-      `~ ${file}: removed try:`,
-    ],
-  };
+  const changes = [`~ ${file}: removed try:`];
+  if (n > 0) changes.unshift(`+ ${target}: ${n} case${n === 1 ? "" : "s"}, one per try: request (add to each what it must answer, under expect:)`);
+  return { changes };
 }
 
 /** try: requests as a case file: same requests, no expectations yet (try: had none). */
