@@ -73,6 +73,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("migrate")
+    .summary("bring envoywasm.yaml to what this version reads: its try: requests become e2e cases (e2e/try.yaml)")
+    .description(
+      "Moves envoywasm.yaml's try: requests (which `up` used to suggest) to e2e/try.yaml as e2e cases, where `up` " +
+        "now takes its suggestions from and `envoywasm test` runs them, and removes try: from envoywasm.yaml. " +
+        "Says each file it changed; changes nothing when there is nothing to move.",
+    )
+    .option("--json", 'print {"changes"} and nothing else on stdout')
+    .addHelpText("after", example("envoywasm migrate"))
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      const { runMigrate } = await import("../commands/migrate.js");
+      await runMigrate(opts, globals(command));
+    });
+
+  program
     .command("build")
     .summary("compile the plugin to a .wasm module and check it")
     .description(
@@ -280,8 +295,8 @@ export function buildProgram(): Command {
     .option("-c, --connections <n>", "concurrent connections", integer(1, 1000), 10)
     .option("--rate <rps>", "requests per second in all (default: as fast as it answers)", integer(1, 1_000_000))
     .option("-m, --method <method>", "HTTP method", "GET")
-    .option("-p, --path <path>", "request path (default: the first try: request's, else /)")
-    .option("-H, --header <header...>", "a request header, name: value (repeatable; default: the first try: request's)")
+    .option("-p, --path <path>", "request path (default: the first e2e case's that expects a 2xx, else /)")
+    .option("-H, --header <header...>", "a request header, name: value (repeatable; default: that case's)")
     .option("-b, --body <body>", "request body")
     .option("--json", "print the results as JSON")
     .addHelpText(

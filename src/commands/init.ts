@@ -36,8 +36,7 @@ export async function runInit(dir: string, opts: Record<string, string | boolean
   if (rel !== ".") ui.result(`  cd ${rel}`);
   ui.result("  envoywasm build     # compile plugin/ to a .wasm and check it");
   ui.result(`  envoywasm test      # ${TOOLCHAIN_TEXT[answers.toolchain].testSays}`);
-  ui.result("  envoywasm up        # run Envoy + the plugin + the backend, with their logs");
-  ui.result(`  curl -i http://127.0.0.1:${answers.listenerPort}/hello`);
+  ui.result("  envoywasm up        # run Envoy + the plugin + the backend, with their logs; it prints requests to try (e2e/)");
   if (answers.toolchain === "tinygo") {
     ui.warn("the tinygo toolchain uses the archived github.com/tetratelabs/proxy-wasm-go-sdk; prefer --toolchain go for new plugins");
   }
@@ -72,6 +71,5 @@ async function runAdopt(from: string, dir: string, opts: Record<string, string |
   ui.result("Next:");
   if (rel !== ".") ui.result(`  cd ${rel}`);
   ui.result("  envoywasm build && envoywasm test");
-  ui.result("  envoywasm up");
-  if (result.listenerPort !== undefined) ui.result(`  curl -i http://127.0.0.1:${result.listenerPort}/`);
+  ui.result("  envoywasm up        # it prints requests to try (e2e/)");
 }

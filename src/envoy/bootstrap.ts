@@ -282,3 +282,8 @@ function socketAt(data: unknown, p: DocPath): SocketAddress | undefined {
   if (address === undefined || n === undefined) return undefined;
   return { address, port: n };
 }
+
+/** The listener a request meant for the plugin goes to: the first that runs a Wasm filter, else the first. */
+export function pluginListener(bootstrap: EnvoyBootstrap): ListenerInfo | undefined {
+  return bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name)) ?? bootstrap.listeners[0];
+}

@@ -2,6 +2,9 @@ import path from "node:path";
 import type { Project } from "./config.js";
 
 /** Where a project keeps what envoywasm makes: all under .envoywasm/, ignored by git (a test run: under its own folder there). */
+/** The folder of a project's e2e cases (e2e/*.yaml). */
+export const CASES_DIR = "e2e";
+
 export function projectPaths(project: Project, state = path.join(project.root, ".envoywasm")) {
   return {
     state,

@@ -1,9 +1,9 @@
-import { get, type EnvoyBootstrap } from "../envoy/bootstrap.js";
-import { shellQuote } from "../platform/exec.js";
+import { get, pluginListener, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import type { Project } from "./config.js";
 
-export interface TryRequest {
+export interface LegacyTryRequest {
   method: string;
+  path: string;
   /** http://127.0.0.1:<port of the plugin's listener><path> */
   url: string;
   headers: Record<string, string>;
@@ -12,14 +12,13 @@ export interface TryRequest {
 const CONFIG_REFERENCE = /\{config\.([\w.-]+)\}/g;
 
 /**
- * envoywasm.yaml's `try:` requests (default GET /), against the first
- * listener that runs a Wasm filter. A header name or value may say
- * `{config.<key>}`: it is taken from that filter's plugin configuration in
- * envoy.yaml, so a request that needs, say, the auth plugin's key does not
- * state the key a second time.
+ * envoywasm.yaml's `try:` requests, which projects made before the e2e cases
+ * became the requests `up` suggests may still have (`envoywasm migrate` moves
+ * them to e2e/try.yaml). Against the first listener that runs a Wasm filter;
+ * `{config.<key>}` is taken from that filter's plugin configuration.
  */
-export function tryRequests(project: Project, bootstrap: EnvoyBootstrap): { requests: TryRequest[]; warnings: string[] } {
-  const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name)) ?? bootstrap.listeners[0];
+export function legacyTryRequests(project: Project, bootstrap: EnvoyBootstrap): { requests: LegacyTryRequest[]; warnings: string[] } {
+  const listener = pluginListener(bootstrap);
   if (listener === undefined) return { requests: [], warnings: [] };
   const warnings: string[] = [];
   let config: Record<string, unknown> | undefined;
@@ -37,19 +36,14 @@ export function tryRequests(project: Project, bootstrap: EnvoyBootstrap): { requ
       warnings.push(`try: ${reference} is not in the plugin configuration of listener ${listener.name} in ${bootstrap.display}`);
       return reference;
     });
-  const requests = (project.config.try ?? [{ path: "/" }]).map((r) => ({
-    method: r.method ?? "GET",
-    url: `http://127.0.0.1:${listener.port}${resolve(r.path)}`,
-    headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [resolve(k), resolve(v)])),
-  }));
+  const requests = (project.config.try ?? []).map((r) => {
+    const path = resolve(r.path);
+    return {
+      method: r.method ?? "GET",
+      path,
+      url: `http://127.0.0.1:${listener.port}${path}`,
+      headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [resolve(k), resolve(v)])),
+    };
+  });
   return { requests, warnings };
-}
-
-/** A try: request as a curl line that works as printed. */
-export function curlLine(r: TryRequest): string {
-  const parts = ["curl", "-i"];
-  if (r.method !== "GET") parts.push("-X", r.method);
-  for (const [k, v] of Object.entries(r.headers)) parts.push("-H", shellQuote(`${k}: ${v}`));
-  parts.push(r.url);
-  return parts.join(" ");
 }

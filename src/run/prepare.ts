@@ -19,7 +19,7 @@ import type { RunPlan, ServicePlan } from "./plan.js";
 import { liveRun } from "./supervisor/state.js";
 import { build, type BuildResult } from "../build/build.js";
 import { readEnvoyConfig } from "../project/load.js";
-import { curlLine, tryRequests } from "../project/try.js";
+import { tryRequests } from "./e2e/try-requests.js";
 import { backendTarget } from "../project/backend.js";
 import { deriveRun } from "./derived-files.js";
 import { checkPorts } from "./port-check.js";
@@ -57,7 +57,7 @@ export interface Prepared {
   build: BuildResult;
   /** What runs Envoy, for messages: a path, or an image. */
   envoyLabel: string;
-  /** curl lines to send a first request through the plugin (envoywasm.yaml's try:, else GET /). */
+  /** curl lines to send first requests through the plugin (the first e2e cases', else GET /). */
   tryLines: string[];
   /** Releases the project's lock (only if the run never starts). */
   release: () => Promise<void>;
@@ -243,7 +243,7 @@ export async function preparePlan(project: Project, paths: ProjectPaths, runId: 
       skeletonHash: derived.skeletonHash,
     },
   };
-  const tries = tryRequests(project, bootstrap);
+  const tries = await tryRequests(project, bootstrap);
   for (const w of tries.warnings) options.onWarning?.(w);
-  return { project, paths, plan, build: built, envoyLabel, tryLines: tries.requests.map(curlLine) };
+  return { project, paths, plan, build: built, envoyLabel, tryLines: tries.requests.map((r) => r.curl) };
 }

@@ -14,6 +14,7 @@ import { writePlan, type WriteReport } from "./write-plan.js";
 import { templateValues } from "./init.js";
 import { cargoMetadata, type CargoPackage } from "../build/cargo.js";
 import { rewriteCargoToml } from "./cargo-manifest.js";
+import { starterCase } from "./starter-case.js";
 
 /**
  * `envoywasm init --from <folder>`: make a project of a Go or Rust proxy-wasm
@@ -49,13 +50,12 @@ export interface AdoptResult {
   /** One line per change made to the copy (go.mod, envoy.yaml). */
   changes: string[];
   files: WriteReport;
-  /** Where to send a first request, from the adopted envoy.yaml. */
-  listenerPort?: number;
   hasBackend: boolean;
 }
 
 const PLUGIN_DIR = "plugin";
 const BACKEND_DIR = "backend";
+const STARTER_CASE = "e2e/starter.yaml";
 /** Not copied: build output, VCS and editor state, envoywasm's own state, and the config taken over at the root. */
 const SKIP = new Set([".git", ".envoywasm", "build", "target", "node_modules", ".idea", ".vscode", ".DS_Store"]);
 const ENVOY_CONFIGS = ["envoy.yaml", "envoy.yml"];
@@ -121,7 +121,6 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   let envoyYaml: string;
   let hasBackend: boolean;
   let backendCluster: string | undefined;
-  let listenerPort: number | undefined;
   const values = templateValues({
     name,
     template: "headers",
@@ -143,13 +142,11 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     changes.push(...taken.changes);
     hasBackend = taken.backendCluster !== undefined;
     backendCluster = taken.backendCluster;
-    listenerPort = taken.listenerPort;
   } else {
     changes.push(`${path.basename(source)} has no envoy.yaml: wrote a fresh one (listener 127.0.0.1:${values.listenerPort}, the plugin, the backend)`);
     envoyYaml = "";
     hasBackend = true;
     backendCluster = "backend";
-    listenerPort = Number(values.listenerPort);
   }
 
   const rendered = await render({
@@ -166,7 +163,11 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     // cargo's target/ (the toolchain's own ignore file), unless the folder brought one.
     else if (file.path === `${PLUGIN_DIR}/.gitignore` && !files.some((f) => f.path === file.path)) files.push(file);
     else if (hasBackend && file.path.startsWith(`${BACKEND_DIR}/`)) files.push(file);
+    else if (file.path.startsWith(".github/")) files.push(file);
   }
+  const envoyText = String(files.find((f) => f.path === "envoy.yaml")!.contents);
+  const starter = starterCase(envoyText, "envoy.yaml", hasBackend ? backendCluster : undefined);
+  if (starter !== undefined) files.push({ path: STARTER_CASE, contents: starter });
 
   const existed = existsSync(dir);
   const report = await writePlan(dir, files, options.force === true);
@@ -177,7 +178,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     await undoWrite(dir, report.created, existed);
     throw error;
   }
-  return { dir, name, toolchain, changes, files: report, listenerPort, hasBackend };
+  return { dir, name, toolchain, changes, files: report, hasBackend };
 }
 
 /** go.mod repaired and tidied, or the crates fetched, in the new project's copy of the plugin. */
@@ -288,8 +289,6 @@ async function copyPlan(source: string, to: string, rel = ""): Promise<PlannedFi
 /** envoywasm.yaml from the template, without a backend section when there is no backend. */
 function projectFile(text: string, hasBackend: boolean, cluster: string | undefined): string {
   const doc = parseDocument(text);
-  // The template's suggested request fits the template's backend, not an adopted plugin's upstream.
-  doc.setIn(["try"], doc.createNode([{ path: "/" }]));
   if (!hasBackend) doc.delete("backend");
   else if (cluster !== undefined) doc.setIn(["backend", "cluster"], cluster);
   return doc.toString();

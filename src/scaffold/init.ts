@@ -237,7 +237,6 @@ export function templateValues(a: Answers): TemplateValues {
     backendDir: BACKEND_DIR,
     wasmPath,
     pluginConfigBlock: new BlockText(JSON.stringify(template.pluginConfig(a.name), null, 2)),
-    tryHeaders: template.tryHeaders,
     listenerPort: a.listenerPort,
     adminPort: a.adminPort,
     backendPort: a.backendPort,

@@ -1,5 +1,5 @@
 import { readdir, readFile } from "node:fs/promises";
-import { languageOf, renderText, TemplateError, type TemplateValues } from "./render-text.js";
+import { BlockText, languageOf, renderText, TemplateError, type TemplateValues } from "./render-text.js";
 import path from "node:path";
 import type { Toolchain } from "../project/config.js";
 import { PACKAGE_ROOT } from "../platform/package-root.js";
@@ -58,8 +58,6 @@ export interface TemplateInfo {
   summary: string;
   /** The plugin configuration a new project starts with. */
   pluginConfig: (projectName: string) => Record<string, string>;
-  /** Headers the request `up` suggests needs for this plugin to let it through ({config.x}: from its configuration). */
-  tryHeaders: Record<string, string>;
 }
 
 export const TEMPLATES: readonly TemplateInfo[] = [
@@ -67,19 +65,16 @@ export const TEMPLATES: readonly TemplateInfo[] = [
     name: "headers",
     summary: "logs request and response headers (the blog's plugin)",
     pluginConfig: () => ({}),
-    tryHeaders: {},
   },
   {
     name: "add-header",
     summary: "adds a response header named in the plugin configuration",
     pluginConfig: (name) => ({ header: "x-envoywasm", value: `hello from ${name}` }),
-    tryHeaders: {},
   },
   {
     name: "auth",
     summary: "answers 403 unless a configured request header carries the right value",
     pluginConfig: () => ({ header: "x-api-key", value: "let-me-in" }),
-    tryHeaders: { "{config.header}": "{config.value}" },
   },
 ];
 
@@ -126,7 +121,7 @@ export async function render(input: RenderInput, templatesDir = TEMPLATES_DIR): 
   // The template's e2e cases (envoywasm test), in the project's e2e/.
   const cases = path.join(templatesDir, "e2e", `${input.template}.yaml`);
   if ((await readFile(cases).catch(() => undefined)) !== undefined) sources.push({ from: cases, to: `e2e/${input.template}.yaml` });
-  const files: PlannedFile[] = [];
+  const files: PlannedFile[] = [await workflow(input, templatesDir)];
   for (const source of sources) {
     const text = await readFile(source.from, "utf8");
     let contents = renderText(text, input.values, languageOf(source.to), source.to);
@@ -134,6 +129,23 @@ export async function render(input: RenderInput, templatesDir = TEMPLATES_DIR): 
     files.push({ path: source.to, contents });
   }
   return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Where a project's GitHub Actions workflow goes. */
+export const WORKFLOW_FILE = ".github/workflows/envoywasm.yml";
+/** templates/ci/setup-<name>.yml steps each toolchain needs before envoywasm runs (the Go toolchains build with Go). */
+const CI_SETUP: Record<Toolchain, string[]> = { go: ["go"], tinygo: ["go", "tinygo"], rust: ["rust"] };
+
+/** templates/ci/workflow.yml, with the toolchain's setup steps in their place. */
+async function workflow(input: RenderInput, templatesDir: string): Promise<PlannedFile> {
+  const ci = path.join(templatesDir, "ci");
+  const setups: string[] = [];
+  for (const name of CI_SETUP[input.toolchain]) {
+    const file = `templates/ci/setup-${name}.yml`;
+    setups.push(renderText(await readFile(path.join(ci, `setup-${name}.yml`), "utf8"), input.values, "yaml", file).trimEnd());
+  }
+  const values = { ...input.values, toolchainSetup: new BlockText(setups.join("\n")) };
+  return { path: WORKFLOW_FILE, contents: renderText(await readFile(path.join(ci, "workflow.yml"), "utf8"), values, "yaml", "templates/ci/workflow.yml") };
 }
 
 /**

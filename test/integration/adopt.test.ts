@@ -73,8 +73,14 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     // No backend: nothing in this envoy.yaml leaves the machine.
     expect(parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"))).not.toHaveProperty("backend");
 
+    // A starter e2e case from envoy.yaml's first route (run against Envoy in the httpbin test below), and a CI workflow.
+    expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8"))).toEqual({
+      cases: [{ name: "GET / goes through the plugin to cluster web_service", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }],
+    });
+    expect(init.stdout).toContain("+ .github/workflows/envoywasm.yml");
+
     // Its own tests, natively and against the built module it reads as ./main.wasm: none skipped.
-    const test = await runCli(["test"], { cwd: dir });
+    const test = await runCli(["test", "--unit"], { cwd: dir });
     expect(test.exitCode, test.stderr + test.stdout).toBe(0);
     expect(test.stderr).toContain("plugin tests: 2 passed, 0 failed, 0 skipped");
 
@@ -110,6 +116,16 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
       `~ envoy.yaml: cluster httpbin went to httpbin.org:80; it now goes to the project's backend on 127.0.0.1:${backend} (httpbin-style endpoints)`,
     );
     expect(parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"))).toMatchObject({ backend: { dir: "backend", cluster: "httpbin" } });
+
+    // Its starter e2e case (the first route, GET /) passes against the adopted plugin and the generated backend.
+    expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8")).cases[0].expect.status).toBe(200);
+    const e2e = await runCli(["test", "--e2e", "--json"], { cwd: dir });
+    expect(e2e.exitCode, e2e.stderr + e2e.stdout).toBe(0);
+    expect(JSON.parse(e2e.stdout)).toMatchObject({
+      passed: 1,
+      failed: 0,
+      cases: [{ file: "e2e/starter.yaml", name: "GET / goes through the plugin to the backend", ok: true, status: 200 }],
+    });
 
     running.push({ dir, ports: [listener!, admin!, backend!] });
     const up = await runCli(["up", "-d"], { cwd: dir });

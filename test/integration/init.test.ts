@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { parseProjectConfig } from "../../src/project/config.js";
 import { removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
+import { actionlint } from "../helpers/actionlint.js";
+import { execa } from "execa";
 
 afterAll(removeTempDirs);
 
@@ -128,6 +130,63 @@ describe("envoywasm init", () => {
     const bad = await runCli(["init", "q", "--module", 'evil"\nmodule x'], { cwd: dir });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("not a Go module path");
+  });
+});
+
+describe("what init writes besides the plugin", () => {
+  it("a GitHub Actions workflow that actionlint accepts, for a Go, a TinyGo and a Rust project; no try: in envoywasm.yaml", async () => {
+    const root = await tempDir();
+    const lint = await actionlint();
+    for (const [name, toolchain] of [
+      ["g", "go"],
+      ["t", "tinygo"],
+      ["r", "rust"],
+    ] as const) {
+      const r = await runCli(["init", name, "--toolchain", toolchain, "--template", "auth"], { cwd: root });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toContain("+ .github/workflows/envoywasm.yml");
+      const workflow = path.join(root, name, ".github/workflows/envoywasm.yml");
+      const checked = await execa(lint, ["-no-color", workflow], { reject: false });
+      expect(checked.exitCode, checked.stdout + checked.stderr).toBe(0);
+      const text = await readFile(workflow, "utf8");
+      expect(text).toContain(toolchain === "rust" ? "rustup target add wasm32-wasip1" : 'go-version-file: "plugin/go.mod"');
+      expect(text).toContain("run: envoywasm test --e2e --junit build/e2e.xml");
+      expect(parseProjectConfig(await readFile(path.join(root, name, "envoywasm.yaml"), "utf8")).try).toBeUndefined();
+    }
+    // actionlint finds what is wrong (so its pass above means something).
+    const bad = path.join(root, "bad.yml");
+    await writeFile(bad, (await readFile(path.join(root, "g/.github/workflows/envoywasm.yml"), "utf8")).replace("go-version-file", "go-version-fil"));
+    expect((await execa(lint, ["-no-color", bad], { reject: false })).stdout).toContain('input "go-version-fil" is not defined');
+  });
+
+  it("envoywasm migrate moves try: to e2e/try.yaml as cases, says so, and then has nothing to do", async () => {
+    const root = await tempDir();
+    expect((await runCli(["init", "p", "--template", "auth"], { cwd: root })).exitCode).toBe(0);
+    const dir = path.join(root, "p");
+    const file = path.join(dir, "envoywasm.yaml");
+    const before = await readFile(file, "utf8");
+    await writeFile(
+      file,
+      `${before}\n# Requests up suggests.\ntry:\n  - path: /hello\n    headers: { "{config.header}": "{config.value}" }\n  - { method: POST, path: /anything }\n`,
+    );
+    const r = await runCli(["migrate"], { cwd: dir });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("+ e2e/try.yaml: 2 cases, one per try: request");
+    expect(r.stdout).toContain("~ envoywasm.yaml: removed try:");
+    expect(await readFile(file, "utf8")).toBe(before);
+    const cases = parse(await readFile(path.join(dir, "e2e/try.yaml"), "utf8")) as { cases: unknown[] };
+    expect(cases.cases).toEqual([
+      { name: "GET /hello", request: { path: "/hello", headers: { "{config.header}": "{config.value}" } }, expect: {} },
+      { name: "POST /anything", request: { method: "POST", path: "/anything" }, expect: {} },
+    ]);
+    const again = await runCli(["migrate", "--json"], { cwd: dir });
+    expect(JSON.parse(again.stdout)).toEqual({ changes: [] });
+    // A second try: would overwrite the cases moved before: refused, nothing changed.
+    await writeFile(file, `${before}try:\n  - path: /\n`);
+    const refused = await runCli(["migrate"], { cwd: dir });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("e2e/try.yaml is there already");
+    expect(await readFile(file, "utf8")).toContain("try:");
   });
 });
 

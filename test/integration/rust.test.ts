@@ -114,10 +114,10 @@ describe("rust templates: init --toolchain rust → build → cargo test → up 
     expect(denied.body).toBe("forbidden: missing or wrong x-api-key\n");
     expect(denied.headers["content-type"]).toBe("text/plain");
     expect((await request(p.ports.listener, { headers: { "x-api-key": "let-me-out" } })).status).toBe(403);
-    // The printed try: line carries the key from envoy.yaml's plugin configuration.
-    const tryLine = /try: +(curl .*)$/m.exec(up)![1]!;
-    expect(tryLine).toContain("x-api-key: let-me-in");
-    expect(await runTryLine(tryLine)).toMatch(/^HTTP\/1\.1 200 OK\r?$/m);
+    // Among the printed try: lines (the e2e cases' requests), one carries the key from envoy.yaml's plugin configuration.
+    const tryLine = [...up.matchAll(/try: +(curl .*)$/gm)].map((m) => m[1]!).find((l) => l.includes("x-api-key: let-me-in"));
+    expect(tryLine, up).toBeDefined();
+    expect(await runTryLine(tryLine!)).toMatch(/^HTTP\/1\.1 200 OK\r?$/m);
     await waitFor(async () => (await wasmLogs(p)).includes("allowed (request id"), 10_000, "the allowed line");
     const logs = await wasmLogs(p);
     expect(logs).toMatch(/denied: missing x-api-key header \(request id [0-9a-f-]{36}\)/);
@@ -262,6 +262,10 @@ describe("init --from a Rust plugin", () => {
     expect(init.stdout).toContain("~ plugin/Cargo.lock: written by cargo fetch");
     // Copied, never edited: not even a Cargo.lock or target/ in the original.
     expect(await treeHash(repo)).toBe(before);
+    // A starter e2e case from the first route, to the generated backend (run against Envoy for a Go plugin in adopt.test.ts).
+    expect(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8")).toMatch(
+      /- name: GET \/ goes through the plugin to the backend\n {4}request:\n {6}path: \/\n {4}expect:\n {6}status: 200\n/,
+    );
 
     const p: Project = { dir, name: "tagged", ports: { listener: listener!, admin: admin!, backend: backend! } };
     await buildAndCheck(p);

@@ -3,6 +3,7 @@ import { execSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
 import { edit, newProject, runTryLine, statusOf, stopProjects, type Project } from "../helpers/project.js";
 import { alive, expectAllStopped, request, waitFor } from "../helpers/run.js";
@@ -45,7 +46,7 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
   ];
 
   for (const { template, check } of cases) {
-    it(`${template}: up -d, its try: lines as printed, a request through the plugin, its log line, down`, async () => {
+    it(`${template}: up -d, its try: lines (its e2e cases' requests) as printed, a request through the plugin, its log line, down`, async () => {
       const p = await newProject(template);
       const up = await runCli(["up", "-d"], { cwd: p.dir });
       expect(up.exitCode, up.stderr).toBe(0);
@@ -54,8 +55,10 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
         .split("\n")
         .filter((l) => l.trim().startsWith("try:"))
         .map((l) => l.replace(/^\s*try:\s*/, ""));
-      expect(tries.length).toBeGreaterThan(0);
-      for (const line of tries) expect(await runTryLine(line)).toMatch(/^HTTP\/1\.1 200 OK/);
+      // up suggests the requests of the project's e2e cases: each answers as its case expects.
+      const cases = (parse(readFileSync(path.join(p.dir, "e2e", `${template}.yaml`), "utf8")) as { cases: { expect: { status: number } }[] }).cases;
+      expect(tries.length).toBe(Math.min(3, cases.length));
+      for (const [i, line] of tries.entries()) expect(await runTryLine(line)).toMatch(new RegExp(`^HTTP/1\\.1 ${cases[i]!.expect.status} `));
 
       const status = await statusOf(p);
       expect(status.running).toBe(true);

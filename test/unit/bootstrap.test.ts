@@ -1,9 +1,14 @@
 import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { deriveConfig } from "../../src/envoy/derive.js";
 import { takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
-import { curlLine, tryRequests } from "../../src/project/try.js";
+import { tryRequests } from "../../src/run/e2e/try-requests.js";
+import { starterCase } from "../../src/scaffold/starter-case.js";
 import { resolvePlugins } from "../../src/build/plugins.js";
 import type { Project } from "../../src/project/config.js";
 
@@ -230,26 +235,92 @@ describe("which plugin folder builds which module", () => {
   });
 });
 
-describe("try: requests", () => {
-  const project = (tries: NonNullable<Project["config"]["try"]>): Project => ({
-    root: "/p",
-    file: "/p/envoywasm.yaml",
+describe("the requests up suggests (tryRequests)", () => {
+  const project = (root: string, tries?: NonNullable<Project["config"]["try"]>): Project => ({
+    root,
+    file: path.join(root, "envoywasm.yaml"),
     legacy: [],
     config: { name: "p", toolchain: "go", runtime: "native", plugins: ["plugin"], try: tries, envoy: { config: "envoy.yaml", logLevel: "info" } },
   });
+  const withCases = async (files: Record<string, string>): Promise<string> => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "envoywasm-try-"));
+    await mkdir(path.join(root, "e2e"));
+    for (const [name, text] of Object.entries(files)) await writeFile(path.join(root, "e2e", name), text);
+    return root;
+  };
+  const keyed = parseBootstrap(EXAMPLE.replace('{"header": "x-wasm-header"}', '{"header": "x-api-key", "value": "it\'s me"}'), "f", "envoy.yaml");
 
-  it("go to the plugin's listener, and take {config.<key>} from its configuration in envoy.yaml", () => {
-    const b = parseBootstrap(EXAMPLE.replace('{"header": "x-wasm-header"}', '{"header": "x-api-key", "value": "it\'s me"}'), "f", "envoy.yaml");
-    const { requests, warnings } = tryRequests(project([{ path: "/hello", method: "POST", headers: { "{config.header}": "{config.value}" } }]), b);
-    expect(warnings).toEqual([]);
-    expect(requests).toEqual([{ method: "POST", url: "http://127.0.0.1:18000/hello", headers: { "x-api-key": "it's me" } }]);
-    expect(curlLine(requests[0]!)).toBe("curl -i -X POST -H 'x-api-key: it'\\''s me' http://127.0.0.1:18000/hello");
+  it("are the first three e2e cases' requests, in the order test runs them, on each case's listener, {config.<key>} resolved", async () => {
+    const root = await withCases({
+      "b.yaml": "cases:\n  - name: later\n    request: { path: /later }\n",
+      "a.yaml": [
+        "cases:",
+        "  - name: with the key",
+        "    request: { method: POST, path: /hello, headers: { '{config.header}': '{config.value}' }, body: hi }",
+        "    expect: { status: 200 }",
+        "  - name: denied",
+        "    request: { path: /x }",
+        "    expect: { status: 403 }",
+        "  - name: static",
+        "    request: { path: /s, listener: staticreply }",
+      ].join("\n"),
+    });
+    try {
+      const { requests, warnings } = await tryRequests(project(root), keyed);
+      expect(warnings).toEqual([]);
+      expect(requests.map((r) => [r.url, r.status])).toEqual([
+        ["http://127.0.0.1:18000/hello", 200],
+        ["http://127.0.0.1:18000/x", 403],
+        ["http://127.0.0.1:8099/s", undefined],
+      ]);
+      expect(requests[0]!.curl).toBe("curl -i -X POST -H 'x-api-key: it'\\''s me' --data-raw hi http://127.0.0.1:18000/hello");
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
-  it("say which reference the configuration does not have", () => {
-    const b = parseBootstrap(EXAMPLE, "f", "envoy.yaml");
-    const { requests, warnings } = tryRequests(project([{ path: "/", headers: { "x-key": "{config.secret}" } }]), b);
-    expect(warnings).toEqual(["try: {config.secret} is not in the plugin configuration of listener main in envoy.yaml"]);
-    expect(requests[0]!.headers).toEqual({ "x-key": "{config.secret}" });
+  it("are GET / on the plugin's listener without cases, and with a bad case file (which is told)", async () => {
+    const none = await tryRequests(project("/nonexistent"), keyed);
+    expect(none).toEqual({ requests: [expect.objectContaining({ url: "http://127.0.0.1:18000/", curl: "curl -i http://127.0.0.1:18000/" })], warnings: [] });
+    const root = await withCases({ "bad.yaml": "cases:\n  - name: x\n    request: { path: /, listener: nope }\n" });
+    try {
+      const bad = await tryRequests(project(root), keyed);
+      expect(bad.requests.map((r) => r.url)).toEqual(["http://127.0.0.1:18000/"]);
+      expect(bad.warnings).toEqual([expect.stringMatching(/^e2e\/bad\.yaml:3:\d+: .*no listener "nope".* \(so up suggests GET \/\)$/)]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("are envoywasm.yaml's try: requests while it has them, with one line on how to move them", async () => {
+    const { requests, warnings } = await tryRequests(
+      project("/p", [{ path: "/", headers: { "x-key": "{config.secret}" } }]),
+      parseBootstrap(EXAMPLE, "f", "envoy.yaml"),
+    );
+    expect(requests.map((r) => r.curl)).toEqual(["curl -i -H 'x-key: {config.secret}' http://127.0.0.1:18000/"]);
+    expect(warnings).toEqual([
+      "try: {config.secret} is not in the plugin configuration of listener main in envoy.yaml",
+      "envoywasm.yaml: try: is replaced by the e2e cases in e2e/, whose first requests up now suggests: `envoywasm migrate` moves these requests there (docs/e2e.md)",
+    ]);
+  });
+});
+
+describe("an adopted project's starter case (starterCase)", () => {
+  const cases = (text: string | undefined) => (parse(text!) as { cases: unknown[] }).cases;
+
+  it("GETs the first route of the plugin's listener, expecting 200 when it goes to the generated backend", () => {
+    expect(cases(starterCase(EXAMPLE, "envoy.yaml", "httpbin"))).toEqual([
+      { name: "GET / goes through the plugin to the backend", request: { path: "/" }, expect: { status: 200, noLogs: ["/panic/"] } },
+    ]);
+  });
+
+  it("expects a direct response's status, and no status where it cannot know the upstream's (which the file says)", () => {
+    const direct = EXAMPLE.replace("route: { cluster: httpbin }", "direct_response: { status: 204 }").replace('prefix: "/"', 'path: "/ping"');
+    expect(cases(starterCase(direct, "envoy.yaml", "httpbin"))).toEqual([
+      { name: "GET /ping goes through the plugin to its direct response", request: { path: "/ping" }, expect: { status: 204, noLogs: ["/panic/"] } },
+    ]);
+    const unknown = starterCase(EXAMPLE, "envoy.yaml", undefined);
+    expect(cases(unknown)).toEqual([{ name: "GET / goes through the plugin to cluster httpbin", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
+    expect(unknown).toContain("Say here what your upstream answers");
   });
 });

@@ -337,7 +337,8 @@ describe("render", () => {
           for (const f of files) {
             // Go composite literals like [][2]string{{"a", "b"}} legitimately contain `{{`.
             expect(String(f.contents), f.path).not.toMatch(/\{\{[A-Za-z][A-Za-z0-9]*\}\}/);
-            if (!f.path.endsWith(".go")) expect(String(f.contents), f.path).not.toContain("{{");
+            // The workflow's ${{ … }} are GitHub's expressions.
+            if (!f.path.endsWith(".go")) expect(String(f.contents).replaceAll(/\$\{\{ [^}]+ \}\}/g, ""), f.path).not.toContain("{{");
           }
         });
 
@@ -381,13 +382,27 @@ describe("render", () => {
             runtime: "native",
             plugins: ["plugin"],
             backend: { dir: "backend" },
-            // The request up suggests; the auth plugin lets it through only with its key, taken from envoy.yaml.
-            try: [template === "auth" ? { path: "/hello", headers: { "{config.header}": "{config.value}" } } : { path: "/hello" }],
             envoy: { config: "envoy.yaml", logLevel: "info" },
           });
           // No Envoy fact is written in envoywasm.yaml: no port, no module path, no plugin configuration.
           for (const fact of ["18085", "18001", "18080", "my-plugin.wasm", "x-envoywasm", "x-api-key", "let-me-in", "rootId", "vmId"])
             expect(file("envoywasm.yaml")).not.toContain(fact);
+        });
+
+        it("writes a GitHub Actions workflow that sets up the toolchain, runs envoywasm test and keeps the JUnit report", () => {
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed workflow, walked by the assertions below
+          const steps = (parseYaml(file(".github/workflows/envoywasm.yml")) as any).jobs.test.steps as { uses?: string; run?: string; with?: any }[];
+          expect(steps.find((st) => st.uses?.startsWith("actions/setup-go@"))?.with).toEqual({
+            "go-version-file": "plugin/go.mod",
+            "cache-dependency-path": "plugin/go.sum",
+          });
+          expect(steps.some((st) => st.uses?.startsWith("acifani/setup-tinygo@"))).toBe(toolchain === "tinygo");
+          expect(steps.map((st) => st.run).filter(Boolean)).toEqual([
+            expect.stringMatching(/^npm install -g "\$\{ENVOYWASM_PACKAGE:\?/),
+            "envoywasm test --unit",
+            "envoywasm test --e2e --junit build/e2e.xml",
+          ]);
+          expect(steps.at(-1)).toMatchObject({ uses: expect.stringMatching(/^actions\/upload-artifact@/), with: { path: "build/e2e.xml" } });
         });
 
         it("gives the plugin a go.mod with its module path and the toolchain's SDK", () => {

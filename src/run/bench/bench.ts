@@ -3,7 +3,7 @@ import { UserError } from "../../errors.js";
 import { memoryStats } from "../../envoy/admin.js";
 import { loadProject } from "../../project/config.js";
 import { readEnvoyConfig } from "../../project/load.js";
-import { tryRequests } from "../../project/try.js";
+import { tryRequests } from "../e2e/try-requests.js";
 import { startBenchEnvoys, VARIANTS, type Variant } from "./envoys.js";
 import { load, summarize, type LoadRequest, type LoadResult, type Sample } from "./load.js";
 
@@ -71,8 +71,10 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
   const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name));
   if (listener === undefined) throw new UserError(`${bootstrap.display} has no listener with a Wasm filter to measure`);
   // The default request is envoywasm.yaml's first try: request (the auth template's carries its key).
-  const tried = tryRequests(project, bootstrap).requests[0];
-  const requestPath = options.path ?? (tried === undefined ? "/" : new URL(tried.url).pathname + new URL(tried.url).search);
+  // The default request: the first e2e case's that expects a 2xx (the auth template's carries its key).
+  const tries = (await tryRequests(project, bootstrap)).requests;
+  const tried = tries.find((r) => r.status === undefined || (r.status >= 200 && r.status < 300)) ?? tries[0];
+  const requestPath = options.path ?? tried?.path ?? "/";
   const request: LoadRequest = { ...options, headers: { ...(options.path === undefined ? (tried?.headers ?? {}) : {}), ...options.headers } };
 
   const envoys = await startBenchEnvoys(project, bootstrap, listener.name, { cwd: options.cwd, onPhase: options.onPhase });

@@ -3,7 +3,8 @@ import path from "node:path";
 import * as v from "valibot";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { UsageError, UserError } from "../../errors.js";
-import { get, type EnvoyBootstrap } from "../../envoy/bootstrap.js";
+import { get, pluginListener, type EnvoyBootstrap } from "../../envoy/bootstrap.js";
+import { CASES_DIR } from "../../project/paths.js";
 import { closest } from "../../platform/closest.js";
 import { offsetOf } from "../../project/yaml-position.js";
 
@@ -94,7 +95,7 @@ export interface CaseContext {
 }
 
 export function caseContext(bootstrap: EnvoyBootstrap): CaseContext {
-  const withWasm = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name)) ?? bootstrap.listeners[0];
+  const withWasm = pluginListener(bootstrap);
   return {
     listeners: bootstrap.listeners.map((l) => l.name),
     defaultListener: withWasm?.name,
@@ -111,8 +112,6 @@ export function caseContext(bootstrap: EnvoyBootstrap): CaseContext {
     },
   };
 }
-
-export const CASES_DIR = "e2e";
 
 /**
  * The cases of every e2e/*.yaml under root, in file order (files by name),

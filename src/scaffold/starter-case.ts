@@ -1,0 +1,40 @@
+import { stringify } from "yaml";
+import { get, parseBootstrap, pluginListener } from "../envoy/bootstrap.js";
+
+const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
+const str = (x: unknown): string | undefined => (typeof x === "string" && x !== "" ? x : undefined);
+
+/**
+ * An adopted project's first e2e case (e2e/starter.yaml), so `envoywasm test`
+ * has one out of the box: a GET of the first route of the plugin's listener
+ * in envoy.yaml, expecting 200 where the route goes to the generated backend
+ * (which answers any path), or the status of a direct_response. Undefined
+ * when envoy.yaml names no route there (e.g. routes from RDS).
+ */
+export function starterCase(envoyYaml: string, display: string, backendCluster: string | undefined): string | undefined {
+  const bootstrap = parseBootstrap(envoyYaml, display, display);
+  const listener = pluginListener(bootstrap);
+  if (listener === undefined) return undefined;
+  // static_resources.listeners[i] (a listener may have no name)
+  const entry = get(bootstrap.data, listener.addressPath.slice(0, 3));
+  const route = list(get(entry, ["filter_chains"]))
+    .flatMap((chain) => list(get(chain, ["filters"])))
+    .map((f) => list(get(f, ["typed_config", "route_config", "virtual_hosts"]))[0])
+    .map((host) => list(get(host, ["routes"]))[0])
+    .find((r) => r !== undefined);
+  if (route === undefined) return undefined;
+  const path = str(get(route, ["match", "path"])) ?? str(get(route, ["match", "prefix"])) ?? str(get(route, ["match", "path_separated_prefix"])) ?? "/";
+  if (!path.startsWith("/") || /\s/.test(path)) return undefined;
+  const direct = get(route, ["direct_response", "status"]);
+  const toBackend = backendCluster !== undefined && get(route, ["route", "cluster"]) === backendCluster;
+  const status = toBackend ? 200 : typeof direct === "number" ? direct : undefined;
+  const whereTo = toBackend ? "the backend" : typeof direct === "number" ? "its direct response" : `cluster ${String(get(route, ["route", "cluster"]))}`;
+  const expect = status === undefined ? { noLogs: ["/panic/"] } : { status, noLogs: ["/panic/"] };
+  const header = [
+    "# A first case for `envoywasm test`, written by `envoywasm init --from` from the",
+    `# first route of listener ${listener.name} in envoy.yaml. Add a case for each thing the`,
+    "# plugin does: the request, and the status, headers, body or plugin log lines",
+    `# that must come back (docs/e2e.md).${status === undefined ? " Say here what your upstream answers (status: …)." : ""}`,
+  ];
+  return `${header.join("\n")}\n${stringify({ cases: [{ name: `GET ${path} goes through the plugin to ${whereTo}`, request: { path }, expect }] }, { lineWidth: 0 })}`;
+}
