@@ -158,6 +158,21 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect((await runCli(["build"], { cwd: path.join(root, "adopted") })).exitCode).toBe(0);
   });
 
+  it("adopts a plugin Envoy runs as a service (bootstrap_extensions, no listener): built, run, its lines shown, stopped", async () => {
+    const [admin] = await freePorts(1);
+    const source = await userFolder("ticker", { 8001: admin! });
+    const root = await tempDir();
+    const r = await runCli(["init", "--from", source, "ticker"], { cwd: root });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("the module path /etc/envoy/proxy-wasm-plugins/ticker.wasm is now build/ticker.wasm");
+    const dir = path.join(root, "ticker");
+    running.push({ dir, ports: [admin!] });
+    const up = await runCli(["up", "-d"], { cwd: dir });
+    expect(up.exitCode, up.stderr).toBe(0);
+    await waitFor(async () => /tick 2\b/.test((await runCli(["logs", "--wasm"], { cwd: dir })).stdout), 20_000, "the service's second tick");
+    expect((await runCli(["logs", "--wasm"], { cwd: dir })).stdout).toContain("ticker started");
+  });
+
   it("adopts a folder laid out like a repository: its Envoy config in test/fixtures/, a replace of a sibling module kept working", async () => {
     const [listener, admin, staticReply] = await freePorts(3);
     const source = await userFolder("headers", { 18000: listener!, 8001: admin!, 8099: staticReply! });
