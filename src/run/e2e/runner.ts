@@ -105,13 +105,13 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
       onPhase: options.onPhase,
     }),
   );
-  const prepd = prepared.plan;
+  const base = prepared.plan;
   const plan = {
-    ...prepd,
+    ...base,
     controlSocket: controlSocketPath(paths.state),
     watch: false,
-    runtime: prepd.runtime.kind === "docker" ? { ...prepd.runtime, scope: paths.state } : prepd.runtime,
-    services: prepd.services.map((s) => (s.name === "envoy" ? { ...s, args: [...s.args, ...FLUSH_ARGS] } : s)),
+    runtime: base.runtime.kind === "docker" ? { ...base.runtime, scope: paths.state } : base.runtime,
+    services: base.services.map((s) => (s.name === "envoy" ? { ...s, args: [...s.args, ...FLUSH_ARGS] } : s)),
   };
   await addDoneLines(path.join(paths.run, "envoy.yaml"));
   const listenerPort = new Map(plan.listeners.map((l) => [l.name, l.port]));
