@@ -7,17 +7,18 @@ import { writeFileAtomic } from "../../platform/files.js";
  * once the filter chain is done with the stream, so every line the plugin
  * logged for it came before. The test run's config adds that line on
  * stderr, where the plugin's lines go (one pipe: it cannot overtake them),
- * naming the request by its x-request-id.
+ * naming the request by the x-request-id it was sent with (kept by Envoy
+ * also where envoy.yaml makes it an edge proxy, which replaces a caller's id).
  */
 
 const HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const DONE_LINE = /^envoywasm-e2e done (\S+)$/;
 /** Envoy buffers access lines for a second by default: written within 10 ms instead. */
 export const FLUSH_ARGS = ["--file-flush-interval-msec", "10"];
-/** If the line never comes (say, an edge proxy config that replaces the request id): how long to wait for it. */
+/** If the line never comes (a request id extension that rewrites ids): how long to wait for it. */
 const DONE_TIMEOUT_MS = 3_000;
 
-/** Adds the access line to every HTTP connection manager of the config Envoy runs (the derived file: its lines are not the user's). */
+/** Adds the access line to every HTTP connection manager of the config Envoy runs (the derived file: its lines are not the user's, its proto paths stay). */
 export async function addDoneLines(derivedFile: string): Promise<void> {
   const doc = parseDocument(await readFile(derivedFile, "utf8"));
   const data = doc.toJS() as { static_resources?: { listeners?: Listener[] } };
@@ -34,8 +35,9 @@ export async function addDoneLines(derivedFile: string): Promise<void> {
     for (const [at, chain] of chains) {
       (chain?.filters ?? []).forEach((f, k) => {
         if (f.typed_config?.["@type"] !== HCM_TYPE) return;
-        const logs = [...(f.typed_config.access_log ?? []), logger];
-        doc.setIn(["static_resources", "listeners", i, ...at, "filters", k, "typed_config", "access_log"], doc.createNode(logs));
+        const hcm = ["static_resources", "listeners", i, ...at, "filters", k, "typed_config"];
+        doc.setIn([...hcm, "access_log"], doc.createNode([...(f.typed_config.access_log ?? []), logger]));
+        doc.setIn([...hcm, "preserve_external_request_id"], true);
       });
     }
   });
