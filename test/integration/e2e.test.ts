@@ -292,6 +292,10 @@ describe("envoywasm test: e2e cases against a real Envoy", () => {
         expect((r.error as Error).message).not.toContain("\n");
         expect(r.stderr).not.toContain("starting");
       }
+      // With several Envoys too: before any is installed (PyPI has no 9.9.9) or started.
+      const several = await run(auth, { envoy: "9.9.9,1.36.2" });
+      expect(several.exitCode, String(several.error)).toBe(2);
+      expect(several.stderr).not.toContain("installing");
     } finally {
       rmSync(bad);
     }

@@ -17,9 +17,10 @@ export function failureHeadline(r: CaseResult): string {
   return r.error ?? r.mismatches.map((m) => m.message).join("; ");
 }
 
-/** "Envoy 1.40.0", or "Envoy 1.40.0 in Docker": what names a run among several. */
+/** "Envoy 1.40.0", "Envoy 1.40.0 in Docker", or "Envoy at <path>" for a binary that did not say: what names a run among several. */
 export function runLabel(run: E2eRun): string {
-  return `Envoy ${run.envoy.version}${run.envoy.image === undefined ? "" : " in Docker"}`;
+  const which = run.envoy.version === "unknown" ? `at ${run.envoy.path}` : run.envoy.version;
+  return `Envoy ${which}${run.envoy.image === undefined ? "" : " in Docker"}`;
 }
 
 export function resultJson(result: E2eRuns) {

@@ -4,6 +4,8 @@ import { ChildProcessError, UsageError, UserError } from "../../errors.js";
 import { installedEnvoys } from "../../envoy/binary.js";
 import { installEnvoy } from "../../envoy/install.js";
 import { loadProject } from "../../project/config.js";
+import { readEnvoyConfig } from "../../project/load.js";
+import { caseContext, loadCases } from "./cases.js";
 import { runE2e, type E2eOptions, type E2eResult } from "./runner.js";
 
 /**
@@ -55,7 +57,10 @@ export async function runE2eVersions(options: E2eRunsOptions): Promise<E2eRuns> 
     const result = await runE2e({ ...options, docker, envoy });
     return { project: result.project, runs: [result], passed: result.passed, failed: result.failed, ms: result.ms };
   }
-  const project = (await loadProject(options.cwd)).config.name;
+  // A bad case file stops the run before any Envoy is installed or started.
+  const loaded = await loadProject(options.cwd);
+  await loadCases(loaded.root, caseContext(await readEnvoyConfig(loaded)), options.cases);
+  const project = loaded.config.name;
   const runs: E2eRun[] = [];
   for (const entry of wanted) {
     options.onEnvoy?.(entry);
@@ -65,7 +70,7 @@ export async function runE2eVersions(options: E2eRunsOptions): Promise<E2eRuns> 
     } catch (error) {
       // A bad case file or a Ctrl-C ends the whole run; what an Envoy could not do is that Envoy's.
       if (!(error instanceof UserError || error instanceof ChildProcessError)) throw error;
-      const envoy = VERSION.test(entry) ? { version: entry } : { version: "?", path: entry };
+      const envoy = VERSION.test(entry) ? { version: entry } : { version: "unknown", path: entry };
       runs.push({
         project,
         envoy,
