@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,8 @@ import { buildEnvoyImage, dockerEngineAnswers, removeImage } from "./helpers/env
  * pays). A prerequisite that cannot be had stops the run with one line.
  *
  * Every test process then runs with a throwaway HOME, TMPDIR and envoywasm
- * cache, and with Go's and Cargo's caches in .test-cache/ of the checkout, so
+ * cache (its installed Envoys aside), and with Go's and Cargo's caches and the
+ * Envoys tests install in .test-cache/ of the checkout, so
  * no test reads or writes the user's own state. After the run, anything a test left
  * behind (a process, a container, a temp file) fails the run.
  */
@@ -71,6 +72,10 @@ export default async function setup(): Promise<() => void> {
   const cache = path.join(REPO, ".test-cache");
   const run = mkdtempSync(path.join(os.tmpdir(), "envoywasm-test-run-"));
   for (const d of ["home", "tmp", "envoywasm"]) mkdirSync(path.join(run, d));
+  // Envoys a test installs (`test --envoy 1.36.2`) land in the checkout's .test-cache, as Go's downloads do: the first run
+  // installs them the way a user's `envoywasm envoy install` does, later runs find them there.
+  mkdirSync(path.join(cache, "envoy"), { recursive: true });
+  symlinkSync(path.join(cache, "envoy"), path.join(run, "envoywasm", "envoy"));
   const env: Record<string, string> = {
     HOME: path.join(run, "home"),
     TMPDIR: path.join(run, "tmp"),

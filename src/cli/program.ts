@@ -119,8 +119,16 @@ export function buildProgram(): Command {
     .option("--case <name>", "e2e cases whose name (or file) contains <name>, or matches it as a * glob")
     .option("--junit <file>", "write the e2e results as JUnit XML")
     .option("--json", "print the e2e results as JSON")
-    .option("--envoy <path>", "the Envoy binary for the e2e cases (as for up)")
-    .addHelpText("after", example(`envoywasm test\nenvoywasm test --unit -v --run TestAuth\nenvoywasm test --e2e --case 'denies*' --junit build/e2e.xml`))
+    .option("--envoy <list>", "the Envoys the e2e cases run on, one after another: versions (installed when missing) or binaries, comma-separated")
+    .option("--docker", "run the e2e cases in Docker (also: runtime: docker in envoywasm.yaml)")
+    .option("--envoy-image <ref>", "the Envoy image for --docker (default: envoy.image, else envoyproxy/envoy of the Envoy version)")
+    .addOption(new Option("--pull <policy>", "when to pull the Envoy image").choices(["missing", "always", "never"]).default("missing"))
+    .addHelpText(
+      "after",
+      example(
+        `envoywasm test\nenvoywasm test --unit -v --run TestAuth\nenvoywasm test --e2e --case 'denies*' --junit build/e2e.xml\nenvoywasm test --e2e --envoy 1.36.2,1.40.0`,
+      ),
+    )
     .action(async (opts: Record<string, string | boolean | undefined>, command: Command) => {
       const { runTest } = await import("../commands/test.js");
       return runTest(opts as never, globals(command));

@@ -1,8 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { caseFailure, junitXml, resultJson } from "../run/e2e/report.js";
-import { runE2e } from "../run/e2e/runner.js";
+import type { PullPolicy } from "../platform/docker.js";
+import { caseFailure, junitXml, resultJson, runLabel } from "../run/e2e/report.js";
+import { runE2eVersions, type E2eRuns } from "../run/e2e/versions.js";
 import { ui } from "../ui/output.js";
 
 export interface E2eFlags {
@@ -11,20 +12,29 @@ export interface E2eFlags {
   /** Write the results as JUnit XML to this file. */
   junit?: string;
   json?: boolean;
+  /** Envoy versions or binaries, comma-separated: the cases run on each. */
   envoy?: string;
+  docker?: boolean;
+  envoyImage?: string;
+  pull?: PullPolicy;
 }
 
 /**
- * The e2e/*.yaml cases of `envoywasm test`, against a real Envoy: a line per
- * case on stderr as it ends, each failure told whole and the closing count on
- * stdout (or the results as JSON), JUnit XML when asked. Exit 1 when a case failed.
+ * The e2e/*.yaml cases of `envoywasm test`, against a real Envoy (or one after
+ * another, --envoy 1.36.2,1.40.0): a line per case on stderr as it ends, each
+ * failure told whole and the closing count on stdout (a count per Envoy with
+ * several), or the results as JSON; JUnit XML when asked. Exit 1 when a case failed.
  */
 export async function runE2eCommand(opts: E2eFlags, globals: { cwd: string }): Promise<{ passed: number; failed: number }> {
-  const result = await runE2e({
+  const result = await runE2eVersions({
     cwd: globals.cwd,
     cases: opts.case,
     envoy: opts.envoy,
+    docker: opts.docker,
+    envoyImage: opts.envoyImage,
+    pull: opts.pull,
     onPhase: (p) => ui.info(ui.paint("gray", `• ${p}`)),
+    onEnvoy: (e) => ui.info(ui.paint("bold", `Envoy ${e}`)),
     onCase: (r) => ui.info(`${r.ok ? ui.paint("green", "✔") : ui.paint("red", "✘")} ${r.file}: ${r.name} ${ui.paint("gray", `(${r.ms} ms)`)}`),
   });
   if (opts.junit !== undefined) {
@@ -32,19 +42,44 @@ export async function runE2eCommand(opts: E2eFlags, globals: { cwd: string }): P
     await writeFile(file, junitXml(result));
     ui.info(ui.paint("gray", `• JUnit results: ${path.relative(globals.cwd, file) || file}`));
   }
+  const several = result.runs.length > 1;
   if (opts.json === true) ui.resultJson(resultJson(result));
   else {
-    for (const r of result.cases.filter((c) => !c.ok)) {
-      ui.result(`${ui.paintOut("red", "FAIL")} ${r.file}:${r.line}: ${r.name}`);
-      ui.result(caseFailure(r).join("\n"));
-      ui.result("");
+    for (const run of result.runs) {
+      const tag = several ? `[${runLabel(run)}] ` : "";
+      if (run.error !== undefined) {
+        ui.result(`${ui.paintOut("red", "FAIL")} ${tag}the cases did not run:`);
+        ui.result([...run.error.message.split("\n"), ...(run.error.hint === undefined ? [] : [`hint: ${run.error.hint}`])].map((l) => `  ${l}`).join("\n"));
+        ui.result("");
+      }
+      for (const r of run.cases.filter((c) => !c.ok)) {
+        ui.result(`${ui.paintOut("red", "FAIL")} ${tag}${r.file}:${r.line}: ${r.name}`);
+        ui.result(caseFailure(r).join("\n"));
+        ui.result("");
+      }
     }
-    ui.result(`e2e: ${result.passed} passed, ${result.failed} failed`);
+    for (const run of result.runs) {
+      const name = several ? `e2e (${runLabel(run)})` : "e2e";
+      ui.result(
+        run.error === undefined
+          ? `${name}: ${run.passed} passed, ${run.failed} failed`
+          : `${name}: did not run: ${run.error.message.split("\n")[0]!.replace(/:$/, "")}`,
+      );
+    }
   }
-  if (result.failed > 0) {
-    throw new UserError(`${result.failed} of ${result.cases.length} e2e case${result.cases.length === 1 ? "" : "s"} failed`, {
-      hint: "each failure above shows its request as curl; `envoywasm up` runs the project to try it by hand",
-    });
-  }
+  if (result.failed > 0 || result.runs.some((r) => r.error !== undefined)) throw failure(result);
   return { passed: result.passed, failed: result.failed };
+}
+
+function failure(result: E2eRuns): UserError {
+  const hint = "each failure above shows its request as curl; `envoywasm up` runs the project to try it by hand";
+  const [only] = result.runs;
+  if (result.runs.length === 1 && only !== undefined) {
+    return new UserError(`${only.failed} of ${only.cases.length} e2e case${only.cases.length === 1 ? "" : "s"} failed`, { hint });
+  }
+  const parts = result.runs
+    .filter((r) => r.failed > 0 || r.error !== undefined)
+    .map((r) => (r.error === undefined ? `${r.failed} of ${r.cases.length} failed on ${runLabel(r)}` : `${runLabel(r)} could not run them`));
+  const broken = result.runs.find((r) => r.error !== undefined);
+  return new UserError(`e2e cases: ${parts.join("; ")}`, { hint: broken?.error?.hint ?? hint });
 }

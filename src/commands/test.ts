@@ -13,6 +13,7 @@ import { loadProject, type Project } from "../project/config.js";
 import { ui } from "../ui/output.js";
 import { runBuild } from "./build.js";
 import { readEnvoyConfig } from "../project/load.js";
+import type { PullPolicy } from "../platform/docker.js";
 
 export interface TestOptions {
   cwd: string;
@@ -150,6 +151,9 @@ export interface TestFlags {
   junit?: string;
   json?: boolean;
   envoy?: string;
+  docker?: boolean;
+  envoyImage?: string;
+  pull?: PullPolicy;
 }
 
 /** `envoywasm test`: the plugin's unit tests, then the e2e/*.yaml cases against a real Envoy (when the project has any). */
@@ -171,7 +175,10 @@ export async function runTest(opts: TestFlags, globals: { cwd: string }): Promis
     return;
   }
   const { runE2eCommand } = await import("./e2e-run.js");
-  await runE2eCommand({ case: opts.case, junit: opts.junit, json: opts.json, envoy: opts.envoy }, globals);
+  await runE2eCommand(
+    { case: opts.case, junit: opts.junit, json: opts.json, envoy: opts.envoy, docker: opts.docker, envoyImage: opts.envoyImage, pull: opts.pull },
+    globals,
+  );
 }
 
 async function runUnitTests(opts: TestFlags, globals: { cwd: string }): Promise<void> {

@@ -43,6 +43,8 @@ export const RuntimePlanSchema = v.variant("kind", [
     user: v.string(),
     /** That user's other groups, so group-readable files stay readable. */
     groups: v.array(v.number()),
+    /** The folder the containers are labelled and named after, when not the project's (a test run's own). */
+    scope: v.optional(v.string()),
   }),
 ]);
 export type RuntimePlan = v.InferOutput<typeof RuntimePlanSchema>;

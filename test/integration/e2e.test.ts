@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -145,6 +146,8 @@ describe("envoywasm test: e2e cases against a real Envoy", () => {
     expect(xml).toContain(
       '<failure message="logs: no record of the plugin matches &quot;allowed&quot;; noLogs: a record of the plugin matches &quot;/denied: missing/&quot;"',
     );
+    // Each request's records were taken once Envoy logged its access line (one per case, in the test run's Envoy log).
+    expect(readFileSync(path.join(auth.dir, ".envoywasm", "test-run", "logs", "envoy.log"), "utf8").match(/envoywasm-e2e done \S+\n/g)).toHaveLength(12);
     // Nothing of the test run is left: its Envoy and backend stopped, and up's files never made.
     expect(existsSync(path.join(auth.dir, ".envoywasm", "state.json"))).toBe(false);
     expect(existsSync(path.join(auth.dir, ".envoywasm", "test-run", "state.json"))).toBe(false);
@@ -159,17 +162,18 @@ describe("envoywasm test: e2e cases against a real Envoy", () => {
       const json = JSON.parse(r.stdout) as {
         passed: number;
         failed: number;
-        envoy: { version: string };
-        cases: { name: string; ok: boolean; status: number; curl: string }[];
+        runs: { envoy: { version: string }; passed: number; cases: { name: string; ok: boolean; status: number; curl: string }[] }[];
       };
       expect(json.passed).toBe(3);
       expect(json.failed).toBe(0);
-      expect(json.cases.map((c) => [c.name, c.ok, c.status])).toEqual([
+      expect(json.runs).toHaveLength(1);
+      expect(json.runs[0]!.passed).toBe(3);
+      expect(json.runs[0]!.cases.map((c) => [c.name, c.ok, c.status])).toEqual([
         ["denies a request without the key", true, 403],
         ["denies a request with a wrong key", true, 403],
         ["lets a request with the key through", true, 200],
       ]);
-      expect(json.cases[0]!.curl).not.toContain(`:${auth.ports.listener}/`);
+      expect(json.runs[0]!.cases[0]!.curl).not.toContain(`:${auth.ports.listener}/`);
       const answer = await request(auth.ports.listener, { headers: { "x-api-key": "let-me-in" } });
       expect(answer.status).toBe(200);
       const status = await statusOf(auth);
@@ -180,10 +184,26 @@ describe("envoywasm test: e2e cases against a real Envoy", () => {
     }
   });
 
-  it("the add-header template's cases pass, and fail once the Wasm filter is removed from envoy.yaml", async () => {
-    const pass = await run(addHeader);
-    expect(pass.exitCode, `${pass.stderr}\n${pass.stdout}`).toBe(0);
-    expect(pass.stdout).toBe("e2e: 1 passed, 0 failed\n");
+  it("the add-header template's cases pass on two Envoy versions in one run (1.36.2 installed when missing), and fail once the Wasm filter is removed from envoy.yaml", async () => {
+    // 1.36.2 by version (the first test run installs it into the run's envoywasm cache, whose Envoys live in .test-cache/envoy), the run's own Envoy by path.
+    const pass = await run(addHeader, { envoy: `1.36.2, ${process.env.ENVOYWASM_TEST_ENVOY!}`, junit: "versions.xml" });
+    expect(pass.exitCode, `${pass.stderr}\n${pass.stdout}\n${String(pass.error)}`).toBe(0);
+    const other = /^e2e \(Envoy 1\.36\.2\): 1 passed, 0 failed\ne2e \(Envoy (\d+\.\d+\.\d+)\): 1 passed, 0 failed\n$/.exec(pass.stdout);
+    expect(other, pass.stdout).not.toBeNull();
+    expect(other![1]).not.toBe("1.36.2");
+    expect(existsSync(path.join(process.env.ENVOYWASM_HOME!, "envoy", "1.36.2", "bin", "envoy"))).toBe(true);
+    // One Envoy start per version, in the order given.
+    expect(pass.stderr.match(/starting Envoy \S+ and the backend/g)).toEqual([
+      "starting Envoy 1.36.2 and the backend",
+      `starting Envoy ${other![1]} and the backend`,
+    ]);
+    const xml = readFileSync(path.join(addHeader.dir, "versions.xml"), "utf8");
+    expect(xml).toMatch(/<testsuites name="e2e-add e2e" tests="2" failures="0" errors="0"/);
+    const suites = [...xml.matchAll(/<testsuite name="([^"]+)" tests="(\d+)" failures="(\d+)"[^>]*>([\s\S]*?)<\/testsuite>/g)];
+    expect(suites.map((m) => [m[1], m[2], m[3], m[4]!.match(/<testcase /g)?.length])).toEqual([
+      ["envoywasm e2e (Envoy 1.36.2)", "1", "0", 1],
+      [`envoywasm e2e (Envoy ${other![1]})`, "1", "0", 1],
+    ]);
 
     const file = path.join(addHeader.dir, "envoy.yaml");
     const yaml = readFileSync(file, "utf8");
@@ -236,6 +256,20 @@ describe("envoywasm test: e2e cases against a real Envoy", () => {
     }
   });
 
+  it.skipIf(process.env.ENVOYWASM_TEST_IMAGE === undefined)("--docker runs the cases in the Docker runtime, in containers of the test run's own", async () => {
+    const image = process.env.ENVOYWASM_TEST_IMAGE!;
+    const r = await run(auth, { docker: true, envoyImage: image, pull: "never", case: "auth", json: true });
+    expect(r.exitCode, `${r.stderr}\n${String(r.error)}`).toBe(0);
+    const json = JSON.parse(r.stdout) as { runs: { envoy: { image?: string }; passed: number; failed: number }[] };
+    expect(json.runs.map((run) => [run.envoy.image, run.passed, run.failed])).toEqual([[image, 3, 0]]);
+    // The access lines came through the container's log stream too.
+    expect(readFileSync(path.join(auth.dir, ".envoywasm", "test-run", "logs", "envoy.log"), "utf8").match(/envoywasm-e2e done \S+\n/g)).toHaveLength(3);
+    const left = execFileSync("docker", ["ps", "-aq", "--filter", `label=envoywasm.project=${path.join(auth.dir, ".envoywasm", "test-run")}`], {
+      encoding: "utf8",
+    });
+    expect(left.trim()).toBe("");
+  });
+
   it("refuses a bad case file in one line at file:line:col (exit 2), before anything starts", async () => {
     const bad = path.join(auth.dir, "e2e", "zz-bad.yaml");
     const cases: [string, RegExp][] = [
@@ -258,6 +292,10 @@ describe("envoywasm test: e2e cases against a real Envoy", () => {
         expect((r.error as Error).message).not.toContain("\n");
         expect(r.stderr).not.toContain("starting");
       }
+      // With several Envoys too: before any is installed (PyPI has no 9.9.9) or started.
+      const several = await run(auth, { envoy: "9.9.9,1.36.2" });
+      expect(several.exitCode, String(several.error)).toBe(2);
+      expect(several.stderr).not.toContain("installing");
     } finally {
       rmSync(bad);
     }

@@ -143,19 +143,38 @@ describe("e2e matchers", () => {
       mismatches: [{ what: "status", message: "status: expected 200, got 500", detail: [] }],
       records: [{ level: "info", text: "</failure>\u0001" }],
     };
-    const xml = junitXml({
+    const run = {
       project: "p",
       envoy: { version: "1.40.0" },
       cases: [failed, { ...failed, name: "ok", ok: true, mismatches: [] }],
       passed: 1,
       failed: 1,
       ms: 100,
-    });
+    };
+    const xml = junitXml({ project: "p", runs: [run], passed: 1, failed: 1, ms: 100 });
+    expect(xml).toContain('<testsuites name="p e2e" tests="2" failures="1" errors="0"');
     expect(xml).toContain('<testsuite name="envoywasm e2e (Envoy 1.40.0)" tests="2" failures="1"');
     expect(xml).toContain('name="a &lt;b&gt; &amp; &quot;c&quot;"');
     expect(xml).toContain('<failure message="status: expected 200, got 500" type="mismatch">');
     expect(xml).toContain("[info] &lt;/failure&gt;\uFFFD");
     expect(xml.match(/<testcase /g)).toHaveLength(2);
     expect(xml.match(/<\/failure>/g)).toHaveLength(1);
+
+    // An Envoy that could not run the cases: a testsuite of its own with its start in error, beside the others.
+    const broken = {
+      ...run,
+      envoy: { version: "1.36.2" },
+      cases: [],
+      passed: 0,
+      failed: 0,
+      error: { message: "m.wasm would not load in Envoy 1.36.2:\n  - <x>", hint: "h" },
+    };
+    const two = junitXml({ project: "p", runs: [broken, run], passed: 1, failed: 1, ms: 200 });
+    expect(two).toContain('<testsuites name="p e2e" tests="3" failures="1" errors="1"');
+    expect(two).toContain('<testsuite name="envoywasm e2e (Envoy 1.36.2)" tests="1" failures="0" errors="1"');
+    expect(two).toContain(
+      '<error message="m.wasm would not load in Envoy 1.36.2:" type="envoy">m.wasm would not load in Envoy 1.36.2:\n  - &lt;x&gt;\nhint: h</error>',
+    );
+    expect(two.match(/<testsuite /g)).toHaveLength(2);
   });
 });

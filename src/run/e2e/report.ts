@@ -1,4 +1,5 @@
-import type { CaseResult, E2eResult } from "./runner.js";
+import type { CaseResult } from "./runner.js";
+import type { E2eRun, E2eRuns } from "./versions.js";
 import { failureText } from "./expect.js";
 
 /**
@@ -16,14 +17,30 @@ export function failureHeadline(r: CaseResult): string {
   return r.error ?? r.mismatches.map((m) => m.message).join("; ");
 }
 
-export function resultJson(result: E2eResult) {
+/** "Envoy 1.40.0", "Envoy 1.40.0 in Docker", or "Envoy at <path>" for a binary that did not say: what names a run among several. */
+export function runLabel(run: E2eRun): string {
+  const which = run.envoy.version === "unknown" ? `at ${run.envoy.path}` : run.envoy.version;
+  return `Envoy ${which}${run.envoy.image === undefined ? "" : " in Docker"}`;
+}
+
+export function resultJson(result: E2eRuns) {
   return {
     project: result.project,
-    envoy: result.envoy,
     passed: result.passed,
     failed: result.failed,
     ms: result.ms,
-    cases: result.cases.map((r) => ({
+    runs: result.runs.map(runJson),
+  };
+}
+
+function runJson(run: E2eRun) {
+  return {
+    envoy: run.envoy,
+    passed: run.passed,
+    failed: run.failed,
+    ms: run.ms,
+    error: run.error,
+    cases: run.cases.map((r) => ({
       file: r.file,
       line: r.line,
       name: r.name,
@@ -39,16 +56,37 @@ export function resultJson(result: E2eResult) {
   };
 }
 
-export function junitXml(result: E2eResult): string {
-  const seconds = (ms: number) => (ms / 1000).toFixed(3);
-  const suite = `envoywasm e2e (Envoy ${result.envoy.version})`;
+const seconds = (ms: number) => (ms / 1000).toFixed(3);
+
+export function junitXml(result: E2eRuns): string {
+  const tests = result.runs.reduce((n, r) => n + (r.error === undefined ? r.cases.length : 1), 0);
+  const errors = result.runs.filter((r) => r.error !== undefined).length;
   const lines = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites name="${attr(`${result.project} e2e`)}" tests="${result.cases.length}" failures="${result.failed}" errors="0" time="${seconds(result.ms)}">`,
-    `  <testsuite name="${attr(suite)}" tests="${result.cases.length}" failures="${result.failed}" errors="0" skipped="0" time="${seconds(result.ms)}">`,
-    `    <properties><property name="envoy.version" value="${attr(result.envoy.version)}"/></properties>`,
+    `<testsuites name="${attr(`${result.project} e2e`)}" tests="${tests}" failures="${result.failed}" errors="${errors}" time="${seconds(result.ms)}">`,
   ];
-  for (const r of result.cases) {
+  for (const run of result.runs) lines.push(...suiteXml(run));
+  lines.push("</testsuites>", "");
+  return lines.join("\n");
+}
+
+/** A testsuite per Envoy; one that could not run the cases holds a testcase for its start, in error. */
+function suiteXml(run: E2eRun): string[] {
+  const suite = `envoywasm e2e (${runLabel(run)})`;
+  const tests = run.error === undefined ? run.cases.length : 1;
+  const lines = [
+    `  <testsuite name="${attr(suite)}" tests="${tests}" failures="${run.failed}" errors="${run.error === undefined ? 0 : 1}" skipped="0" time="${seconds(run.ms)}">`,
+    `    <properties><property name="envoy.version" value="${attr(run.envoy.version)}"/>${run.envoy.image === undefined ? "" : `<property name="envoy.image" value="${attr(run.envoy.image)}"/>`}</properties>`,
+  ];
+  if (run.error !== undefined) {
+    const body = [run.error.message, ...(run.error.hint === undefined ? [] : [`hint: ${run.error.hint}`])].join("\n");
+    lines.push(
+      `    <testcase classname="envoy" name="${attr(`${runLabel(run)} runs the plugin`)}" time="${seconds(run.ms)}">`,
+      `      <error message="${attr(run.error.message.split("\n")[0]!)}" type="envoy">${text(body)}</error>`,
+      `    </testcase>`,
+    );
+  }
+  for (const r of run.cases) {
     const open = `    <testcase classname="${attr(r.file.replace(/\.ya?ml$/, "").replaceAll("/", "."))}" name="${attr(r.name)}" file="${attr(r.file)}" line="${r.line}" time="${seconds(r.ms)}"`;
     if (r.ok) {
       lines.push(`${open}/>`);
@@ -60,8 +98,8 @@ export function junitXml(result: E2eResult): string {
       `    </testcase>`,
     );
   }
-  lines.push("  </testsuite>", "</testsuites>", "");
-  return lines.join("\n");
+  lines.push("  </testsuite>");
+  return lines;
 }
 
 /** XML 1.0 allows neither most control characters nor lone surrogates, escaped or not. */

@@ -1,9 +1,10 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import http from "node:http";
 import path from "node:path";
 import { CancelledError, UserError } from "../../errors.js";
 import { RecordAssembler, type LogRecord } from "../../envoy/log-records.js";
 import { delay } from "../../platform/time.js";
+import type { PullPolicy } from "../../platform/docker.js";
 import { loadProject, type Project } from "../../project/config.js";
 import { readEnvoyConfig } from "../../project/load.js";
 import { projectPaths, type ProjectPaths } from "../../project/paths.js";
@@ -14,6 +15,7 @@ import { liveRun } from "../supervisor/state.js";
 import { Supervisor } from "../supervisor/supervise.js";
 import type { RunOutcome } from "../supervisor/records.js";
 import { caseContext, loadCases, type E2eCase } from "./cases.js";
+import { addDoneLines, Completions, FLUSH_ARGS } from "./completion.js";
 import { check, curlFor, pluginRecords, type Answer, type Mismatch, type PluginRecord } from "./expect.js";
 
 /**
@@ -30,6 +32,10 @@ export interface E2eOptions {
   /** Only the cases whose name or file this selects (a `*` glob, else part of a name). */
   cases?: string;
   envoy?: string;
+  /** In the Docker runtime (also: runtime: docker in envoywasm.yaml), with this image and pull policy. */
+  docker?: boolean;
+  envoyImage?: string;
+  pull?: PullPolicy;
   onCase?: (result: CaseResult) => void;
   onPhase?: (text: string) => void;
 }
@@ -52,14 +58,14 @@ export interface CaseResult {
 export interface E2eResult {
   /** The project's name (envoywasm.yaml). */
   project: string;
-  envoy: { version: string; path?: string };
+  envoy: { version: string; path?: string; image?: string };
   cases: CaseResult[];
   passed: number;
   failed: number;
   ms: number;
 }
 
-/** How long after the answer the plugin's last lines may still arrive. */
+/** How long after a request that got no answer its lines may still arrive. */
 const SETTLE_MS = 100;
 const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -71,24 +77,38 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const cases = await loadCases(project.root, caseContext(bootstrap), options.cases);
 
   const paths = testRunPaths(project);
-  const { state: running } = await liveRun(paths, project.root);
+  // Its containers are labelled with its own folder, so neither run's sweep removes the other's.
+  const { state: running } = await liveRun(paths, paths.state);
   if (running !== undefined)
     throw new UserError(`another envoywasm test is running in this project (pid ${running.supervisor.pid})`, { hint: "wait for it to end, then run again" });
 
   const remapped = await remapPorts(project, bootstrap, paths.state);
-  const testProject: Project = { ...project, config: { ...project.config, runtime: "native", envoy: { ...project.config.envoy, config: remapped.config } } };
+  const docker = options.docker ?? project.config.runtime === "docker";
+  const runtime = docker ? "docker" : "native";
+  const testProject: Project = { ...project, config: { ...project.config, runtime, envoy: { ...project.config.envoy, config: remapped.config } } };
   const runId = `test-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const prepared = await asTheUserWroteIt(remapped.config, bootstrap.display, () =>
     preparePlan(testProject, paths, runId, {
       cwd: options.cwd,
       project: testProject,
       envoy: options.envoy,
+      docker,
+      envoyImage: options.envoyImage,
+      pull: options.pull,
       baseId: baseIdFor(project.root) + 2,
       graceMs: 3_000,
       onPhase: options.onPhase,
     }),
   );
-  const plan = { ...prepared.plan, controlSocket: controlSocketPath(paths.state), watch: false };
+  const base = prepared.plan;
+  const plan = {
+    ...base,
+    controlSocket: controlSocketPath(paths.state),
+    watch: false,
+    runtime: base.runtime.kind === "docker" ? { ...base.runtime, scope: paths.state } : base.runtime,
+    services: base.services.map((s) => (s.name === "envoy" ? { ...s, args: [...s.args, ...FLUSH_ARGS] } : s)),
+  };
+  await addDoneLines(path.join(paths.run, "envoy.yaml"));
   const listenerPort = new Map(plan.listeners.map((l) => [l.name, l.port]));
 
   const records: LogRecord[] = [];
@@ -96,8 +116,11 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   let ready!: () => void;
   const isReady = new Promise<void>((resolve) => (ready = resolve));
   const sup = new Supervisor(plan, { mode: "foreground", colour: false, onReady: () => ready(), onProgress: options.onPhase });
+  const completions = new Completions();
   sup.listen((service, line) => {
-    if (service === "envoy") assembler.push(service, line, Date.now());
+    if (service !== "envoy") return;
+    completions.line(line);
+    assembler.push(service, line, Date.now());
   });
   let outcome: RunOutcome | undefined;
   const supervising = sup.run().then((o) => (outcome = o));
@@ -114,6 +137,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
       const result = await runCase(
         c,
         listenerPort.get(c.listener)!,
+        (id) => completions.wait(id),
         () => {
           assembler.flush();
           return records.splice(0);
@@ -133,7 +157,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const passed = results.filter((r) => r.ok).length;
   return {
     project: project.config.name,
-    envoy: { version: plan.envoy.version, path: plan.envoy.path },
+    envoy: { version: plan.envoy.version, path: plan.envoy.path, image: plan.envoy.image },
     cases: results,
     passed,
     failed: results.length - passed,
@@ -152,17 +176,27 @@ function endedEarly(outcome: RunOutcome, when: string): UserError | CancelledErr
   );
 }
 
-async function runCase(c: E2eCase, port: number, takeRecords: () => LogRecord[], inPanic: () => boolean): Promise<CaseResult> {
+async function runCase(
+  c: E2eCase,
+  port: number,
+  completed: (requestId: string) => Promise<void>,
+  takeRecords: () => LogRecord[],
+  inPanic: () => boolean,
+): Promise<CaseResult> {
   const t = performance.now();
   const url = `http://127.0.0.1:${port}${c.request.path}`;
+  // The access line names the request by its id: the case's own x-request-id, else one of ours (Envoy keeps a caller's).
+  const given = Object.entries(c.request.headers).find(([k]) => k.toLowerCase() === "x-request-id")?.[1];
+  const requestId = given ?? randomUUID();
+  const logged = completed(requestId);
   let answer: Answer | undefined;
   let error: string | undefined;
   try {
-    answer = await send(port, c.request);
+    answer = await send(port, { ...c.request, headers: given === undefined ? { "x-request-id": requestId, ...c.request.headers } : c.request.headers });
   } catch (e) {
     error = `no answer: ${(e as Error).message}`;
   }
-  await delay(SETTLE_MS);
+  await (answer === undefined ? delay(SETTLE_MS) : logged);
   // A panic's fragments come one line each: let it finish.
   for (let i = 0; i < 10 && inPanic(); i++) await delay(50);
   const records = pluginRecords(takeRecords());

@@ -36,17 +36,22 @@ export class DockerRuntime implements Runtime {
     private readonly runtime: DockerPlan,
   ) {}
 
+  /** What the containers are labelled and named after: the project, or a run of its own beside `up`'s (a test run). */
+  private get scope(): string {
+    return this.runtime.scope ?? this.plan.root;
+  }
+
   private labels(service: string): Record<string, string> {
-    return { [LABEL_PROJECT]: this.plan.root, [LABEL_SERVICE]: service, [LABEL_RUN]: this.plan.runId };
+    return { [LABEL_PROJECT]: this.scope, [LABEL_SERVICE]: service, [LABEL_RUN]: this.plan.runId };
   }
 
   name(service: string): string {
-    return containerName(this.plan.root, this.plan.name, service);
+    return containerName(this.scope, this.plan.name, service);
   }
 
   async setUp(): Promise<void> {
     this.docker = await connectDocker();
-    await removeProjectContainers(this.plan.root, this.docker);
+    await removeProjectContainers(this.scope, this.docker);
     await this.followKills();
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};

@@ -1,0 +1,72 @@
+import { readFile, stat } from "node:fs/promises";
+import { parseDocument } from "yaml";
+import { writeFileAtomic } from "../../platform/files.js";
+
+/**
+ * When a case's request is over for the plugin: Envoy writes an access line
+ * once the filter chain is done with the stream, so every line the plugin
+ * logged for it came before. The test run's config adds that line on
+ * stderr, where the plugin's lines go (one pipe: it cannot overtake them),
+ * naming the request by the x-request-id it was sent with (kept by Envoy
+ * also where envoy.yaml makes it an edge proxy, which replaces a caller's id).
+ */
+
+const HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+const DONE_LINE = /^envoywasm-e2e done (\S+)$/;
+/** Envoy buffers access lines for a second by default: written within 10 ms instead. */
+export const FLUSH_ARGS = ["--file-flush-interval-msec", "10"];
+/** If the line never comes (a request id extension that rewrites ids): how long to wait for it. */
+const DONE_TIMEOUT_MS = 3_000;
+
+/** Adds the access line to every HTTP connection manager of the config Envoy runs (the derived file: its lines are not the user's, its proto paths stay). */
+export async function addDoneLines(derivedFile: string): Promise<void> {
+  const doc = parseDocument(await readFile(derivedFile, "utf8"));
+  const data = doc.toJS() as { static_resources?: { listeners?: Listener[] } };
+  const logger = {
+    name: "envoywasm.e2e.done",
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog",
+      log_format: { text_format_source: { inline_string: "envoywasm-e2e done %REQ(X-REQUEST-ID)%\n" } },
+    },
+  };
+  (data.static_resources?.listeners ?? []).forEach((listener, i) => {
+    const chains: [(string | number)[], Chain | undefined][] = (listener.filter_chains ?? []).map((c, j) => [["filter_chains", j], c]);
+    chains.push([["default_filter_chain"], listener.default_filter_chain]);
+    for (const [at, chain] of chains) {
+      (chain?.filters ?? []).forEach((f, k) => {
+        if (f.typed_config?.["@type"] !== HCM_TYPE) return;
+        const hcm = ["static_resources", "listeners", i, ...at, "filters", k, "typed_config"];
+        doc.setIn([...hcm, "access_log"], doc.createNode([...(f.typed_config.access_log ?? []), logger]));
+        doc.setIn([...hcm, "preserve_external_request_id"], true);
+      });
+    }
+  });
+  await writeFileAtomic(derivedFile, doc.toString({ lineWidth: 0 }), (await stat(derivedFile)).mode & 0o777);
+}
+
+type Chain = { filters?: { typed_config?: { "@type"?: string; access_log?: unknown[] } }[] };
+type Listener = { filter_chains?: Chain[]; default_filter_chain?: Chain };
+
+/** The requests in flight by id, each resolved when its access line is seen (or after DONE_TIMEOUT_MS). */
+export class Completions {
+  private readonly waiting = new Map<string, () => void>();
+
+  /** Told every line of Envoy's output. */
+  line(text: string): void {
+    const id = DONE_LINE.exec(text)?.[1];
+    if (id !== undefined) this.waiting.get(id)?.();
+  }
+
+  /** Call before sending the request: its line may come before the answer is read. */
+  wait(id: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(finish, DONE_TIMEOUT_MS);
+      this.waiting.set(id, finish);
+    });
+  }
+}
