@@ -8,9 +8,9 @@ describe("toolchainFor", () => {
     const go = toolchainFor("go");
     expect(go.name).toBe("go");
     const spec = go.buildCommand("out.wasm", "/p/plugin");
-    expect([spec.file, ...spec.args].join(" ")).toBe("go build -buildmode=c-shared -o out.wasm .");
+    expect([spec.file, ...spec.args].join(" ")).toBe("go build -trimpath -buildvcs=false -buildmode=c-shared -o out.wasm .");
     expect(spec.env).toEqual({ GOOS: "wasip1", GOARCH: "wasm" });
-    expect(formatCommand(spec.file, spec.args, spec.env)).toBe("GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o out.wasm .");
+    expect(formatCommand(spec.file, spec.args, spec.env)).toBe("GOOS=wasip1 GOARCH=wasm go build -trimpath -buildvcs=false -buildmode=c-shared -o out.wasm .");
     expect(go.fetchCommand()).toEqual({ file: "go", args: ["mod", "download"], env: {} });
   });
 
@@ -25,7 +25,7 @@ describe("toolchainFor", () => {
 
   it("keeps an output path with spaces as one argument", () => {
     const spec = toolchainFor("go").buildCommand("../build dir/my plugin.wasm", "/p/plugin");
-    expect(spec.args).toEqual(["build", "-buildmode=c-shared", "-o", "../build dir/my plugin.wasm", "."]);
+    expect(spec.args).toEqual(["build", "-trimpath", "-buildvcs=false", "-buildmode=c-shared", "-o", "../build dir/my plugin.wasm", "."]);
   });
 
   it("builds with cargo for wasm32-wasip1, in release, with paths remapped for the same bytes in any folder", () => {
