@@ -76,10 +76,10 @@ func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
 type pluginContext struct {
 	types.DefaultPluginContext
 	cfg config
-	// What a denied request gets, made once here so that a request formats
-	// nothing unless it is denied.
-	missing, wrong string
-	forbidden      []byte
+	// The secret as bytes, and what a denied request gets: made once here,
+	// so that a request converts and formats nothing unless it is denied.
+	missing, wrong   string
+	value, forbidden []byte
 }
 
 // OnPluginStart reads the configuration. It is the only place where
@@ -100,6 +100,7 @@ func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPlugi
 	p.cfg = cfg
 	p.missing = "denied: missing " + cfg.Header + " header"
 	p.wrong = "denied: wrong " + cfg.Header + " header value"
+	p.value = []byte(cfg.Value)
 	p.forbidden = []byte("forbidden: missing or wrong " + cfg.Header + "\n")
 	proxywasm.LogInfof("plugin started: requests need header %s", cfg.Header)
 	return types.OnPluginStartStatusOK
@@ -128,7 +129,7 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) typ
 		return h.deny(p.missing)
 	// ConstantTimeCompare takes as long for a nearly right secret as for a
 	// wrong one, so response times do not leak how much of it was guessed.
-	case subtle.ConstantTimeCompare([]byte(secret), []byte(p.cfg.Value)) != 1:
+	case subtle.ConstantTimeCompare([]byte(secret), p.value) != 1:
 		return h.deny(p.wrong)
 	}
 	// Per request, so at debug: `envoywasm up` shows it (wasm:debug), an
