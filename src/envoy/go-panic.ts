@@ -70,10 +70,12 @@ function inModule(file: string, modules: readonly GoModule[], root: string): str
   return owner === undefined ? undefined : path.relative(root, path.join(owner.dir, file.slice(owner.path.length + 1)));
 }
 
-/** The Go modules in the project (its go.mod files, a few folders deep): read only when a panic names a trimmed path. */
+/** The Go modules in the project (its go.mod files, a few folders deep, a bounded walk): read only when a panic names a trimmed path. */
 function goModules(root: string): GoModule[] {
   const out: GoModule[] = [];
+  let budget = 500;
   const visit = (dir: string, depth: number) => {
+    if (budget-- <= 0) return;
     let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
