@@ -39,8 +39,14 @@ export function cargoHome(env: NodeJS.ProcessEnv = process.env): string {
 export function rustflags(dir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const encoded = env.CARGO_ENCODED_RUSTFLAGS !== undefined && env.CARGO_ENCODED_RUSTFLAGS !== "";
   const own = encoded ? env.CARGO_ENCODED_RUSTFLAGS!.split("\x1f") : (env.RUSTFLAGS ?? "").split(/\s+/).filter((f) => f !== "");
-  // rustc sees the folder as the system names it (cargo's working folder), symlinks resolved.
-  const flags = [...own, `--remap-path-prefix=${realPath(dir)}=.`, `--remap-path-prefix=${realPath(cargoHome(env))}=/cargo`];
+  // rustc sees the plugin folder as cargo's working folder (symlinks resolved), and CARGO_HOME as cargo was
+  // given it (a symlink kept): both spellings of each are remapped.
+  const spellings = (p: string) => [...new Set([realPath(p), path.resolve(p)])];
+  const flags = [
+    ...own,
+    ...spellings(dir).map((d) => `--remap-path-prefix=${d}=.`),
+    ...spellings(cargoHome(env)).map((h) => `--remap-path-prefix=${h}=/cargo`),
+  ];
   // RUSTFLAGS reads well in --verbose; the encoded form only when the caller uses it or a path has a space.
   return encoded || flags.some((f) => /\s/.test(f)) ? { CARGO_ENCODED_RUSTFLAGS: flags.join("\x1f") } : { RUSTFLAGS: flags.join(" ") };
 }

@@ -52,9 +52,11 @@ const goAdapter: ToolchainAdapter = {
     return { file: "go", args: ["mod", "download"], env: {} };
   },
   buildCommand(outFile) {
+    // The same bytes from the same sources and Go in any folder, cache or checkout: no file system
+    // paths in the module (a panic names module/file.go) and no VCS stamp (commit, dirty tree).
     return {
       file: "go",
-      args: ["build", "-buildmode=c-shared", "-o", outFile, "."],
+      args: ["build", "-trimpath", "-buildvcs=false", "-buildmode=c-shared", "-o", outFile, "."],
       env: { GOOS: "wasip1", GOARCH: "wasm" },
     };
   },

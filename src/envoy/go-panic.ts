@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, type Dirent } from "node:fs";
 import path from "node:path";
 
 /**
@@ -5,8 +6,8 @@ import path from "node:path";
  * many small writes and Envoy logs each as a `wasm log` line of its own
  * ("panic: ", the message, "goroutine ", "1", " [", "running", …, the frame
  * "main.(*httpContext).OnHttpRequestHeaders", "\t", "/abs/main.go", ":",
- * "50"), then "Function: proxy_on_… failed: Uncaught RuntimeError" and V8's
- * backtrace of the VM.
+ * "50"; built with -trimpath, "example.com/my-plugin/plugin/main.go"), then
+ * "Function: proxy_on_… failed: Uncaught RuntimeError" and V8's backtrace of the VM.
  */
 export interface GoPanic {
   /** The panic message, e.g. "assignment to entry in nil map". */
@@ -35,15 +36,73 @@ export function parseGoPanic(fragments: readonly string[], root: string): GoPani
   if (message !== undefined && message !== "") out.message = message.replace(/ \[recovered\]$/, "");
   const func = rest.find((f) => /^main\.\S+$/.test(f));
   if (func !== undefined) out.func = func;
+  let modules: GoModule[] | undefined;
   for (let i = 0; i < rest.length; i++) {
     const file = rest[i]!;
-    if (!/^\/\S+\.go$/.test(file) || file.includes("/pkg/mod/") || file.includes("/src/runtime/")) continue;
+    if (!/^\S+\.go$/.test(file)) continue;
+    let at: string | undefined;
+    if (file.startsWith("/")) {
+      if (file.includes("/pkg/mod/") || file.includes("/src/runtime/")) continue;
+      const rel = path.relative(root, file);
+      at = rel.startsWith("..") ? file : rel;
+    } else {
+      // Built with -trimpath: "<module path>/<file in the module>", found by the project's go.mod files.
+      modules ??= goModules(root);
+      at = inModule(file, modules, root);
+      if (at === undefined) continue;
+    }
     const line = rest[i + 1] === ":" && /^\d+$/.test(rest[i + 2] ?? "") ? `:${rest[i + 2]}` : "";
-    const rel = path.relative(root, file);
-    out.location = (rel.startsWith("..") ? file : rel) + line;
+    out.location = at + line;
     break;
   }
   return out;
+}
+
+interface GoModule {
+  /** The module path its go.mod declares, e.g. example.com/my-plugin/plugin. */
+  path: string;
+  dir: string;
+}
+
+/** A -trimpath file name as a path relative to the project root, when a module of the project holds it (the longest module path wins). */
+function inModule(file: string, modules: readonly GoModule[], root: string): string | undefined {
+  const owner = modules.filter((m) => file.startsWith(`${m.path}/`)).sort((a, b) => b.path.length - a.path.length)[0];
+  return owner === undefined ? undefined : path.relative(root, path.join(owner.dir, file.slice(owner.path.length + 1)));
+}
+
+/** The Go modules in the project (its go.mod files, a few folders deep, a bounded walk): read only when a panic names a trimmed path. */
+function goModules(root: string): GoModule[] {
+  const out: GoModule[] = [];
+  let budget = 500;
+  const visit = (dir: string, depth: number) => {
+    if (budget-- <= 0) return;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isFile() && e.name === "go.mod") {
+        const m = /^module\s+"?([^"\s]+)"?/m.exec(readText(path.join(dir, e.name)));
+        if (m !== null) out.push({ path: m[1]!, dir });
+      } else if (e.isDirectory() && depth < 3 && !e.name.startsWith(".") && !SKIPPED.has(e.name)) {
+        visit(path.join(dir, e.name), depth + 1);
+      }
+    }
+  };
+  visit(root, 0);
+  return out;
+}
+
+const SKIPPED = new Set(["node_modules", "target", "vendor", "testdata"]);
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 export interface StartPanic extends GoPanic {

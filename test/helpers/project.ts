@@ -64,7 +64,11 @@ export async function runTryLine(line: string): Promise<string> {
 /** Makes the plugin write to a nil map (a Go panic) when a request has an x-panic header. */
 export function panicOnHeader(p: Project): void {
   const main = path.join(p.dir, "plugin/main.go");
-  const code = readFileSync(main, "utf8");
+  let code = readFileSync(main, "utf8");
+  // add-header acts on the response only: give it a request callback to panic in.
+  if (!code.includes("OnHttpRequestHeaders(")) {
+    code += "\nfunc (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {\n\treturn types.ActionContinue\n}\n";
+  }
   const at = code.indexOf("{", code.indexOf("OnHttpRequestHeaders(")) + 1;
   writeFileSync(
     main,

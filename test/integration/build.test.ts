@@ -1,6 +1,6 @@
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
@@ -159,6 +159,48 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     expect(r.stderr).toContain("the module built from plugin/ would not load in Envoy");
     expect(r.stderr).toContain("it is not a proxy-wasm plugin: no proxy_abi_version_* export");
     expect(r.stderr).toContain("nothing was written to build/notplugin.wasm");
+  });
+});
+
+describe("the same sources and Go give the same module anywhere", () => {
+  it("builds identical bytes in another folder, with other Go caches and HOME, from a git checkout or not; package then gives the same digests", async () => {
+    const copy = async (to: string) => {
+      await cp(projects.get("headers")!, to, { recursive: true, filter: (src) => !/\/(build|\.envoywasm)$/.test(src) });
+      return to;
+    };
+    // A git checkout with a commit: go build would stamp the commit and the tree's state into the module.
+    const a = await copy(path.join(await tempDir(), "b-headers"));
+    await execa("git", ["init", "-q"], { cwd: a });
+    await execa("git", ["add", "-A"], { cwd: a });
+    await execa("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "plugin"], { cwd: a });
+    // A plain copy elsewhere, under another name, built with caches and a HOME of its own; the modules come from
+    // this run's module cache as from a proxy (no network, no file shared).
+    const b = await copy(path.join(await tempDir("envoywasm-elsewhere-"), "some", "other-name"));
+    const other = await tempDir("envoywasm-other-go-");
+    await mkdir(path.join(other, "home"));
+    const env = {
+      HOME: path.join(other, "home"),
+      GOPATH: path.join(other, "go"),
+      GOMODCACHE: path.join(other, "go", "pkg", "mod"),
+      GOCACHE: path.join(other, "go-build"),
+      GOPROXY: `file://${path.join(process.env.GOMODCACHE!, "cache", "download")}`,
+      GOSUMDB: "off",
+    };
+    const built = async (dir: string, e: Record<string, string> = {}) => {
+      const r = await runCli(["build", "--json"], { cwd: dir, env: e });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { plugins: { sha256: string; upToDate: boolean }[] }).plugins[0]!;
+    };
+    const [first, second] = [await built(a), await built(b, env)];
+    expect(second.upToDate).toBe(false);
+    expect(second.sha256).toBe(first.sha256);
+
+    const layout = async (dir: string, e: Record<string, string> = {}) => {
+      const r = await runCli(["package", "--oci-layout", path.join(dir, "..", "layout"), "--tag", "b-headers:same", "--json"], { cwd: dir, env: e });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { manifestDigest: string; moduleSha256: string }).manifestDigest;
+    };
+    expect(await layout(b, env)).toBe(await layout(a));
   });
 });
 

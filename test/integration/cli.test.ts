@@ -65,7 +65,7 @@ describe("the command line", () => {
     expect(built.exitCode, built.stderr).toBe(0);
     // --verbose shows the exact commands, ready to paste.
     expect(built.stderr).toMatch(
-      /\$ \(cd \S+\/cwdproj\/plugin && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o \.\.\/build\/\.cwdproj\.wasm\.[0-9a-f]+\.tmp \.\)/,
+      /\$ \(cd \S+\/cwdproj\/plugin && GOOS=wasip1 GOARCH=wasm go build -trimpath -buildvcs=false -buildmode=c-shared -o \.\.\/build\/\.cwdproj\.wasm\.[0-9a-f]+\.tmp \.\)/,
     );
   });
 

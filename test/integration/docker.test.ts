@@ -56,7 +56,9 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     expect(res.status).toBe(200);
     expect(res.body).toBe("hola mundo :)");
     expect(res.headers["x-envoywasm"]).toBe("hello from dk");
-    await waitFor(async () => (await runCli(["logs", "--wasm"], { cwd: p.dir })).stdout.includes(probe), 10_000, "the plugin's line");
+    // The plugin's line for it, at debug (up runs the plugin at debug in a container too).
+    const line = "[dk debug] added response header x-envoywasm: hello from dk";
+    await waitFor(async () => (await runCli(["logs", "--wasm"], { cwd: p.dir })).stdout.includes(line), 10_000, "the plugin's line");
     const status = JSON.parse((await runCli(["status", "--json"], { cwd: p.dir })).stdout) as {
       runtime: string;
       services: { name: string; container: string; running: boolean; health: string }[];
@@ -70,7 +72,7 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     const down = await runCli(["down"], { cwd: p.dir });
     expect(down.exitCode).toBe(0);
     expect(await containersOf(p.dir)).toEqual([]);
-    expect((await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir })).stdout).toContain(probe);
+    expect((await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir })).stdout).toContain(line);
   });
 
   it("reloads a changed plugin in place in the container (envoywasm reload)", async () => {

@@ -26,7 +26,7 @@ describe("envoywasm up in the foreground", () => {
     expect(out.out).not.toContain("initializing epoch 0");
     expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).toContain("initializing epoch 0");
     for (const line of out.out.trim().split("\n")) expect(line).toMatch(/^(envoy {2}|backend) \| /);
-    expect(out.out).toMatch(new RegExp(`envoy   \\| \\d\\d:\\d\\d:\\d\\d\\.\\d{3} \\[${p.name}\\] request headers: .*${probe}`));
+    expect(out.out).toMatch(new RegExp(`envoy   \\| \\d\\d:\\d\\d:\\d\\d\\.\\d{3} \\[${p.name} debug\\] request headers: .*${probe}`));
     up.kill("SIGINT");
     expect((await up).exitCode).toBe(0);
     expect(out.err).toContain("stopped envoy and backend");

@@ -12,9 +12,12 @@ afterEach(stopProjects);
 afterAll(removeTempDirs);
 
 describe("envoywasm up -d / logs / down, end to end with the real Envoy and backend", () => {
-  const cases: { template: string; check: (p: Project, probe: string) => Promise<void> }[] = [
+  // Each template's own line for the probe's request: headers logs the request's headers (the probe among
+  // them), the others log what they did (add-header at debug, auth's denial at info).
+  const cases: { template: string; check: (p: Project, probe: string) => Promise<void>; line: (p: Project, probe: string) => string }[] = [
     {
       template: "headers",
+      line: (_p, probe) => probe,
       check: async (p, probe) => {
         const res = await request(p.ports.listener, { headers: { "x-probe": probe } });
         expect(res.status).toBe(200);
@@ -23,6 +26,7 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     },
     {
       template: "add-header",
+      line: (p) => `[${p.name} debug] added response header x-envoywasm: hello from ${p.name}`,
       check: async (p, probe) => {
         const res = await request(p.ports.listener, { headers: { "x-probe": probe } });
         expect(res.status).toBe(200);
@@ -32,6 +36,7 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     },
     {
       template: "auth",
+      line: (p) => `[${p.name}] denied: missing x-api-key header (request id `,
       check: async (p, probe) => {
         const denied = await request(p.ports.listener, { headers: { "x-probe": `${probe}-denied` } });
         expect(denied.status).toBe(403);
@@ -45,7 +50,7 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     },
   ];
 
-  for (const { template, check } of cases) {
+  for (const { template, check, line } of cases) {
     it(`${template}: up -d, its try: lines (its e2e cases' requests) as printed, a request through the plugin, its log line, down`, async () => {
       const p = await newProject(template);
       const up = await runCli(["up", "-d"], { cwd: p.dir });
@@ -78,20 +83,20 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
       expect(readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8")).not.toContain(
         "There is no configured limit to the number of allowed active downstream connections",
       );
-      // The plugin's own line for this very request, found by its unique header value: readable, without Envoy's prefix.
-      await waitFor(() => readFileSync(path.join(p.dir, ".envoywasm/logs/envoy.log"), "utf8").includes(probe), 10_000, "the plugin's line");
-      const logs = await runCli(["logs", "--wasm"], { cwd: p.dir });
-      expect(logs.exitCode).toBe(0);
-      const lines = logs.stdout.trim().split("\n");
+      // The plugin's own line for this request: readable, without Envoy's prefix.
+      const mark = line(p, probe);
+      const wasmLines = async () => (await runCli(["logs", "--wasm"], { cwd: p.dir })).stdout.trim().split("\n");
+      await waitFor(async () => (await wasmLines()).some((l) => l.includes(mark)), 10_000, "the plugin's line");
+      const lines = await wasmLines();
       for (const l of lines) expect(l).toMatch(new RegExp(`^envoy   \\| \\d\\d:\\d\\d:\\d\\d\\.\\d{3} \\[${p.name}( \\w+)?\\] `));
-      const mine = lines.filter((l) => l.includes(probe));
-      expect(mine[0]).toContain("request headers:");
+      const mine = lines.filter((l) => l.includes(mark));
+      if (template === "headers") expect(mine[0]).toContain("request headers:");
       expect(mine[0]).not.toContain("context.cc");
       // --verbose shows Envoy's full line.
       expect((await runCli(["logs", "--wasm", "--verbose", "--tail", "1"], { cwd: p.dir })).stdout).toContain("wasm log");
-      expect((await runCli(["logs", "--wasm", "--since", "10m"], { cwd: p.dir })).stdout).toContain(probe);
+      expect((await runCli(["logs", "--wasm", "--since", "10m"], { cwd: p.dir })).stdout).toContain(mark);
       await new Promise((r) => setTimeout(r, 1100));
-      expect((await runCli(["logs", "--wasm", "--since", "1s"], { cwd: p.dir })).stdout).not.toContain(probe);
+      expect((await runCli(["logs", "--wasm", "--since", "1s"], { cwd: p.dir })).stdout).not.toContain(mark);
       const backendLogs = await runCli(["logs", "backend", "--no-prefix", "--tail", "5"], { cwd: p.dir });
       expect(backendLogs.stdout).toMatch(/GET \/hello status=200/);
       expect(backendLogs.stdout).not.toContain("backend |");
@@ -101,7 +106,7 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
       expect(down.stderr).toContain("stopped backend, envoy");
       await expectAllStopped(p.dir, Object.values(p.ports));
       // The logs outlive the run, and status says how it ended.
-      expect((await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir })).stdout).toContain(probe);
+      expect((await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir })).stdout).toContain(mark);
       const after = await runCli(["status"], { cwd: p.dir });
       expect(after.stdout).toMatch(/^not running\nlast run \(detached, .*\): stopped by envoywasm down/);
       expect((await runCli(["down"], { cwd: p.dir })).stderr).toContain("nothing is running");

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { describePanic, recordsOf } from "../../src/envoy/log-records.js";
@@ -51,6 +52,26 @@ describe("log records", () => {
     expect(describePanic(p.panic!)).toBe(
       "panic: assignment to entry in nil map at main.(*httpContext).OnHttpRequestHeaders (plugin/main.go:50) in proxy_on_request_headers",
     );
+  });
+
+  it("a panic in a module built with -trimpath (Envoy 1.40's output): the module-relative file is the project's, by the go.mod that declares it", () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), "envoywasm-trimmed-"));
+    try {
+      // The project's own go.mod files, the longest module path winning (a root module holds the plugin's folder too).
+      mkdirSync(path.join(root, "plugin"));
+      writeFileSync(path.join(root, "go.mod"), "module example.com/pn\n");
+      writeFileSync(path.join(root, "plugin", "go.mod"), "// the plugin\nmodule example.com/pn/plugin\n\ngo 1.24\n");
+      const [p] = recordsOf("envoy", fixture("envoy-go-panic-trimmed.log"), root).filter((r) => r.panic !== undefined);
+      expect(describePanic(p!.panic!)).toBe(
+        "panic: assignment to entry in nil map at main.(*httpContext).OnHttpRequestHeaders (plugin/main.go:111) in proxy_on_request_headers",
+      );
+      // Without the project's go.mod, no file is claimed: not the SDK's (module@version/…), which comes next.
+      const [elsewhere] = recordsOf("envoy", fixture("envoy-go-panic-trimmed.log"), path.join(root, "none")).filter((r) => r.panic !== undefined);
+      expect(elsewhere!.panic).toMatchObject({ func: "main.(*httpContext).OnHttpRequestHeaders", callback: "proxy_on_request_headers" });
+      expect(elsewhere!.panic!.location).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("a panic while the plugin starts is one record too, and the cascade after it is Envoy's own records", () => {

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatCommand } from "../../src/platform/exec.js";
 import { parseGoVersion, toolchainFor } from "../../src/build/toolchains.js";
@@ -8,9 +11,9 @@ describe("toolchainFor", () => {
     const go = toolchainFor("go");
     expect(go.name).toBe("go");
     const spec = go.buildCommand("out.wasm", "/p/plugin");
-    expect([spec.file, ...spec.args].join(" ")).toBe("go build -buildmode=c-shared -o out.wasm .");
+    expect([spec.file, ...spec.args].join(" ")).toBe("go build -trimpath -buildvcs=false -buildmode=c-shared -o out.wasm .");
     expect(spec.env).toEqual({ GOOS: "wasip1", GOARCH: "wasm" });
-    expect(formatCommand(spec.file, spec.args, spec.env)).toBe("GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o out.wasm .");
+    expect(formatCommand(spec.file, spec.args, spec.env)).toBe("GOOS=wasip1 GOARCH=wasm go build -trimpath -buildvcs=false -buildmode=c-shared -o out.wasm .");
     expect(go.fetchCommand()).toEqual({ file: "go", args: ["mod", "download"], env: {} });
   });
 
@@ -25,7 +28,7 @@ describe("toolchainFor", () => {
 
   it("keeps an output path with spaces as one argument", () => {
     const spec = toolchainFor("go").buildCommand("../build dir/my plugin.wasm", "/p/plugin");
-    expect(spec.args).toEqual(["build", "-buildmode=c-shared", "-o", "../build dir/my plugin.wasm", "."]);
+    expect(spec.args).toEqual(["build", "-trimpath", "-buildvcs=false", "-buildmode=c-shared", "-o", "../build dir/my plugin.wasm", "."]);
   });
 
   it("builds with cargo for wasm32-wasip1, in release, with paths remapped for the same bytes in any folder", () => {
@@ -35,7 +38,8 @@ describe("toolchainFor", () => {
     const spec = rust.buildCommand("{output}", "/no/such/p/plugin");
     // cargo writes to a path of its own (target/wasm32-wasip1/release/<lib>.wasm); the build copies it from there.
     expect([spec.file, ...spec.args].join(" ")).toBe("cargo build --release --target wasm32-wasip1");
-    expect(spec.env).toEqual({ RUSTFLAGS: `--remap-path-prefix=/no/such/p/plugin=. --remap-path-prefix=${cargoHome()}=/cargo` });
+    const homes = [...new Set([realpathSync(cargoHome()), cargoHome()])].map((h) => `--remap-path-prefix=${h}=/cargo`);
+    expect(spec.env).toEqual({ RUSTFLAGS: ["--remap-path-prefix=/no/such/p/plugin=.", ...homes].join(" ") });
     expect(rust.fetchCommand()).toBeUndefined();
     expect(rust.builtModule).toBeTypeOf("function");
   });
@@ -53,6 +57,20 @@ describe("toolchainFor", () => {
     expect(rustflags("/no/p", { ...home, CARGO_HOME: "/no/ch", RUSTFLAGS: "-Cignored", CARGO_ENCODED_RUSTFLAGS: "-C\x1fopt-level=s" })).toEqual({
       CARGO_ENCODED_RUSTFLAGS: ["-C", "opt-level=s", "--remap-path-prefix=/no/p=.", "--remap-path-prefix=/no/ch=/cargo"].join("\x1f"),
     });
+  });
+
+  it("remaps a symlinked CARGO_HOME as cargo names it (the link) and as it is (the target)", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "envoywasm-cargo-home-"));
+    try {
+      mkdirSync(path.join(dir, "real"));
+      symlinkSync(path.join(dir, "real"), path.join(dir, "link"));
+      const real = realpathSync(path.join(dir, "real"));
+      expect(rustflags("/no/p", { CARGO_HOME: path.join(dir, "link") })).toEqual({
+        RUSTFLAGS: `--remap-path-prefix=/no/p=. --remap-path-prefix=${real}=/cargo --remap-path-prefix=${path.join(dir, "link")}=/cargo`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("runs each toolchain's tests with its own command", () => {

@@ -98,6 +98,10 @@ func (*vmContext) NewPluginContext(contextID uint32) types.PluginContext {
 type pluginContext struct {
 	types.DefaultPluginContext
 	cfg config
+	// The secret as bytes, and what a denied request gets: made once here,
+	// so that a request converts and formats nothing unless it is denied.
+	missing, wrong   string
+	value, forbidden []byte
 }
 
 // OnPluginStart reads the configuration. It is the only place where
@@ -116,61 +120,57 @@ func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPlugi
 		return types.OnPluginStartStatusFailed
 	}
 	p.cfg = cfg
+	p.missing = "denied: missing " + cfg.Header + " header"
+	p.wrong = "denied: wrong " + cfg.Header + " header value"
+	p.value = []byte(cfg.Value)
+	p.forbidden = []byte("forbidden: missing or wrong " + cfg.Header + "\n")
 	proxywasm.LogInfof("plugin started: requests need header %s", cfg.Header)
 	return types.OnPluginStartStatusOK
 }
 
 func (p *pluginContext) NewHttpContext(contextID uint32) types.HttpContext {
-	return &httpContext{cfg: p.cfg}
+	return &httpContext{plugin: p}
 }
 
 // httpContext is created for every HTTP request (stream).
 type httpContext struct {
 	types.DefaultHttpContext
-	cfg config
+	plugin *pluginContext
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {
-	headers, err := proxywasm.GetHttpRequestHeaders()
-	if err != nil {
-		// Fail closed: with no headers the request is denied below.
-		proxywasm.LogErrorf("failed to get request headers: %v", err)
+	p := h.plugin
+	// Like any header read, this gives the first one of that name.
+	secret, err := proxywasm.GetHttpRequestHeader(p.cfg.Header)
+	if err != nil && !errors.Is(err, types.ErrorStatusNotFound) {
+		// Fail closed: the request is denied below.
+		proxywasm.LogErrorf("failed to get request header %s: %v", p.cfg.Header, err)
 	}
-
-	requestID, secret, found := "-", "", false
-	for i, kv := range headers {
-		switch kv[0] {
-		case h.cfg.Header:
-			if !found { // like GetHttpRequestHeader, use the first one
-				secret, found = kv[1], true
-			}
-			headers[i][1] = "<redacted>" // keep the secret out of Envoy's log
-		case "x-request-id":
-			requestID = kv[1]
-		}
-	}
-	// The whole header list in ONE log line, like the headers template.
-	proxywasm.LogInfof("request headers: %v", headers)
-
 	switch {
-	case !found:
-		return h.deny("missing "+h.cfg.Header+" header", requestID)
+	case err != nil:
+		return h.deny(p.missing)
 	// ConstantTimeCompare takes as long for a nearly right secret as for a
 	// wrong one, so response times do not leak how much of it was guessed.
-	case subtle.ConstantTimeCompare([]byte(secret), []byte(h.cfg.Value)) != 1:
-		return h.deny("wrong "+h.cfg.Header+" header value", requestID)
+	case subtle.ConstantTimeCompare([]byte(secret), p.value) != 1:
+		return h.deny(p.wrong)
 	}
-	proxywasm.LogInfof("allowed (request id %s)", requestID)
+	// Per request, so at debug: `envoywasm up` shows it (wasm:debug), an
+	// Envoy at its default level (info) drops it.
+	proxywasm.LogDebug("allowed")
 	return types.ActionContinue
 }
 
-// deny answers the request with 403 right away. The request is not sent to
-// the backend; ActionPause stops Envoy from processing it further.
-func (h *httpContext) deny(reason, requestID string) types.Action {
-	proxywasm.LogInfof("denied: %s (request id %s)", reason, requestID)
-	body := "forbidden: missing or wrong " + h.cfg.Header + "\n"
+// deny answers the request with 403 right away, and says so at info: a
+// decision worth a line in any log. The request is not sent to the backend;
+// ActionPause stops Envoy from processing it further.
+func (h *httpContext) deny(reason string) types.Action {
+	requestID, err := proxywasm.GetHttpRequestHeader("x-request-id")
+	if err != nil || requestID == "" {
+		requestID = "-"
+	}
+	proxywasm.LogInfo(reason + " (request id " + requestID + ")")
 	headers := [][2]string{{"content-type", "text/plain"}}
-	if err := proxywasm.SendHttpResponse(403, headers, []byte(body), -1); err != nil {
+	if err := proxywasm.SendHttpResponse(403, headers, h.plugin.forbidden, -1); err != nil {
 		proxywasm.LogErrorf("failed to send the 403 response: %v", err)
 	}
 	return types.ActionPause

@@ -34,10 +34,11 @@ func TestLogsRequestHeadersInOneLine(t *testing.T) {
 		}
 		require.Equal(t, types.ActionContinue, host.CallOnRequestHeaders(id, headers, true))
 
-		line := logLine(t, host.GetInfoLogs(), "request headers: ")
+		line := logLine(t, host.GetDebugLogs(), "request headers: ")
 		for _, h := range headers {
 			require.Contains(t, line, "["+h[0]+" "+h[1]+"]")
 		}
+		require.Empty(t, host.GetInfoLogs(), "at info, a request logs nothing")
 	})
 }
 
@@ -56,13 +57,19 @@ func TestLogsResponseHeadersInOneLine(t *testing.T) {
 		require.Equal(t, types.ActionContinue, host.CallOnResponseHeaders(id, headers, false))
 		host.CompleteHttpContext(id)
 
-		line := logLine(t, host.GetInfoLogs(), "response headers: ")
+		line := logLine(t, host.GetDebugLogs(), "response headers: ")
 		for _, h := range headers {
 			require.Contains(t, line, "["+h[0]+" "+h[1]+"]")
 		}
 		// The plugin only observes: the response headers are unchanged.
 		require.Equal(t, headers, host.GetCurrentResponseHeaders(id))
 	})
+}
+
+func TestFormatsHeadersLikeALiteral(t *testing.T) {
+	require.Equal(t, "[]", formatHeaders(nil))
+	require.Equal(t, "[[:status 200] [content-type text/plain; charset=utf-8] [set-cookie a=1] [set-cookie b=2]]",
+		formatHeaders([][2]string{{":status", "200"}, {"content-type", "text/plain; charset=utf-8"}, {"set-cookie", "a=1"}, {"set-cookie", "b=2"}}))
 }
 
 func TestAcceptsAnyConfiguration(t *testing.T) {

@@ -6,6 +6,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
@@ -54,11 +56,14 @@ func (*httpContext) OnHttpResponseHeaders(numHeaders int, endOfStream bool) type
 	return types.ActionContinue
 }
 
-// logHeaders writes the whole header list, values included, as ONE log line:
+// logHeaders writes the whole header list, values included, as ONE log line
+// at debug:
 //
 //	request headers: [[:authority localhost:10000] [:path /hello] ...]
 //
 // One line per request keeps Envoy's log readable when requests interleave.
+// `envoywasm up` shows it (wasm:debug); an Envoy at its default level (info)
+// drops it, though the plugin still reads and formats every header first.
 // Beware: values such as authorization or cookie headers end up in the log.
 func logHeaders(kind string, get func() ([][2]string, error)) {
 	headers, err := get()
@@ -66,5 +71,24 @@ func logHeaders(kind string, get func() ([][2]string, error)) {
 		proxywasm.LogErrorf("failed to get %s headers: %v", kind, err)
 		return
 	}
-	proxywasm.LogInfof("%s headers: %v", kind, headers)
+	proxywasm.LogDebug(kind + " headers: " + formatHeaders(headers))
+}
+
+// formatHeaders writes headers as [[name value] ...], as fmt's %v would,
+// without fmt's reflection.
+func formatHeaders(headers [][2]string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, h := range headers {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteByte('[')
+		b.WriteString(h[0])
+		b.WriteByte(' ')
+		b.WriteString(h[1])
+		b.WriteByte(']')
+	}
+	b.WriteByte(']')
+	return b.String()
 }

@@ -4,13 +4,13 @@
 //!
 //!     cargo build --release --target wasm32-wasip1
 
-use log::info;
+use log::debug;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 proxy_wasm::main! {{
-    // Sends `log` records to Envoy's log; the level Envoy shows is Envoy's
-    // (`--component-log-level wasm:debug`).
+    // Sends `log` records to Envoy's log, all of them until the VM starts
+    // (then follow_envoy_log_level).
     proxy_wasm::set_log_level(LogLevel::Trace);
     log_panics();
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Plugin) });
@@ -21,6 +21,8 @@ proxy_wasm::main! {{
 ///     request headers: [[:authority localhost:10000] [:path /hello] ...]
 ///
 /// One line per request keeps Envoy's log readable when requests interleave.
+/// It is logged at debug: `envoywasm up` shows it; under an Envoy at its
+/// default level (info) the headers are not even read.
 /// Beware: values such as authorization or cookie headers end up in the log.
 fn format_headers(headers: &[(String, String)]) -> String {
     let pairs: Vec<String> = headers
@@ -28,6 +30,31 @@ fn format_headers(headers: &[(String, String)]) -> String {
         .map(|(name, value)| format!("[{name} {value}]"))
         .collect();
     format!("[{}]", pairs.join(" "))
+}
+
+/// Makes the `log` crate follow Envoy's level for the wasm component
+/// (`--component-log-level wasm:…`; `envoywasm up` runs it at debug), read
+/// once per VM: a `debug!` that Envoy would drop then costs nothing, its
+/// arguments not even evaluated.
+fn follow_envoy_log_level() {
+    // Envoy answers 0 (trace) to 6 (off); the SDK's LogLevel has no "off",
+    // so this reads the number itself.
+    #[link(wasm_import_module = "env")]
+    unsafe extern "C" {
+        fn proxy_get_log_level(level: *mut u32) -> u32;
+    }
+    let mut level = 0;
+    if unsafe { proxy_get_log_level(&mut level) } != 0 {
+        level = 0; // not known: send everything, Envoy filters it
+    }
+    proxy_wasm::set_log_level(match level {
+        0 => LogLevel::Trace,
+        1 => LogLevel::Debug,
+        2 => LogLevel::Info,
+        3 => LogLevel::Warn,
+        4 => LogLevel::Error,
+        _ => LogLevel::Critical,
+    });
 }
 
 /// Logs a panic as one line, with its message and where it happened
@@ -59,6 +86,11 @@ struct Plugin;
 impl Context for Plugin {}
 
 impl RootContext for Plugin {
+    fn on_vm_start(&mut self, _size: usize) -> bool {
+        follow_envoy_log_level();
+        true
+    }
+
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
@@ -75,7 +107,7 @@ impl Context for LogHeaders {}
 
 impl HttpContext for LogHeaders {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        info!(
+        debug!(
             "request headers: {}",
             format_headers(&self.get_http_request_headers())
         );
@@ -83,7 +115,7 @@ impl HttpContext for LogHeaders {
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        info!(
+        debug!(
             "response headers: {}",
             format_headers(&self.get_http_response_headers())
         );
