@@ -124,7 +124,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(JSON.parse(e2e.stdout)).toMatchObject({
       passed: 1,
       failed: 0,
-      cases: [{ file: "e2e/starter.yaml", name: "GET / goes through the plugin to the backend", ok: true, status: 200 }],
+      runs: [{ passed: 1, cases: [{ file: "e2e/starter.yaml", name: "GET / goes through the plugin to the backend", ok: true, status: 200 }] }],
     });
 
     running.push({ dir, ports: [listener!, admin!, backend!] });

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
 import { onPath } from "../../src/platform/which.js";
 import { freePorts, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
-import { edit, newProject, runTryLine, type Project } from "../helpers/project.js";
+import { newProject, runTryLine, type Project } from "../helpers/project.js";
 import { expectAllStopped, request, waitFor } from "../helpers/run.js";
 
 /**
@@ -96,8 +96,11 @@ describe("rust templates: init --toolchain rust → build → cargo test → up 
     );
     await down(p);
     // A compile error is told by rustc's own words, without cargo's progress lines.
-    edit(path.join(p.dir, "plugin", "src", "lib.rs"), /\}\s*$/, '}\nfn broken() -> u32 { "no" }\n');
+    const lib = path.join(p.dir, "plugin", "src", "lib.rs");
+    const source = readFileSync(lib, "utf8");
+    writeFileSync(lib, `${source}\nfn broken() -> u32 { "no" }\n`);
     const broken = await runCli(["build"], { cwd: p.dir });
+    writeFileSync(lib, source);
     expect(broken.exitCode).toBe(1);
     expect(broken.stderr).toContain("error[E0308]: mismatched types");
     expect(broken.stderr).toContain("src/lib.rs:");
