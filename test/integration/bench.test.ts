@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { removeTempDirs, runCli } from "../helpers/cli.js";
+import { removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
 import { foreground, newProject, stopProjects } from "../helpers/project.js";
 import { expectAllStopped, request, waitFor } from "../helpers/run.js";
 
@@ -24,9 +24,11 @@ const accessLines = (text: string) => text.split("\n").filter((l) => l.includes(
 describe("envoywasm bench (autocannon through three Envoys of its own: no filter, the no-op filter, the plugin)", () => {
   it("measures beside a foreground up, which sees none of its load; builds the no-op filter once, into envoywasm's cache", async () => {
     const p = await newProject("add-header", "bn");
+    // A cache of its own: another file's bench (the README's) may have built the no-op filter into the shared one.
+    const env = { ENVOYWASM_HOME: await tempDir("envoywasm-bench-home-") };
     const { up, out } = await foreground(p);
     try {
-      const r = await runCli(["bench", "-d", "1", "-c", "2", "--json"], { cwd: p.dir, timeoutMs: 170_000 });
+      const r = await runCli(["bench", "-d", "1", "-c", "2", "--json"], { cwd: p.dir, env, timeoutMs: 170_000 });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stderr).toContain("building the no-op go filter");
       const result = JSON.parse(r.stdout) as Record<"baseline" | "floor" | "plugin", EnvoyResult> & {
@@ -63,12 +65,12 @@ describe("envoywasm bench (autocannon through three Envoys of its own: no filter
       // Production-shaped: no access log in bench's own Envoys either.
       expect(accessLines(readFileSync(path.join(p.dir, ".envoywasm/bench-run/logs/envoy.log"), "utf8"))).toBe(0);
 
-      const cached = path.join(process.env.ENVOYWASM_HOME!, "noop-filter");
+      const cached = path.join(env.ENVOYWASM_HOME, "noop-filter");
       const [entry] = readdirSync(cached);
       const wasm = path.join(cached, entry!, "noop.wasm");
       const first = statSync(wasm);
 
-      const r2 = await runCli(["bench", "-d", "1", "-c", "2"], { cwd: p.dir, timeoutMs: 170_000 });
+      const r2 = await runCli(["bench", "-d", "1", "-c", "2"], { cwd: p.dir, env, timeoutMs: 170_000 });
       expect(r2.exitCode, r2.stderr).toBe(0);
       expect(r2.stderr).not.toContain("building the no-op");
       expect(readdirSync(cached)).toEqual([entry]);
