@@ -18,6 +18,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "./figures/compile.mjs";
 import { dataPath } from "./figures/data-path.mjs";
+import { e2e } from "./figures/e2e.mjs";
 import { logs } from "./figures/logs.mjs";
 import { reload } from "./figures/reload.mjs";
 import { startup } from "./figures/startup.mjs";
@@ -45,6 +46,7 @@ const GROUPS = {
   up: { figures: "4, 5", template: "add-header", run: (ctx, p) => up(ctx, p) },
   reload: { figures: "6, 7", template: "add-header", run: (ctx, p) => reload(ctx, p) },
   logs: { figures: "8", template: "add-header", run: (ctx, p) => logs(ctx, p) },
+  e2e: { figures: "11", template: "add-header", run: (ctx, p) => e2e(ctx, p) },
   "data-headers": { figures: "9a, 9f", template: "headers", run: (ctx, p) => dataPath(ctx, p, "9a", "9f") },
   "data-add-header": { figures: "9b", template: "add-header", run: (ctx, p) => dataPath(ctx, p, "9b") },
   "data-auth": { figures: "9c", template: "auth", run: (ctx, p) => dataPath(ctx, p, "9c") },

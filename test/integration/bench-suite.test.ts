@@ -52,7 +52,7 @@ describe("bench/run.mjs --smoke", () => {
     const ids = results.figures.map((f) => f.id);
     // A smoke run measures the data path for one template (9a, and the Go floor 9f from its runs); 9b and 9c are
     // the same code with other plugins.
-    expect(ids).toEqual(expect.arrayContaining(["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9f"]));
+    expect(ids).toEqual(expect.arrayContaining(["1", "2", "3", "4", "5", "6", "7", "8", "9a", "9f", "11"]));
     for (const f of results.figures) {
       expect(f.repetitions, f.id).toBeGreaterThan(0);
       for (const s of [f.value, f.baseline, f.ratio]) {

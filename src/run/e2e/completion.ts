@@ -51,10 +51,11 @@ type Listener = { filter_chains?: Chain[]; default_filter_chain?: Chain };
 export class Completions {
   private readonly waiting = new Map<string, () => void>();
 
-  /** Told every line of Envoy's output. */
-  line(text: string): void {
+  /** Told every line of Envoy's output; true for an access line of ours (not the plugin's, not Envoy's own). */
+  line(text: string): boolean {
     const id = DONE_LINE.exec(text)?.[1];
     if (id !== undefined) this.waiting.get(id)?.();
+    return id !== undefined;
   }
 
   /** Call before sending the request: its line may come before the answer is read. */
