@@ -172,6 +172,23 @@ const RULES: Rule[] = [
     },
   },
   {
+    pattern: /could not find @type '([^']+)'/,
+    explain: (m, _lines, files) => {
+      const at = files?.envoyConfig === undefined ? undefined : readConfigText(files.envoyConfig)?.linesOfPair("@type", m[1]!)[0];
+      return {
+        message: `${where(files, at)}: unknown @type "${m[1]}"`,
+        hint: "check the type's name against Envoy's API reference (a typo, or an extension this Envoy build does not have)",
+      };
+    },
+  },
+  {
+    pattern: /unknown enum value: '([^']+)'/,
+    explain: (m, _lines, files) => {
+      const at = files?.envoyConfig === undefined ? undefined : readConfigText(files.envoyConfig)?.linesOfPair(undefined, m[1]!)[0];
+      return { message: `${where(files, at)}: "${m[1]}" is not one of the field's values`, hint: "check the values that field takes in Envoy's API reference" };
+    },
+  },
+  {
     pattern: /(?:Unable to convert YAML as JSON|Unable to parse JSON as proto)[^:]*: ?(.*)$/,
     explain: (m) => ({ message: `envoy.yaml is not valid: ${m[1]}`, hint: "fix envoy.yaml" }),
   },

@@ -252,6 +252,26 @@ describe("config errors on the user's envoy.yaml line, never the derived file", 
     expect(d?.message).toBe("envoy.yaml:13: name: value length must be at least 1 characters");
   });
 
+  it("an @type Envoy does not know, and a value a field does not take: their lines", () => {
+    const files = { root, envoyConfig };
+    const type = diagnoseEnvoy(
+      [
+        `${T}[critical][main] [source/server/config_validation/server.cc:76] error initializing configuration '${derived}': Unable to parse JSON as proto (INVALID_ARGUMENT: could not find @type 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'): {"static_resources":{}}`,
+      ],
+      files,
+    );
+    expect(type?.message).toBe(
+      'envoy.yaml:9: unknown @type "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"',
+    );
+    const value = diagnoseEnvoy(
+      [
+        `${T}[critical][main] [source/server/config_validation/server.cc:76] error initializing configuration '${derived}': Protobuf message (type envoy.config.bootstrap.v3.Bootstrap reason INVALID_ARGUMENT: unknown enum value: 'STATIC') has unknown fields`,
+      ],
+      files,
+    );
+    expect(value?.message).toBe('envoy.yaml:20: "STATIC" is not one of the field\'s values');
+  });
+
   it("a negative duration: the line that has it", () => {
     const d = diagnoseEnvoy(
       [
