@@ -3,7 +3,8 @@
 // filter, with the no-op filter of the project's toolchain (its SDK's default
 // contexts: the floor every filter of that toolchain pays) and with the
 // template's plugin. 9a–9c: each template against that floor; 9f: the floor
-// (Go) against Envoy without a filter, from 9a's runs. Recorded, no goal.
+// (Go) against Envoy without a filter, from 9a's runs. Goals (issue 24): add-header
+// ≥ 0.9× of the floor's requests/s, auth ≥ 0.85×; headers (it logs every header) recorded.
 import { cli } from "../lib/project.mjs";
 import { MeasureError } from "../lib/proc.mjs";
 import { figure } from "../lib/report.mjs";
@@ -53,6 +54,9 @@ export function costOver(runs, a, b) {
   };
 }
 
+/** The least share of the floor's requests/s a template should serve (a ratio from below: met when the median is at least this). */
+const AT_LEAST = { "add-header": 0.9, auth: 0.85 };
+
 export async function dataPath(ctx, project, id, floorId) {
   const runs = await benchRuns(ctx, project, project.template);
   const toolchain = runs[0].noopFilter.toolchain;
@@ -70,6 +74,7 @@ export async function dataPath(ctx, project, id, floorId) {
       subject: rps("plugin"),
       baseline: rps("floor"),
       baselineName: `no-op ${toolchain} filter (the floor)`,
+      ...goalFor(project.template, rps("plugin"), rps("floor")),
       extra: { template: project.template, toolchain, sdk: runs[0].noopFilter.sdk, overFloor, overNoFilter: overNone, errorsAndNon2xx: failed },
       tableNote:
         `over the floor p50 ${us(overFloor.p50AddedUs)}, p99 ${us(overFloor.p99AddedUs)}; ` +
@@ -91,4 +96,11 @@ export async function dataPath(ctx, project, id, floorId) {
     );
   }
   return figures;
+}
+
+function goalFor(template, subject, baseline) {
+  const least = AT_LEAST[template];
+  if (least === undefined) return {};
+  const ratio = summary(pairedRatios(subject, baseline)).median;
+  return { goal: { text: `≥ ${least}×`, max: Infinity }, met: ratio >= least };
 }
