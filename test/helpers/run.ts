@@ -67,3 +67,49 @@ export async function expectAllStopped(dir: string, ports: number[]): Promise<vo
   expect(existsSync(path.join(dir, ".envoywasm/state.json"))).toBe(false);
   expect(existsSync(path.join(dir, ".envoywasm/run.lock"))).toBe(false);
 }
+
+/**
+ * A steady load through the listener: `loops` keep-alive clients sending
+ * requests back to back until stopped (at most 60 s), counting what failed
+ * and each value of `header` the answers carried ("none" when absent).
+ */
+export function steadyLoad(port: number, header: string, loops = 4) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: loops });
+  const counts = { ok: 0, failed: 0, non200: 0, versions: new Set<string>() };
+  let stopped = false;
+  const deadline = Date.now() + 60_000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = http.get({ host: "127.0.0.1", port, path: "/hello", agent }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode === 200) counts.ok++;
+          else counts.non200++;
+          counts.versions.add(String(res.headers[header] ?? "none"));
+          resolve();
+        });
+        res.on("error", () => {
+          counts.failed++;
+          resolve();
+        });
+      });
+      req.on("error", () => {
+        counts.failed++;
+        resolve();
+      });
+    });
+  const running = Promise.all(
+    Array.from({ length: loops }, async () => {
+      while (!stopped && Date.now() < deadline) await one();
+    }),
+  );
+  return {
+    counts,
+    stop: async () => {
+      stopped = true;
+      await running;
+      agent.destroy();
+      return counts;
+    },
+  };
+}

@@ -1,11 +1,10 @@
-import http from "node:http";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { askSupervisor } from "../../src/run/supervisor/control.js";
 import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
 import { edit, newProject as newTemplateProject, stopProjects, type Project } from "../helpers/project.js";
-import { request, waitFor } from "../helpers/run.js";
+import { request, steadyLoad, waitFor } from "../helpers/run.js";
 
 afterEach(stopProjects);
 afterAll(removeTempDirs);
@@ -18,51 +17,6 @@ function setVersion(p: Project, version: string): void {
   const text = readFileSync(main, "utf8").replace(/\n\tproxywasm\.AddHttpResponseHeader\("x-version", "[^"]*"\)\n/, "\n");
   const at = text.indexOf("{", text.indexOf("OnHttpResponseHeaders(")) + 1;
   writeFileSync(main, `${text.slice(0, at)}\n\tproxywasm.AddHttpResponseHeader("x-version", "${version}")\n${text.slice(at)}`);
-}
-
-/**
- * A steady load through the listener: `loops` keep-alive clients sending
- * requests back to back until stopped (at most 60 s), counting what failed.
- */
-function load(port: number, loops = 4) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: loops });
-  const counts = { ok: 0, failed: 0, non200: 0, versions: new Set<string>() };
-  let stopped = false;
-  const deadline = Date.now() + 60_000;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const req = http.get({ host: "127.0.0.1", port, path: "/hello", agent }, (res) => {
-        res.resume();
-        res.on("end", () => {
-          if (res.statusCode === 200) counts.ok++;
-          else counts.non200++;
-          counts.versions.add(String(res.headers["x-version"] ?? "none"));
-          resolve();
-        });
-        res.on("error", () => {
-          counts.failed++;
-          resolve();
-        });
-      });
-      req.on("error", () => {
-        counts.failed++;
-        resolve();
-      });
-    });
-  const running = Promise.all(
-    Array.from({ length: loops }, async () => {
-      while (!stopped && Date.now() < deadline) await one();
-    }),
-  );
-  return {
-    counts,
-    stop: async () => {
-      stopped = true;
-      await running;
-      agent.destroy();
-      return counts;
-    },
-  };
 }
 
 describe("up --watch: the edit loop", () => {
@@ -78,7 +32,7 @@ describe("up --watch: the edit loop", () => {
       expect(out.err).toContain("watching plugins, envoy.yaml and the backend");
       expect((await request(p.ports.listener)).headers["x-version"]).toBe("1");
 
-      const traffic = load(p.ports.listener);
+      const traffic = steadyLoad(p.ports.listener, "x-version");
       await waitFor(() => traffic.counts.ok > 50, 10_000, "traffic");
       setVersion(p, "2");
       await waitFor(

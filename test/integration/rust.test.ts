@@ -8,7 +8,7 @@ import { checkModule, inspectModule } from "../../src/wasm/check.js";
 import { onPath } from "../../src/platform/which.js";
 import { freePorts, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
 import { newProject, runTryLine, type Project } from "../helpers/project.js";
-import { expectAllStopped, request, waitFor } from "../helpers/run.js";
+import { expectAllStopped, request, steadyLoad, waitFor } from "../helpers/run.js";
 
 /**
  * The rust toolchain end to end, with real cargo (the wasm32-wasip1 target is
@@ -130,7 +130,7 @@ describe("rust templates: init --toolchain rust → build → cargo test → up 
     await down(p);
   });
 
-  it("add-header under up -d --watch: adds the configured header, a saved change to src/lib.rs serves at once, and a panic is told with its message and src/lib.rs:LINE", async () => {
+  it("add-header under up -d --watch: adds the configured header, a change to src/lib.rs saved under load serves with no failed request, and a panic is told with its message and src/lib.rs:LINE", async () => {
     const p = await rustProject("add-header");
     await buildAndCheck(p);
     await testsPass(p, 4);
@@ -141,8 +141,14 @@ describe("rust templates: init --toolchain rust → build → cargo test → up 
     const source = readFileSync(lib, "utf8");
     const added = "self.add_http_response_header(&self.config.header, &self.config.value);";
     expect(source).toContain(added);
+    // Saved under a steady load: swapped in place, no request failed, both versions answered.
+    const traffic = steadyLoad(p.ports.listener, "x-edited");
+    await waitFor(() => traffic.counts.ok > 50, 10_000, "traffic");
     writeFileSync(lib, source.replace(added, `${added}\n        self.add_http_response_header("x-edited", "yes");`));
-    await waitFor(async () => (await request(p.ports.listener)).headers["x-edited"] === "yes", 90_000, "the saved change to serve");
+    await waitFor(() => traffic.counts.versions.has("yes"), 90_000, "the saved change to serve under load");
+    const counts = await traffic.stop();
+    expect(counts).toMatchObject({ failed: 0, non200: 0 });
+    expect([...counts.versions].sort()).toEqual(["none", "yes"]);
     const supervisor = async () => (await runCli(["logs", "supervisor"], { cwd: p.dir })).stdout;
     expect(await supervisor()).toMatch(
       /plugin\/src\/lib\.rs changed: built plugin\/ in [\d.]+ m?s, loaded plugin\/ in place in [\d.]+ m?s; now serving plugin\/ [0-9a-f]{12}/,
