@@ -106,7 +106,10 @@ try {
 
   step("change the plugin and load it into the running Envoy, in place (no restart)");
   const main = path.join(project, "plugin", "main.go");
-  writeFileSync(main, readFileSync(main, "utf8").replaceAll('"%s headers: %v"', '"%s headers (changed while running): %v"'));
+  const source = readFileSync(main, "utf8");
+  const said = 'kind + " headers: "';
+  if (!source.includes(said)) throw new Error(`the template's plugin no longer says ${said}: update this demo's edit`);
+  writeFileSync(main, source.replace(said, 'kind + " headers (changed while running): "'));
   envoywasm(["reload"], project);
   const probe2 = `demo-${randomUUID().slice(0, 8)}`;
   const again = await get(listener, { "x-demo-probe": probe2 });

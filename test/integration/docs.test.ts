@@ -214,6 +214,15 @@ function prose(markdown: string): { text: string; line: number }[] {
   return lines.map((text, i) => ({ text, line: i + 1 })).filter((l) => !inBlock.has(l.line));
 }
 
+describe("the README's one command", () => {
+  it("`npm run demo` goes end to end: a project, a request and its plugin line, a change reloaded in place, down", async () => {
+    const r = await execa(process.execPath, [path.join(REPO, "scripts", "demo.mjs")], { cwd: REPO, env: { NO_COLOR: "1" }, reject: false, timeout: 300_000 });
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain("changed while running");
+    expect(`${r.stdout}${r.stderr}`).toContain("stopped backend, envoy");
+  }, 320_000);
+});
+
 /** Inline links and images, outside code. */
 function links(markdown: string): { target: string; line: number }[] {
   const found: { target: string; line: number }[] = [];
