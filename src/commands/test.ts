@@ -13,7 +13,7 @@ import { loadProject, type Project } from "../project/config.js";
 import { ui } from "../ui/output.js";
 import { runBuild } from "./build.js";
 import { readEnvoyConfig } from "../project/load.js";
-import type { PullPolicy } from "../platform/docker.js";
+import type { E2eFlags } from "./e2e-run.js";
 
 export interface TestOptions {
   cwd: string;
@@ -141,19 +141,12 @@ async function placeModule(plugin: PluginTarget, result: TestResult): Promise<()
   };
 }
 
-export interface TestFlags {
+export interface TestFlags extends E2eFlags {
   run?: string;
   goVerbose?: boolean;
   /** Only the plugin's unit tests, or only the e2e cases. */
   unit?: boolean;
   e2e?: boolean;
-  case?: string;
-  junit?: string;
-  json?: boolean;
-  envoy?: string;
-  docker?: boolean;
-  envoyImage?: string;
-  pull?: PullPolicy;
 }
 
 /** `envoywasm test`: the plugin's unit tests, then the e2e/*.yaml cases against a real Envoy (when the project has any). */

@@ -120,22 +120,35 @@ const ESCAPE = {
   json: escapeJsonString,
 } as const;
 
-/** The inside of a Rust string literal ("…"). */
-export function escapeRustString(s: string): string {
+/**
+ * The inside of a double-quoted literal: backslash, quote, \n, \t and \r as
+ * every language here writes them; any other character as `other` says
+ * (its escape), or as it is.
+ */
+function escapeQuoted(s: string, other: (code: number) => string | undefined): string {
   let out = "";
   for (const ch of s) {
-    const code = ch.codePointAt(0)!;
     if (ch === "\\") out += "\\\\";
     else if (ch === '"') out += '\\"';
     else if (ch === "\n") out += "\\n";
     else if (ch === "\t") out += "\\t";
     else if (ch === "\r") out += "\\r";
-    else if (code < 0x20 || code === 0x7f || code === 0xfeff || (code >= 0x80 && code < 0xa0)) out += `\\u{${code.toString(16)}}`;
-    else if (code >= 0xd800 && code <= 0xdfff)
-      out += "\\u{fffd}"; // a lone surrogate is not valid UTF-8
-    else out += ch;
+    else out += other(ch.codePointAt(0)!) ?? ch;
   }
   return out;
+}
+
+/** A lone surrogate is not valid UTF-8: written as U+FFFD. */
+const isSurrogate = (code: number) => code >= 0xd800 && code <= 0xdfff;
+const isControl = (code: number) => code < 0x20 || code === 0x7f;
+const hex2 = (code: number) => code.toString(16).padStart(2, "0");
+
+/** The inside of a Rust string literal ("…"). */
+export function escapeRustString(s: string): string {
+  return escapeQuoted(s, (code) => {
+    if (isControl(code) || code === 0xfeff || (code >= 0x80 && code < 0xa0)) return `\\u{${code.toString(16)}}`;
+    return isSurrogate(code) ? "\\u{fffd}" : undefined;
+  });
 }
 
 /** The inside of a TOML basic string ("…"): JSON's escapes, and DEL, which TOML forbids raw. */
@@ -145,40 +158,20 @@ export function escapeTomlString(s: string): string {
 
 /** The inside of a Go interpreted string literal. */
 export function escapeGoString(s: string): string {
-  let out = "";
-  for (const ch of s) {
-    const code = ch.codePointAt(0)!;
-    if (ch === "\\") out += "\\\\";
-    else if (ch === '"') out += '\\"';
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\t") out += "\\t";
-    else if (ch === "\r") out += "\\r";
-    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else if (code >= 0xd800 && code <= 0xdfff)
-      out += "\\uFFFD"; // a lone surrogate is not valid UTF-8
-    else if (code === 0xfeff)
-      out += "\\uFEFF"; // Go refuses a raw BOM inside a file
-    else out += ch;
-  }
-  return out;
+  return escapeQuoted(s, (code) => {
+    if (isControl(code)) return `\\x${hex2(code)}`;
+    if (isSurrogate(code)) return "\\uFFFD";
+    return code === 0xfeff ? "\\uFEFF" : undefined; // Go refuses a raw BOM inside a file
+  });
 }
 
 /** The inside of a YAML double-quoted scalar. */
 export function escapeYamlDoubleQuoted(s: string): string {
-  let out = "";
-  for (const ch of s) {
-    const code = ch.codePointAt(0)!;
-    if (ch === "\\") out += "\\\\";
-    else if (ch === '"') out += '\\"';
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\t") out += "\\t";
-    else if (ch === "\r") out += "\\r";
-    else if (code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0)) out += `\\x${code.toString(16).padStart(2, "0")}`;
-    else if (code === 0x2028 || code === 0x2029 || code === 0xfeff) out += `\\u${code.toString(16)}`;
-    else if (code >= 0xd800 && code <= 0xdfff) out += "\\ufffd";
-    else out += ch;
-  }
-  return out;
+  return escapeQuoted(s, (code) => {
+    if (isControl(code) || (code >= 0x80 && code < 0xa0)) return `\\x${hex2(code)}`;
+    if (code === 0x2028 || code === 0x2029 || code === 0xfeff) return `\\u${code.toString(16)}`;
+    return isSurrogate(code) ? "\\ufffd" : undefined;
+  });
 }
 
 /** The inside of a JSON string. */
