@@ -10,7 +10,7 @@ import path from "node:path";
 import { waitFor200, waitPortsFree } from "../lib/net.mjs";
 import { changePlugin, cli, down, edit, initProject, upDetached, wasmPath } from "../lib/project.mjs";
 import { figure } from "../lib/report.mjs";
-import { benchOnce, costOver } from "./data-path.mjs";
+import { benchOnce, costOf, cpuText, us } from "./data-path.mjs";
 
 /** A one-line change to the Rust plugin that changes what it compiles to. */
 function changeRust(project, n) {
@@ -46,7 +46,7 @@ export async function toolchains(ctx, rust) {
   await cli(ctx, ["build"], go.dir);
   const sides = { go: { project: go, runs: [], cold: [], warm: [], up: [] }, rust: { project: rust, runs: [], cold: [], warm: [], up: [] } };
   let edits = 0;
-  const n = ctx.reps.dataPath;
+  const n = ctx.reps.toolchains;
   for (let i = 0; i < n; i++) {
     ctx.progress(`Go and Rust add-header: repetition ${i + 1} of ${n}`);
     for (const name of i % 2 === 0 ? ["go", "rust"] : ["rust", "go"]) {
@@ -63,8 +63,7 @@ export async function toolchains(ctx, rust) {
   const kib = (p) => statSync(wasmPath(p)).size / 1024;
   const row = (id, what, unit, subject, baseline, extra) =>
     figure({ id, title: `add-header in Rust beside Go: ${what}`, unit, subject, baseline, baselineName: "Go", ...extra });
-  const floor = costOver(sides.rust.runs, "floor", "baseline");
-  const us = (s) => `${s.median >= 0 ? "+" : "−"}${Math.abs(Math.round(s.median))} µs`;
+  const floor = costOf(sides.rust.runs, "floorCost");
   return [
     figure({
       id: "9g",
@@ -73,8 +72,9 @@ export async function toolchains(ctx, rust) {
       subject: sides.rust.runs.map((r) => r.floor.requestsPerSecond),
       baseline: sides.rust.runs.map((r) => r.baseline.requestsPerSecond),
       baselineName: "same Envoy without a filter",
+      ratios: sides.rust.runs.map((r) => r.floorCost.rpsRatio),
       extra: { toolchain: "rust", sdk: sides.rust.runs[0].noopFilter.sdk, floor },
-      tableNote: `p50 ${us(floor.p50AddedUs)}, p99 ${us(floor.p99AddedUs)}`,
+      tableNote: `p50 ${us(floor.p50AddedUs)}, p99 ${us(floor.p99AddedUs)}${cpuText(floor)}`,
     }),
     row("10a", "requests/s as a share of the same Envoy without the filter (`envoywasm bench`)", "×", share(sides.rust.runs), share(sides.go.runs)),
     row("10b", "p50 latency added over Envoy without the filter", "µs", addedUs(sides.rust.runs, "p50"), addedUs(sides.go.runs, "p50")),

@@ -4,10 +4,11 @@ import { pairedRatios, round, summary } from "./stats.mjs";
 /**
  * A figure from paired samples: subject[i] and baseline[i] were measured in
  * the same repetition. The goal is judged on the median (ratio, or value
- * when goal.on is "value").
+ * when goal.on is "value"). `ratios`, when given, are the repetitions'
+ * ratios as the measurement itself paired them, finer than per repetition.
  */
-export function figure({ id, title, unit, subject, baseline, baselineName, goal, notes, tableNote, extra = {}, met }) {
-  const ratios = pairedRatios(subject, baseline);
+export function figure({ id, title, unit, subject, baseline, baselineName, goal, notes, tableNote, extra = {}, met, ratios: paired }) {
+  const ratios = paired ?? pairedRatios(subject, baseline);
   const value = summary(subject);
   const ratio = summary(ratios);
   const judged = goal === undefined ? undefined : goal.on === "value" ? value.median : ratio.median;

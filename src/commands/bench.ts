@@ -41,16 +41,16 @@ export async function runBench(flags: BenchFlags, globals: { cwd: string }): Pro
 function render(r: BenchResult): void {
   const names: Record<Variant, string> = { baseline: "no Wasm filter", floor: `no-op ${r.noopFilter.toolchain} filter`, plugin: "the plugin" };
   const rows: Variant[] = ["baseline", "floor", "plugin"];
-  ui.result(`${r.method} ${r.path}: ${r.connections} connections, ${r.durationS} s through each Envoy, in alternating rounds`);
+  ui.result(`${r.method} ${r.path}: ${r.connections} connections, ${r.durationS} s through each Envoy, in ${r.rounds} alternating rounds`);
   ui.result(`Envoy ${r.envoy.version} as in production: log level ${r.envoy.logLevel} (the plugin's too), no access log, concurrency ${r.envoy.concurrency}`);
   ui.result("");
   ui.result(
-    `${"".padEnd(18)}  ${"req/s".padStart(8)}  ${"p50 µs".padStart(8)}  ${"p90 µs".padStart(8)}  ${"p99 µs".padStart(8)}  ${"errors".padStart(6)}  ${"non-2xx".padStart(7)}`,
+    `${"".padEnd(18)}  ${"req/s".padStart(8)}  ${"p50 µs".padStart(8)}  ${"p90 µs".padStart(8)}  ${"p99 µs".padStart(8)}  ${"errors".padStart(6)}  ${"non-2xx".padStart(7)}  ${"CPU µs/req".padStart(10)}`,
   );
   for (const v of rows) {
     const l = r[v];
     ui.result(
-      `${names[v].padEnd(18)}  ${String(l.requestsPerSecond).padStart(8)}  ${String(l.latencyUs.p50).padStart(8)}  ${String(l.latencyUs.p90).padStart(8)}  ${String(l.latencyUs.p99).padStart(8)}  ${String(l.errors).padStart(6)}  ${String(l.non2xx).padStart(7)}`,
+      `${names[v].padEnd(18)}  ${String(l.requestsPerSecond).padStart(8)}  ${String(l.latencyUs.p50).padStart(8)}  ${String(l.latencyUs.p90).padStart(8)}  ${String(l.latencyUs.p99).padStart(8)}  ${String(l.errors).padStart(6)}  ${String(l.non2xx).padStart(7)}  ${String(l.cpuUsPerRequest ?? "–").padStart(10)}`,
     );
   }
   ui.result("");
@@ -86,7 +86,8 @@ function render(r: BenchResult): void {
 function costText(c: Cost): string {
   const us = (n: number) => `${n >= 0 ? "+" : "−"}${Math.abs(n)} µs`;
   const change = (c.rpsRatio - 1) * 100;
-  return `requests/s ${change >= 0 ? "+" : "−"}${Math.abs(change).toFixed(1)}% (×${c.rpsRatio.toFixed(2)}); latency ${us(c.latencyUs.p50)} at p50, ${us(c.latencyUs.p90)} at p90, ${us(c.latencyUs.p99)} at p99`;
+  const cpu = c.cpuUsPerRequest === undefined ? "" : `; Envoy's CPU ${us(c.cpuUsPerRequest)} per request`;
+  return `requests/s ${change >= 0 ? "+" : "−"}${Math.abs(change).toFixed(1)}% (×${c.rpsRatio.toFixed(2)}); latency ${us(c.latencyUs.p50)} at p50, ${us(c.latencyUs.p90)} at p90, ${us(c.latencyUs.p99)} at p99${cpu}`;
 }
 
 function memoryText(r: EnvoyResult): string {

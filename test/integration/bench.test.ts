@@ -16,6 +16,7 @@ interface EnvoyResult {
   non2xx: number;
   histogram: { count: number }[];
   memory: { before: { allocated?: number; rss?: number; wasmVms?: number }; after: { allocated?: number; rss?: number; wasmVms?: number } };
+  cpuUsPerRequest?: number;
 }
 
 /** The access log lines of requests to /hello (the template's envoy.yaml logs each request to Envoy's stdout). */
@@ -33,12 +34,15 @@ describe("envoywasm bench (autocannon through three Envoys of its own: no filter
       expect(r.stderr).toContain("building the no-op go filter");
       const result = JSON.parse(r.stdout) as Record<"baseline" | "floor" | "plugin", EnvoyResult> & {
         path: string;
+        rounds: number;
         envoy: { logLevel: string; concurrency: number; accessLog: boolean };
         noopFilter: { toolchain: string; sdk: string; built: boolean };
-        floorCost: { rpsRatio: number; latencyUs: { p50: number; p90: number; p99: number } };
-        pluginCost: { rpsRatio: number; latencyUs: { p50: number; p90: number; p99: number } };
+        floorCost: { rpsRatio: number; latencyUs: { p50: number; p90: number; p99: number }; cpuUsPerRequest: number };
+        pluginCost: { rpsRatio: number; latencyUs: { p50: number; p90: number; p99: number }; cpuUsPerRequest: number };
       };
       expect(result.path).toBe("/hello");
+      // One second through each Envoy: two alternating rounds of half a second.
+      expect(result.rounds).toBe(2);
       expect(result.envoy).toMatchObject({ logLevel: "info", concurrency: 1, accessLog: false });
       expect(result.noopFilter).toMatchObject({ toolchain: "go", built: true });
       expect(result.noopFilter.sdk).toMatch(/^github\.com\/proxy-wasm\/proxy-wasm-go-sdk v\S+$/);
@@ -52,6 +56,9 @@ describe("envoywasm bench (autocannon through three Envoys of its own: no filter
         expect(v.histogram.reduce((t, b) => t + b.count, 0)).toBe(v.requests);
         expect(v.memory.after.allocated).toBeGreaterThan(0);
         expect(v.memory.after.rss).toBeGreaterThan(0);
+        // Envoy's CPU per request, from /proc (these Envoys are processes here): whole µs, and more than none.
+        expect(Number.isInteger(v.cpuUsPerRequest)).toBe(true);
+        expect(v.cpuUsPerRequest).toBeGreaterThan(0);
       }
       // Wasm VMs in the floor's and the plugin's Envoy, none without the filter.
       expect(result.floor.memory.after.wasmVms).toBeGreaterThan(0);
@@ -62,6 +69,7 @@ describe("envoywasm bench (autocannon through three Envoys of its own: no filter
         for (const k of ["p50", "p90", "p99"] as const) expect(Number.isInteger(c.latencyUs[k])).toBe(true);
       }
       expect(result.floorCost.latencyUs.p50).toBe(result.floor.latencyUs.p50 - result.baseline.latencyUs.p50);
+      expect(result.pluginCost.cpuUsPerRequest).toBe(result.plugin.cpuUsPerRequest! - result.floor.cpuUsPerRequest!);
       // Production-shaped: no access log in bench's own Envoys either.
       expect(accessLines(readFileSync(path.join(p.dir, ".envoywasm/bench-run/logs/envoy.log"), "utf8"))).toBe(0);
 
@@ -77,7 +85,7 @@ describe("envoywasm bench (autocannon through three Envoys of its own: no filter
       expect(statSync(wasm)).toMatchObject({ ino: first.ino, mtimeMs: first.mtimeMs });
       expect(r2.stdout).toMatch(/as in production: log level info \(the plugin's too\), no access log, concurrency 1/);
       for (const row of ["no Wasm filter", "no-op go filter", "the plugin"])
-        expect(r2.stdout).toMatch(new RegExp(`${row}\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+\\s+0\\s+0`));
+        expect(r2.stdout).toMatch(new RegExp(`${row}\\s+\\d+\\s+\\d+\\s+\\d+\\s+\\d+\\s+0\\s+0\\s+\\d+$`, "m"));
       expect(r2.stdout).toMatch(/the no-op filter over no filter .*: requests\/s [+−][\d.]+% .*µs at p99/);
       expect(r2.stdout).toMatch(/the plugin over the no-op filter .*: requests\/s [+−][\d.]+% /);
       expect(r2.stdout).toMatch(/latency with the plugin:\n {2}[\d.]+-[\d.]+ ms\s+█+ \d+/);

@@ -38,18 +38,27 @@ export interface MemorySample {
 
 export interface EnvoyResult extends LoadResult {
   memory: { before: MemorySample; after: MemorySample };
+  /** Envoy's CPU time (user and system, all threads) per request, in µs; where /proc tells it. */
+  cpuUsPerRequest?: number;
 }
 
-/** What one Envoy costs over another: its requests/s as a ratio (below 1: slower), latency added in µs. */
+/**
+ * What one Envoy costs over another: its requests/s as a ratio (below 1:
+ * slower; the median of the rounds' ratios, each round's pair measured back
+ * to back), latency added in µs, and Envoy's CPU added per request.
+ */
 export interface Cost {
   rpsRatio: number;
   latencyUs: { p50: number; p90: number; p99: number };
+  cpuUsPerRequest?: number;
 }
 
 export interface BenchResult {
   method: string;
   path: string;
   durationS: number;
+  /** Slices of the load per Envoy, alternated (about a second each). */
+  rounds: number;
   connections: number;
   /** How the three Envoys ran (the same for all three). */
   envoy: { version: string; logLevel: string; concurrency: number; accessLog: false };
@@ -63,14 +72,14 @@ export interface BenchResult {
   pluginCost: Cost;
 }
 
-const ROUNDS = 2;
+/** About a second per slice: many short rounds spread a drift in the machine's load over all three alike. */
+const roundsFor = (durationS: number) => Math.max(2, Math.min(30, Math.round(durationS)));
 
 export async function bench(options: BenchOptions): Promise<BenchResult> {
   const project = await loadProject(options.cwd);
   const bootstrap = await readEnvoyConfig(project);
   const listener = bootstrap.listeners.find((l) => bootstrap.wasmFilters.some((f) => f.listener === l.name));
   if (listener === undefined) throw new UserError(`${bootstrap.display} has no listener with a Wasm filter to measure`);
-  // The default request is envoywasm.yaml's first try: request (the auth template's carries its key).
   // The default request: the first e2e case's that expects a 2xx (the auth template's carries its key).
   const tries = (await tryRequests(project, bootstrap)).requests;
   const tried = tries.find((r) => r.status === undefined || (r.status >= 200 && r.status < 300)) ?? tries[0];
@@ -89,26 +98,38 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
       await load(url(v), request, warm, envoys.ended);
       envoys.check();
     }
+    const rounds = roundsFor(options.durationS);
     const samples: Record<Variant, Sample[]> = { baseline: [], floor: [], plugin: [] };
-    for (let i = 0; i < ROUNDS; i++) {
+    const cpuTicks: Record<Variant, number[]> = { baseline: [], floor: [], plugin: [] };
+    for (let i = 0; i < rounds; i++) {
       for (const v of i % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
-        options.onPhase?.(`round ${i + 1} of ${ROUNDS}: ${DESCRIBED[v]}`);
-        samples[v].push(await load(url(v), request, options.durationS / ROUNDS, envoys.ended));
+        options.onPhase?.(`round ${i + 1} of ${rounds}: ${DESCRIBED[v]}`);
+        const pid = await envoys.pid(v);
+        const cpuBefore = cpuTicksOf(pid);
+        samples[v].push(await load(url(v), request, options.durationS / rounds, envoys.ended));
+        const cpuAfter = cpuTicksOf(pid);
+        if (cpuBefore !== undefined && cpuAfter !== undefined) cpuTicks[v].push(cpuAfter - cpuBefore);
         envoys.check();
       }
     }
     const result = {} as Record<Variant, EnvoyResult>;
-    for (const v of VARIANTS) result[v] = { ...summarize(samples[v]), memory: { before: before[v], after: await memory(v) } };
+    for (const v of VARIANTS) {
+      const summed = summarize(samples[v]);
+      const cpu = cpuTicks[v].length === rounds && summed.requests > 0 ? Math.round((sum(cpuTicks[v]) * US_PER_TICK) / summed.requests) : undefined;
+      result[v] = { ...summed, memory: { before: before[v], after: await memory(v) }, cpuUsPerRequest: cpu };
+    }
+    const roundRps = (v: Variant) => samples[v].map((s) => s.latencies.length / Math.max(s.seconds, 0.001));
     return {
       method: options.method,
       path: requestPath,
       durationS: options.durationS,
+      rounds,
       connections: options.connections,
       envoy: { version: envoys.envoyVersion, ...envoys.shape },
       noopFilter: { toolchain: project.config.toolchain, sdk: envoys.noop.sdk, built: envoys.noop.built },
       ...result,
-      floorCost: cost(result.floor, result.baseline),
-      pluginCost: cost(result.plugin, result.floor),
+      floorCost: cost(result.floor, result.baseline, roundRps("floor"), roundRps("baseline")),
+      pluginCost: cost(result.plugin, result.floor, roundRps("plugin"), roundRps("floor")),
     };
   } finally {
     await envoys.stop();
@@ -117,11 +138,33 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
 
 const DESCRIBED: Record<Variant, string> = { baseline: "without a Wasm filter", floor: "with the no-op filter", plugin: "with the plugin" };
 
-function cost(a: LoadResult, b: LoadResult): Cost {
+function cost(a: EnvoyResult, b: EnvoyResult, aRounds: number[], bRounds: number[]): Cost {
+  const ratios = aRounds.map((r, i) => (bRounds[i]! > 0 ? r / bRounds[i]! : 0)).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  const median = ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
   return {
-    rpsRatio: b.requestsPerSecond === 0 ? 0 : Math.round((a.requestsPerSecond / b.requestsPerSecond) * 1000) / 1000,
+    rpsRatio: Math.round(median * 1000) / 1000,
     latencyUs: { p50: a.latencyUs.p50 - b.latencyUs.p50, p90: a.latencyUs.p90 - b.latencyUs.p90, p99: a.latencyUs.p99 - b.latencyUs.p99 },
+    cpuUsPerRequest: a.cpuUsPerRequest === undefined || b.cpuUsPerRequest === undefined ? undefined : a.cpuUsPerRequest - b.cpuUsPerRequest,
   };
+}
+
+const sum = (values: number[]) => values.reduce((t, v) => t + v, 0);
+
+/** /proc reports CPU time in USER_HZ ticks, 100 a second on Linux. */
+const US_PER_TICK = 10_000;
+
+/** The process's CPU time so far (user and system, in ticks); undefined off Linux or once it is gone. */
+function cpuTicksOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command's closing parenthesis: state is the 3rd of stat's fields, utime the 14th, stime the 15th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
 }
 
 async function sampleMemory(admin: number, envoyPid: number | undefined): Promise<MemorySample> {
