@@ -158,7 +158,7 @@ describe("envoywasm test: e2e cases against a real Envoy", () => {
     expect(up.exitCode, up.stderr).toBe(0);
     try {
       const r = await run(auth, { json: true, case: "auth" });
-      expect(r.exitCode, `${r.stderr}\n${String(r.error)}`).toBe(0);
+      expect(r.exitCode, `${r.stderr}\n${r.stdout}\n${String(r.error)}`).toBe(0);
       const json = JSON.parse(r.stdout) as {
         passed: number;
         failed: number;

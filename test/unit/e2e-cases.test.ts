@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { parseCaseFile, type CaseContext, type E2eCase } from "../../src/run/e2e/cases.js";
+import { Completions, DONE_TIMEOUT_MS } from "../../src/run/e2e/completion.js";
 import { check, curlFor, lineDiff, subsetMismatch, type Answer } from "../../src/run/e2e/expect.js";
 import { junitXml } from "../../src/run/e2e/report.js";
 import type { CaseResult } from "../../src/run/e2e/runner.js";
@@ -176,5 +177,29 @@ describe("e2e matchers", () => {
       '<error message="m.wasm would not load in Envoy 1.36.2:" type="envoy">m.wasm would not load in Envoy 1.36.2:\n  - &lt;x&gt;\nhint: h</error>',
     );
     expect(two.match(/<testsuite /g)).toHaveLength(2);
+  });
+});
+
+describe("a case's end: Envoy's access line for its request id", () => {
+  it("resolves true when the line is seen, false once the wait runs out; other lines are not ours", async () => {
+    vi.useFakeTimers();
+    try {
+      const done = new Completions();
+      const seen = done.wait("a1");
+      const missing = done.wait("b2");
+      expect(done.line("wasm log auth root vm: denied")).toBe(false);
+      expect(done.line("envoywasm-e2e done a1")).toBe(true);
+      await expect(seen).resolves.toBe(true);
+      let settled: boolean | undefined;
+      void missing.then((v) => (settled = v));
+      await vi.advanceTimersByTimeAsync(DONE_TIMEOUT_MS - 1);
+      expect(settled).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(settled).toBe(false);
+      // A line for a request nobody waits for (any more) is still ours, and harmless.
+      expect(done.line("envoywasm-e2e done b2")).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

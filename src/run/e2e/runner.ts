@@ -15,7 +15,7 @@ import { liveRun } from "../supervisor/state.js";
 import { Supervisor } from "../supervisor/supervise.js";
 import type { RunOutcome } from "../supervisor/records.js";
 import { caseContext, loadCases, type E2eCase } from "./cases.js";
-import { addDoneLines, Completions, FLUSH_ARGS } from "./completion.js";
+import { addDoneLines, Completions, DONE_TIMEOUT_MS, FLUSH_ARGS } from "./completion.js";
 import { check, curlFor, pluginRecords, type Answer, type Mismatch, type PluginRecord } from "./expect.js";
 
 /**
@@ -179,7 +179,7 @@ function endedEarly(outcome: RunOutcome, when: string): UserError | CancelledErr
 async function runCase(
   c: E2eCase,
   port: number,
-  completed: (requestId: string) => Promise<void>,
+  completed: (requestId: string) => Promise<boolean>,
   takeRecords: () => LogRecord[],
   inPanic: () => boolean,
 ): Promise<CaseResult> {
@@ -196,11 +196,16 @@ async function runCase(
   } catch (e) {
     error = `no answer: ${(e as Error).message}`;
   }
-  await (answer === undefined ? delay(SETTLE_MS) : logged);
+  let complete = true;
+  if (answer === undefined) await delay(SETTLE_MS);
+  else complete = await logged;
   // A panic's fragments come one line each: let it finish.
   for (let i = 0; i < 10 && inPanic(); i++) await delay(50);
   const records = pluginRecords(takeRecords());
   const mismatches = answer === undefined ? [] : check(c, answer, records);
+  if (!complete)
+    for (const m of mismatches.filter((m) => m.what === "logs"))
+      m.detail.push(`Envoy's access line for this request did not come within ${DONE_TIMEOUT_MS / 1000} s: the plugin's lines may not all have arrived`);
   return {
     file: c.file,
     line: c.line,
