@@ -295,7 +295,8 @@ export function buildProgram(): Command {
         "which it leaves alone): without the Wasm filter, with a no-op filter of the project's toolchain (its SDK's " +
         "default contexts, built once into envoywasm's cache), and with the plugin. Each runs as in production: " +
         "Envoy's log level for the plugin too, no access log, `up`'s concurrency. Sends the same load (autocannon) " +
-        "through each in alternating rounds; prints requests/s, p50/p90/p99 latency in µs, errors, what the no-op " +
+        "through each in alternating rounds of about a second; prints requests/s, p50/p90/p99 latency in µs, errors, " +
+        "Envoy's CPU time per request, what the no-op " +
         "filter costs over no filter and the plugin over the no-op filter, a latency histogram, and each Envoy's and " +
         "its Wasm VMs' memory before and after. All traffic stays on 127.0.0.1.",
     )
