@@ -6,6 +6,10 @@
 import path from "node:path";
 import { changePlugin, cli, goBuild, goBuildFromNode } from "../lib/project.mjs";
 import { figure } from "../lib/report.mjs";
+import { summary } from "../lib/stats.mjs";
+
+/** What the restructuring (issue 20) must keep: `build --force` within this much of `go build`. */
+const OVER_GO_BUILD_MS = 250;
 
 export async function compile(ctx, project) {
   const out = path.join(ctx.root, "direct-changed.wasm");
@@ -33,6 +37,7 @@ export async function compile(ctx, project) {
     const steps = [async () => hand.push(await byHand()), async () => least.push(await fromNode()), async () => ours.push(await forced())];
     for (const step of i % 2 === 0 ? steps : steps.reverse()) await step();
   }
+  const over = summary(ours.map((ms, i) => ms - hand[i]));
   return [
     figure({
       id: "3",
@@ -43,6 +48,7 @@ export async function compile(ctx, project) {
       baselineName: "`go build` after the same change",
       goal: { text: "≤ 1.05×", max: 1.05 },
       notes: "the change rewrites a string constant in plugin/main.go (an mtime-only touch is a Go build-cache hit: no compile)",
+      tableNote: `+${Math.round(over.median)} ms over \`go build\` (${Math.round(over.min)}–${Math.round(over.max)}); ≤ +${OVER_GO_BUILD_MS} ms: ${over.median <= OVER_GO_BUILD_MS ? "yes" : "**no**"}`,
     }),
     figure({
       id: "3b",
