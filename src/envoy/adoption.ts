@@ -40,7 +40,9 @@ export function takeOverEnvoyConfig(
   const filenames = new Set(model.wasmFilters.map((f) => f.filename).filter((f): f is string => f !== undefined));
   if (filenames.size > 1) {
     throw new UserError(`${display} loads ${filenames.size} different modules (${[...filenames].join(", ")}); init --from adopts one plugin`, {
-      hint: "adopt each plugin into its own folder of one project, and list them under plugins: in envoywasm.yaml",
+      hint:
+        "make the project with `envoywasm init`, copy each plugin into a folder of its own with its own go.mod (or Cargo.toml), " +
+        "list the folders under plugins: in envoywasm.yaml and load each as build/<folder>.wasm in envoy.yaml (docs/configuration.md#several-plugins)",
     });
   }
   if (filenames.size === 0) {

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { deriveConfig } from "../../src/envoy/derive.js";
 import { takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
+import { UserError } from "../../src/errors.js";
 import { tryRequests } from "../../src/run/e2e/try-requests.js";
 import { starterCase } from "../../src/scaffold/starter-case.js";
 import { resolvePlugins } from "../../src/build/plugins.js";
@@ -187,6 +188,28 @@ describe("adopting an envoy.yaml (init --from)", () => {
     const b = parseBootstrap(taken.text, "f", "envoy.yaml");
     expect(boundPorts(b).map((p) => p.port)).toEqual([9000, 8099, 9001]);
     expect(b.clusters.map((c) => c.endpoints[0]!.port)).toEqual([9002, 9001]);
+  });
+
+  it("refuses a config that loads two modules (the SDK's shared_queue: a sender and a receiver), with the way to run both", () => {
+    const two = EXAMPLE.replace("./examples/http_headers/main.wasm", "./examples/shared_queue/sender/main.wasm").concat(
+      "bootstrap_extensions:\n  - name: envoy.bootstrap.wasm\n    typed_config:\n      '@type': type.googleapis.com/envoy.extensions.wasm.v3.WasmService\n" +
+        "      singleton: true\n      config:\n        vm_config:\n          vm_id: receiver\n          runtime: envoy.wasm.runtime.v8\n" +
+        "          code: { local: { filename: ./examples/shared_queue/receiver/main.wasm } }\n",
+    );
+    let caught: unknown;
+    try {
+      takeOverEnvoyConfig(two, "envoy.yaml", { wasm: "build/x.wasm" });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(UserError);
+    const e = caught as UserError;
+    expect(e.message).toBe(
+      "envoy.yaml loads 2 different modules (./examples/shared_queue/sender/main.wasm, ./examples/shared_queue/receiver/main.wasm); init --from adopts one plugin",
+    );
+    expect(e.hint).toContain("a folder of its own with its own go.mod");
+    expect(e.hint).toContain("docs/configuration.md#several-plugins");
+    expect(readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8")).toMatch(/^## Several plugins$/m);
   });
 });
 
