@@ -1,4 +1,5 @@
 import type { BuildOptions, BuildResult } from "./result.js";
+import { upToDateByLayout } from "./up-to-date.js";
 
 export type { BuildOptions, BuildResult, PluginBuildResult } from "./result.js";
 
@@ -13,7 +14,6 @@ export type { BuildOptions, BuildResult, PluginBuildResult } from "./result.js";
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
   if (options.force !== true && options.project === undefined) {
-    const { upToDateByLayout } = await import("./up-to-date.js");
     const unchanged = await upToDateByLayout(options.cwd, started);
     if (unchanged !== undefined) return unchanged;
   }
