@@ -31,9 +31,9 @@ export async function buildAll(options: BuildOptions, started: number): Promise<
   const layout = resolvePlugins(project, bootstrap);
   const toolchain = toolchainFor(project.config.toolchain);
   for (const plugin of layout.plugins) {
-    if (!existsSync(path.join(plugin.absDir, toolchain.manifest))) {
+    if (!existsSync(path.join(plugin.moduleDir, toolchain.manifest))) {
       throw new UserError(
-        `${plugin.dir}/${toolchain.manifest} not found: plugins in envoywasm.yaml must list the plugins' folders, and a ${toolchain.name} plugin's folder holds its ${toolchain.manifest}`,
+        `${plugin.dir}/${toolchain.manifest} not found: plugins in envoywasm.yaml must list the plugins' folders, and a ${toolchain.name} plugin's folder holds its ${toolchain.manifest}${toolchain.packageOfModule === true ? " (or is a package of the module of a folder above it)" : ""}`,
         {
           hint: `fix plugins: (or toolchain:) in ${path.relative(options.cwd, project.file) || "envoywasm.yaml"}`,
         },
@@ -50,7 +50,7 @@ export async function buildAll(options: BuildOptions, started: number): Promise<
     configs.every((c): c is [string, string] => c[1] !== undefined) &&
     (await readLayout(project.root, PACKAGE_VERSION)) === undefined
   ) {
-    const kept = layout.plugins.map(({ dir, absDir, wasm, wasmRelative, wasmAbs }) => ({ dir, absDir, wasm, wasmRelative, wasmAbs }));
+    const kept = layout.plugins.map(({ dir, absDir, moduleDir, wasm, wasmRelative, wasmAbs }) => ({ dir, absDir, moduleDir, wasm, wasmRelative, wasmAbs }));
     await writeLayout(project.root, { version: 1, envoywasm: PACKAGE_VERSION, toolchain: project.config.toolchain, configs, plugins: kept }).catch(() => {});
   }
   return { plugins, toolchain: info.version, ms: Math.round(performance.now() - started) };
@@ -71,7 +71,7 @@ async function buildPlugin(
   if (options.force !== true && stamp !== undefined) return upToDateResult(plugin, stamp, started);
 
   const fetch = toolchain.fetchCommand();
-  const modules = await modulesKey(plugin.absDir);
+  const modules = await modulesKey(plugin.moduleDir);
   const fetching = fetch !== undefined && (stamp?.modulesKey ?? fetchedFor) !== modules;
   if (fetching) {
     options.onPhase?.(`fetching Go modules for ${plugin.dir}/`);

@@ -1,5 +1,7 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { UserError } from "../errors.js";
+import { toolchainFor } from "./toolchains.js";
 import type { EnvoyBootstrap, WasmFilterInfo } from "../envoy/bootstrap.js";
 import type { Project } from "../project/config.js";
 
@@ -17,6 +19,13 @@ export interface PluginTarget {
   /** The source folder as written in envoywasm.yaml. */
   dir: string;
   absDir: string;
+  /**
+   * The folder of its manifest (go.mod, Cargo.toml): its own, or for Go the
+   * nearest above it in the project, when the plugin is a main package of a
+   * module that holds several (the Go SDK's shared_queue). Its sources are
+   * all of that folder's.
+   */
+  moduleDir: string;
   /** The module path as envoy.yaml writes it. */
   wasm: string;
   /** The module path relative to the project root, forward slashes. */
@@ -88,8 +97,27 @@ export function resolvePlugins(project: Project, bootstrap: EnvoyBootstrap): Plu
       });
     }
     const entry = files.get(match)!;
-    return { dir, absDir, wasm: entry.wasm, wasmRelative: rel.split(path.sep).join("/"), wasmAbs: match, filters: entry.filters };
+    return {
+      dir,
+      absDir,
+      moduleDir: moduleDirOf(absDir, root, project.config.toolchain),
+      wasm: entry.wasm,
+      wasmRelative: rel.split(path.sep).join("/"),
+      wasmAbs: match,
+      filters: entry.filters,
+    };
   });
   const unbuilt = [...files.entries()].filter(([abs]) => !claimed.has(abs)).map(([, v]) => v);
   return { plugins, unbuilt };
+}
+
+/** The folder of the plugin's manifest (see PluginTarget.moduleDir); the plugin's own folder when there is none. */
+function moduleDirOf(absDir: string, root: string, toolchainName: Project["config"]["toolchain"]): string {
+  const toolchain = toolchainFor(toolchainName);
+  if (existsSync(path.join(absDir, toolchain.manifest)) || toolchain.packageOfModule !== true) return absDir;
+  for (let dir = path.dirname(absDir); dir.startsWith(root + path.sep) || dir === root; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, toolchain.manifest))) return dir;
+    if (dir === root) break;
+  }
+  return absDir;
 }

@@ -31,6 +31,8 @@ export interface ToolchainAdapter {
   name: Toolchain;
   /** The file that makes a folder a plugin of this toolchain (go.mod, Cargo.toml). */
   manifest: string;
+  /** A plugin folder may be a main package of a module whose manifest lies in a folder above it (Go). */
+  packageOfModule?: boolean;
   /** Lines the compiler prints to show progress (cargo's `Compiling …`), left out of a failed build's report. */
   progress?: RegExp;
   /** Checks the compiler is there and new enough, run from `dir` (which may pin a version); throws a UserError saying how to fix it. */

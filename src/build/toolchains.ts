@@ -40,6 +40,7 @@ function goTest(options: { run?: string; verbose?: boolean; wasm: string }): Tes
 const goAdapter: ToolchainAdapter = {
   name: "go",
   manifest: "go.mod",
+  packageOfModule: true,
   detect() {
     // One `go version` per run is enough (up builds the plugin and the backend),
     // and none while the go binary and the settings that pick a toolchain stay
@@ -110,6 +111,7 @@ async function detectGo(): Promise<ToolchainInfo> {
 const tinygoAdapter: ToolchainAdapter = {
   name: "tinygo",
   manifest: "go.mod",
+  packageOfModule: true,
   async detect() {
     const result = await run("tinygo", ["version"], { timeoutMs: 30_000 });
     if (result.spawnError !== undefined) {

@@ -25,7 +25,7 @@ export async function upToDateByLayout(cwd: string, started: number): Promise<Bu
   return { plugins, toolchain: info.version, ms: Math.round(performance.now() - started) };
 }
 
-export type LaidOutPlugin = Pick<PluginTarget, "dir" | "absDir" | "wasm" | "wasmRelative" | "wasmAbs">;
+export type LaidOutPlugin = Pick<PluginTarget, "dir" | "absDir" | "moduleDir" | "wasm" | "wasmRelative" | "wasmAbs">;
 
 /** The plugin's build key now, and its stamp when that still describes its module (the one up-to-date decision). */
 export async function currentModule(
@@ -37,7 +37,7 @@ export async function currentModule(
   const stampFile = buildStampFile(root, plugin.dir);
   const spec = toolchain.buildCommand(path.relative(plugin.absDir, plugin.wasmAbs), plugin.absDir);
   const key = await buildKey({
-    pluginDir: plugin.absDir,
+    pluginDir: plugin.moduleDir,
     toolchainVersion: info.version,
     argv: [spec.file, ...spec.args, ...Object.entries(spec.env).flat()],
     env: buildEnv(),

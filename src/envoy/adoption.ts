@@ -7,6 +7,48 @@ export interface TakeOver {
   changes: string[];
   backendCluster?: string;
   listenerPort?: number;
+  /** With several modules: the source's main-package folders that build them (listeners' filters first, then services; one module: none). */
+  pluginFolders: string[];
+}
+
+/** Where each module envoy.yaml loads will be built, and from which folder of the adopted one. */
+export interface ModulePlan {
+  paths: ReadonlyMap<string, string>;
+  folders: string[];
+}
+
+/**
+ * One module: build/<name>.wasm, built from the adopted folder. Several (the
+ * Go SDK's shared_queue: a sender and a receiver of one go.mod): each from
+ * the main package whose folder ends its path (…/receiver/main.wasm from
+ * receiver/), as build/<folder>.wasm; `mainPackages` are those folders,
+ * relative to the adopted one ("" for itself).
+ */
+export function planModulePaths(filenames: readonly string[], display: string, name: string, mainPackages: readonly string[]): ModulePlan {
+  if (filenames.length === 1) return { paths: new Map([[filenames[0]!, `build/${name}.wasm`]]), folders: [] };
+  const refuse = (why: string) =>
+    new UserError(`${display} loads ${filenames.length} different modules (${filenames.join(", ")}); ${why}`, {
+      hint:
+        "make the project with `envoywasm init`, copy each plugin into a folder of its own with its own go.mod (or Cargo.toml), " +
+        "list the folders under plugins: in envoywasm.yaml and load each as build/<folder>.wasm in envoy.yaml (docs/configuration.md#several-plugins)",
+    });
+  const paths = new Map<string, string>();
+  const folders: string[] = [];
+  for (const file of filenames) {
+    const dir = file
+      .replace(/\\/g, "/")
+      .replace(/^(\.\/)+/, "")
+      .split("/")
+      .slice(0, -1)
+      .join("/");
+    const folder = mainPackages.filter((m) => m !== "" && (dir === m || dir.endsWith(`/${m}`))).sort((a, b) => b.length - a.length)[0];
+    if (folder === undefined) throw refuse(`init --from adopts them only from main packages in folders named as their paths end (${file}: none)`);
+    const built = `build/${folder.split("/").pop()!}.wasm`;
+    if (folders.includes(folder) || [...paths.values()].includes(built)) throw refuse(`two of them would be built from ${folder}/ or as ${built}`);
+    paths.set(file, built);
+    folders.push(folder);
+  }
+  return { paths, folders };
 }
 
 /**
@@ -18,7 +60,7 @@ export interface TakeOver {
 export function takeOverEnvoyConfig(
   text: string,
   display: string,
-  want: { wasm: string; listenerPort?: number; adminPort?: number; backendPort?: number },
+  want: { modules: (filenames: readonly string[]) => ModulePlan; listenerPort?: number; adminPort?: number; backendPort?: number },
 ): TakeOver {
   const changes: string[] = [];
   const say = (what: string) => changes.push(`envoy.yaml: ${what}`);
@@ -38,23 +80,19 @@ export function takeOverEnvoyConfig(
   const doc: Document = model.doc;
 
   const filenames = new Set(model.wasmFilters.map((f) => f.filename).filter((f): f is string => f !== undefined));
-  if (filenames.size > 1) {
-    throw new UserError(`${display} loads ${filenames.size} different modules (${[...filenames].join(", ")}); init --from adopts one plugin`, {
-      hint:
-        "make the project with `envoywasm init`, copy each plugin into a folder of its own with its own go.mod (or Cargo.toml), " +
-        "list the folders under plugins: in envoywasm.yaml and load each as build/<folder>.wasm in envoy.yaml (docs/configuration.md#several-plugins)",
-    });
-  }
   if (filenames.size === 0) {
     throw new UserError(`${display} loads no Wasm module from a local file (vm_config.code.local.filename)`, {
       hint: "envoywasm builds the plugin to a local file; add a Wasm filter that loads it, or remove envoy.yaml from the folder to get a fresh one",
     });
   }
+  const plan = want.modules([...filenames]);
   for (const filter of model.wasmFilters) {
     if (filter.filename === undefined) continue;
-    doc.setIn([...filter.configPath, "vm_config", "code", "local", "filename"], want.wasm);
+    doc.setIn([...filter.configPath, "vm_config", "code", "local", "filename"], plan.paths.get(filter.filename)!);
   }
-  say(`the module path ${[...filenames][0]} is now ${want.wasm}, where \`envoywasm build\` writes it`);
+  [...plan.paths].forEach(([from, to], i) =>
+    say(`the module path ${from} is now ${to}${plan.folders.length === 0 ? "" : ` (built from ${plan.folders[i]}/)`}, where \`envoywasm build\` writes it`),
+  );
 
   const oldAdmin = model.admin?.port;
   const taken = new Set<number>([...model.listeners.map((l) => l.port), ...(oldAdmin === undefined ? [] : [oldAdmin])]);
@@ -64,7 +102,7 @@ export function takeOverEnvoyConfig(
       say(`${what} now binds 127.0.0.1:${port} instead of ${address} (loopback only)`);
     }
   };
-  const wasmListener = model.wasmFilters[0]!.listener;
+  const wasmListener = (model.wasmFilters.find((f) => f.listener !== "") ?? model.wasmFilters[0]!).listener;
   for (const listener of model.listeners) {
     let port = listener.port;
     if (want.listenerPort !== undefined && listener.name === wasmListener && port !== want.listenerPort) {
@@ -125,5 +163,5 @@ export function takeOverEnvoyConfig(
     throw new UsageError("--backend-port: the adopted envoy.yaml has no cluster that leaves the machine, so the project gets no backend");
   }
   // Envoy resolves an IP literal in a DNS cluster too; nothing else to change.
-  return { text: doc.toString({ lineWidth: 0 }), changes, backendCluster, listenerPort };
+  return { text: doc.toString({ lineWidth: 0 }), changes, backendCluster, listenerPort, pluginFolders: plan.folders };
 }

@@ -236,7 +236,7 @@ export async function preparePlan(project: Project, paths: ProjectPaths, runId: 
     watch: options.watch === true,
     live: {
       sources: {
-        dirs: [...layout.plugins.map((p) => p.absDir), ...(paths.backendDir === undefined ? [] : [paths.backendDir])],
+        dirs: [...new Set(layout.plugins.map((p) => p.moduleDir)), ...(paths.backendDir === undefined ? [] : [paths.backendDir])],
         files: [paths.envoyConfig, project.file],
       },
       builtModules: layout.plugins.map((p) => ({ plugin: p.dir, file: p.wasmAbs })),

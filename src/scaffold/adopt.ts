@@ -6,7 +6,7 @@ import { ChildProcessError, UsageError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
-import { takeOverEnvoyConfig } from "../envoy/adoption.js";
+import { planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
 import { goModJson, repairGoMod, type GoModJson } from "./go-module.js";
 import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
@@ -121,6 +121,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   let envoyYaml: string;
   let hasBackend: boolean;
   let backendCluster: string | undefined;
+  let pluginFolders: string[] = [];
   const values = templateValues({
     name,
     template: "headers",
@@ -132,14 +133,16 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     module: gomod?.Module.Path ?? `example.com/${name}/plugin`,
   });
   if (configFile !== undefined) {
-    const taken = takeOverEnvoyConfig(await readFile(configFile, "utf8"), path.relative(options.cwd, configFile), {
-      wasm: `build/${name}.wasm`,
+    const display = path.relative(options.cwd, configFile);
+    const taken = takeOverEnvoyConfig(await readFile(configFile, "utf8"), display, {
+      modules: (filenames) => planModulePaths(filenames, display, name, mainPackages(files)),
       listenerPort: options.listenerPort === undefined ? undefined : Number(options.listenerPort),
       adminPort: options.adminPort === undefined ? undefined : Number(options.adminPort),
       backendPort,
     });
     envoyYaml = taken.text;
     changes.push(...taken.changes);
+    pluginFolders = taken.pluginFolders;
     hasBackend = taken.backendCluster !== undefined;
     backendCluster = taken.backendCluster;
   } else {
@@ -158,7 +161,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   });
   for (const file of rendered) {
     if (file.path === "envoy.yaml") files.push({ path: "envoy.yaml", contents: envoyYaml === "" ? file.contents : envoyYaml });
-    else if (file.path === "envoywasm.yaml") files.push({ path: file.path, contents: projectFile(String(file.contents), hasBackend, backendCluster) });
+    else if (file.path === "envoywasm.yaml")
+      files.push({ path: file.path, contents: projectFile(String(file.contents), hasBackend, backendCluster, pluginFolders) });
     else if (file.path === ".gitignore") files.push(file);
     // cargo's target/ (the toolchain's own ignore file), unless the folder brought one.
     else if (file.path === `${PLUGIN_DIR}/.gitignore` && !files.some((f) => f.path === file.path)) files.push(file);
@@ -286,10 +290,21 @@ async function copyPlan(source: string, to: string, rel = ""): Promise<PlannedFi
   return out;
 }
 
-/** envoywasm.yaml from the template, without a backend section when there is no backend. */
-function projectFile(text: string, hasBackend: boolean, cluster: string | undefined): string {
+/** envoywasm.yaml from the template, without a backend section when there is no backend, listing the plugin folders when there are several. */
+function projectFile(text: string, hasBackend: boolean, cluster: string | undefined, pluginFolders: string[]): string {
   const doc = parseDocument(text);
+  if (pluginFolders.length > 0) doc.set("plugins", doc.createNode(pluginFolders.map((f) => `${PLUGIN_DIR}/${f}`)));
   if (!hasBackend) doc.delete("backend");
   else if (cluster !== undefined) doc.setIn(["backend", "cluster"], cluster);
   return doc.toString();
+}
+
+/** The folders of the copy that hold a Go main package (relative to the adopted folder, "" for itself). */
+function mainPackages(files: readonly PlannedFile[]): string[] {
+  const found = new Set<string>();
+  for (const f of files) {
+    if (!f.path.startsWith(`${PLUGIN_DIR}/`) || !f.path.endsWith(".go") || f.path.endsWith("_test.go")) continue;
+    if (/^package main\b/m.test(String(f.contents))) found.add(path.posix.dirname(f.path.slice(PLUGIN_DIR.length + 1)).replace(/^\.$/, ""));
+  }
+  return [...found];
 }

@@ -173,6 +173,40 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect((await runCli(["logs", "--wasm"], { cwd: dir })).stdout).toContain("ticker started");
   });
 
+  it("adopts two plugins of one Go module (main packages in folders, a package they share, as the SDK's shared_queue): each built, run, talking", async () => {
+    const [listener, admin] = await freePorts(2);
+    const source = await userFolder("relay", { 18000: listener!, 8001: admin! });
+    const root = await tempDir();
+    const r = await runCli(["init", "--from", source, "relay"], { cwd: root });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("the module path ./examples/relay/counter/main.wasm is now build/counter.wasm (built from counter/)");
+    expect(r.stdout).toContain("the module path ./examples/relay/forwarder/main.wasm is now build/forwarder.wasm (built from forwarder/)");
+    const dir = path.join(root, "relay");
+    expect((parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8")) as { plugins: string[] }).plugins).toEqual(["plugin/forwarder", "plugin/counter"]);
+
+    const built = await runCli(["build"], { cwd: dir });
+    expect(built.exitCode, built.stderr).toBe(0);
+    expect(built.stderr).toMatch(/built build\/counter\.wasm/);
+    expect(built.stderr).toMatch(/built build\/forwarder\.wasm/);
+    const again = await runCli(["build"], { cwd: dir });
+    expect(again.stderr.match(/is up to date/g)).toHaveLength(2);
+    // The package both import is part of each plugin's sources.
+    await writeFile(path.join(dir, "plugin", "queue", "queue.go"), `${await readFile(path.join(dir, "plugin", "queue", "queue.go"), "utf8")}\n// changed\n`);
+    const changed = await runCli(["build"], { cwd: dir });
+    expect(changed.stderr).not.toContain("is up to date");
+
+    running.push({ dir, ports: [listener!, admin!] });
+    const up = await runCli(["up", "-d"], { cwd: dir });
+    expect(up.exitCode, up.stderr).toBe(0);
+    const answer = await request(listener!, { path: "/relayed-once" });
+    expect(answer.status).toBe(200);
+    await waitFor(
+      async () => (await runCli(["logs", "--wasm"], { cwd: dir })).stdout.includes("counted /relayed-once (1 so far)"),
+      20_000,
+      "the counter's line for the forwarded path",
+    );
+  });
+
   it("adopts a folder laid out like a repository: its Envoy config in test/fixtures/, a replace of a sibling module kept working", async () => {
     const [listener, admin, staticReply] = await freePorts(3);
     const source = await userFolder("headers", { 18000: listener!, 8001: admin!, 8099: staticReply! });

@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { deriveConfig } from "../../src/envoy/derive.js";
-import { takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
+import { planModulePaths, takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
 import { UserError } from "../../src/errors.js";
 import { tryRequests } from "../../src/run/e2e/try-requests.js";
 import { starterCase } from "../../src/scaffold/starter-case.js";
@@ -134,7 +134,7 @@ describe("reading envoy.yaml", () => {
 
 describe("adopting an envoy.yaml (init --from)", () => {
   it("rewrites the module path, rebinds 0.0.0.0, points httpbin at the backend, says each change, keeps comments", () => {
-    const taken = takeOverEnvoyConfig(`# my notes\n${EXAMPLE}`, "src/envoy.yaml", { wasm: "build/hh.wasm" });
+    const taken = takeOverEnvoyConfig(`# my notes\n${EXAMPLE}`, "src/envoy.yaml", { modules: (f) => planModulePaths(f, "envoy.yaml", "hh", []) });
     const b = parseBootstrap(taken.text, "f", "envoy.yaml");
     expect(taken.text.startsWith("# my notes\n")).toBe(true);
     expect(b.wasmFilters[0]!.filename).toBe("build/hh.wasm");
@@ -169,7 +169,7 @@ describe("adopting an envoy.yaml (init --from)", () => {
       '              filename: "/etc/envoy/proxy-wasm-plugins/hello.wasm"',
       "",
     ].join("\n");
-    const taken = takeOverEnvoyConfig(service, "envoy.yaml", { wasm: "build/hello.wasm" });
+    const taken = takeOverEnvoyConfig(service, "envoy.yaml", { modules: (f) => planModulePaths(f, "envoy.yaml", "hello", []) });
     const b = parseBootstrap(taken.text, "f", "envoy.yaml");
     expect(b.wasmFilters).toMatchObject([{ kind: "service", listener: "", pluginName: "hello_world", filename: "build/hello.wasm" }]);
     expect(b.listeners).toEqual([]);
@@ -184,32 +184,56 @@ describe("adopting an envoy.yaml (init --from)", () => {
   });
 
   it("applies port flags, and a cluster that pointed at the admin port follows it", () => {
-    const taken = takeOverEnvoyConfig(EXAMPLE, "e", { wasm: "build/x.wasm", listenerPort: 9000, adminPort: 9001, backendPort: 9002 });
+    const taken = takeOverEnvoyConfig(EXAMPLE, "e", {
+      modules: (f) => planModulePaths(f, "envoy.yaml", "x", []),
+      listenerPort: 9000,
+      adminPort: 9001,
+      backendPort: 9002,
+    });
     const b = parseBootstrap(taken.text, "f", "envoy.yaml");
     expect(boundPorts(b).map((p) => p.port)).toEqual([9000, 8099, 9001]);
     expect(b.clusters.map((c) => c.endpoints[0]!.port)).toEqual([9002, 9001]);
   });
 
-  it("refuses a config that loads two modules (the SDK's shared_queue: a sender and a receiver), with the way to run both", () => {
+  it("takes a config that loads two modules (the SDK's shared_queue) when main packages in folders named as their paths end build them", () => {
     const two = EXAMPLE.replace("./examples/http_headers/main.wasm", "./examples/shared_queue/sender/main.wasm").concat(
       "bootstrap_extensions:\n  - name: envoy.bootstrap.wasm\n    typed_config:\n      '@type': type.googleapis.com/envoy.extensions.wasm.v3.WasmService\n" +
         "      singleton: true\n      config:\n        vm_config:\n          vm_id: receiver\n          runtime: envoy.wasm.runtime.v8\n" +
         "          code: { local: { filename: ./examples/shared_queue/receiver/main.wasm } }\n",
     );
-    let caught: unknown;
-    try {
-      takeOverEnvoyConfig(two, "envoy.yaml", { wasm: "build/x.wasm" });
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(UserError);
-    const e = caught as UserError;
-    expect(e.message).toBe(
-      "envoy.yaml loads 2 different modules (./examples/shared_queue/sender/main.wasm, ./examples/shared_queue/receiver/main.wasm); init --from adopts one plugin",
+    const taken = takeOverEnvoyConfig(two, "envoy.yaml", { modules: (f) => planModulePaths(f, "envoy.yaml", "sq", ["receiver", "sender", "internal/util"]) });
+    const b = parseBootstrap(taken.text, "f", "envoy.yaml");
+    expect(b.wasmFilters.map((f) => f.filename)).toEqual(["build/sender.wasm", "build/receiver.wasm"]);
+    expect(taken.pluginFolders).toEqual(["sender", "receiver"]);
+    expect(taken.changes.slice(0, 2)).toEqual([
+      "envoy.yaml: the module path ./examples/shared_queue/sender/main.wasm is now build/sender.wasm (built from sender/), where `envoywasm build` writes it",
+      "envoy.yaml: the module path ./examples/shared_queue/receiver/main.wasm is now build/receiver.wasm (built from receiver/), where `envoywasm build` writes it",
+    ]);
+    // The listener of the HTTP filter, not the service's (none), is the one --listener-port moves.
+    expect(takeOverEnvoyConfig(two, "e", { modules: (f) => planModulePaths(f, "e", "sq", ["receiver", "sender"]), listenerPort: 9100 }).listenerPort).toBe(
+      9100,
     );
-    expect(e.hint).toContain("a folder of its own with its own go.mod");
-    expect(e.hint).toContain("docs/configuration.md#several-plugins");
+
+    // No main package for a module, or two modules from one folder: refused, with the way that runs them.
+    const refused = (files: string[], mains: string[]) => {
+      try {
+        planModulePaths(files, "envoy.yaml", "sq", mains);
+      } catch (error) {
+        expect(error).toBeInstanceOf(UserError);
+        return error as UserError;
+      }
+      throw new Error("not refused");
+    };
+    const none = refused(["./a/sender/main.wasm", "./a/receiver/main.wasm"], ["", "receiver"]);
+    expect(none.message).toBe(
+      "envoy.yaml loads 2 different modules (./a/sender/main.wasm, ./a/receiver/main.wasm); init --from adopts them only from main packages in folders named as their paths end (./a/sender/main.wasm: none)",
+    );
+    expect(none.hint).toContain("a folder of its own with its own go.mod");
+    expect(none.hint).toContain("docs/configuration.md#several-plugins");
     expect(readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8")).toMatch(/^## Several plugins$/m);
+    expect(refused(["./x/p/main.wasm", "./y/p/main.wasm"], ["p"]).message).toContain("two of them would be built from p/ or as build/p.wasm");
+    // One module keeps the project's name, whatever the folders.
+    expect([...planModulePaths(["./examples/http_headers/main.wasm"], "e", "hh", ["", "tools"]).paths.values()]).toEqual(["build/hh.wasm"]);
   });
 });
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
 import { rewriteCargoToml, type CargoRewriteInput } from "../../src/scaffold/cargo-manifest.js";
-import { takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
+import { planModulePaths, takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
 
 const input = (extra: Partial<CargoRewriteInput> = {}): CargoRewriteInput => ({
   source: "/src/sdk/examples/tagger",
@@ -119,7 +119,9 @@ describe("rewriteCargoToml (init --from a Rust plugin)", () => {
 describe("takeOverEnvoyConfig, for the Rust SDK's examples' envoy.yaml", () => {
   it("makes a listener written as one mapping a list, adds the admin interface envoywasm needs, and says so", () => {
     const original = readFileSync(new URL("../fixtures/examples/rust-tagger/envoy.yaml", import.meta.url), "utf8");
-    const { text, changes, backendCluster, listenerPort } = takeOverEnvoyConfig(original, "envoy.yaml", { wasm: "build/tagged.wasm" });
+    const { text, changes, backendCluster, listenerPort } = takeOverEnvoyConfig(original, "envoy.yaml", {
+      modules: (f) => planModulePaths(f, "envoy.yaml", "tagged", []),
+    });
     expect(changes).toEqual([
       "envoy.yaml: static_resources.listeners is now a list of one (it was written as one mapping, which Envoy reads the same way)",
       "envoy.yaml: the module path /etc/envoy/proxy-wasm-plugins/proxy_wasm_example_tagger.wasm is now build/tagged.wasm, where `envoywasm build` writes it",

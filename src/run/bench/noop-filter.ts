@@ -40,7 +40,7 @@ export async function noopFilter(
   options: { envoyVersion: string; onPhase?: (text: string) => void },
 ): Promise<NoopFilter> {
   const toolchain = project.config.toolchain;
-  const pluginDir = resolvePlugins(project, bootstrap).plugins[0]?.absDir;
+  const pluginDir = resolvePlugins(project, bootstrap).plugins[0]?.moduleDir;
   const sdk = (pluginDir === undefined ? undefined : await projectSdk(toolchain, pluginDir, project.root)) ?? (await templateSdk(toolchain));
   const dir = path.join(cacheHome(), "noop-filter", `${toolchain}-${sdk.name}@${sdk.version}`.replace(/[^A-Za-z0-9@._-]+/g, "_"));
   const wasm = path.join(dir, "noop.wasm");
