@@ -115,9 +115,10 @@ export function resolvePlugins(project: Project, bootstrap: EnvoyBootstrap): Plu
 function moduleDirOf(absDir: string, root: string, toolchainName: Project["config"]["toolchain"]): string {
   const toolchain = toolchainFor(toolchainName);
   if (existsSync(path.join(absDir, toolchain.manifest)) || toolchain.packageOfModule !== true) return absDir;
-  for (let dir = path.dirname(absDir); dir.startsWith(root + path.sep) || dir === root; dir = path.dirname(dir)) {
+  // The folders above it, up to the project root.
+  for (let dir = absDir; dir.startsWith(root + path.sep); ) {
+    dir = path.dirname(dir);
     if (existsSync(path.join(dir, toolchain.manifest))) return dir;
-    if (dir === root) break;
   }
   return absDir;
 }

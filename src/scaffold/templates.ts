@@ -21,8 +21,9 @@ export const SDK_MODULES: Record<Toolchain, string> = {
  * Where a plugin template's files come from, per toolchain, under
  * templates/plugins/<template>/: `both/` holds what the two Go toolchains
  * share (the tests, written against either SDK through a placeholder).
- * templates/sdk/<toolchain>/ adds the SDK pin (go.mod and go.sum, or
- * Cargo.toml and Cargo.lock).
+ * templates/sdk/<toolchain>/ adds what every template of the toolchain
+ * shares: the SDK pin (go.mod and go.sum, or Cargo.toml and Cargo.lock), and
+ * for Rust src/envoy_log.rs (panics and the `log` crate's level).
  */
 const PLUGIN_FLAVOURS: Record<Toolchain, string[]> = { go: ["both", "go"], tinygo: ["both", "tinygo"], rust: ["rust"] };
 
@@ -44,7 +45,8 @@ export const TOOLCHAIN_TEXT: Record<Toolchain, { language: string; pluginFiles: 
   },
   rust: {
     language: "Rust",
-    pluginFiles: "`src/lib.rs` with its unit tests, `Cargo.toml` and `Cargo.lock` (the proxy-wasm crate)",
+    pluginFiles:
+      "`src/lib.rs` with its unit tests, `src/envoy_log.rs` (a panic logged as one line, `log` at Envoy's level), `Cargo.toml` and `Cargo.lock` (the proxy-wasm crate)",
     testSays: "cargo test: the plugin's logic, on this machine",
     configReader: "get_plugin_configuration() in on_configure",
     needs: "Rust 1.85 or newer with the wasm32-wasip1 target (`rustup target add wasm32-wasip1`), and Go for the backend",

@@ -574,6 +574,7 @@ describe("render: rust", () => {
           "plugin/.gitignore",
           "plugin/Cargo.lock",
           "plugin/Cargo.toml",
+          "plugin/src/envoy_log.rs",
           "plugin/src/lib.rs",
         ]);
         expect(file("plugin/.gitignore")).toContain("/target/");
@@ -601,8 +602,10 @@ describe("render: rust", () => {
 
       it("registers its root context in proxy_wasm::main!, and logs a panic with its message and place", () => {
         const lib = file("plugin/src/lib.rs");
-        expect(lib).toMatch(/^proxy_wasm::main! \{\{\n(.*\n)*?\s+log_panics\(\);\n\s+proxy_wasm::set_root_context\(/m);
-        expect(lib).toContain('format!("panicked at {at}: {}"');
+        expect(lib).toMatch(/^mod envoy_log;$/m);
+        expect(lib).toMatch(/^proxy_wasm::main! \{\{\n(.*\n)*?\s+envoy_log::log_panics\(\);\n\s+proxy_wasm::set_root_context\(/m);
+        expect(lib).toContain("envoy_log::follow_envoy_log_level();");
+        expect(file("plugin/src/envoy_log.rs")).toContain('format!("panicked at {at}: {}"');
         expect(lib).toContain("#[cfg(test)]");
         expect(lib).not.toMatch(/\{\{[A-Za-z][A-Za-z0-9]*\}\}/);
         expect(lib).not.toContain("my-plugin.wasm");
@@ -625,11 +628,13 @@ describe("render: rust", () => {
     await mkdir(dir, { recursive: true });
     const files: string[] = [];
     for (const template of TEMPLATES.map((t) => t.name)) {
-      const lib = (await render({ template, toolchain: "rust", values: initValues(template, "rust"), pluginDir: "plugin", backendDir: "backend" })).find(
-        (f) => f.path === "plugin/src/lib.rs",
-      )!;
-      files.push(path.join(dir, `${template}.rs`));
-      await writeFile(files.at(-1)!, lib.contents);
+      const rendered = await render({ template, toolchain: "rust", values: initValues(template, "rust"), pluginDir: "plugin", backendDir: "backend" });
+      // Each template's files side by side, as in its src/: rustfmt follows `mod envoy_log;` from lib.rs.
+      await mkdir(path.join(dir, template));
+      for (const name of ["lib", "envoy_log"]) {
+        files.push(path.join(dir, template, `${name}.rs`));
+        await writeFile(files.at(-1)!, rendered.find((f) => f.path === `plugin/src/${name}.rs`)!.contents);
+      }
     }
     const { stdout, stderr } = await execFileAsync("rustfmt", ["--check", "--edition", "2024", ...files]).catch((e: { stdout: string; stderr: string }) => e);
     expect(stderr).toBe("");

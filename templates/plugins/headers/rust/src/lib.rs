@@ -8,11 +8,13 @@ use log::debug;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
+mod envoy_log;
+
 proxy_wasm::main! {{
     // Sends `log` records to Envoy's log, all of them until the VM starts
-    // (then follow_envoy_log_level).
+    // (then envoy_log::follow_envoy_log_level).
     proxy_wasm::set_log_level(LogLevel::Trace);
-    log_panics();
+    envoy_log::log_panics();
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Plugin) });
 }}
 
@@ -32,52 +34,6 @@ fn format_headers(headers: &[(String, String)]) -> String {
     format!("[{}]", pairs.join(" "))
 }
 
-/// Makes the `log` crate follow Envoy's level for the wasm component
-/// (`--component-log-level wasm:…`; `envoywasm up` runs it at debug), read
-/// once per VM: a `debug!` that Envoy would drop then costs nothing, its
-/// arguments not even evaluated.
-fn follow_envoy_log_level() {
-    // Envoy answers 0 (trace) to 6 (off); the SDK's LogLevel has no "off",
-    // so this reads the number itself.
-    #[link(wasm_import_module = "env")]
-    unsafe extern "C" {
-        fn proxy_get_log_level(level: *mut u32) -> u32;
-    }
-    let mut level = 0;
-    if unsafe { proxy_get_log_level(&mut level) } != 0 {
-        level = 0; // not known: send everything, Envoy filters it
-    }
-    proxy_wasm::set_log_level(match level {
-        0 => LogLevel::Trace,
-        1 => LogLevel::Debug,
-        2 => LogLevel::Info,
-        3 => LogLevel::Warn,
-        4 => LogLevel::Error,
-        _ => LogLevel::Critical,
-    });
-}
-
-/// Logs a panic as one line, with its message and where it happened
-/// ("panicked at src/lib.rs:LINE:COLUMN: message"), before the module aborts.
-/// Envoy then fails the VM that ran it (failure_policy in envoy.yaml).
-fn log_panics() {
-    std::panic::set_hook(Box::new(|panic| {
-        let payload = panic.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-        let at = panic
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_default();
-        let _ = proxy_wasm::hostcalls::log(
-            LogLevel::Critical,
-            &format!("panicked at {at}: {}", message.unwrap_or("(no message)")),
-        );
-    }));
-}
-
 /// The root context: created once per plugin configuration in each Wasm VM
 /// (one VM per Envoy worker thread). This plugin needs no configuration, so
 /// whatever is configured (or nothing) is accepted.
@@ -87,7 +43,7 @@ impl Context for Plugin {}
 
 impl RootContext for Plugin {
     fn on_vm_start(&mut self, _size: usize) -> bool {
-        follow_envoy_log_level();
+        envoy_log::follow_envoy_log_level();
         true
     }
 
