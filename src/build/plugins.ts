@@ -116,7 +116,7 @@ function moduleDirOf(absDir: string, root: string, toolchainName: Project["confi
   const toolchain = toolchainFor(toolchainName);
   if (existsSync(path.join(absDir, toolchain.manifest)) || toolchain.packageOfModule !== true) return absDir;
   // The folders above it, up to the project root.
-  for (let dir = absDir; dir.startsWith(root + path.sep); ) {
+  for (let dir = absDir; dir.startsWith(root + path.sep);) {
     dir = path.dirname(dir);
     if (existsSync(path.join(dir, toolchain.manifest))) return dir;
   }
