@@ -89,7 +89,9 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
   const envoys = await startBenchEnvoys(project, bootstrap, listener.name, { cwd: options.cwd, onPhase: options.onPhase });
   try {
     const url = (v: Variant) => `http://127.0.0.1:${envoys.ports[v].listener}${requestPath}`;
-    const memory = async (v: Variant) => sampleMemory(envoys.ports[v].admin, await envoys.pid(v));
+    // Each Envoy's process, for its memory and CPU time (it does not change: a stopped Envoy ends the run).
+    const pids = Object.fromEntries(await Promise.all(VARIANTS.map(async (v) => [v, await envoys.pid(v)] as const))) as Record<Variant, number | undefined>;
+    const memory = (v: Variant) => sampleMemory(envoys.ports[v].admin, pids[v]);
     const before = Object.fromEntries(await Promise.all(VARIANTS.map(async (v) => [v, await memory(v)] as const))) as Record<Variant, MemorySample>;
     // Warm each (connections, the VMs' first calls), then alternate rounds, the order reversed each round.
     options.onPhase?.("warming up");
@@ -104,10 +106,9 @@ export async function bench(options: BenchOptions): Promise<BenchResult> {
     for (let i = 0; i < rounds; i++) {
       for (const v of i % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
         options.onPhase?.(`round ${i + 1} of ${rounds}: ${DESCRIBED[v]}`);
-        const pid = await envoys.pid(v);
-        const cpuBefore = cpuTicksOf(pid);
+        const cpuBefore = cpuTicksOf(pids[v]);
         samples[v].push(await load(url(v), request, options.durationS / rounds, envoys.ended));
-        const cpuAfter = cpuTicksOf(pid);
+        const cpuAfter = cpuTicksOf(pids[v]);
         if (cpuBefore !== undefined && cpuAfter !== undefined) cpuTicks[v].push(cpuAfter - cpuBefore);
         envoys.check();
       }
