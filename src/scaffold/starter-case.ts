@@ -7,9 +7,11 @@ const str = (x: unknown): string | undefined => (typeof x === "string" && x !== 
 /**
  * An adopted project's first e2e case (e2e/starter.yaml), so `envoywasm test`
  * has one out of the box: a GET of the first route of the plugin's listener
- * in envoy.yaml, expecting 200 where the route goes to the generated backend
- * (which answers any path), or the status of a direct_response. Undefined
- * when envoy.yaml names no route there (e.g. routes from RDS).
+ * in envoy.yaml that must pass the plugin without a panic. It asserts no
+ * status: an adopted plugin may answer itself (a challenge, a denial), so the
+ * upstream's status (the generated backend's 200, a direct_response's) is
+ * only suggested in a comment. Undefined when envoy.yaml names no route there
+ * (e.g. routes from RDS).
  */
 export function starterCase(envoyYaml: string, display: string, backendCluster: string | undefined): string | undefined {
   const bootstrap = parseBootstrap(envoyYaml, display, display);
@@ -27,14 +29,16 @@ export function starterCase(envoyYaml: string, display: string, backendCluster: 
   if (!path.startsWith("/") || /\s/.test(path)) return undefined;
   const direct = get(route, ["direct_response", "status"]);
   const toBackend = backendCluster !== undefined && get(route, ["route", "cluster"]) === backendCluster;
-  const status = toBackend ? 200 : typeof direct === "number" ? direct : undefined;
+  const upstream = toBackend ? 200 : typeof direct === "number" ? direct : undefined;
   const whereTo = toBackend ? "the backend" : typeof direct === "number" ? "its direct response" : `cluster ${String(get(route, ["route", "cluster"]))}`;
-  const expect = status === undefined ? { noLogs: ["/panic/"] } : { status, noLogs: ["/panic/"] };
   const header = [
     "# A first case for `envoywasm test`, written by `envoywasm init --from` from the",
-    `# first route of listener ${listener.name} in envoy.yaml. Add a case for each thing the`,
-    "# plugin does: the request, and the status, headers, body or plugin log lines",
-    `# that must come back (docs/e2e.md).${status === undefined ? " Say here what your upstream answers (status: …)." : ""}`,
+    `# first route of listener ${listener.name} in envoy.yaml: the request must pass the plugin`,
+    "# without a panic. Add a case for each thing the plugin does: the request, and the",
+    "# status, headers, body or plugin log lines that must come back (docs/e2e.md).",
+    upstream === undefined
+      ? "# Once you know what comes back here, say it: status: <code>."
+      : `# ${toBackend ? "The backend" : "Its direct response"} answers ${upstream}: once you know the plugin lets this request through, add status: ${upstream}.`,
   ];
-  return `${header.join("\n")}\n${stringify({ cases: [{ name: `GET ${path} goes through the plugin to ${whereTo}`, request: { path }, expect }] }, { lineWidth: 0 })}`;
+  return `${header.join("\n")}\n${stringify({ cases: [{ name: `GET ${path} through the plugin to ${whereTo}`, request: { path }, expect: { noLogs: ["/panic/"] } }] }, { lineWidth: 0 })}`;
 }

@@ -75,7 +75,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
 
     // A starter e2e case from envoy.yaml's first route (run against Envoy in the httpbin test below), and a CI workflow.
     expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8"))).toEqual({
-      cases: [{ name: "GET / goes through the plugin to cluster web_service", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }],
+      cases: [{ name: "GET / through the plugin to cluster web_service", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }],
     });
     expect(init.stdout).toContain("+ .github/workflows/envoywasm.yml");
 
@@ -117,14 +117,15 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     );
     expect(parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8"))).toMatchObject({ backend: { dir: "backend", cluster: "httpbin" } });
 
-    // Its starter e2e case (the first route, GET /) passes against the adopted plugin and the generated backend.
-    expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8")).cases[0].expect.status).toBe(200);
+    // Its starter e2e case (the first route, GET /) passes against the adopted plugin and the generated backend,
+    // which answers 200 (suggested in the file, not asserted: an adopted plugin may answer a request itself).
+    expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8")).cases[0].expect).toEqual({ noLogs: ["/panic/"] });
     const e2e = await runCli(["test", "--e2e", "--json"], { cwd: dir });
     expect(e2e.exitCode, e2e.stderr + e2e.stdout).toBe(0);
     expect(JSON.parse(e2e.stdout)).toMatchObject({
       passed: 1,
       failed: 0,
-      runs: [{ passed: 1, cases: [{ file: "e2e/starter.yaml", name: "GET / goes through the plugin to the backend", ok: true, status: 200 }] }],
+      runs: [{ passed: 1, cases: [{ file: "e2e/starter.yaml", name: "GET / through the plugin to the backend", ok: true, status: 200 }] }],
     });
 
     running.push({ dir, ports: [listener!, admin!, backend!] });

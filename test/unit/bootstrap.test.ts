@@ -355,19 +355,20 @@ describe("the requests up suggests (tryRequests)", () => {
 describe("an adopted project's starter case (starterCase)", () => {
   const cases = (text: string | undefined) => (parse(text!) as { cases: unknown[] }).cases;
 
-  it("GETs the first route of the plugin's listener, expecting 200 when it goes to the generated backend", () => {
-    expect(cases(starterCase(EXAMPLE, "envoy.yaml", "httpbin"))).toEqual([
-      { name: "GET / goes through the plugin to the backend", request: { path: "/" }, expect: { status: 200, noLogs: ["/panic/"] } },
-    ]);
+  it("GETs the first route of the plugin's listener, asserting no panic, and suggests the backend's 200 without asserting it", () => {
+    const text = starterCase(EXAMPLE, "envoy.yaml", "httpbin");
+    expect(cases(text)).toEqual([{ name: "GET / through the plugin to the backend", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
+    // An adopted plugin may answer this request itself (a challenge, a denial): the status is a suggestion.
+    expect(text).toContain("# The backend answers 200: once you know the plugin lets this request through, add status: 200.");
   });
 
-  it("expects a direct response's status, and no status where it cannot know the upstream's (which the file says)", () => {
+  it("suggests a direct response's status, and asks for one where it cannot know the upstream's", () => {
     const direct = EXAMPLE.replace("route: { cluster: httpbin }", "direct_response: { status: 204 }").replace('prefix: "/"', 'path: "/ping"');
-    expect(cases(starterCase(direct, "envoy.yaml", "httpbin"))).toEqual([
-      { name: "GET /ping goes through the plugin to its direct response", request: { path: "/ping" }, expect: { status: 204, noLogs: ["/panic/"] } },
-    ]);
+    const text = starterCase(direct, "envoy.yaml", "httpbin");
+    expect(cases(text)).toEqual([{ name: "GET /ping through the plugin to its direct response", request: { path: "/ping" }, expect: { noLogs: ["/panic/"] } }]);
+    expect(text).toContain("# Its direct response answers 204: once you know the plugin lets this request through, add status: 204.");
     const unknown = starterCase(EXAMPLE, "envoy.yaml", undefined);
-    expect(cases(unknown)).toEqual([{ name: "GET / goes through the plugin to cluster httpbin", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
-    expect(unknown).toContain("Say here what your upstream answers");
+    expect(cases(unknown)).toEqual([{ name: "GET / through the plugin to cluster httpbin", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
+    expect(unknown).toContain("# Once you know what comes back here, say it: status: <code>.");
   });
 });
