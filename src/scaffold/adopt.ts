@@ -7,7 +7,7 @@ import { run, tailLines } from "../platform/exec.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
-import { goModJson, repairGoMod, type GoModJson } from "./go-module.js";
+import { assertGoPlugin, goModJson, repairGoMod, type GoModJson } from "./go-module.js";
 import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
@@ -99,6 +99,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   }
   const backendPort = options.backendPort === undefined ? undefined : Number(options.backendPort);
   const files: PlannedFile[] = await copyPlan(source, PLUGIN_DIR);
+  if (gomod !== undefined) await assertGoPlugin(source, options.from, gomod, mainPackages(files).length > 0);
   if (cargo !== undefined) {
     // The copy's Cargo.toml is planned as it will build, before anything is written.
     const manifest = files.find((f) => f.path === `${PLUGIN_DIR}/Cargo.toml`)!;

@@ -1,3 +1,4 @@
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
@@ -8,6 +9,47 @@ export interface GoModJson {
   Module: { Path: string };
   Require?: { Path: string; Version: string }[];
   Replace?: { Old: { Path: string; Version?: string }; New: { Path: string; Version?: string } }[];
+}
+
+/** A proxy-wasm Go SDK, the maintained one, the archived one or a fork (e.g. Higress's): the module path names it. */
+const GO_SDK = /(?:^|\/)proxy-wasm-go-sdk$/;
+
+/**
+ * Refuses a Go folder that is not a proxy-wasm plugin (a repository's root,
+ * the SDK itself), naming the folders below it that hold one, before
+ * anything is written: its build would only fail later, blaming the code.
+ */
+export async function assertGoPlugin(source: string, shown: string, gomod: GoModJson, hasMainPackage: boolean): Promise<void> {
+  const isSdk = GO_SDK.test(gomod.Module.Path);
+  const usesSdk = gomod.Require?.some((r) => GO_SDK.test(r.Path)) === true;
+  if (!isSdk && usesSdk && hasMainPackage) return;
+  const why = isSdk
+    ? `is the proxy-wasm Go SDK itself (module ${gomod.Module.Path})`
+    : usesSdk
+      ? "has no main package (package main) to build a module from"
+      : `is not a proxy-wasm plugin: its go.mod (module ${gomod.Module.Path}) does not require a proxy-wasm Go SDK`;
+  const plugins = await pluginModulesBelow(source);
+  const shownPlugins = plugins.slice(0, 3).join(", ") + (plugins.length > 3 ? `, … (${plugins.length} in all)` : "");
+  throw new UserError(`${shown} ${why}`, {
+    hint:
+      plugins.length > 0
+        ? `the plugins are in folders of their own: ${shownPlugins}; e.g. envoywasm init --from ${path.join(shown, plugins[0]!)}`
+        : "point --from at the folder of a plugin: its go.mod requires github.com/proxy-wasm/proxy-wasm-go-sdk and it has a package main",
+  });
+}
+
+/** The folders below `source` (three deep at most) with a go.mod of their own that requires a proxy-wasm Go SDK. */
+async function pluginModulesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
+  const found: string[] = [];
+  const entries = await readdir(path.join(source, rel), { withFileTypes: true }).catch(() => []);
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!entry.isDirectory() || entry.name.startsWith(".") || ["vendor", "node_modules", "testdata"].includes(entry.name)) continue;
+    const sub = rel === "" ? entry.name : `${rel}/${entry.name}`;
+    const gomod = await readFile(path.join(source, sub, "go.mod"), "utf8").catch(() => "");
+    if (/^\s*(?:require\s+)?\S*proxy-wasm-go-sdk\s+v/m.test(gomod) && !/^module\s+\S*proxy-wasm-go-sdk\s*$/m.test(gomod)) found.push(sub);
+    else if (depth < 2) found.push(...(await pluginModulesBelow(source, sub, depth + 1)));
+  }
+  return found;
 }
 
 export async function goModJson(dir: string): Promise<GoModJson> {

@@ -262,6 +262,28 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(retried.exitCode, retried.stderr).toBe(0);
   });
 
+  it("refuses a Go folder that is not a plugin (a repository's root, the SDK itself), naming the plugin folders below it, writing nothing", async () => {
+    // A repository whose root module is a service, with the plugin in a module of its own below it.
+    const repo = await tempDir();
+    await writeFile(path.join(repo, "go.mod"), "module example.com/ext-authz\n\ngo 1.24\n");
+    await writeFile(path.join(repo, "main.go"), "package main\n\nfunc main() {}\n");
+    await cp(await userFolder("headers", {}), path.join(repo, "wasm-plugin"), { recursive: true });
+    const cwd = await tempDir();
+    const root = await runCli(["init", "--from", repo, "p"], { cwd });
+    expect(root.exitCode).toBe(1);
+    expect(root.stderr).toContain(`error: ${repo} is not a proxy-wasm plugin: its go.mod (module example.com/ext-authz) does not require a proxy-wasm Go SDK`);
+    expect(root.stderr).toContain(`hint: the plugins are in folders of their own: wasm-plugin; e.g. envoywasm init --from ${path.join(repo, "wasm-plugin")}`);
+    // The SDK itself: its module path, and its examples below.
+    const sdk = await tempDir();
+    await writeFile(path.join(sdk, "go.mod"), "module github.com/proxy-wasm/proxy-wasm-go-sdk\n\ngo 1.24\n");
+    await cp(await userFolder("headers", {}), path.join(sdk, "examples", "http_headers"), { recursive: true });
+    const itself = await runCli(["init", "--from", sdk, "q"], { cwd });
+    expect(itself.exitCode).toBe(1);
+    expect(itself.stderr).toContain("is the proxy-wasm Go SDK itself (module github.com/proxy-wasm/proxy-wasm-go-sdk)");
+    expect(itself.stderr).toContain("the plugins are in folders of their own: examples/http_headers;");
+    expect(await readdir(cwd)).toEqual([]);
+  });
+
   it("refuses to adopt into the folder itself, a folder without go.mod, and template flags", async () => {
     const source = await userFolder("headers", {});
     const inside = await runCli(["init", "--from", ".", "."], { cwd: source });
