@@ -1,4 +1,4 @@
-import { isMap, YAMLSeq, type Document } from "yaml";
+import { isMap, parseDocument, YAMLSeq, type Document } from "yaml";
 import { UsageError, UserError } from "../errors.js";
 import { get, isAnyAddress, isLoopback, parseBootstrap, type DocPath } from "./bootstrap.js";
 
@@ -60,7 +60,14 @@ export function planModulePaths(filenames: readonly string[], display: string, n
 export function takeOverEnvoyConfig(
   text: string,
   display: string,
-  want: { modules: (filenames: readonly string[]) => ModulePlan; listenerPort?: number; adminPort?: number; backendPort?: number },
+  want: {
+    modules: (filenames: readonly string[]) => ModulePlan;
+    listenerPort?: number;
+    adminPort?: number;
+    backendPort?: number;
+    /** The other configs found in the adopted folder, for a hint. */
+    otherConfigs?: readonly string[];
+  },
 ): TakeOver {
   const changes: string[] = [];
   const say = (what: string) => changes.push(`envoy.yaml: ${what}`);
@@ -154,14 +161,44 @@ export function takeOverEnvoyConfig(
     }
     if (!leaves) continue;
     backendCluster ??= cluster.name;
+    if (JSON.stringify(get(model.data, cluster.path) ?? {}).includes('"http2_protocol_options"')) {
+      say(
+        `cluster ${cluster.name} speaks HTTP/2 (gRPC) to its upstream, and the backend answers HTTP/1.1 only: calls to it fail until it points at a server of yours`,
+      );
+    }
     if (get(model.data, [...cluster.path, "transport_socket"]) !== undefined) {
       doc.deleteIn([...cluster.path, "transport_socket"]);
       say(`cluster ${cluster.name}: removed its TLS transport_socket (the backend speaks plain HTTP)`);
     }
   }
   if (want.backendPort !== undefined && backendCluster === undefined) {
-    throw new UsageError("--backend-port: the adopted envoy.yaml has no cluster that leaves the machine, so the project gets no backend");
+    const others = want.otherConfigs ?? [];
+    throw new UsageError(`--backend-port: ${display} has no cluster that leaves the machine, so the project gets no backend`, {
+      hint: `drop --backend-port (the project runs without a backend)${others.length === 0 ? "" : `, or take another of the folder's configs with --envoy-config (${others.join(", ")})`}`,
+    });
   }
   // Envoy resolves an IP literal in a DNS cluster too; nothing else to change.
   return { text: doc.toString({ lineWidth: 0 }), changes, backendCluster, listenerPort, pluginFolders: plan.folders };
+}
+
+/**
+ * A fresh envoy.yaml (from the template) for a plugin that makes only TCP
+ * contexts: its listener runs the Wasm module as a network filter, then a
+ * tcp_proxy to the backend, where the template has an HTTP filter chain.
+ */
+export function asNetworkFilter(text: string, backendCluster: string): string {
+  const doc = parseDocument(text);
+  const filters = ["static_resources", "listeners", 0, "filter_chains", 0, "filters"];
+  const config = doc.getIn([...filters, 0, "typed_config", "http_filters", 0, "typed_config", "config"], true);
+  doc.setIn(
+    filters,
+    doc.createNode([
+      { name: "envoy.filters.network.wasm", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm", config } },
+      {
+        name: "envoy.filters.network.tcp_proxy",
+        typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", stat_prefix: "tcp", cluster: backendCluster },
+      },
+    ]),
+  );
+  return doc.toString({ lineWidth: 0 });
 }

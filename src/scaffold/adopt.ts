@@ -6,7 +6,7 @@ import { ChildProcessError, UsageError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
-import { planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
+import { asNetworkFilter, planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
 import { assertGoPlugin, goModJson, repairGoMod, type GoModJson } from "./go-module.js";
 import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
@@ -123,6 +123,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   let hasBackend: boolean;
   let backendCluster: string | undefined;
   let pluginFolders: string[] = [];
+  /** A fresh envoy.yaml loads the plugin as a network filter. */
+  let network = false;
   const values = templateValues({
     name,
     template: "headers",
@@ -140,6 +142,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       listenerPort: options.listenerPort === undefined ? undefined : Number(options.listenerPort),
       adminPort: options.adminPort === undefined ? undefined : Number(options.adminPort),
       backendPort,
+      otherConfigs: found?.others.map((f) => path.relative(options.cwd, f)),
     });
     envoyYaml = taken.text;
     changes.push(...taken.changes);
@@ -147,7 +150,10 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     hasBackend = taken.backendCluster !== undefined;
     backendCluster = taken.backendCluster;
   } else {
-    changes.push(`${path.basename(source)} has no envoy.yaml: wrote a fresh one (listener 127.0.0.1:${values.listenerPort}, the plugin, the backend)`);
+    network = onlyTcpContexts(files);
+    changes.push(
+      `${path.basename(source)} has no envoy.yaml: wrote a fresh one (listener 127.0.0.1:${values.listenerPort}, the plugin${network ? " as a network filter (it makes only TCP contexts) before a tcp_proxy" : ""}, the backend)`,
+    );
     envoyYaml = "";
     hasBackend = true;
     backendCluster = "backend";
@@ -161,8 +167,10 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     backendDir: BACKEND_DIR,
   });
   for (const file of rendered) {
-    if (file.path === "envoy.yaml") files.push({ path: "envoy.yaml", contents: envoyYaml === "" ? file.contents : envoyYaml });
-    else if (file.path === "envoywasm.yaml")
+    if (file.path === "envoy.yaml") {
+      const fresh = String(file.contents);
+      files.push({ path: "envoy.yaml", contents: envoyYaml !== "" ? envoyYaml : network ? asNetworkFilter(fresh, "backend") : fresh });
+    } else if (file.path === "envoywasm.yaml")
       files.push({ path: file.path, contents: projectFile(String(file.contents), hasBackend, backendCluster, pluginFolders) });
     else if (file.path === ".gitignore") files.push(file);
     // cargo's target/ (the toolchain's own ignore file), unless the folder brought one.
@@ -308,4 +316,15 @@ function mainPackages(files: readonly PlannedFile[]): string[] {
     if (/^package main\b/m.test(String(f.contents))) found.add(path.posix.dirname(f.path.slice(PLUGIN_DIR.length + 1)).replace(/^\.$/, ""));
   }
   return [...found];
+}
+
+/** The copy's plugin makes TCP (stream) contexts and no HTTP ones: it is a network filter. */
+function onlyTcpContexts(files: readonly PlannedFile[]): boolean {
+  const code = files
+    .filter((f) => f.path.startsWith(`${PLUGIN_DIR}/`) && /\.(go|rs)$/.test(f.path) && !f.path.endsWith("_test.go"))
+    .map((f) => String(f.contents))
+    .join("\n");
+  const tcp = /\bNewTcpContext\s*\(|ContextType::StreamContext|\bset_stream_context\b/.test(code);
+  const http = /\bNewHttpContext\s*\(|ContextType::HttpContext|\bset_http_context\b/.test(code);
+  return tcp && !http;
 }

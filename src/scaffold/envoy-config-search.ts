@@ -21,9 +21,14 @@ const PREFERRED = ["", "test", "tests", "test/fixtures", "testdata", "example", 
 
 export async function findEnvoyConfig(source: string, explicit?: string, cwd = process.cwd()): Promise<FoundConfig | undefined> {
   if (explicit !== undefined) {
-    const file = path.resolve(cwd, explicit);
-    const text = await readFile(file, "utf8").catch(() => undefined);
-    if (text === undefined) throw new UsageError(`--envoy-config ${explicit}: no such file`);
+    // Relative to where the command runs, or else to the adopted folder (`--envoy-config example/envoy.yaml`).
+    let file = path.resolve(cwd, explicit);
+    let text = await readFile(file, "utf8").catch(() => undefined);
+    if (text === undefined && !path.isAbsolute(explicit)) {
+      file = path.resolve(source, explicit);
+      text = await readFile(file, "utf8").catch(() => undefined);
+    }
+    if (text === undefined) throw new UsageError(`--envoy-config ${explicit}: no such file, here or in ${path.relative(cwd, source) || "."}`);
     if (!isEnvoyConfig(text)) throw new UsageError(`--envoy-config ${explicit}: not an Envoy config (no static_resources or bootstrap_extensions)`);
     return { file, others: [] };
   }

@@ -99,6 +99,8 @@ export async function repairGoMod(
     await goModEdit(pluginDir, [`-require=${sdk.module}@${sdk.version}`]);
     changes.push(`${shown}/go.mod: requires ${sdk.module}@${sdk.version}, the version envoywasm's templates pin`);
   }
+  const modFiles = async () => (await Promise.all(["go.mod", "go.sum"].map((f) => readFile(path.join(pluginDir, f), "utf8").catch(() => "")))).join("\0");
+  const untidy = await modFiles();
   onPhase?.("go mod tidy");
   const tidy = await run("go", ["mod", "tidy"], { cwd: pluginDir, env: { GOFLAGS: "-mod=mod" }, timeoutMs: 300_000 });
   if (tidy.exitCode !== 0) {
@@ -108,7 +110,7 @@ export async function repairGoMod(
       hint: `its output:\n${tailLines(tidy.all, 10)}`,
     });
   }
-  changes.push(`${shown}/go.mod, go.sum: tidied (go mod tidy)`);
+  if ((await modFiles()) !== untidy) changes.push(`${shown}/go.mod, go.sum: tidied (go mod tidy)`);
   return changes;
 }
 

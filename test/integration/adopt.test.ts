@@ -23,12 +23,13 @@ afterEach(async () => {
 });
 afterAll(removeTempDirs);
 
-/** A copy of an example as the user's own folder, inside a repo-like tree (so `../..` exists), with free ports. */
+/** A copy of an example as the user's own folder, inside a repo-like tree (so `../..` exists), with free ports in its envoy.yaml if it has one. */
 async function userFolder(example: string, ports: Record<number, number>): Promise<string> {
   const repo = await tempDir("envoywasm-sdk-");
   const folder = path.join(repo, "examples", example);
   await cp(path.join(EXAMPLES, example), folder, { recursive: true });
   const file = path.join(folder, "envoy.yaml");
+  if (!existsSync(file)) return folder;
   let text = await readFile(file, "utf8");
   for (const [from, to] of Object.entries(ports)) text = text.replaceAll(`port_value: ${from}`, `port_value: ${to}`);
   await writeFile(file, text);
@@ -172,6 +173,31 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(up.exitCode, up.stderr).toBe(0);
     await waitFor(async () => /tick 2\b/.test((await runCli(["logs", "--wasm"], { cwd: dir })).stdout), 20_000, "the service's second tick");
     expect((await runCli(["logs", "--wasm"], { cwd: dir })).stdout).toContain("ticker started");
+  });
+
+  it("adopts a network (TCP) filter with no envoy.yaml: a fresh one runs it before a tcp_proxy to the backend, and HTTP goes through it", async () => {
+    const [listener, admin, backend] = await freePorts(3);
+    const source = await userFolder("tcp-counter", {});
+    const root = await tempDir();
+    const ports = ["--listener-port", String(listener), "--admin-port", String(admin), "--backend-port", String(backend)];
+    const r = await runCli(["init", "--from", source, "tcp", ...ports], { cwd: root });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `tcp-counter has no envoy.yaml: wrote a fresh one (listener 127.0.0.1:${listener}, the plugin as a network filter (it makes only TCP contexts) before a tcp_proxy, the backend)`,
+    );
+    const dir = path.join(root, "tcp");
+    const filters = parse(await readFile(path.join(dir, "envoy.yaml"), "utf8")).static_resources.listeners[0].filter_chains[0].filters as { name: string }[];
+    expect(filters.map((f) => f.name)).toEqual(["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]);
+    // No route to start from: no starter case.
+    expect(existsSync(path.join(dir, "e2e/starter.yaml"))).toBe(false);
+
+    running.push({ dir, ports: [listener!, admin!, backend!] });
+    const up = await runCli(["up", "-d"], { cwd: dir });
+    expect(up.exitCode, up.stderr).toBe(0);
+    const res = await request(listener!, { path: "/hello" });
+    expect(res.status).toBe(200);
+    expect(res.body).toBe("hola mundo :)");
+    await waitFor(async () => /connection done: \d+ bytes in/.test((await runCli(["logs", "--wasm"], { cwd: dir })).stdout), 10_000, "the plugin's line");
   });
 
   it("adopts two plugins of one Go module (main packages in folders, a package they share, as the SDK's shared_queue): each built, run, talking", async () => {

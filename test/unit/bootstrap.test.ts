@@ -195,6 +195,32 @@ describe("adopting an envoy.yaml (init --from)", () => {
     expect(b.clusters.map((c) => c.endpoints[0]!.port)).toEqual([9002, 9001]);
   });
 
+  it("says when a cluster sent to the backend speaks HTTP/2 (gRPC), which the backend does not", () => {
+    const grpc = EXAMPLE.replace("      transport_socket:\n", "      http2_protocol_options: {}\n      transport_socket:\n");
+    const taken = takeOverEnvoyConfig(grpc, "e", { modules: (f) => planModulePaths(f, "envoy.yaml", "x", []) });
+    expect(taken.changes).toContain(
+      "envoy.yaml: cluster httpbin speaks HTTP/2 (gRPC) to its upstream, and the backend answers HTTP/1.1 only: calls to it fail until it points at a server of yours",
+    );
+    expect(takeOverEnvoyConfig(EXAMPLE, "e", { modules: (f) => planModulePaths(f, "envoy.yaml", "x", []) }).changes.join("\n")).not.toContain("HTTP/2");
+  });
+
+  it("refuses --backend-port for a config with no cluster that leaves the machine, naming the file and the other configs found", () => {
+    const local = EXAMPLE.replace("address: httpbin.org, port_value: 443", "address: 127.0.0.1, port_value: 4443");
+    const take = () =>
+      takeOverEnvoyConfig(local, "src/test/fixtures/envoy.yaml", {
+        modules: (f) => planModulePaths(f, "envoy.yaml", "x", []),
+        backendPort: 9002,
+        otherConfigs: ["src/example/envoy/envoy.yaml"],
+      });
+    expect(take).toThrow(
+      expect.objectContaining({
+        exitCode: 2,
+        message: "--backend-port: src/test/fixtures/envoy.yaml has no cluster that leaves the machine, so the project gets no backend",
+        hint: "drop --backend-port (the project runs without a backend), or take another of the folder's configs with --envoy-config (src/example/envoy/envoy.yaml)",
+      }),
+    );
+  });
+
   it("takes a config that loads two modules (the SDK's shared_queue) when main packages in folders named as their paths end build them", () => {
     const two = EXAMPLE.replace("./examples/http_headers/main.wasm", "./examples/shared_queue/sender/main.wasm").concat(
       "bootstrap_extensions:\n  - name: envoy.bootstrap.wasm\n    typed_config:\n      '@type': type.googleapis.com/envoy.extensions.wasm.v3.WasmService\n" +
