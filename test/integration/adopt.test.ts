@@ -269,6 +269,20 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(await treeHash(source)).toBe(before);
     const build = await runCli(["build"], { cwd: dir });
     expect(build.exitCode, build.stderr).toBe(0);
+
+    // --envoy-config as the folder names it (relative to the --from folder when it is not here); with --backend-port
+    // for a config whose clusters all stay on the machine, a refusal that names the config and the others found.
+    await writeFile(path.join(source, "deploy", "envoy.yaml"), await readFile(path.join(source, "test", "fixtures", "envoy.yaml")));
+    const named = await runCli(["init", "--from", source, "named", "--envoy-config", "deploy/envoy.yaml"], { cwd: root });
+    expect(named.exitCode, named.stderr).toBe(0);
+    expect(named.stdout).toContain("~ took deploy/envoy.yaml as its Envoy config");
+    const missing = await runCli(["init", "--from", source, "missing", "--envoy-config", "nope.yaml"], { cwd: root });
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain(`error: --envoy-config nope.yaml: no such file, here or in ${path.relative(root, source)}`);
+    const noBackend = await runCli(["init", "--from", source, "nb", "--backend-port", String(staticReply)], { cwd: root });
+    expect(noBackend.exitCode).toBe(2);
+    expect(noBackend.stderr).toContain(`error: --backend-port: ${path.relative(root, path.join(source, "test", "fixtures", "envoy.yaml"))} has no cluster`);
+    expect(noBackend.stderr).toContain(`--envoy-config (${path.relative(root, path.join(source, "deploy", "envoy.yaml"))})`);
   });
 
   it("a failed adoption leaves nothing behind, so trying again works", async () => {
