@@ -96,6 +96,7 @@ export async function reload(ctx, project) {
     const gen = `gen-${i}`;
     let firstNew;
     const load = startLoad(project.ports.listener, "/hello", {
+      loops: ctx.reps.reloadLoops,
       onResponse: (r, at) => {
         if (firstNew === undefined && r.headers[HEADER] === gen) firstNew = at;
       },
