@@ -1,4 +1,4 @@
-import { isMap, parseDocument, YAMLSeq, type Document } from "yaml";
+import { isMap, isScalar, parseDocument, YAMLSeq, type Document } from "yaml";
 import { UsageError, UserError } from "../errors.js";
 import { get, isAnyAddress, isLoopback, parseBootstrap, type DocPath } from "./bootstrap.js";
 
@@ -190,6 +190,8 @@ export function asNetworkFilter(text: string, backendCluster: string): string {
   const doc = parseDocument(text);
   const filters = ["static_resources", "listeners", 0, "filter_chains", 0, "filters"];
   const config = doc.getIn([...filters, 0, "typed_config", "http_filters", 0, "typed_config", "config"], true);
+  const policy = isMap(config) ? config.items.find((pair) => isScalar(pair.key) && pair.key.value === "failure_policy") : undefined;
+  if (policy !== undefined && isScalar(policy.key)) policy.key.commentBefore = " A VM that fails closes connections rather than letting them through.";
   doc.setIn(
     filters,
     doc.createNode([
@@ -200,5 +202,6 @@ export function asNetworkFilter(text: string, backendCluster: string): string {
       },
     ]),
   );
-  return doc.toString({ lineWidth: 0 });
+  // The template's opening comment, told of connections.
+  return doc.toString({ lineWidth: 0 }).replace("# request through the Wasm plugin, then routes it", "# connection through the Wasm plugin, then proxies it");
 }

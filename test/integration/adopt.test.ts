@@ -186,7 +186,9 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
       `tcp-counter has no envoy.yaml: wrote a fresh one (listener 127.0.0.1:${listener}, the plugin as a network filter (it makes only TCP contexts) before a tcp_proxy, the backend)`,
     );
     const dir = path.join(root, "tcp");
-    const filters = parse(await readFile(path.join(dir, "envoy.yaml"), "utf8")).static_resources.listeners[0].filter_chains[0].filters as { name: string }[];
+    const envoyYaml = await readFile(path.join(dir, "envoy.yaml"), "utf8");
+    expect(envoyYaml).toContain("# connection through the Wasm plugin, then proxies it to the backend");
+    const filters = parse(envoyYaml).static_resources.listeners[0].filter_chains[0].filters as { name: string }[];
     expect(filters.map((f) => f.name)).toEqual(["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]);
     // No route to start from: no starter case.
     expect(existsSync(path.join(dir, "e2e/starter.yaml"))).toBe(false);
