@@ -23,6 +23,8 @@ export interface TestOutputParser {
   stderr(line: string, verbose: boolean): string | undefined;
   /** The tests, once the command has ended. */
   outcomes(): TestOutcome[];
+  /** Why the command failed before running any test, when its output says so: a hint for the user. */
+  cause(): string | undefined;
 }
 
 /** What a run reports as it goes: a test that ended, or a package (a test binary) that did. */
@@ -67,6 +69,7 @@ function goJsonParser(progress: TestProgress): TestOutputParser {
       return undefined;
     },
     stderr: (line) => `${line}\n`,
+    cause: () => undefined,
     outcomes() {
       const names = [...seen.keys()];
       const out: TestOutcome[] = [];
@@ -96,6 +99,8 @@ const LIBTEST_RESULT = /^test (.+?)(?: - should panic)? \.\.\. (ok|FAILED|ignore
 const LIBTEST_OUTPUT = /^---- (.+?) (stdout|stderr) ----$/;
 /** cargo's own progress lines on stderr; compiler warnings and errors are shown. */
 const CARGO_PROGRESS = /^\s*(Compiling|Finished|Running|Doc-tests|Fresh|Blocking|Downloading|Downloaded|Locking|Updating|Adding|Checking)\b/;
+/** The host's linker (rust-lld, GNU ld) refusing a second _start: the crate's own, beside the C runtime's the test binary starts from. */
+const OWN_START = /duplicate symbol: _start\b|multiple definition of `_start'/;
 
 /**
  * Rust's test harness (libtest), as `cargo test` prints it: `test name ... ok`
@@ -108,6 +113,7 @@ function libtestParser(progress: TestProgress): TestOutputParser {
   const outputs = new Map<string, string[]>();
   let binary = "";
   let capturing: string | undefined;
+  let ownStart = false;
   const key = (name: string) => `${binary}\0${name}`;
   return {
     stdout(line, verbose) {
@@ -131,8 +137,13 @@ function libtestParser(progress: TestProgress): TestOutputParser {
     stderr(line, verbose) {
       const running = /^\s*Running (?:unittests )?(\S+)/.exec(line);
       if (running !== null) binary = running[1]!;
+      if (OWN_START.test(line)) ownStart = true;
       return verbose || !CARGO_PROGRESS.test(line) ? `${line}\n` : undefined;
     },
+    cause: () =>
+      ownStart
+        ? 'the crate defines its own _start (#[no_mangle] pub fn _start), which clashes with the test harness\'s on the host: gate it with #[cfg(target_arch = "wasm32")], or run only the e2e cases with `envoywasm test --e2e`'
+        : undefined,
     outcomes() {
       return [...results].map(([k, r]) => {
         const [pkg, name] = k.split("\0") as [string, string];

@@ -45,6 +45,8 @@ export interface TestResult {
   placed: string[];
   /** The program that ran the tests (go, cargo). */
   command: string;
+  /** Why a test command failed before running its tests, when its output said. */
+  cause?: string;
 }
 
 /**
@@ -110,6 +112,7 @@ async function testOne(plugin: PluginTarget, toolchain: ToolchainAdapter, option
     } else result.skipped.push({ ...test, reason: t.reason ?? "no reason given" });
   }
   result.exitCode = Math.max(result.exitCode, done.exitCode ?? 1);
+  if (done.exitCode !== 0) result.cause ??= parser.cause();
 }
 
 /**
@@ -196,7 +199,10 @@ async function runUnitTests(opts: TestFlags, globals: { cwd: string }): Promise<
   if (result.failed.length > 0 || result.exitCode !== 0) {
     const names = result.failed.map((t) => t.name).join(", ");
     throw new UserError(`plugin tests failed: ${counts}${names === "" ? "" : ` (${names})`}`, {
-      hint: result.failed.length === 0 ? `${result.command} test failed before running the tests; its output is above` : "the failing tests' output is above",
+      hint:
+        result.failed.length > 0
+          ? "the failing tests' output is above"
+          : (result.cause ?? `${result.command} test failed before running the tests; its output is above`),
     });
   }
   if (result.passed + result.skipped.length === 0) {

@@ -58,3 +58,8 @@ export async function asTheUserWroteIt<T>(copy: string, display: string, work: (
     throw error;
   }
 }
+
+/** The progress line of a test or bench run as it starts its Envoys, naming the backend only when the plan has one. */
+export function startingOnFreePorts(envoys: string, services: readonly { name: string }[]): string {
+  return `starting ${envoys}${services.some((s) => s.name === "backend") ? " and the backend" : ""} on free ports`;
+}

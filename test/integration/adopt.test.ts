@@ -144,6 +144,38 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(JSON.parse((await request(listener!, { path: "/headers", headers: { "x-mine": "1" } })).body).headers["x-mine"]).toBe("1");
     expect(JSON.parse((await request(listener!, { path: "/delay/50" })).body)).toEqual({ delayed_ms: 50 });
     expect((await request(listener!, { path: "/not/an/endpoint" })).body).toBe("ok");
+
+    // httpbin's own endpoints, in httpbin's shapes. The SDK's http_auth_random reads the first byte of /bytes/1.
+    const oneByte = await request(listener!, { path: "/bytes/1" });
+    expect(oneByte).toMatchObject({ status: 200, headers: { "content-type": "application/octet-stream", "content-length": "1" } });
+    expect(oneByte.body).toHaveLength(1);
+    expect((await request(listener!, { path: "/bytes/200000" })).headers["content-length"]).toBe(String(100 * 1024));
+    const get = JSON.parse((await request(listener!, { path: "/get?y=1&z=2&z=3", headers: { "x-mine": "1" } })).body) as Record<string, unknown>;
+    expect(get).toEqual({
+      args: { y: "1", z: ["2", "3"] },
+      headers: expect.objectContaining({ "x-mine": "1", "x-tagged-by": "httpbin-example" }),
+      origin: "127.0.0.1",
+      url: `http://127.0.0.1:${listener}/get?y=1&z=2&z=3`,
+    });
+    for (const method of ["POST", "PUT", "PATCH", "DELETE"]) {
+      const endpoint = `/${method.toLowerCase()}`;
+      // Content-Length set by hand: Node sends a DELETE's body without one.
+      const headers = { "content-type": "application/json", "content-length": "11" };
+      const sent = await request(listener!, { path: `${endpoint}?q=1`, method, headers, body: '{"a":[1,2]}' });
+      expect(JSON.parse(sent.body), method).toMatchObject({
+        args: { q: "1" },
+        data: '{"a":[1,2]}',
+        json: { a: [1, 2] },
+        form: {},
+        url: `http://127.0.0.1:${listener}${endpoint}?q=1`,
+      });
+    }
+    const form = JSON.parse(
+      (await request(listener!, { path: "/post", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "a=1" })).body,
+    ) as unknown;
+    expect(form).toMatchObject({ data: "", form: { a: "1" }, json: null });
+    expect(JSON.parse((await request(listener!, { path: "/ip" })).body)).toEqual({ origin: "127.0.0.1" });
+    expect(JSON.parse((await request(listener!, { path: "/user-agent", headers: { "user-agent": "tester/1" } })).body)).toEqual({ "user-agent": "tester/1" });
   });
 
   it("adopts a folder with no envoy.yaml by writing a fresh one", async () => {

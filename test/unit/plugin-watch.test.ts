@@ -64,6 +64,22 @@ describe("PanicWatch: what it tells", () => {
     expect(describeTrap(traps[0]!).join("\n")).toContain("NewHttpContext (or NewTcpContext) returned nil, as types.DefaultPluginContext's do");
   });
 
+  it("a network (TCP) filter loaded as an HTTP filter: says where to load it, not that its code is broken", () => {
+    // Real Envoy 1.40 output: a Go plugin (the maintained SDK) whose plugin context makes only TCP contexts, in http_filters, one curl.
+    const traps: PluginTrap[] = [];
+    const watcher = new PanicWatch("/p", (t) => traps.push(t));
+    for (const line of readFileSync(new URL("../fixtures/envoy-go-tcp-only.log", import.meta.url), "utf8").split("\n")) watcher.feed("envoy", line);
+    watcher.flush();
+    expect(traps).toEqual([{ callback: "proxy_on_request_headers", message: "invalid context on proxy_on_request_headers", failurePolicy: "FAIL_CLOSED" }]);
+    const lines = describeTrap(traps[0]!);
+    expect(lines.slice(0, 2)).toEqual([
+      "the plugin has no HTTP context for this request (in proxy_on_request_headers): it is a network (TCP) filter, and envoy.yaml loads it as an HTTP filter",
+      "  load it with envoy.filters.network.wasm in a listener's filter_chains, not in http_filters; or, if it is meant to be an HTTP filter, implement NewHttpContext in its plugin context.",
+    ]);
+    expect(lines.join("\n")).not.toMatch(/panicked|Fix it/);
+    expect(lines.join("\n")).toContain("503");
+  });
+
   it("says what follows per envoy.yaml's failure_policy", () => {
     const said = (failurePolicy: "FAIL_CLOSED" | "FAIL_OPEN" | "FAIL_RELOAD") =>
       describeTrap({ callback: "proxy_on_request_headers", failurePolicy }).join("\n");

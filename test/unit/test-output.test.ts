@@ -49,3 +49,28 @@ describe("the libtest parser (cargo test)", () => {
     expect(verbose).toContain("test tests::compares_secrets_whole ... ok\n");
   });
 });
+
+describe("why cargo test failed before running a test", () => {
+  // Real `cargo test` stderr (Rust 1.95, x86_64 Linux) of a crate with `#[no_mangle] pub fn _start() {}` in src/lib.rs,
+  // linked by rust-lld (the default) and by GNU ld (RUSTFLAGS=-Clinker-features=-lld).
+  for (const [linker, file, said] of [
+    ["rust-lld", "cargo-test-own-start.stderr", "rust-lld: error: duplicate symbol: _start"],
+    ["GNU ld", "cargo-test-own-start-gnu-ld.stderr", "multiple definition of `_start'"],
+  ] as const) {
+    it(`names the crate's own _start, which the host's test binary cannot link (${linker})`, () => {
+      const parser = testOutputParser("libtest");
+      const shown = fixture(file).map((line) => parser.stderr(line, false) ?? "");
+      expect(shown.join("")).toContain(said);
+      expect(parser.outcomes()).toEqual([]);
+      expect(parser.cause()).toBe(
+        'the crate defines its own _start (#[no_mangle] pub fn _start), which clashes with the test harness\'s on the host: gate it with #[cfg(target_arch = "wasm32")], or run only the e2e cases with `envoywasm test --e2e`',
+      );
+    });
+  }
+
+  it("names no cause for a run whose tests ran", () => {
+    const parser = testOutputParser("libtest");
+    for (const line of fixture("cargo-test.stderr")) parser.stderr(line, false);
+    expect(parser.cause()).toBeUndefined();
+  });
+});

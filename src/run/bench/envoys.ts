@@ -14,7 +14,7 @@ import { writeDerived } from "../derived-files.js";
 import type { ServicePlan } from "../plan.js";
 import { preparePlan } from "../prepare.js";
 import { baseIdFor, controlSocketPath } from "../run-ids.js";
-import { asTheUserWroteIt, remapPorts } from "../side-config.js";
+import { asTheUserWroteIt, remapPorts, startingOnFreePorts } from "../side-config.js";
 import type { RunOutcome } from "../supervisor/records.js";
 import { liveRun, readState } from "../supervisor/state.js";
 import { Supervisor } from "../supervisor/supervise.js";
@@ -142,7 +142,7 @@ export async function startBenchEnvoys(
     });
   };
   try {
-    options.onPhase?.(`starting three Envoys ${plan.envoy.version} (no filter, the no-op filter, the plugin) and the backend on free ports`);
+    options.onPhase?.(startingOnFreePorts(`three Envoys ${plan.envoy.version} (no filter, the no-op filter, the plugin)`, plan.services));
     await Promise.race([isReady, supervising.catch(() => {})]);
     check();
     // The supervisor waits for the plugin's ECDS config; the floor's is waited for here.

@@ -9,7 +9,7 @@ import { loadProject, type Project } from "../../project/config.js";
 import { readEnvoyConfig } from "../../project/load.js";
 import { projectPaths, type ProjectPaths } from "../../project/paths.js";
 import { preparePlan } from "../prepare.js";
-import { asTheUserWroteIt, remapPorts } from "../side-config.js";
+import { asTheUserWroteIt, remapPorts, startingOnFreePorts } from "../side-config.js";
 import { baseIdFor, controlSocketPath } from "../run-ids.js";
 import { liveRun } from "../supervisor/state.js";
 import { Supervisor } from "../supervisor/supervise.js";
@@ -128,7 +128,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   const ended = (): RunOutcome | undefined => outcome;
   const results: CaseResult[] = [];
   try {
-    options.onPhase?.(`starting Envoy ${plan.envoy.version} and the backend on free ports`);
+    options.onPhase?.(startingOnFreePorts(`Envoy ${plan.envoy.version}`, plan.services));
     await Promise.race([isReady, supervising]);
     for (const c of cases) {
       if (ended() !== undefined) break;

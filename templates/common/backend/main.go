@@ -2,12 +2,20 @@
 // (any method unless noted):
 //
 //	GET /hello        200 "hola mundo :)"
+//	GET /get          httpbin's JSON: args, headers, origin, url
+//	POST /post        httpbin's JSON: args, data, form, headers, json, origin, url
+//	PUT /put, PATCH /patch, DELETE /delete: the same as POST /post
+//	GET /ip           {"origin": ...}
+//	GET /user-agent   {"user-agent": ...}
+//	GET /bytes/<n>    n random bytes (at most 100 KiB), application/octet-stream
 //	/anything[/...]   echoes method, path, query, headers and body as JSON
 //	/headers          the request headers as JSON
 //	/uuid             a random UUID as JSON
 //	/status/<code>    answers with that status code
 //	/delay/<ms>       waits <ms> milliseconds (at most 60 s), then answers 200
 //	anything else     200 "ok"
+//
+// Header names in the JSON are lower-case, as Envoy sends them.
 //
 // Every request is logged as one line on stdout, with the x-request-id that
 // Envoy adds, so it can be matched with the plugin's log lines.
@@ -19,6 +27,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,11 +35,14 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 func main() {
@@ -91,6 +103,30 @@ func routes() *http.ServeMux {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, "hola mundo :)")
 	})
+	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"args": flat(r.URL.Query()), "headers": headers(r), "origin": origin(r), "url": fullURL(r)})
+	})
+	for _, method := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		mux.HandleFunc(method+" /"+strings.ToLower(method), withBody)
+	}
+	mux.HandleFunc("GET /ip", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"origin": origin(r)})
+	})
+	mux.HandleFunc("GET /user-agent", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"user-agent": r.UserAgent()})
+	})
+	mux.HandleFunc("GET /bytes/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.PathValue("n"))
+		if err != nil || n < 0 {
+			http.Error(w, "the byte count must be a whole number", http.StatusBadRequest)
+			return
+		}
+		b := make([]byte, min(n, 100<<10)) // httpbin's cap
+		_, _ = rand.Read(b)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+	})
 	mux.HandleFunc("/anything", anything)
 	mux.HandleFunc("/anything/", anything)
 	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
@@ -144,6 +180,69 @@ func anything(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// withBody answers like httpbin's /post, /put, /patch and /delete.
+func withBody(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	data, form := string(body), map[string]any{}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		values, _ := url.ParseQuery(data)
+		data, form = "", flat(values)
+	} else if !utf8.Valid(body) {
+		data = "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(body)
+	}
+	var parsed any // null unless the body is JSON
+	if json.Valid(body) {
+		parsed = json.RawMessage(body)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"args":    flat(r.URL.Query()),
+		"data":    data,
+		"form":    form,
+		"headers": headers(r),
+		"json":    parsed,
+		"origin":  origin(r),
+		"url":     fullURL(r),
+	})
+}
+
+// flat gives a value once as a string, and a repeated one as a list, as httpbin does.
+func flat(values url.Values) map[string]any {
+	out := make(map[string]any, len(values))
+	for k, v := range values {
+		if len(v) == 1 {
+			out[k] = v[0]
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// origin is the client's address: Envoy's x-forwarded-for if set, else the peer's.
+func origin(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		return xff
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// fullURL is the URL the client asked for, with the scheme Envoy saw.
+func fullURL(r *http.Request) string {
+	scheme := r.Header.Get("X-Forwarded-Proto")
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
 // headers flattens the request headers, lower-cased as Envoy sends them.
 func headers(r *http.Request) map[string]string {
 	out := map[string]string{"host": r.Host}
@@ -184,6 +283,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a URL's & stays &, as httpbin writes it
 	_ = enc.Encode(v)
 }
 
