@@ -140,19 +140,41 @@ export function firstGoPanic(lines: readonly string[], root: string): StartPanic
   return undefined;
 }
 
-/** What the SDKs' own panics mean for the plugin's code (their words are about the ABI, not about what to change). */
-const SDK_PANICS: [RegExp, string][] = [
+/** What an SDK's own panic means: its words are about the ABI, not about what to change. */
+export interface SdkPanic {
+  /** Said instead of "panicked: <message>" when the plugin's code is not at fault, only how envoy.yaml runs it. */
+  instead?: string;
+  /** What to change. */
+  cause: string;
+}
+
+const SDK_PANICS: [RegExp, SdkPanic][] = [
   [
     /^invalid context id on proxy_on_context_create$/,
-    "the plugin context made no context for this stream: NewHttpContext (or NewTcpContext) returned nil, as types.DefaultPluginContext's do; implement the one for the filter envoy.yaml runs the plugin in",
+    {
+      cause:
+        "the plugin context made no context for this stream: NewHttpContext (or NewTcpContext) returned nil, as types.DefaultPluginContext's do; implement the one for the filter envoy.yaml runs the plugin in",
+    },
+  ],
+  [
+    // The Go SDK made a TCP context for the stream (NewHttpContext returned nil), then Envoy's HTTP filter called in.
+    /^invalid context(?: id)? on proxy_on_(?:request|response)_(?:headers|body|trailers)$/,
+    {
+      instead: "has no HTTP context for this request: it is a network (TCP) filter, and envoy.yaml loads it as an HTTP filter",
+      cause:
+        "load it with envoy.filters.network.wasm in a listener's filter_chains, not in http_filters; or, if it is meant to be an HTTP filter, implement NewHttpContext in its plugin context",
+    },
   ],
   [
     /^missing ContextType on root_context$/,
-    "the root context names no context type for this stream: implement get_type() (Some(ContextType::HttpContext)) and create_http_context, or run the plugin as a service (bootstrap_extensions) if it has no per-stream work",
+    {
+      cause:
+        "the root context names no context type for this stream: implement get_type() (Some(ContextType::HttpContext)) and create_http_context, or run the plugin as a service (bootstrap_extensions) if it has no per-stream work",
+    },
   ],
 ];
 
 /** What a panic of the SDK itself means, when it is one of the known ones. */
-export function sdkPanicCause(message: string | undefined): string | undefined {
+export function sdkPanic(message: string | undefined): SdkPanic | undefined {
   return message === undefined ? undefined : SDK_PANICS.find(([pattern]) => pattern.test(message))?.[1];
 }

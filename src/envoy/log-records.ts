@@ -1,4 +1,4 @@
-import { BACKTRACE_FRAME, parseGoPanic, PLUGIN_FRAGMENT, TRAP_LINE, type GoPanic } from "./go-panic.js";
+import { BACKTRACE_FRAME, parseGoPanic, PLUGIN_FRAGMENT, sdkPanic, TRAP_LINE, type GoPanic } from "./go-panic.js";
 
 export interface PluginLine {
   /** HH:MM:SS.mmm as Envoy stamped it. */
@@ -198,7 +198,8 @@ export function describePanic(panic: NonNullable<LogRecord["panic"]>): string {
   const what =
     panic.kind === "trap" ? `trapped${panic.message === undefined ? "" : `: ${panic.message}`}` : `${panic.kind}: ${panic.message ?? "(no message)"}`;
   const at = [panic.func, panic.location === undefined ? undefined : `(${panic.location})`].filter(Boolean).join(" ");
-  return `${what}${at === "" ? "" : ` at ${at}`}${panic.callback === undefined ? "" : ` in ${panic.callback}`}`;
+  const instead = sdkPanic(panic.message)?.instead;
+  return `${what}${at === "" ? "" : ` at ${at}`}${panic.callback === undefined ? "" : ` in ${panic.callback}`}${instead === undefined ? "" : `: the plugin ${instead}`}`;
 }
 
 /**

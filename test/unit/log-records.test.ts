@@ -54,6 +54,13 @@ describe("log records", () => {
     );
   });
 
+  it("the Go SDK's panic for a network filter run as an HTTP one (Envoy 1.40's output) is one record that says so", () => {
+    const [p] = recordsOf("envoy", fixture("envoy-go-tcp-only.log"), "/p").filter((r) => r.panic !== undefined);
+    expect(describePanic(p!.panic!)).toBe(
+      "panic: invalid context on proxy_on_request_headers in proxy_on_request_headers: the plugin has no HTTP context for this request: it is a network (TCP) filter, and envoy.yaml loads it as an HTTP filter",
+    );
+  });
+
   it("a panic in a module built with -trimpath (Envoy 1.40's output): the module-relative file is the project's, by the go.mod that declares it", () => {
     const root = mkdtempSync(path.join(os.tmpdir(), "envoywasm-trimmed-"));
     try {

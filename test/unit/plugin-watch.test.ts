@@ -73,7 +73,7 @@ describe("PanicWatch: what it tells", () => {
     expect(traps).toEqual([{ callback: "proxy_on_request_headers", message: "invalid context on proxy_on_request_headers", failurePolicy: "FAIL_CLOSED" }]);
     const lines = describeTrap(traps[0]!);
     expect(lines.slice(0, 2)).toEqual([
-      "the plugin has no HTTP context for this request (in proxy_on_request_headers): it is a network (TCP) filter, and envoy.yaml loads it as an HTTP filter",
+      "the plugin has no HTTP context for this request: it is a network (TCP) filter, and envoy.yaml loads it as an HTTP filter (in proxy_on_request_headers)",
       "  load it with envoy.filters.network.wasm in a listener's filter_chains, not in http_filters; or, if it is meant to be an HTTP filter, implement NewHttpContext in its plugin context.",
     ]);
     expect(lines.join("\n")).not.toMatch(/panicked|Fix it/);

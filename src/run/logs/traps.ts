@@ -1,5 +1,5 @@
 import type { FailurePolicy } from "../../envoy/bootstrap.js";
-import { sdkPanicCause } from "../../envoy/go-panic.js";
+import { sdkPanic } from "../../envoy/go-panic.js";
 import { RecordAssembler } from "../../envoy/log-records.js";
 
 /** A plugin that trapped (a Go panic): after it the VM is dead and, by envoy.yaml's failure_policy, requests get 503, pass, or a new VM. */
@@ -65,27 +65,20 @@ const CONSEQUENCE: Record<FailurePolicy, string> = {
   FAIL_RELOAD: "that request got a 503; Envoy starts a new VM for the next ones (failure_policy FAIL_RELOAD).",
 };
 
-/** The Go SDK's panic when Envoy's HTTP filter calls a plugin that made a TCP context for the stream (NewHttpContext returned nil). */
-const NO_HTTP_CONTEXT = /^invalid context(?: id)? on proxy_on_(?:request|response)_(?:headers|body|trailers)$/;
-
 export function describeTrap(trap: PluginTrap): string[] {
-  if (NO_HTTP_CONTEXT.test(trap.message ?? "")) {
-    // Not a bug in the plugin's code: envoy.yaml runs a network filter as an HTTP one.
-    return [
-      `the plugin has no HTTP context for this request (in ${trap.callback}): it is a network (TCP) filter, and envoy.yaml loads it as an HTTP filter`,
-      "  load it with envoy.filters.network.wasm in a listener's filter_chains, not in http_filters; or, if it is meant to be an HTTP filter, implement NewHttpContext in its plugin context.",
-      `  ${CONSEQUENCE[trap.failurePolicy]}`,
-      "  Save the change (under `up --watch`), or run `envoywasm reload`.",
-    ];
-  }
-  const what = trap.message === undefined ? "trapped" : `panicked: ${trap.message}`;
+  const known = sdkPanic(trap.message);
+  // An SDK's panic that is not the code's fault (a network filter run as an HTTP one) is told as what it is.
+  const what = known?.instead ?? (trap.message === undefined ? "trapped" : `panicked: ${trap.message}`);
   const lines = [`the plugin ${what} (in ${trap.callback})`];
-  if (trap.func !== undefined || trap.location !== undefined) {
+  if (known?.instead === undefined && (trap.func !== undefined || trap.location !== undefined)) {
     lines.push(`  at ${[trap.func, trap.location === undefined ? undefined : `(${trap.location})`].filter(Boolean).join(" ")}`);
   }
-  const cause = sdkPanicCause(trap.message);
-  if (cause !== undefined) lines.push(`  ${cause}.`);
+  if (known !== undefined) lines.push(`  ${known.cause}.`);
   lines.push(`  ${CONSEQUENCE[trap.failurePolicy]}`);
-  lines.push("  Fix it and save (under `up --watch`), or run `envoywasm reload`: the fixed module gets a new VM.");
+  lines.push(
+    known?.instead === undefined
+      ? "  Fix it and save (under `up --watch`), or run `envoywasm reload`: the fixed module gets a new VM."
+      : "  Save the change (under `up --watch`), or run `envoywasm reload`.",
+  );
   return lines;
 }
