@@ -90,7 +90,7 @@ async function detectRust(dir: string | undefined): Promise<ToolchainInfo> {
       hint: `run \`rustup target add ${RUST_TARGET}\`${dir === undefined ? "" : ` in ${dir}`} (envoywasm does not install toolchains)`,
     });
   }
-  return { name: "rust", version: `${rustc.stdout.split("\n")[0]}; ${cargo.stdout.trim()}` };
+  return { name: "rust", version: `${rustc.stdout.split("\n")[0]}; ${cargo.stdout.trim()}`, host: /^host: (\S+)/m.exec(rustc.stdout)?.[1] };
 }
 
 /** What `cargo metadata --no-deps` says about the packages of a folder's workspace (the fields envoywasm reads). */
@@ -142,10 +142,17 @@ async function cargoModule(dir: string): Promise<string> {
   return path.join(meta.target_directory, RUST_TARGET, "release", `${lib.name}.wasm`);
 }
 
-function cargoTest(options: { run?: string; verbose?: boolean; wasm: string }): TestCommand {
-  // On the machine's own target: the plugin's logic as plain Rust functions.
+function cargoTest(options: { run?: string; verbose?: boolean; wasm: string; host?: string }): TestCommand {
+  // On the machine's own target: the plugin's logic as plain Rust functions. Named, because a plugin's
+  // .cargo/config.toml often sets build.target to wasm32, where cargo would build the tests and fail to run them.
+  const target = options.host === undefined ? [] : ["--target", options.host];
   const harness = [...(options.run === undefined ? [] : [options.run]), ...(options.verbose === true ? ["--show-output"] : [])];
-  return { file: "cargo", args: ["test", ...(harness.length === 0 ? [] : ["--", ...harness])], env: { ENVOYWASM_WASM: options.wasm }, format: "libtest" };
+  return {
+    file: "cargo",
+    args: ["test", ...target, ...(harness.length === 0 ? [] : ["--", ...harness])],
+    env: { ENVOYWASM_WASM: options.wasm },
+    format: "libtest",
+  };
 }
 
 export const rustAdapter: ToolchainAdapter = {

@@ -11,6 +11,8 @@ export interface ToolchainInfo {
   name: Toolchain;
   /** What `<tool> version` printed, trimmed; part of the build's cache key. */
   version: string;
+  /** The machine's own target (rust: rustc's host), for what runs here: the plugin's tests. */
+  host?: string;
 }
 
 export interface CommandSpec {
@@ -48,5 +50,5 @@ export interface ToolchainAdapter {
    */
   builtModule?(dir: string): Promise<string>;
   /** The plugin's own tests; `wasm` is the built module (ENVOYWASM_WASM). */
-  testCommand(options: { run?: string; verbose?: boolean; wasm: string }): TestCommand;
+  testCommand(options: { run?: string; verbose?: boolean; wasm: string; host?: string }): TestCommand;
 }

@@ -12,7 +12,7 @@ import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
 import { templateValues } from "./init.js";
-import { cargoMetadata, type CargoPackage } from "../build/cargo.js";
+import { cargoMetadata, RUST_TARGET, type CargoPackage } from "../build/cargo.js";
 import { rewriteCargoToml } from "./cargo-manifest.js";
 import { starterCase } from "./starter-case.js";
 
@@ -263,7 +263,8 @@ async function cargoPackage(source: string): Promise<{ pkg: CargoPackage; parent
 /** In the copy: cargo resolves the crates (a Cargo.lock written, or updated for a dependency rewritten) and downloads them. */
 async function fetchCrates(pluginDir: string, hadLock: boolean, onPhase?: (t: string) => void): Promise<string> {
   onPhase?.("cargo fetch");
-  const fetch = await run("cargo", ["fetch"], { cwd: pluginDir, timeoutMs: 300_000 });
+  // For the target envoywasm builds, whatever the folder's .cargo/config.toml names (an old wasm32-wasi, say).
+  const fetch = await run("cargo", ["fetch", "--target", RUST_TARGET], { cwd: pluginDir, timeoutMs: 300_000 });
   if (fetch.exitCode !== 0) {
     throw new ChildProcessError(`cargo fetch failed in ${PLUGIN_DIR}/ of the new project`, {
       command: fetch.command,

@@ -259,6 +259,9 @@ describe("init --from a Rust plugin", () => {
     cpSync(EXAMPLE, source, { recursive: true });
     const envoyYaml = path.join(source, "envoy.yaml");
     await writeFile(envoyYaml, (await readFile(envoyYaml, "utf8")).replace("port_value: 10000", `port_value: ${listener}`));
+    // A cargo config naming a wasm target, as many plugin repositories have (this one by the name Rust has since dropped).
+    await mkdir(path.join(source, ".cargo"));
+    await writeFile(path.join(source, ".cargo", "config.toml"), '[build]\ntarget = "wasm32-wasi"\n');
     const before = await treeHash(repo);
     const dir = path.join(await tempDir(), "tagged");
 

@@ -84,6 +84,8 @@ describe("toolchainFor", () => {
     const cargo = toolchainFor("rust");
     expect(cargo.testCommand({ wasm: "/w" })).toEqual({ file: "cargo", args: ["test"], env: { ENVOYWASM_WASM: "/w" }, format: "libtest" });
     expect(cargo.testCommand({ wasm: "/w", run: "redacts", verbose: true }).args).toEqual(["test", "--", "redacts", "--show-output"]);
+    // On the host's target by name: a .cargo/config.toml's build.target (wasm32) would build the tests for wasm.
+    expect(cargo.testCommand({ wasm: "/w", host: "x86_64-unknown-linux-gnu" }).args).toEqual(["test", "--target", "x86_64-unknown-linux-gnu"]);
   });
 
   it("detects the Rust installed here, with the wasm32-wasip1 target", async () => {
