@@ -137,6 +137,9 @@ export function takeOverEnvoyConfig(
   }
 
   let backendCluster: string | undefined;
+  // Envoy's own ports; then every port a cluster reaches on this machine, which the backend must not take.
+  const envoyPorts = new Set([...taken, ...(listenerPort === undefined ? [] : [listenerPort])]);
+  for (const cluster of model.clusters) for (const e of cluster.endpoints) if (isLoopback(e.address) || isAnyAddress(e.address)) taken.add(e.port);
   let backendPort = want.backendPort ?? 8080;
   while (want.backendPort === undefined && taken.has(backendPort)) backendPort++;
   for (const cluster of model.clusters) {
@@ -150,6 +153,8 @@ export function takeOverEnvoyConfig(
         if (oldAdmin !== undefined && want.adminPort !== undefined && endpoint.port === oldAdmin) {
           doc.setIn([...endpoint.path, "port_value"], want.adminPort);
           say(`cluster ${cluster.name} follows the admin interface to port ${want.adminPort}`);
+        } else if (!envoyPorts.has(endpoint.port)) {
+          say(`cluster ${cluster.name} goes to 127.0.0.1:${endpoint.port}, which envoywasm does not start: run that service yourself`);
         }
         continue;
       }

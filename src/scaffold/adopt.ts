@@ -56,9 +56,8 @@ export interface AdoptResult {
 const PLUGIN_DIR = "plugin";
 const BACKEND_DIR = "backend";
 const STARTER_CASE = "e2e/starter.yaml";
-/** Not copied: build output, VCS and editor state, envoywasm's own state, and the config taken over at the root. */
+/** Not copied: build output, VCS and editor state, envoywasm's own state (nor the config taken over: the project's envoy.yaml is it). */
 const SKIP = new Set([".git", ".envoywasm", "build", "target", "node_modules", ".idea", ".vscode", ".DS_Store"]);
-const ENVOY_CONFIGS = ["envoy.yaml", "envoy.yml"];
 
 export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   const source = path.resolve(options.cwd, options.from);
@@ -98,7 +97,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     );
   }
   const backendPort = options.backendPort === undefined ? undefined : Number(options.backendPort);
-  const files: PlannedFile[] = await copyPlan(source, PLUGIN_DIR);
+  const files: PlannedFile[] = await copyPlan(source, PLUGIN_DIR, configFile);
   if (gomod !== undefined) await assertGoPlugin(source, options.from, gomod, mainPackages(files).length > 0);
   if (cargo !== undefined) {
     // The copy's Cargo.toml is planned as it will build, before anything is written.
@@ -283,14 +282,14 @@ function nameFor(dir: string): string {
     .replace(/^-+|-+$/g, "");
 }
 
-/** Every file of the source folder, to go under `to/` in the project. */
-async function copyPlan(source: string, to: string, rel = ""): Promise<PlannedFile[]> {
+/** Every file of the source folder but the Envoy config taken over, to go under `to/` in the project. */
+async function copyPlan(source: string, to: string, taken: string | undefined, rel = ""): Promise<PlannedFile[]> {
   const out: PlannedFile[] = [];
   for (const entry of await readdir(path.join(source, rel), { withFileTypes: true })) {
     const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
     if (SKIP.has(entry.name)) continue;
-    if (rel === "" && ENVOY_CONFIGS.includes(entry.name)) continue;
-    if (entry.isDirectory()) out.push(...(await copyPlan(source, to, childRel)));
+    if (path.join(source, childRel) === taken) continue;
+    if (entry.isDirectory()) out.push(...(await copyPlan(source, to, taken, childRel)));
     else if (entry.isFile() && !entry.name.endsWith(".wasm")) {
       const full = path.join(source, childRel);
       const mode = (await lstat(full)).mode & 0o777;

@@ -310,6 +310,10 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const named = await runCli(["init", "--from", source, "named", "--envoy-config", "deploy/envoy.yaml"], { cwd: root });
     expect(named.exitCode, named.stderr).toBe(0);
     expect(named.stdout).toContain("~ took deploy/envoy.yaml as its Envoy config");
+    // The config taken over is the project's envoy.yaml, not a second copy under plugin/; the others are the plugin's files.
+    expect(existsSync(path.join(root, "named", "plugin", "deploy", "envoy.yaml"))).toBe(false);
+    expect(existsSync(path.join(root, "named", "plugin", "test", "fixtures", "envoy.yaml"))).toBe(true);
+    expect(existsSync(path.join(dir, "plugin", "test", "fixtures", "envoy.yaml"))).toBe(false);
     const missing = await runCli(["init", "--from", source, "missing", "--envoy-config", "nope.yaml"], { cwd: root });
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain(`error: --envoy-config nope.yaml: no such file, here or in ${path.relative(root, source)}`);

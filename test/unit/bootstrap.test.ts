@@ -204,6 +204,20 @@ describe("adopting an envoy.yaml (init --from)", () => {
     expect(takeOverEnvoyConfig(EXAMPLE, "e", { modules: (f) => planModulePaths(f, "envoy.yaml", "x", []) }).changes.join("\n")).not.toContain("HTTP/2");
   });
 
+  it("keeps the backend off the ports clusters reach on this machine, and says which of those envoywasm does not start", () => {
+    const local = EXAMPLE.replace(
+      "    - name: admin\n",
+      "    - name: grpc\n      load_assignment:\n        endpoints:\n          - lb_endpoints:\n              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 8080 } } }\n    - name: admin\n",
+    );
+    const taken = takeOverEnvoyConfig(local, "e", { modules: (f) => planModulePaths(f, "envoy.yaml", "x", []) });
+    expect(taken.changes).toContain("envoy.yaml: cluster grpc goes to 127.0.0.1:8080, which envoywasm does not start: run that service yourself");
+    expect(taken.changes).toContain(
+      "envoy.yaml: cluster httpbin went to httpbin.org:443; it now goes to the project's backend on 127.0.0.1:8081 (httpbin-style endpoints)",
+    );
+    // The admin interface's own port is Envoy's: nothing to say of the cluster that reaches it.
+    expect(taken.changes.join("\n")).not.toContain("cluster admin goes to");
+  });
+
   it("refuses --backend-port for a config with no cluster that leaves the machine, naming the file and the other configs found", () => {
     const local = EXAMPLE.replace("address: httpbin.org, port_value: 443", "address: 127.0.0.1, port_value: 4443");
     const take = () =>
