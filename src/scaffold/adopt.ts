@@ -7,7 +7,7 @@ import { run, tailLines } from "../platform/exec.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { asNetworkFilter, planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
-import { assertGoPlugin, goModJson, repairGoMod, type GoModJson } from "./go-module.js";
+import { assertGoPlugin, assertRootMainPackage, goModJson, repairGoMod, type GoModJson } from "./go-module.js";
 import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
@@ -158,6 +158,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     backendCluster = "backend";
   }
 
+  if (gomod !== undefined) assertRootMainPackage(options.from, mainPackages(files), pluginFolders);
   const rendered = await render({
     template: "headers",
     toolchain,

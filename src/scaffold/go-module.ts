@@ -38,6 +38,19 @@ export async function assertGoPlugin(source: string, shown: string, gomod: GoMod
   });
 }
 
+/**
+ * A Go plugin builds from a main package at its folder's root, unless its
+ * Envoy config loads a module from each of several (`pluginFolders`, the Go
+ * SDK's shared_queue); refused otherwise, naming where the main packages are.
+ */
+export function assertRootMainPackage(shown: string, mainPackages: readonly string[], pluginFolders: readonly string[]): void {
+  if (mainPackages.includes("") || pluginFolders.length > 0) return;
+  const listed = mainPackages.slice(0, 3).join(", ") + (mainPackages.length > 3 ? `, … (${mainPackages.length} in all)` : "");
+  throw new UserError(`${shown} has no main package at its root to build a module from; its main packages are in ${listed}`, {
+    hint: "adopt a folder with its own go.mod and a package main at its root (`go mod init` there), or give an Envoy config that loads a module built from each folder (--envoy-config)",
+  });
+}
+
 /** The folders below `source` (three deep at most) with a go.mod of their own that requires a proxy-wasm Go SDK. */
 async function pluginModulesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
   const found: string[] = [];

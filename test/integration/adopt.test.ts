@@ -340,7 +340,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(retried.exitCode, retried.stderr).toBe(0);
   });
 
-  it("refuses a Go folder that is not a plugin (a repository's root, the SDK itself), naming the plugin folders below it, writing nothing", async () => {
+  it("refuses a Go folder that is not a plugin (a repository's root, the SDK itself, main packages only below), naming where they are, writing nothing", async () => {
     // A repository whose root module is a service, with the plugin in a module of its own below it.
     const repo = await tempDir();
     await writeFile(path.join(repo, "go.mod"), "module example.com/ext-authz\n\ngo 1.24\n");
@@ -359,6 +359,18 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(itself.exitCode).toBe(1);
     expect(itself.stderr).toContain("is the proxy-wasm Go SDK itself (module github.com/proxy-wasm/proxy-wasm-go-sdk)");
     expect(itself.stderr).toContain("the plugins are in folders of their own: examples/http_headers;");
+    // One go.mod at the root, a main package in each sample's folder (service-extensions' layout), no config to say which.
+    const samples = await tempDir();
+    await cp(path.join(EXAMPLES, "headers", "go.mod"), path.join(samples, "go.mod"));
+    for (const sample of ["add_header", "block_request"]) {
+      await mkdir(path.join(samples, "samples", sample), { recursive: true });
+      await cp(path.join(EXAMPLES, "headers", "main.go"), path.join(samples, "samples", sample, "plugin.go"));
+    }
+    const nested = await runCli(["init", "--from", samples, "s"], { cwd });
+    expect(nested.exitCode).toBe(1);
+    expect(nested.stderr).toContain(
+      `error: ${samples} has no main package at its root to build a module from; its main packages are in samples/add_header, samples/block_request`,
+    );
     expect(await readdir(cwd)).toEqual([]);
   });
 
