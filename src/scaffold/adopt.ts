@@ -1,9 +1,8 @@
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { lstat, readdir, readFile, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument } from "yaml";
-import { ChildProcessError, UsageError, UserError } from "../errors.js";
-import { run, tailLines } from "../platform/exec.js";
+import { UsageError, UserError } from "../errors.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { asNetworkFilter, planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
@@ -12,8 +11,8 @@ import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
 import { templateValues } from "./init.js";
-import { cargoMetadata, RUST_TARGET, type CargoPackage } from "../build/cargo.js";
 import { rewriteCargoToml } from "./cargo-manifest.js";
+import { cargoPackage, fetchCrates } from "./rust-package.js";
 import { starterCase } from "./starter-case.js";
 
 /**
@@ -84,7 +83,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   }
 
   const gomod = rust ? undefined : await goModJson(source);
-  const cargo = rust ? await cargoPackage(source) : undefined;
+  const cargo = rust ? await cargoPackage(source, options.from) : undefined;
   const toolchain: Toolchain = rust ? "rust" : gomod!.Require?.some((r) => r.Path === SDK_MODULES.tinygo) === true ? "tinygo" : "go";
   const changes: string[] = [];
 
@@ -216,6 +215,7 @@ async function settleModules(
     changes.push(
       await fetchCrates(
         pluginDir,
+        PLUGIN_DIR,
         files.some((f) => f.path === `${PLUGIN_DIR}/Cargo.lock`),
         options.onPhase,
       ),
@@ -242,37 +242,6 @@ async function undoWrite(dir: string, created: readonly string[], existed: boole
     ),
   ];
   for (const folder of folders.sort((a, b) => b.length - a.length)) await rmdir(path.join(dir, folder)).catch(() => {});
-}
-
-/** The original's package as cargo reads it, when it is a proxy-wasm plugin. */
-async function cargoPackage(source: string): Promise<{ pkg: CargoPackage; parentWorkspace?: string }> {
-  const { meta, pkg } = await cargoMetadata(source);
-  if (pkg === undefined)
-    throw new UserError(`cargo found no package in ${path.join(source, "Cargo.toml")}`, {
-      hint: "--from takes the folder of one plugin's Cargo package, not a virtual workspace",
-    });
-  if (!pkg.dependencies.some((d) => d.name === SDK_MODULES.rust && d.kind === null)) {
-    throw new UserError(`${path.join(source, "Cargo.toml")} does not depend on the ${SDK_MODULES.rust} crate: --from takes a proxy-wasm plugin`, {
-      hint: "point --from at the folder of a plugin built on the proxy-wasm crate",
-    });
-  }
-  const root = path.resolve(meta.workspace_root);
-  return { pkg, parentWorkspace: root === realpathSync(source) ? undefined : root };
-}
-
-/** In the copy: cargo resolves the crates (a Cargo.lock written, or updated for a dependency rewritten) and downloads them. */
-async function fetchCrates(pluginDir: string, hadLock: boolean, onPhase?: (t: string) => void): Promise<string> {
-  onPhase?.("cargo fetch");
-  // For the target envoywasm builds, whatever the folder's .cargo/config.toml names (an old wasm32-wasi, say).
-  const fetch = await run("cargo", ["fetch", "--target", RUST_TARGET], { cwd: pluginDir, timeoutMs: 300_000 });
-  if (fetch.exitCode !== 0) {
-    throw new ChildProcessError(`cargo fetch failed in ${PLUGIN_DIR}/ of the new project`, {
-      command: fetch.command,
-      output: tailLines(fetch.all, 20),
-      hint: `its output:\n${tailLines(fetch.all, 10)}`,
-    });
-  }
-  return `${PLUGIN_DIR}/Cargo.lock: ${hadLock ? "brought up to date" : "written"} by cargo fetch, which resolved and downloaded the crates`;
 }
 
 function nameFor(dir: string): string {

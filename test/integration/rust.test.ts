@@ -252,6 +252,37 @@ async function treeHash(dir: string): Promise<string> {
 }
 
 describe("init --from a Rust plugin", () => {
+  it("refuses a library crate or a virtual workspace whose plugins are crates below it, naming them, writing nothing", async () => {
+    const plugin = (name: string, extra = "") =>
+      `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\ncrate-type = ["cdylib"]\n\n[dependencies]\nproxy-wasm = "0.2"\n${extra}`;
+    // Higress's wasm-rust: a library on the SDK at the root, each plugin a crate of its own below.
+    const lib = await tempDir();
+    await writeFile(path.join(lib, "Cargo.toml"), '[package]\nname = "shared"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nproxy-wasm = "0.2"\n');
+    await mkdir(path.join(lib, "src"));
+    await writeFile(path.join(lib, "src", "lib.rs"), "");
+    await mkdir(path.join(lib, "extensions", "say-hello", "src"), { recursive: true });
+    await writeFile(path.join(lib, "extensions", "say-hello", "Cargo.toml"), plugin("say-hello", 'shared = { path = "../.." }\n'));
+    await writeFile(path.join(lib, "extensions", "say-hello", "src", "lib.rs"), "");
+    const cwd = await tempDir();
+    const library = await runCli(["init", "--from", lib, "a"], { cwd });
+    expect(library.exitCode).toBe(1);
+    expect(library.stderr).toContain(`error: ${path.join(lib, "Cargo.toml")} builds a library (no cdylib), not a plugin module`);
+    expect(library.stderr).toContain(
+      `hint: the plugins are in crates of their own: extensions/say-hello; e.g. envoywasm init --from ${path.join(lib, "extensions/say-hello")}`,
+    );
+    // A virtual workspace of plugins.
+    const ws = await tempDir();
+    await writeFile(path.join(ws, "Cargo.toml"), '[workspace]\nmembers = ["crates/a"]\nresolver = "2"\n');
+    await mkdir(path.join(ws, "crates", "a", "src"), { recursive: true });
+    await writeFile(path.join(ws, "crates", "a", "Cargo.toml"), plugin("a"));
+    await writeFile(path.join(ws, "crates", "a", "src", "lib.rs"), "");
+    const workspace = await runCli(["init", "--from", ws, "b"], { cwd });
+    expect(workspace.exitCode).toBe(1);
+    expect(workspace.stderr).toContain("(a virtual workspace)");
+    expect(workspace.stderr).toContain("hint: the plugins are in crates of their own: crates/a;");
+    expect(await readdir(cwd)).toEqual([]);
+  });
+
   it("adopts a folder like the SDK's examples: the SDK from crates.io, the config taken over, built and served through the generated backend", async () => {
     const [listener, admin, backend] = await freePorts(3);
     const repo = await tempDir("envoywasm-rust-sdk-");

@@ -1,0 +1,72 @@
+import { realpathSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { ChildProcessError, UserError } from "../errors.js";
+import { run, tailLines } from "../platform/exec.js";
+import { cargoMetadata, RUST_TARGET, type CargoPackage } from "../build/cargo.js";
+import { SDK_MODULES } from "./templates.js";
+
+/**
+ * The adopted folder's package as cargo reads it, when it is a proxy-wasm
+ * plugin. A virtual workspace, or a library crate with the plugins in crates
+ * below it (Higress's wasm-rust), is refused, naming those crates.
+ */
+export async function cargoPackage(source: string, shown: string): Promise<{ pkg: CargoPackage; parentWorkspace?: string }> {
+  const { meta, pkg } = await cargoMetadata(source);
+  const real = realpathSync(source);
+  const below = async () => {
+    const members = meta.packages.filter(isPlugin).map((p) => path.relative(real, path.dirname(p.manifest_path)));
+    const found = [...new Set([...members, ...(await pluginCratesBelow(source))])].filter((rel) => rel !== "" && !rel.startsWith(".."));
+    return found.length === 0
+      ? undefined
+      : `the plugins are in crates of their own: ${found.slice(0, 3).join(", ")}${found.length > 3 ? `, … (${found.length} in all)` : ""}; e.g. envoywasm init --from ${path.join(shown, found[0]!)}`;
+  };
+  if (pkg === undefined) {
+    throw new UserError(`cargo found no package in ${path.join(source, "Cargo.toml")} (a virtual workspace)`, {
+      hint: (await below()) ?? "--from takes the folder of one plugin's Cargo package",
+    });
+  }
+  if (!pkg.dependencies.some((d) => d.name === SDK_MODULES.rust && d.kind === null)) {
+    throw new UserError(`${path.join(source, "Cargo.toml")} does not depend on the ${SDK_MODULES.rust} crate: --from takes a proxy-wasm plugin`, {
+      hint: (await below()) ?? "point --from at the folder of a plugin built on the proxy-wasm crate",
+    });
+  }
+  const hint = isPlugin(pkg) ? undefined : await below();
+  // A crate that builds no cdylib with none below is a plugin missing its crate-type, which `build` says how to add.
+  if (hint !== undefined) throw new UserError(`${path.join(source, "Cargo.toml")} builds a library (no cdylib), not a plugin module`, { hint });
+  const root = path.resolve(meta.workspace_root);
+  return { pkg, parentWorkspace: root === real ? undefined : root };
+}
+
+function isPlugin(pkg: CargoPackage): boolean {
+  return pkg.targets.some((t) => t.crate_types.includes("cdylib")) && pkg.dependencies.some((d) => d.name === SDK_MODULES.rust);
+}
+
+/** Folders below `source` (three deep at most) whose Cargo.toml builds a cdylib on the proxy-wasm crate. */
+async function pluginCratesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
+  const found: string[] = [];
+  const entries = await readdir(path.join(source, rel), { withFileTypes: true }).catch(() => []);
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!entry.isDirectory() || entry.name.startsWith(".") || entry.name === "target") continue;
+    const sub = rel === "" ? entry.name : `${rel}/${entry.name}`;
+    const manifest = await readFile(path.join(source, sub, "Cargo.toml"), "utf8").catch(() => "");
+    if (/\bcdylib\b/.test(manifest) && /^\s*proxy-wasm\s*=/m.test(manifest)) found.push(sub);
+    else if (depth < 2) found.push(...(await pluginCratesBelow(source, sub, depth + 1)));
+  }
+  return found;
+}
+
+/** In the copy: cargo resolves the crates (a Cargo.lock written, or updated for a dependency rewritten) and downloads them. */
+export async function fetchCrates(pluginDir: string, shown: string, hadLock: boolean, onPhase?: (t: string) => void): Promise<string> {
+  onPhase?.("cargo fetch");
+  // For the target envoywasm builds, whatever the folder's .cargo/config.toml names (an old wasm32-wasi, say).
+  const fetch = await run("cargo", ["fetch", "--target", RUST_TARGET], { cwd: pluginDir, timeoutMs: 300_000 });
+  if (fetch.exitCode !== 0) {
+    throw new ChildProcessError(`cargo fetch failed in ${shown}/ of the new project`, {
+      command: fetch.command,
+      output: tailLines(fetch.all, 20),
+      hint: `its output:\n${tailLines(fetch.all, 10)}`,
+    });
+  }
+  return `${shown}/Cargo.lock: ${hadLock ? "brought up to date" : "written"} by cargo fetch, which resolved and downloaded the crates`;
+}
