@@ -101,6 +101,12 @@ const NOT_A_PLUGIN: Record<Toolchain, string> = {
   rust: "Depend on the proxy-wasm crate and register the root context in proxy_wasm::main! { … }",
 };
 
+/** ABI versions of SDK forks for gateways built on Envoy, which upstream Envoy refuses, and what to build against instead. */
+const FORK_ABIS: Record<string, string> = {
+  "0_2_100":
+    "that is Higress's, whose fork of the Go SDK (github.com/higress-group/proxy-wasm-go-sdk) runs only in Higress; for Envoy, build against github.com/proxy-wasm/proxy-wasm-go-sdk",
+};
+
 /** A Go module that starts with this much memory per VM is worth a word (16 MiB). */
 const LARGE_INITIAL_PAGES = 256;
 
@@ -111,7 +117,10 @@ export function checkModule(facts: ModuleFacts, options: { toolchain: Toolchain;
 
   const abi = facts.abiVersion !== undefined && facts.abiVersion in ENV_ABI_SPECIFIC ? (facts.abiVersion as ProxyWasmAbiVersion) : undefined;
   if (facts.abiVersion !== undefined && abi === undefined) {
-    errors.push(`it exports proxy_abi_version_${facts.abiVersion}, an ABI version Envoy does not know (it knows ${Object.keys(ENV_ABI_SPECIFIC).join(", ")})`);
+    errors.push(
+      `it exports proxy_abi_version_${facts.abiVersion}, an ABI version Envoy does not know (it knows ${Object.keys(ENV_ABI_SPECIFIC).join(", ")})` +
+        (facts.abiVersion in FORK_ABIS ? `: ${FORK_ABIS[facts.abiVersion]}` : ""),
+    );
   }
   if (facts.abiVersion === undefined) {
     errors.push(`it is not a proxy-wasm plugin: no proxy_abi_version_* export. ${NOT_A_PLUGIN[options.toolchain]}`);

@@ -164,6 +164,16 @@ describe("checkModule", () => {
       expect(errors).toHaveLength(1);
       expect(errors[0]).toContain("proxy_abi_version_0_3_0");
       expect(errors[0]).toContain("0_1_0, 0_2_0, 0_2_1");
+      expect(errors[0]).not.toContain("Higress");
+    });
+
+    it("names Higress's fork when a module exports its ABI (0_2_100), which upstream Envoy refuses", async () => {
+      const { errors } = checkModule(await facts({ exports: replaceExport("proxy_abi_version_0_2_0", "proxy_abi_version_0_2_100") }), {
+        toolchain: "go",
+      });
+      expect(errors).toEqual([
+        "it exports proxy_abi_version_0_2_100, an ABI version Envoy does not know (it knows 0_1_0, 0_2_0, 0_2_1): that is Higress's, whose fork of the Go SDK (github.com/higress-group/proxy-wasm-go-sdk) runs only in Higress; for Envoy, build against github.com/proxy-wasm/proxy-wasm-go-sdk",
+      ]);
     });
 
     it("refuses a module with neither proxy_on_memory_allocate nor malloc", async () => {
