@@ -64,10 +64,16 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   if (stat === undefined || !stat.isDirectory()) throw new UsageError(`--from ${options.from}: no such folder`);
   const rust = !existsSync(path.join(source, "go.mod")) && existsSync(path.join(source, "Cargo.toml"));
   if (!rust && !existsSync(path.join(source, "go.mod"))) {
+    // Go files on the SDK without a module of their own (service-extensions' samples): how to make them one.
+    const goFiles = (await readdir(source)).filter((f) => f.endsWith(".go"));
+    const onSdk = (await Promise.all(goFiles.map((f) => readFile(path.join(source, f), "utf8")))).some((t) => t.includes(SDK_MODULES.go));
+    const sdk = await pinnedSdk("go");
     throw new UserError(
       `${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`,
       {
-        hint: "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml",
+        hint: onSdk
+          ? `make its Go files a module first: cd ${options.from} && go mod init example.com/${path.basename(source).replace(/[^\w.-]/g, "-")} && go get ${sdk.module}@${sdk.version} && go mod tidy`
+          : "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml",
       },
     );
   }

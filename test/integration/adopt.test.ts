@@ -383,6 +383,16 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const noMod = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
     expect(noMod.exitCode).toBe(1);
     expect(noMod.stderr).toContain("has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one");
+    // Go files on the SDK, without a module (service-extensions' samples): the commands that make them one.
+    await cp(path.join(EXAMPLES, "headers", "main.go"), path.join(empty, "plugin.go"));
+    const loose = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
+    expect(loose.exitCode).toBe(1);
+    expect(loose.stderr).toMatch(
+      new RegExp(
+        `hint: make its Go files a module first: cd ${empty} && go mod init example\\.com/\\S+ && go get github\\.com/proxy-wasm/proxy-wasm-go-sdk@v\\S+ && go mod tidy$`,
+        "m",
+      ),
+    );
     const template = await runCli(["init", "--from", source, "y", "--template", "auth"], { cwd: await tempDir() });
     expect(template.exitCode).toBe(2);
     expect(template.stderr).toContain("--template does not go with --from");
