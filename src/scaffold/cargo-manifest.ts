@@ -65,7 +65,6 @@ function tomlValue(value: unknown): string | undefined {
 export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoRewrite {
   const lines = text.split("\n");
   const changes: string[] = [];
-  const outside: string[] = [];
   const inherited: string[] = [];
   const isOutside = (p: string) => {
     const abs = path.resolve(input.source, p);
@@ -84,12 +83,12 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
     }
     return dep.req;
   };
-  const sdkPath = (key: string, pkg: string | undefined, where: string) => {
-    if ((pkg ?? key) !== SDK_CRATE) {
-      outside.push(`${key} (${where})`);
-      return false;
-    }
-    return true;
+  const isSdk = (key: string, pkg: string | undefined) => (pkg ?? key) === SDK_CRATE;
+  /** Another crate of the original's repository, by path: the copy keeps using it, where it is. */
+  const stays = (key: string, p: string) => {
+    const abs = path.resolve(input.source, p);
+    changes.push(`${input.display}: ${key}'s path ${p} now names ${abs} (the copy still builds with it; it must stay there)`);
+    return abs;
   };
 
   // The single-dependency tables ([dependencies.proxy-wasm]) need their `package =` before their `path =` line.
@@ -159,7 +158,11 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
           inherited.push(`dependency ${dep}`);
         }
         const p = inlineValue(next, "path");
-        if (p !== undefined && isOutside(p) && sdkPath(dep, inlineValue(next, "package"), `path = "${p}"`)) {
+        if (p !== undefined && isOutside(p) && !isSdk(dep, inlineValue(next, "package"))) {
+          next = withoutPair(next, "path")
+            .replace(/^\{\s*/, `{ path = "${escapeTomlString(stays(dep, p))}", `)
+            .replace(/,\s*\}$/, " }");
+        } else if (p !== undefined && isOutside(p)) {
           next = withoutPair(withoutPair(next, "version"), "path")
             .replace(/^\{\s*/, `{ version = "${input.sdkVersion}", `)
             .replace(/,\s*\}$/, " }");
@@ -177,7 +180,9 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
         inherited.push(`dependency ${oneDependency}`);
       } else if (key[0] === "path") {
         const p = bare.replace(/^"(.*)"$|^'(.*)'$/, "$1$2");
-        if (isOutside(p) && sdkPath(oneDependency, pkg, `path = ${bare}`)) {
+        if (isOutside(p) && !isSdk(oneDependency, pkg)) {
+          lines[i] = `${indent}path = "${escapeTomlString(stays(oneDependency, p))}"${comment}`;
+        } else if (isOutside(p)) {
           lines[i] = `${indent}version = "${input.sdkVersion}"${comment}`;
           body.forEach((l, j) => {
             if (/^\s*version\s*=/.test(l)) drop.add(section.start + 1 + j);
@@ -190,11 +195,6 @@ export function rewriteCargoToml(text: string, input: CargoRewriteInput): CargoR
     }
   });
 
-  if (outside.length > 0) {
-    throw new UserError(`${input.display} depends on ${outside.join(", ")}, outside the adopted folder`, {
-      hint: "adopt a folder that holds them, or depend on a published version in the original's Cargo.toml",
-    });
-  }
   if (inherited.length > 0)
     changes.push(`${input.display}: ${inherited.join(", ")} came from the workspace at ${input.parentWorkspace}: written in, as cargo read them`);
   let out = lines.filter((_, i) => !drop.has(i)).join("\n");

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { UserError } from "../../src/errors.js";
 import { rewriteCargoToml, type CargoRewriteInput } from "../../src/scaffold/cargo-manifest.js";
 import { planModulePaths, takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
 
+const SOURCE = "/src/sdk/examples/tagger";
 const input = (extra: Partial<CargoRewriteInput> = {}): CargoRewriteInput => ({
-  source: "/src/sdk/examples/tagger",
+  source: SOURCE,
   display: "plugin/Cargo.toml",
   sdkVersion: "0.2",
   resolved: { dependencies: [] },
@@ -38,19 +39,17 @@ describe("rewriteCargoToml (init --from a Rust plugin)", () => {
     );
   });
 
-  it("leaves a path dependency inside the folder, and refuses one outside it that is not the SDK", () => {
+  it("leaves a path dependency inside the folder, and points one outside it that is not the SDK at the original, where it stays", () => {
     const inside = '[dependencies]\nhelper = { path = "helper" }\nproxy-wasm = "0.2"\n';
     expect(rewriteCargoToml(inside, input())).toEqual({ text: inside, changes: [] });
-    const error = (() => {
-      try {
-        rewriteCargoToml('[dependencies]\nproxy-wasm = { path = "../.." }\nshared = { path = "../shared" }\n', input());
-      } catch (e) {
-        return e as UserError;
-      }
-      throw new Error("accepted");
-    })();
-    expect(error).toBeInstanceOf(UserError);
-    expect(error.message).toBe('plugin/Cargo.toml depends on shared (path = "../shared"), outside the adopted folder');
+    const text =
+      '[dependencies]\nproxy-wasm = { path = "../.." }\nshared = { path = "../shared", features = ["x"] }\n\n[dependencies.other]\npath = "../../other"\n';
+    const out = rewriteCargoToml(text, input());
+    const shared = path.resolve(SOURCE, "../shared");
+    const other = path.resolve(SOURCE, "../../other");
+    expect(out.text).toBe(`[dependencies]\nproxy-wasm = "0.2"\nshared = { path = "${shared}", features = ["x"] }\n\n[dependencies.other]\npath = "${other}"\n`);
+    expect(out.changes).toContain(`plugin/Cargo.toml: shared's path ../shared now names ${shared} (the copy still builds with it; it must stay there)`);
+    expect(out.changes).toContain(`plugin/Cargo.toml: other's path ../../other now names ${other} (the copy still builds with it; it must stay there)`);
   });
 
   it("makes a workspace member stand on its own: inherited fields written in as cargo read them, and [workspace] added", () => {
