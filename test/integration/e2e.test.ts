@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runE2eCommand, type E2eFlags } from "../../src/commands/e2e-run.js";
 import { isEnvoywasmError } from "../../src/errors.js";
-import { freePort, REPO, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
+import { freePort, REPO, removeTempDirs, runCli } from "../helpers/cli.js";
 import { parseDocument, stringify } from "yaml";
 import { newProject, statusOf, stopProjects, type Project } from "../helpers/project.js";
 import { request } from "../helpers/run.js";
@@ -309,38 +309,3 @@ function section(out: string, name: string): string {
   const next = out.indexOf("\nFAIL ", start);
   return out.slice(start, next === -1 ? undefined : next);
 }
-
-// The Go build of the template runs these same cases in the first test above; here, the Rust build.
-describe("envoywasm test: the unit tests, then the cases init wrote, unchanged for the Rust build of the template", () => {
-  for (const toolchain of ["rust"] as const) {
-    it(`${toolchain}: unit: N passed, then e2e: 3 passed`, async () => {
-      const root = await tempDir();
-      const [listener, admin, backend] = await Promise.all([freePort(), freePort(), freePort()]);
-      const name = `cases-${toolchain}`;
-      const init = await runCli(
-        [
-          "init",
-          name,
-          "--template",
-          "auth",
-          "--toolchain",
-          toolchain,
-          "--listener-port",
-          String(listener),
-          "--admin-port",
-          String(admin),
-          "--backend-port",
-          String(backend),
-        ],
-        { cwd: root },
-      );
-      expect(init.exitCode, init.stderr).toBe(0);
-      const dir = path.join(root, name);
-      expect(readFileSync(path.join(dir, "e2e", "auth.yaml"), "utf8")).toBe(readFileSync(path.join(REPO, "templates", "e2e", "auth.yaml"), "utf8"));
-      const r = await runCli(["test"], { cwd: dir });
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^unit: [1-9]\d* passed, 0 failed$/m);
-      expect(r.stdout).toMatch(/^e2e: 3 passed, 0 failed$/m);
-    });
-  }
-});

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
 import { onPath } from "../../src/platform/which.js";
-import { freePorts, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
+import { freePorts, REPO, removeTempDirs, runCli, tempDir } from "../helpers/cli.js";
 import { newProject, runTryLine, type Project } from "../helpers/project.js";
 import { expectAllStopped, request, steadyLoad, waitFor } from "../helpers/run.js";
 
@@ -55,10 +55,11 @@ async function buildAndCheck(p: Project): Promise<{ sha256: string; bytes: numbe
   return plugin!;
 }
 
-async function testsPass(p: Project, count: number): Promise<void> {
+async function testsPass(p: Project, count: number): Promise<{ stdout: string; stderr: string }> {
   const r = await runCli(["test"], { cwd: p.dir });
   expect(r.exitCode, r.stderr + r.stdout).toBe(0);
   expect(r.stderr).toContain(`✔ plugin tests: ${count} passed, 0 failed, 0 skipped`);
+  return r;
 }
 
 async function upDetached(p: Project, args: string[] = []): Promise<string> {
@@ -110,7 +111,11 @@ describe("rust templates: init --toolchain rust → build → cargo test → up 
   it("auth: 403 without the configured key, 200 with it (up's own try: line); denials at info, the allowed request at debug, the key never logged", async () => {
     const p = await rustProject("auth");
     await buildAndCheck(p);
-    await testsPass(p, 5);
+    // `envoywasm test`: the unit tests, then the e2e cases init wrote, the same file as the Go build's (e2e.test.ts runs those).
+    expect(await readFile(path.join(p.dir, "e2e", "auth.yaml"), "utf8")).toBe(await readFile(path.join(REPO, "templates", "e2e", "auth.yaml"), "utf8"));
+    const tested = await testsPass(p, 5);
+    expect(tested.stdout).toMatch(/^unit: 5 passed, 0 failed$/m);
+    expect(tested.stdout).toMatch(/^e2e: 3 passed, 0 failed$/m);
     const up = await upDetached(p);
     const denied = await request(p.ports.listener, { path: "/hello" });
     expect(denied.status).toBe(403);
