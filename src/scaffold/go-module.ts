@@ -1,9 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
 import type { Toolchain } from "../project/config.js";
 import { pinnedSdk } from "./templates.js";
+import { pluginsBelow } from "./plugins-below.js";
 
 export interface GoModJson {
   Module: { Path: string };
@@ -28,7 +29,11 @@ export async function assertGoPlugin(source: string, shown: string, gomod: GoMod
     : usesSdk
       ? "has no main package (package main) to build a module from"
       : `is not a proxy-wasm plugin: its go.mod (module ${gomod.Module.Path}) does not require a proxy-wasm Go SDK`;
-  const plugins = await pluginModulesBelow(source);
+  const plugins = await pluginsBelow(
+    source,
+    "go.mod",
+    (gomod) => /^\s*(?:require\s+)?\S*proxy-wasm-go-sdk\s+v/m.test(gomod) && !/^module\s+\S*proxy-wasm-go-sdk\s*$/m.test(gomod),
+  );
   const shownPlugins = plugins.slice(0, 3).join(", ") + (plugins.length > 3 ? `, … (${plugins.length} in all)` : "");
   throw new UserError(`${shown} ${why}`, {
     hint:
@@ -49,20 +54,6 @@ export function assertRootMainPackage(shown: string, mainPackages: readonly stri
   throw new UserError(`${shown} has no main package at its root to build a module from; its main packages are in ${listed}`, {
     hint: "adopt a folder with its own go.mod and a package main at its root (`go mod init` there), or give an Envoy config that loads a module built from each folder (--envoy-config)",
   });
-}
-
-/** The folders below `source` (three deep at most) with a go.mod of their own that requires a proxy-wasm Go SDK. */
-async function pluginModulesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
-  const found: string[] = [];
-  const entries = await readdir(path.join(source, rel), { withFileTypes: true }).catch(() => []);
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (!entry.isDirectory() || entry.name.startsWith(".") || ["vendor", "node_modules", "testdata"].includes(entry.name)) continue;
-    const sub = rel === "" ? entry.name : `${rel}/${entry.name}`;
-    const gomod = await readFile(path.join(source, sub, "go.mod"), "utf8").catch(() => "");
-    if (/^\s*(?:require\s+)?\S*proxy-wasm-go-sdk\s+v/m.test(gomod) && !/^module\s+\S*proxy-wasm-go-sdk\s*$/m.test(gomod)) found.push(sub);
-    else if (depth < 2) found.push(...(await pluginModulesBelow(source, sub, depth + 1)));
-  }
-  return found;
 }
 
 export async function goModJson(dir: string): Promise<GoModJson> {

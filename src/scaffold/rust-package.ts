@@ -1,10 +1,10 @@
 import { realpathSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
 import { cargoMetadata, RUST_TARGET, type CargoPackage } from "../build/cargo.js";
 import { SDK_MODULES } from "./templates.js";
+import { pluginsBelow } from "./plugins-below.js";
 
 /**
  * The adopted folder's package as cargo reads it, when it is a proxy-wasm
@@ -16,7 +16,9 @@ export async function cargoPackage(source: string, shown: string): Promise<{ pkg
   const real = realpathSync(source);
   const below = async () => {
     const members = meta.packages.filter(isPlugin).map((p) => path.relative(real, path.dirname(p.manifest_path)));
-    const found = [...new Set([...members, ...(await pluginCratesBelow(source))])].filter((rel) => rel !== "" && !rel.startsWith(".."));
+    const found = [
+      ...new Set([...members, ...(await pluginsBelow(source, "Cargo.toml", (toml) => /\bcdylib\b/.test(toml) && /^\s*proxy-wasm\s*=/m.test(toml)))]),
+    ].filter((rel) => rel !== "" && !rel.startsWith(".."));
     return found.length === 0
       ? undefined
       : `the plugins are in crates of their own: ${found.slice(0, 3).join(", ")}${found.length > 3 ? `, … (${found.length} in all)` : ""}; e.g. envoywasm init --from ${path.join(shown, found[0]!)}`;
@@ -40,20 +42,6 @@ export async function cargoPackage(source: string, shown: string): Promise<{ pkg
 
 function isPlugin(pkg: CargoPackage): boolean {
   return pkg.targets.some((t) => t.crate_types.includes("cdylib")) && pkg.dependencies.some((d) => d.name === SDK_MODULES.rust);
-}
-
-/** Folders below `source` (three deep at most) whose Cargo.toml builds a cdylib on the proxy-wasm crate. */
-async function pluginCratesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
-  const found: string[] = [];
-  const entries = await readdir(path.join(source, rel), { withFileTypes: true }).catch(() => []);
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (!entry.isDirectory() || entry.name.startsWith(".") || entry.name === "target") continue;
-    const sub = rel === "" ? entry.name : `${rel}/${entry.name}`;
-    const manifest = await readFile(path.join(source, sub, "Cargo.toml"), "utf8").catch(() => "");
-    if (/\bcdylib\b/.test(manifest) && /^\s*proxy-wasm\s*=/m.test(manifest)) found.push(sub);
-    else if (depth < 2) found.push(...(await pluginCratesBelow(source, sub, depth + 1)));
-  }
-  return found;
 }
 
 /** In the copy: cargo resolves the crates (a Cargo.lock written, or updated for a dependency rewritten) and downloads them. */
