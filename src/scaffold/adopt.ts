@@ -6,13 +6,13 @@ import { UsageError, UserError } from "../errors.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { asNetworkFilter, planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
-import { assertGoPlugin, assertRootMainPackage, goModJson, repairGoMod, type GoModJson } from "./go-module.js";
+import { assertGoPlugin, assertRootMainPackage, goModJson, looseModulePath, pluginModulesBelow, repairGoMod, type GoModJson } from "./go-module.js";
 import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
 import { templateValues } from "./init.js";
 import { rewriteCargoToml } from "./cargo-manifest.js";
-import { cargoPackage, fetchCrates } from "./rust-package.js";
+import { cargoPackage, fetchCrates, pluginCratesBelow } from "./rust-package.js";
 import { starterCase } from "./starter-case.js";
 
 /**
@@ -66,14 +66,19 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   if (!rust && !existsSync(path.join(source, "go.mod"))) {
     // Go files on the SDK without a module of their own (service-extensions' samples): how to make them one.
     const goFiles = (await readdir(source)).filter((f) => f.endsWith(".go"));
-    const onSdk = (await Promise.all(goFiles.map((f) => readFile(path.join(source, f), "utf8")))).some((t) => t.includes(SDK_MODULES.go));
+    const texts = await Promise.all(goFiles.map((f) => readFile(path.join(source, f), "utf8")));
     const sdk = await pinnedSdk("go");
+    // A repository's root: the plugin folders below it (Go modules, Cargo packages).
+    const below = [...(await pluginModulesBelow(source)), ...(await pluginCratesBelow(source))];
+    const listed = below.slice(0, 3).join(", ") + (below.length > 3 ? `, … (${below.length} in all)` : "");
     throw new UserError(
       `${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`,
       {
-        hint: onSdk
-          ? `make its Go files a module first: cd ${options.from} && go mod init example.com/${path.basename(source).replace(/[^\w.-]/g, "-")} && go get ${sdk.module}@${sdk.version} && go mod tidy`
-          : "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml",
+        hint: texts.some((t) => t.includes(SDK_MODULES.go))
+          ? `make its Go files a module first: cd ${options.from} && go mod init ${looseModulePath(source, texts)} && go get ${sdk.module}@${sdk.version} && go mod tidy`
+          : below.length > 0
+            ? `the plugins are in folders of their own: ${listed}; e.g. envoywasm init --from ${path.join(options.from, below[0]!)}`
+            : "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml",
       },
     );
   }

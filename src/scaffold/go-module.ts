@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
@@ -51,8 +52,23 @@ export function assertRootMainPackage(shown: string, mainPackages: readonly stri
   });
 }
 
+/**
+ * The module path loose Go files (no go.mod) assume: `main` when they import
+ * `main/internal/x` and internal/x is one of their folders; else example.com/<folder>.
+ */
+export function looseModulePath(source: string, texts: readonly string[]): string {
+  const blocks = texts.flatMap((t) => [...t.matchAll(/^import\s*\(([\s\S]*?)^\)|^import\s+(?:\w+\s+)?("[^"]+")/gm)].map((m) => m[1] ?? m[2]!));
+  for (const [, imported] of blocks.join("\n").matchAll(/"([^"\s]+)"/g)) {
+    const parts = imported!.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      if (statSync(path.join(source, ...parts.slice(i)), { throwIfNoEntry: false })?.isDirectory() === true) return parts.slice(0, i).join("/");
+    }
+  }
+  return `example.com/${path.basename(source).replace(/[^\w.-]/g, "-")}`;
+}
+
 /** The folders below `source` (three deep at most) with a go.mod of their own that requires a proxy-wasm Go SDK. */
-async function pluginModulesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
+export async function pluginModulesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
   const found: string[] = [];
   const entries = await readdir(path.join(source, rel), { withFileTypes: true }).catch(() => []);
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {

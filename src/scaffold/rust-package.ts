@@ -43,14 +43,14 @@ function isPlugin(pkg: CargoPackage): boolean {
 }
 
 /** Folders below `source` (three deep at most) whose Cargo.toml builds a cdylib on the proxy-wasm crate. */
-async function pluginCratesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
+export async function pluginCratesBelow(source: string, rel = "", depth = 0): Promise<string[]> {
   const found: string[] = [];
   const entries = await readdir(path.join(source, rel), { withFileTypes: true }).catch(() => []);
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (!entry.isDirectory() || entry.name.startsWith(".") || entry.name === "target") continue;
     const sub = rel === "" ? entry.name : `${rel}/${entry.name}`;
     const manifest = await readFile(path.join(source, sub, "Cargo.toml"), "utf8").catch(() => "");
-    if (/\bcdylib\b/.test(manifest) && /^\s*proxy-wasm\s*=/m.test(manifest)) found.push(sub);
+    if (/\bcdylib\b/.test(manifest) && /^\s*(?:proxy-wasm\s*=|\[dependencies\.proxy-wasm\])/m.test(manifest)) found.push(sub);
     else if (depth < 2) found.push(...(await pluginCratesBelow(source, sub, depth + 1)));
   }
   return found;
