@@ -39,12 +39,15 @@ interface GoTestEvent {
   Package?: string;
   Test?: string;
   Output?: string;
+  FailedBuild?: string;
 }
 
 /** `go test -json`: one JSON event per line. */
 function goJsonParser(progress: TestProgress): TestOutputParser {
   const outputs = new Map<string, string[]>();
   const seen = new Map<string, string>();
+  /** Packages whose tests did not run because they (or a package they import) did not build. */
+  const unbuilt: string[] = [];
   return {
     stdout(line, verbose) {
       if (line.trim() === "") return undefined;
@@ -64,12 +67,16 @@ function goJsonParser(progress: TestProgress): TestOutputParser {
       if (["pass", "fail", "skip"].includes(event.Action)) {
         const outcome = event.Action === "pass" ? "pass" : event.Action === "fail" ? "fail" : "skip";
         if (event.Test !== undefined) seen.set(key, event.Action);
+        else if (event.FailedBuild !== undefined) unbuilt.push(event.Package ?? "");
         progress({ package: event.Package ?? "", test: event.Test, outcome });
       }
       return undefined;
     },
     stderr: (line) => `${line}\n`,
-    cause: () => undefined,
+    cause: () =>
+      unbuilt.length === 0
+        ? undefined
+        : `${unbuilt.join(", ")} did not build (the compiler's error is above), so ${unbuilt.length === 1 ? "its" : "their"} tests did not run`,
     outcomes() {
       const names = [...seen.keys()];
       const out: TestOutcome[] = [];

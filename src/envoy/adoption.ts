@@ -1,6 +1,6 @@
 import { isMap, isScalar, parseDocument, YAMLSeq, type Document } from "yaml";
 import { UsageError, UserError } from "../errors.js";
-import { get, isAnyAddress, isLoopback, parseBootstrap, type DocPath } from "./bootstrap.js";
+import { asArray, get, isAnyAddress, isLoopback, parseBootstrap, type DocPath } from "./bootstrap.js";
 
 export interface TakeOver {
   text: string;
@@ -88,6 +88,19 @@ export function takeOverEnvoyConfig(
 
   const filenames = new Set(model.wasmFilters.map((f) => f.filename).filter((f): f is string => f !== undefined));
   if (filenames.size === 0) {
+    // Envoy's v2 API (`config:` on a filter, old tutorials): its Wasm filter is there, but no Envoy since 1.18 reads it.
+    const v2 = asArray(get(model.data, ["static_resources", "listeners"]))
+      .flatMap((l) => asArray(get(l, ["filter_chains"])).flatMap((c) => asArray(get(c, ["filters"]))))
+      .flatMap((f) => [f, ...asArray(get(f, ["config", "http_filters"]))])
+      .find((f) => get(f, ["config"]) !== undefined && get(f, ["typed_config"]) === undefined);
+    if (v2 !== undefined) {
+      throw new UserError(
+        `${display} is written for Envoy's v2 API (filter ${String(get(v2, ["name"]))} has config:, not typed_config:), which Envoy 1.18 and later do not read`,
+        {
+          hint: "rewrite it for the v3 API (each filter's typed_config with its \"@type\", a cluster's hosts: as load_assignment), or remove envoy.yaml from the folder to get a fresh one",
+        },
+      );
+    }
     throw new UserError(`${display} loads no Wasm module from a local file (vm_config.code.local.filename)`, {
       hint: "envoywasm builds the plugin to a local file; add a Wasm filter that loads it, or remove envoy.yaml from the folder to get a fresh one",
     });

@@ -266,7 +266,7 @@ export function get(value: unknown, p: DocPath): unknown {
   return current;
 }
 
-function asArray(value: unknown): unknown[] {
+export function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 

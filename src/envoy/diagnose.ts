@@ -48,7 +48,8 @@ const RULES: Rule[] = [
     explain: (m) => ({
       message: `envoy.yaml: filter "${m[1]}" has no typed_config "@type"; Envoy 1.22 and later look filters up by type`,
       hint:
-        m[1] === "envoy.filters.http.router"
+        // envoy.router: the name before 1.14, still in old tutorials' configs
+        m[1] === "envoy.filters.http.router" || m[1] === "envoy.router"
           ? 'give it typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }'
           : 'add the filter\'s typed_config with its "@type"',
     }),

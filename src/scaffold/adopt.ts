@@ -6,14 +6,15 @@ import { UsageError, UserError } from "../errors.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { asNetworkFilter, planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
-import { assertGoPlugin, assertRootMainPackage, goModJson, repairGoMod, type GoModJson } from "./go-module.js";
+import { assertGoPlugin, assertRootMainPackage, goModJson, looseModulePath, pluginModulesBelow, repairGoMod, type GoModJson } from "./go-module.js";
 import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
 import { templateValues } from "./init.js";
 import { rewriteCargoToml } from "./cargo-manifest.js";
-import { cargoPackage, fetchCrates } from "./rust-package.js";
+import { cargoPackage, fetchCrates, pluginCratesBelow } from "./rust-package.js";
 import { starterCase } from "./starter-case.js";
+import { pluginsHint } from "./plugins-below.js";
 
 /**
  * `envoywasm init --from <folder>`: make a project of a Go or Rust proxy-wasm
@@ -66,14 +67,16 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   if (!rust && !existsSync(path.join(source, "go.mod"))) {
     // Go files on the SDK without a module of their own (service-extensions' samples): how to make them one.
     const goFiles = (await readdir(source)).filter((f) => f.endsWith(".go"));
-    const onSdk = (await Promise.all(goFiles.map((f) => readFile(path.join(source, f), "utf8")))).some((t) => t.includes(SDK_MODULES.go));
+    const texts = await Promise.all(goFiles.map((f) => readFile(path.join(source, f), "utf8")));
     const sdk = await pinnedSdk("go");
+    // A repository's root: the plugin folders below it (Go modules, Cargo packages).
+    const below = [...(await pluginModulesBelow(source)), ...(await pluginCratesBelow(source))];
     throw new UserError(
       `${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`,
       {
-        hint: onSdk
-          ? `make its Go files a module first: cd ${options.from} && go mod init example.com/${path.basename(source).replace(/[^\w.-]/g, "-")} && go get ${sdk.module}@${sdk.version} && go mod tidy`
-          : "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml",
+        hint: texts.some((t) => t.includes(SDK_MODULES.go))
+          ? `make its Go files a module first: cd ${options.from} && go mod init ${looseModulePath(source, texts)} && go get ${sdk.module}@${sdk.version} && go mod tidy`
+          : (pluginsHint(options.from, below) ?? "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml"),
       },
     );
   }

@@ -1,10 +1,11 @@
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
 import type { Toolchain } from "../project/config.js";
 import { pinnedSdk } from "./templates.js";
-import { pluginsBelow } from "./plugins-below.js";
+import { listed, pluginsBelow, pluginsHint } from "./plugins-below.js";
 
 export interface GoModJson {
   Module: { Path: string };
@@ -29,17 +30,11 @@ export async function assertGoPlugin(source: string, shown: string, gomod: GoMod
     : usesSdk
       ? "has no main package (package main) to build a module from"
       : `is not a proxy-wasm plugin: its go.mod (module ${gomod.Module.Path}) does not require a proxy-wasm Go SDK`;
-  const plugins = await pluginsBelow(
-    source,
-    "go.mod",
-    (gomod) => /^\s*(?:require\s+)?\S*proxy-wasm-go-sdk\s+v/m.test(gomod) && !/^module\s+\S*proxy-wasm-go-sdk\s*$/m.test(gomod),
-  );
-  const shownPlugins = plugins.slice(0, 3).join(", ") + (plugins.length > 3 ? `, … (${plugins.length} in all)` : "");
+  const plugins = await pluginModulesBelow(source);
   throw new UserError(`${shown} ${why}`, {
     hint:
-      plugins.length > 0
-        ? `the plugins are in folders of their own: ${shownPlugins}; e.g. envoywasm init --from ${path.join(shown, plugins[0]!)}`
-        : "point --from at the folder of a plugin: its go.mod requires github.com/proxy-wasm/proxy-wasm-go-sdk and it has a package main",
+      pluginsHint(shown, plugins) ??
+      "point --from at the folder of a plugin: its go.mod requires github.com/proxy-wasm/proxy-wasm-go-sdk and it has a package main",
   });
 }
 
@@ -50,10 +45,33 @@ export async function assertGoPlugin(source: string, shown: string, gomod: GoMod
  */
 export function assertRootMainPackage(shown: string, mainPackages: readonly string[], pluginFolders: readonly string[]): void {
   if (mainPackages.includes("") || pluginFolders.length > 0) return;
-  const listed = mainPackages.slice(0, 3).join(", ") + (mainPackages.length > 3 ? `, … (${mainPackages.length} in all)` : "");
-  throw new UserError(`${shown} has no main package at its root to build a module from; its main packages are in ${listed}`, {
+  throw new UserError(`${shown} has no main package at its root to build a module from; its main packages are in ${listed(mainPackages)}`, {
     hint: "adopt a folder with its own go.mod and a package main at its root (`go mod init` there), or give an Envoy config that loads a module built from each folder (--envoy-config)",
   });
+}
+
+/**
+ * The module path loose Go files (no go.mod) assume: `main` when they import
+ * `main/internal/x` and internal/x is one of their folders; else example.com/<folder>.
+ */
+export function looseModulePath(source: string, texts: readonly string[]): string {
+  const blocks = texts.flatMap((t) => [...t.matchAll(/^import\s*\(([\s\S]*?)^\)|^import\s+(?:\w+\s+)?("[^"]+")/gm)].map((m) => m[1] ?? m[2]!));
+  for (const [, imported] of blocks.join("\n").matchAll(/"([^"\s]+)"/g)) {
+    const parts = imported!.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      if (statSync(path.join(source, ...parts.slice(i)), { throwIfNoEntry: false })?.isDirectory() === true) return parts.slice(0, i).join("/");
+    }
+  }
+  return `example.com/${path.basename(source).replace(/[^\w.-]/g, "-")}`;
+}
+
+/** The folders below `source` with a go.mod of their own that requires a proxy-wasm Go SDK (not the SDK's own). */
+export function pluginModulesBelow(source: string): Promise<string[]> {
+  return pluginsBelow(
+    source,
+    "go.mod",
+    (gomod) => /^\s*(?:require\s+)?\S*proxy-wasm-go-sdk\s+v/m.test(gomod) && !/^module\s+\S*proxy-wasm-go-sdk\s*$/m.test(gomod),
+  );
 }
 
 export async function goModJson(dir: string): Promise<GoModJson> {

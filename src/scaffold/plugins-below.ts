@@ -20,3 +20,15 @@ export async function pluginsBelow(source: string, manifest: string, isPlugin: (
   }
   return found;
 }
+
+/** Up to three folders, and how many in all when there are more. */
+export function listed(folders: readonly string[]): string {
+  return folders.slice(0, 3).join(", ") + (folders.length > 3 ? `, … (${folders.length} in all)` : "");
+}
+
+/** The hint that points a user at the plugin folders below the one they adopted; undefined when there are none. */
+export function pluginsHint(shown: string, found: readonly string[], kind = "folders"): string | undefined {
+  return found.length === 0
+    ? undefined
+    : `the plugins are in ${kind} of their own: ${listed(found)}; e.g. envoywasm init --from ${path.join(shown, found[0]!)}`;
+}

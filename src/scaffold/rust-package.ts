@@ -4,7 +4,7 @@ import { ChildProcessError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
 import { cargoMetadata, RUST_TARGET, type CargoPackage } from "../build/cargo.js";
 import { SDK_MODULES } from "./templates.js";
-import { pluginsBelow } from "./plugins-below.js";
+import { pluginsBelow, pluginsHint } from "./plugins-below.js";
 
 /**
  * The adopted folder's package as cargo reads it, when it is a proxy-wasm
@@ -16,12 +16,8 @@ export async function cargoPackage(source: string, shown: string): Promise<{ pkg
   const real = realpathSync(source);
   const below = async () => {
     const members = meta.packages.filter(isPlugin).map((p) => path.relative(real, path.dirname(p.manifest_path)));
-    const found = [
-      ...new Set([...members, ...(await pluginsBelow(source, "Cargo.toml", (toml) => /\bcdylib\b/.test(toml) && /^\s*proxy-wasm\s*=/m.test(toml)))]),
-    ].filter((rel) => rel !== "" && !rel.startsWith(".."));
-    return found.length === 0
-      ? undefined
-      : `the plugins are in crates of their own: ${found.slice(0, 3).join(", ")}${found.length > 3 ? `, … (${found.length} in all)` : ""}; e.g. envoywasm init --from ${path.join(shown, found[0]!)}`;
+    const found = [...new Set([...members, ...(await pluginCratesBelow(source))])].filter((rel) => rel !== "" && !rel.startsWith(".."));
+    return pluginsHint(shown, found, "crates");
   };
   if (pkg === undefined) {
     throw new UserError(`cargo found no package in ${path.join(source, "Cargo.toml")} (a virtual workspace)`, {
@@ -42,6 +38,11 @@ export async function cargoPackage(source: string, shown: string): Promise<{ pkg
 
 function isPlugin(pkg: CargoPackage): boolean {
   return pkg.targets.some((t) => t.crate_types.includes("cdylib")) && pkg.dependencies.some((d) => d.name === SDK_MODULES.rust);
+}
+
+/** The folders below `source` whose Cargo.toml builds a cdylib on the proxy-wasm crate (a `proxy-wasm =` line or a `[dependencies.proxy-wasm]` table). */
+export function pluginCratesBelow(source: string): Promise<string[]> {
+  return pluginsBelow(source, "Cargo.toml", (toml) => /\bcdylib\b/.test(toml) && /^\s*(?:proxy-wasm\s*=|\[dependencies\.proxy-wasm\])/m.test(toml));
 }
 
 /** In the copy: cargo resolves the crates (a Cargo.lock written, or updated for a dependency rewritten) and downloads them. */

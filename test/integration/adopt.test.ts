@@ -374,7 +374,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(await readdir(cwd)).toEqual([]);
   });
 
-  it("refuses to adopt into the folder itself, a folder without go.mod, and template flags", async () => {
+  it("refuses to adopt into the folder itself, a folder without go.mod (saying how to make one, or where the plugins are), and template flags", async () => {
     const source = await userFolder("headers", {});
     const inside = await runCli(["init", "--from", ".", "."], { cwd: source });
     expect(inside.exitCode).toBe(2);
@@ -393,6 +393,22 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
         "m",
       ),
     );
+    // Files importing a package of their own as main/internal/… (a Makefile's `go mod init main`): that module path, or they do not build.
+    await mkdir(path.join(empty, "internal", "routes"), { recursive: true });
+    await writeFile(path.join(empty, "internal", "routes", "routes.go"), "package routes\n");
+    await writeFile(path.join(empty, "routes.go"), 'package main\n\nimport (\n\t"fmt"\n\n\t"main/internal/routes"\n)\n');
+    const ownImports = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
+    expect(ownImports.stderr).toContain(`hint: make its Go files a module first: cd ${empty} && go mod init main && go get`);
+    // A repository's root with neither: the plugin crate below it is named (its SDK dependency written as a table).
+    const repo = await tempDir();
+    await mkdir(path.join(repo, "src"));
+    await writeFile(
+      path.join(repo, "src", "Cargo.toml"),
+      '[package]\nname = "stat-filter"\nversion = "0.0.1"\n\n[lib]\npath = "lib.rs"\ncrate-type = ["cdylib"]\n\n[dependencies.proxy-wasm]\nversion = "0.1.3"\n',
+    );
+    const root = await runCli(["init", "--from", repo, "x"], { cwd: await tempDir() });
+    expect(root.exitCode).toBe(1);
+    expect(root.stderr).toContain(`hint: the plugins are in folders of their own: src; e.g. envoywasm init --from ${path.join(repo, "src")}`);
     const template = await runCli(["init", "--from", source, "y", "--template", "auth"], { cwd: await tempDir() });
     expect(template.exitCode).toBe(2);
     expect(template.stderr).toContain("--template does not go with --from");

@@ -235,6 +235,33 @@ describe("adopting an envoy.yaml (init --from)", () => {
     );
   });
 
+  it("says a config written for Envoy's v2 API (config: on a filter) is one, not that it loads no module", () => {
+    const v2 = [
+      "static_resources:",
+      "  listeners:",
+      "  - name: main",
+      "    address: { socket_address: { address: 0.0.0.0, port_value: 8080 } }",
+      "    filter_chains:",
+      "    - filters:",
+      "      - name: envoy.http_connection_manager",
+      "        config:",
+      "          stat_prefix: ingress_http",
+      "          http_filters:",
+      "          - name: envoy.filters.http.wasm",
+      "            config: { config: { vm_config: { code: { local: { filename: /etc/p.wasm } } } } }",
+      "          - name: envoy.router",
+      "            config: {}",
+    ].join("\n");
+    const take = () => takeOverEnvoyConfig(v2, "envoy/envoy.yaml", { modules: (f) => planModulePaths(f, "envoy.yaml", "x", []) });
+    expect(take).toThrow(
+      expect.objectContaining({
+        exitCode: 1,
+        message:
+          "envoy/envoy.yaml is written for Envoy's v2 API (filter envoy.http_connection_manager has config:, not typed_config:), which Envoy 1.18 and later do not read",
+      }),
+    );
+  });
+
   it("takes a config that loads two modules (the SDK's shared_queue) when main packages in folders named as their paths end build them", () => {
     const two = EXAMPLE.replace("./examples/http_headers/main.wasm", "./examples/shared_queue/sender/main.wasm").concat(
       "bootstrap_extensions:\n  - name: envoy.bootstrap.wasm\n    typed_config:\n      '@type': type.googleapis.com/envoy.extensions.wasm.v3.WasmService\n" +

@@ -17,6 +17,12 @@ describe("diagnoseEnvoy", () => {
     expect(d?.hint).toContain("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
   });
 
+  it("gives the router's typed_config for its pre-1.14 name, envoy.router", () => {
+    const d = diagnoseEnvoy([`error initializing configuration 'envoy.yaml': Didn't find a registered implementation for 'envoy.router' with type URL: ''`]);
+    expect(d?.message).toContain('filter "envoy.router"');
+    expect(d?.hint).toContain("type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
+  });
+
   it("gives a generic hint for another filter without typed_config", () => {
     const d = diagnoseEnvoy([
       `error initializing configuration 'envoy.yaml': Didn't find a registered implementation for 'envoy.filters.http.cors' with type URL: ''`,

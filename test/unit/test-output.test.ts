@@ -74,3 +74,31 @@ describe("why cargo test failed before running a test", () => {
     expect(parser.cause()).toBeUndefined();
   });
 });
+
+describe("why go test failed when a package did not build", () => {
+  // Real `go test -json ./...` events (Go 1.26) of a module with one package whose import does not resolve, beside one whose test passes.
+  const events = [
+    { ImportPath: "main/proto", Action: "build-output", Output: "# main/brk\n" },
+    { ImportPath: "main/proto", Action: "build-output", Output: "brk/main.brk.go:14:2: package main/proto is not in std\n" },
+    { ImportPath: "main/proto", Action: "build-fail" },
+    { Action: "start", Package: "main/brk" },
+    { Action: "fail", Package: "main/brk", Elapsed: 0, FailedBuild: "main/proto" },
+    { Action: "run", Package: "main/test", Test: "TestRoute" },
+    { Action: "pass", Package: "main/test", Test: "TestRoute", Elapsed: 0 },
+    { Action: "pass", Package: "main/test", Elapsed: 0.01 },
+  ];
+
+  it("names the package that did not build, so its tests did not run, though others passed", () => {
+    const parser = testOutputParser("go-json");
+    const shown = events.map((e) => parser.stdout(JSON.stringify(e), false) ?? "").join("");
+    expect(shown).toContain("package main/proto is not in std");
+    expect(parser.outcomes().map((t) => [t.name, t.outcome])).toEqual([["TestRoute", "pass"]]);
+    expect(parser.cause()).toBe("main/brk did not build (the compiler's error is above), so its tests did not run");
+  });
+
+  it("names no cause when every package built", () => {
+    const parser = testOutputParser("go-json");
+    for (const e of events.slice(5)) parser.stdout(JSON.stringify(e), false);
+    expect(parser.cause()).toBeUndefined();
+  });
+});
