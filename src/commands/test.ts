@@ -62,10 +62,12 @@ export async function testPlugins(options: TestOptions): Promise<TestResult> {
   const layout = resolvePlugins(project, await readEnvoyConfig(project));
   const toolchain = toolchainFor(project.config.toolchain);
   const result: TestResult = { passed: 0, failed: [], skipped: [], exitCode: 0, placed: [], command: toolchain.testCommand({ wasm: "" }).file };
+  // The machine's own target, which the tests run on (the same for every plugin; the build checked the toolchain).
+  const { host } = await toolchain.detect(layout.plugins[0]?.absDir);
   for (const plugin of layout.plugins) {
     const restore = await placeModule(plugin, result);
     try {
-      await testOne(plugin, toolchain, options, result);
+      await testOne(plugin, toolchain, { ...options, host }, result);
     } finally {
       await restore();
     }
@@ -73,9 +75,8 @@ export async function testPlugins(options: TestOptions): Promise<TestResult> {
   return result;
 }
 
-async function testOne(plugin: PluginTarget, toolchain: ToolchainAdapter, options: TestOptions, result: TestResult): Promise<void> {
-  const { host } = await toolchain.detect(plugin.absDir);
-  const command = toolchain.testCommand({ run: options.run, verbose: options.verbose, wasm: plugin.wasmAbs, host });
+async function testOne(plugin: PluginTarget, toolchain: ToolchainAdapter, options: TestOptions & { host?: string }, result: TestResult): Promise<void> {
+  const command = toolchain.testCommand({ run: options.run, verbose: options.verbose, wasm: plugin.wasmAbs, host: options.host });
   ui.debug(`$ ${formatCommand(command.file, command.args, command.env, plugin.absDir)}`);
   const child = execa(command.file, command.args, { cwd: plugin.absDir, env: command.env, reject: false, buffer: false, stdin: "ignore" });
   options.onStart?.(plugin.dir, [command.file, ...command.args].join(" "));

@@ -106,7 +106,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   }
   const backendPort = options.backendPort === undefined ? undefined : Number(options.backendPort);
   const files: PlannedFile[] = await copyPlan(source, PLUGIN_DIR, configFile);
-  if (gomod !== undefined) await assertGoPlugin(source, options.from, gomod, mainPackages(files).length > 0);
+  const mains = gomod === undefined ? [] : mainPackages(files);
+  if (gomod !== undefined) await assertGoPlugin(source, options.from, gomod, mains.length > 0);
   if (cargo !== undefined) {
     // The copy's Cargo.toml is planned as it will build, before anything is written.
     const manifest = files.find((f) => f.path === `${PLUGIN_DIR}/Cargo.toml`)!;
@@ -145,7 +146,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   if (configFile !== undefined) {
     const display = path.relative(options.cwd, configFile);
     const taken = takeOverEnvoyConfig(await readFile(configFile, "utf8"), display, {
-      modules: (filenames) => planModulePaths(filenames, display, name, mainPackages(files)),
+      modules: (filenames) => planModulePaths(filenames, display, name, mains),
       listenerPort: options.listenerPort === undefined ? undefined : Number(options.listenerPort),
       adminPort: options.adminPort === undefined ? undefined : Number(options.adminPort),
       backendPort,
@@ -166,7 +167,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     backendCluster = "backend";
   }
 
-  if (gomod !== undefined) assertRootMainPackage(options.from, mainPackages(files), pluginFolders);
+  if (gomod !== undefined) assertRootMainPackage(options.from, mains, pluginFolders);
   const rendered = await render({
     template: "headers",
     toolchain,

@@ -67,11 +67,11 @@ export function looseModulePath(source: string, texts: readonly string[]): strin
 
 /** The folders below `source` with a go.mod of their own that requires a proxy-wasm Go SDK (not the SDK's own). */
 export function pluginModulesBelow(source: string): Promise<string[]> {
-  return pluginsBelow(
-    source,
-    "go.mod",
-    (gomod) => /^\s*(?:require\s+)?\S*proxy-wasm-go-sdk\s+v/m.test(gomod) && !/^module\s+\S*proxy-wasm-go-sdk\s*$/m.test(gomod),
-  );
+  return pluginsBelow(source, "go.mod", (gomod) => {
+    const module = /^module\s+(\S+)/m.exec(gomod)?.[1];
+    const required = [...gomod.matchAll(/^\s*(?:require\s+)?(\S+)\s+v\S+/gm)].map((m) => m[1]!);
+    return module !== undefined && !GO_SDK.test(module) && required.some((r) => GO_SDK.test(r));
+  });
 }
 
 export async function goModJson(dir: string): Promise<GoModJson> {
