@@ -38,7 +38,7 @@ async function containersOf(dir: string): Promise<string[]> {
 }
 
 docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
-  it("up -d → a request through the listener → the plugin's line → down leaves no container", async () => {
+  it("up -d → a request through the listener → the plugin's line → a change reloaded in place (envoywasm reload) → down leaves no container", async () => {
     const p = await newProject("add-header");
     const up = await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir });
     expect(up.exitCode, up.stderr).toBe(0);
@@ -68,16 +68,8 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
       ["backend", true, "answering"],
       ["envoy", true, "LIVE"],
     ]);
-    // The backend runs from the same image (one image to pull), as a static binary.
-    const down = await runCli(["down"], { cwd: p.dir });
-    expect(down.exitCode).toBe(0);
-    expect(await containersOf(p.dir)).toEqual([]);
-    expect((await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir })).stdout).toContain(line);
-  });
 
-  it("reloads a changed plugin in place in the container (envoywasm reload)", async () => {
-    const p = await newProject("add-header");
-    expect((await runCli(["up", "-d", ...DOCKER_ARGS], { cwd: p.dir })).exitCode).toBe(0);
+    // The edit loop in the container: a changed plugin is swapped into the running Envoy.
     const main = path.join(p.dir, "plugin/main.go");
     writeFileSync(
       main,
@@ -89,6 +81,11 @@ docker("envoywasm up --docker (a real engine, a local Envoy image)", () => {
     expect(reload.exitCode, reload.stderr).toBe(0);
     expect(reload.stderr).toMatch(/loaded plugin\/ in place/);
     expect((await request(p.ports.listener)).headers["x-envoywasm"]).toBe("hello from dk v2");
+
+    const down = await runCli(["down"], { cwd: p.dir });
+    expect(down.exitCode).toBe(0);
+    expect(await containersOf(p.dir)).toEqual([]);
+    expect((await runCli(["logs", "--wasm", "--no-prefix"], { cwd: p.dir })).stdout).toContain(line);
   });
 
   it("explains a plugin panic the same way as natively", async () => {
