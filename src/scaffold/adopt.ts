@@ -6,7 +6,17 @@ import { UsageError, UserError } from "../errors.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { asNetworkFilter, planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
-import { assertGoPlugin, assertRootMainPackage, goModJson, looseModulePath, pluginModulesBelow, repairGoMod, type GoModJson } from "./go-module.js";
+import {
+  assertGoPlugin,
+  assertRootMainPackage,
+  goModJson,
+  importsGoSdk,
+  looseModulePath,
+  loosePluginsBelow,
+  pluginModulesBelow,
+  repairGoMod,
+  type GoModJson,
+} from "./go-module.js";
 import { findEnvoyConfig } from "./envoy-config-search.js";
 import { BlockText } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
@@ -69,12 +79,13 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     const goFiles = (await readdir(source)).filter((f) => f.endsWith(".go"));
     const texts = await Promise.all(goFiles.map((f) => readFile(path.join(source, f), "utf8")));
     const sdk = await pinnedSdk("go");
-    // A repository's root: the plugin folders below it (Go modules, Cargo packages).
-    const below = [...(await pluginModulesBelow(source)), ...(await pluginCratesBelow(source))];
+    // A repository's root: the plugin folders below it (Go modules, Cargo packages, else folders of loose Go files).
+    const modules = [...(await pluginModulesBelow(source)), ...(await pluginCratesBelow(source))];
+    const below = modules.length > 0 ? modules : await loosePluginsBelow(source);
     throw new UserError(
       `${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`,
       {
-        hint: texts.some((t) => t.includes(SDK_MODULES.go))
+        hint: texts.some(importsGoSdk)
           ? `make its Go files a module first: cd ${options.from} && go mod init ${looseModulePath(source, texts)} && go get ${sdk.module}@${sdk.version} && go mod tidy`
           : (pluginsHint(options.from, below) ?? "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml"),
       },

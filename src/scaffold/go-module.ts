@@ -1,11 +1,11 @@
-import { statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { existsSync, statSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
 import type { Toolchain } from "../project/config.js";
-import { pinnedSdk } from "./templates.js";
-import { listed, pluginsBelow, pluginsHint } from "./plugins-below.js";
+import { pinnedSdk, SDK_MODULES } from "./templates.js";
+import { fileSays, listed, pluginsBelow, pluginsHint } from "./plugins-below.js";
 
 export interface GoModJson {
   Module: { Path: string };
@@ -67,10 +67,28 @@ export function looseModulePath(source: string, texts: readonly string[]): strin
 
 /** The folders below `source` with a go.mod of their own that requires a proxy-wasm Go SDK (not the SDK's own). */
 export function pluginModulesBelow(source: string): Promise<string[]> {
-  return pluginsBelow(source, "go.mod", (gomod) => {
-    const module = /^module\s+(\S+)/m.exec(gomod)?.[1];
-    const required = [...gomod.matchAll(/^\s*(?:require\s+)?(\S+)\s+v\S+/gm)].map((m) => m[1]!);
-    return module !== undefined && !GO_SDK.test(module) && required.some((r) => GO_SDK.test(r));
+  return pluginsBelow(
+    source,
+    fileSays("go.mod", (gomod) => {
+      const module = /^module\s+(\S+)/m.exec(gomod)?.[1];
+      const required = [...gomod.matchAll(/^\s*(?:require\s+)?(\S+)\s+v\S+/gm)].map((m) => m[1]!);
+      return module !== undefined && !GO_SDK.test(module) && required.some((r) => GO_SDK.test(r));
+    }),
+  );
+}
+
+/** Whether Go source uses the maintained proxy-wasm Go SDK (the one `go get` can add to loose files). */
+export function importsGoSdk(text: string): boolean {
+  return text.includes(SDK_MODULES.go);
+}
+
+/** The folders below `source` of Go files on the maintained Go SDK with no go.mod of their own (service-extensions' samples). */
+export function loosePluginsBelow(source: string): Promise<string[]> {
+  return pluginsBelow(source, async (dir) => {
+    if (existsSync(path.join(dir, "go.mod"))) return false;
+    const goFiles = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".go"));
+    for (const f of goFiles) if (importsGoSdk(await readFile(path.join(dir, f), "utf8"))) return true;
+    return false;
   });
 }
 

@@ -4,7 +4,7 @@ import { ChildProcessError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
 import { cargoMetadata, RUST_TARGET, type CargoPackage } from "../build/cargo.js";
 import { SDK_MODULES } from "./templates.js";
-import { pluginsBelow, pluginsHint } from "./plugins-below.js";
+import { fileSays, pluginsBelow, pluginsHint } from "./plugins-below.js";
 
 /**
  * The adopted folder's package as cargo reads it, when it is a proxy-wasm
@@ -42,7 +42,10 @@ function isPlugin(pkg: CargoPackage): boolean {
 
 /** The folders below `source` whose Cargo.toml builds a cdylib on the proxy-wasm crate (a `proxy-wasm =` line or a `[dependencies.proxy-wasm]` table). */
 export function pluginCratesBelow(source: string): Promise<string[]> {
-  return pluginsBelow(source, "Cargo.toml", (toml) => /\bcdylib\b/.test(toml) && /^\s*(?:proxy-wasm\s*=|\[dependencies\.proxy-wasm\])/m.test(toml));
+  return pluginsBelow(
+    source,
+    fileSays("Cargo.toml", (toml) => /\bcdylib\b/.test(toml) && /^\s*(?:proxy-wasm\s*=|\[dependencies\.proxy-wasm\])/m.test(toml)),
+  );
 }
 
 /** In the copy: cargo resolves the crates (a Cargo.lock written, or updated for a dependency rewritten) and downloads them. */

@@ -399,6 +399,19 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     await writeFile(path.join(empty, "routes.go"), 'package main\n\nimport (\n\t"fmt"\n\n\t"main/internal/routes"\n)\n');
     const ownImports = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
     expect(ownImports.stderr).toContain(`hint: make its Go files a module first: cd ${empty} && go mod init main && go get`);
+    // A folder holding only folders of such files (service-extensions' plugins/samples/): they are named, with where to go.
+    const samples = await tempDir();
+    for (const sample of ["add_header", "log_calls"]) {
+      await mkdir(path.join(samples, "go", sample), { recursive: true });
+      await cp(path.join(EXAMPLES, "headers", "main.go"), path.join(samples, "go", sample, "plugin.go"));
+    }
+    await mkdir(path.join(samples, "docs"));
+    await writeFile(path.join(samples, "docs", "tool.go"), "package main\n\nfunc main() {}\n");
+    const folders = await runCli(["init", "--from", samples, "x"], { cwd: await tempDir() });
+    expect(folders.exitCode).toBe(1);
+    expect(folders.stderr).toContain(
+      `hint: the plugins are in folders of their own: go/add_header, go/log_calls; e.g. envoywasm init --from ${path.join(samples, "go/add_header")}`,
+    );
     // A repository's root with neither: the plugin crate below it is named (its SDK dependency written as a table).
     const repo = await tempDir();
     await mkdir(path.join(repo, "src"));
