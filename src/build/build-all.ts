@@ -50,7 +50,15 @@ export async function buildAll(options: BuildOptions, started: number): Promise<
     configs.every((c): c is [string, string] => c[1] !== undefined) &&
     (await readLayout(project.root, PACKAGE_VERSION)) === undefined
   ) {
-    const kept = layout.plugins.map(({ dir, absDir, moduleDir, wasm, wasmRelative, wasmAbs }) => ({ dir, absDir, moduleDir, wasm, wasmRelative, wasmAbs }));
+    const kept = layout.plugins.map(({ dir, absDir, moduleDir, wasm, wasmRelative, wasmAbs, flags }) => ({
+      dir,
+      absDir,
+      moduleDir,
+      wasm,
+      wasmRelative,
+      wasmAbs,
+      flags: [...flags],
+    }));
     await writeLayout(project.root, { version: 1, envoywasm: PACKAGE_VERSION, toolchain: project.config.toolchain, configs, plugins: kept }).catch(() => {});
   }
   return { plugins, toolchain: info.version, ms: Math.round(performance.now() - started) };
@@ -78,7 +86,7 @@ async function buildPlugin(
     await runStep(fetch, plugin, toolchain, root, options, "fetching the plugin's Go modules failed");
   }
 
-  const command = toolchain.buildCommand(COMPILE_OUTPUT, plugin.absDir);
+  const command = toolchain.buildCommand(COMPILE_OUTPUT, plugin.absDir, plugin.flags);
   await mkdir(path.dirname(plugin.wasmAbs), { recursive: true });
   options.onPhase?.(`compiling ${plugin.dir}/ with ${config.toolchain}`);
   const compile = startCompile(

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { run } from "../platform/exec.js";
-import type { CommandSpec, TestCommand, ToolchainAdapter, ToolchainInfo } from "./toolchain-adapter.js";
+import type { CommandSpec, TestCommand, TestOptions, ToolchainAdapter, ToolchainInfo } from "./toolchain-adapter.js";
 
 /**
  * The rust toolchain: cargo builds the plugin, a `cdylib` crate depending on
@@ -142,14 +142,14 @@ async function cargoModule(dir: string): Promise<string> {
   return path.join(meta.target_directory, RUST_TARGET, "release", `${lib.name}.wasm`);
 }
 
-function cargoTest(options: { run?: string; verbose?: boolean; wasm: string; host?: string }): TestCommand {
+function cargoTest(options: TestOptions): TestCommand {
   // On the machine's own target: the plugin's logic as plain Rust functions. Named, because a plugin's
   // .cargo/config.toml often sets build.target to wasm32, where cargo would build the tests and fail to run them.
   const target = options.host === undefined ? [] : ["--target", options.host];
   const harness = [...(options.run === undefined ? [] : [options.run]), ...(options.verbose === true ? ["--show-output"] : [])];
   return {
     file: "cargo",
-    args: ["test", ...target, ...(harness.length === 0 ? [] : ["--", ...harness])],
+    args: ["test", ...target, ...(options.flags ?? []), ...(harness.length === 0 ? [] : ["--", ...harness])],
     env: { ENVOYWASM_WASM: options.wasm },
     format: "libtest",
   };
@@ -162,10 +162,10 @@ export const rustAdapter: ToolchainAdapter = {
   detect: detectRust,
   // cargo build fetches what Cargo.lock names itself.
   fetchCommand: () => undefined,
-  buildCommand(_outFile: string, dir: string): CommandSpec {
+  buildCommand(_outFile: string, dir: string, flags: readonly string[]): CommandSpec {
     return {
       file: "cargo",
-      args: ["build", "--release", "--target", RUST_TARGET],
+      args: ["build", "--release", "--target", RUST_TARGET, ...flags],
       env: rustflags(dir),
     };
   },

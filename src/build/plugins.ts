@@ -33,6 +33,8 @@ export interface PluginTarget {
   wasmAbs: string;
   /** The envoy.yaml filters that load this module (one plugin may run in several filters). */
   filters: WasmFilterInfo[];
+  /** envoywasm.yaml's build.flags: more arguments for its compiler. */
+  flags: readonly string[];
 }
 
 export interface PluginLayout {
@@ -105,6 +107,7 @@ export function resolvePlugins(project: Project, bootstrap: EnvoyBootstrap): Plu
       wasmRelative: rel.split(path.sep).join("/"),
       wasmAbs: match,
       filters: entry.filters,
+      flags: project.config.build?.flags ?? [],
     };
   });
   const unbuilt = [...files.entries()].filter(([abs]) => !claimed.has(abs)).map(([, v]) => v);

@@ -100,7 +100,17 @@ export const LayoutRecordSchema = v.object({
   toolchain: v.string(),
   /** [file, sha256] of envoywasm.yaml and envoy.yaml as the build read them. */
   configs: v.array(v.tuple([v.string(), v.string()])),
-  plugins: v.array(v.object({ dir: v.string(), absDir: v.string(), moduleDir: v.string(), wasm: v.string(), wasmRelative: v.string(), wasmAbs: v.string() })),
+  plugins: v.array(
+    v.object({
+      dir: v.string(),
+      absDir: v.string(),
+      moduleDir: v.string(),
+      wasm: v.string(),
+      wasmRelative: v.string(),
+      wasmAbs: v.string(),
+      flags: v.array(v.string()),
+    }),
+  ),
 });
 export type LayoutRecord = v.InferOutput<typeof LayoutRecordSchema>;
 

@@ -29,6 +29,15 @@ export interface TestCommand extends CommandSpec {
   format: TestOutputFormat;
 }
 
+/** What a test run asks for; `flags` are the project's build flags, for a test command that compiles like the build. */
+export interface TestOptions {
+  run?: string;
+  verbose?: boolean;
+  wasm: string;
+  host?: string;
+  flags?: readonly string[];
+}
+
 export interface ToolchainAdapter {
   name: Toolchain;
   /** The file that makes a folder a plugin of this toolchain (go.mod, Cargo.toml). */
@@ -41,8 +50,8 @@ export interface ToolchainAdapter {
   detect(dir?: string): Promise<ToolchainInfo>;
   /** Fetches the module's dependencies, when the toolchain has a step for it. */
   fetchCommand(): CommandSpec | undefined;
-  /** Compiles the plugin in `dir` (absolute) to `outFile` (relative to `dir`, or COMPILE_OUTPUT). */
-  buildCommand(outFile: string, dir: string): CommandSpec;
+  /** Compiles the plugin in `dir` (absolute) to `outFile` (relative to `dir`, or COMPILE_OUTPUT), with the project's build flags. */
+  buildCommand(outFile: string, dir: string, flags: readonly string[]): CommandSpec;
   /**
    * For a compiler that cannot be told where to write (cargo): where the
    * module it built for the plugin in `dir` lies. The build copies it from
@@ -50,5 +59,5 @@ export interface ToolchainAdapter {
    */
   builtModule?(dir: string): Promise<string>;
   /** The plugin's own tests; `wasm` is the built module (ENVOYWASM_WASM). */
-  testCommand(options: { run?: string; verbose?: boolean; wasm: string; host?: string }): TestCommand;
+  testCommand(options: TestOptions): TestCommand;
 }

@@ -6,10 +6,10 @@ import { run } from "../platform/exec.js";
 import { goIdentity } from "./toolchain-identity.js";
 import type { Toolchain } from "../project/config.js";
 import { writeFileAtomic } from "../platform/files.js";
-import type { TestCommand, ToolchainAdapter, ToolchainInfo } from "./toolchain-adapter.js";
+import type { TestCommand, TestOptions, ToolchainAdapter, ToolchainInfo } from "./toolchain-adapter.js";
 import { rustAdapter } from "./cargo.js";
 
-export type { CommandSpec, TestCommand, TestOutputFormat, ToolchainAdapter, ToolchainInfo } from "./toolchain-adapter.js";
+export type { CommandSpec, TestCommand, TestOptions, TestOutputFormat, ToolchainAdapter, ToolchainInfo } from "./toolchain-adapter.js";
 
 /**
  * The compilers envoywasm drives: Go and TinyGo here, Rust's cargo in
@@ -30,8 +30,8 @@ export function parseGoVersion(text: string): [number, number, number] | undefin
 let goDetected: Promise<ToolchainInfo> | undefined;
 
 /** `go test -json` in the plugin folder: the Go templates' tests run natively and, given ENVOYWASM_WASM, against the module. */
-function goTest(options: { run?: string; verbose?: boolean; wasm: string }): TestCommand {
-  const args = ["test", "-json", "-count=1"];
+function goTest(options: TestOptions): TestCommand {
+  const args = ["test", "-json", "-count=1", ...(options.flags ?? [])];
   if (options.run !== undefined) args.push("-run", options.run);
   args.push("./...");
   return { file: "go", args, env: { ENVOYWASM_WASM: options.wasm }, format: "go-json" };
@@ -52,12 +52,12 @@ const goAdapter: ToolchainAdapter = {
   fetchCommand() {
     return { file: "go", args: ["mod", "download"], env: {} };
   },
-  buildCommand(outFile) {
+  buildCommand(outFile, _dir, flags) {
     // The same bytes from the same sources and Go in any folder, cache or checkout: no file system
     // paths in the module (a panic names module/file.go) and no VCS stamp (commit, dirty tree).
     return {
       file: "go",
-      args: ["build", "-trimpath", "-buildvcs=false", "-buildmode=c-shared", "-o", outFile, "."],
+      args: ["build", "-trimpath", "-buildvcs=false", "-buildmode=c-shared", "-o", outFile, ...flags, "."],
       env: { GOOS: "wasip1", GOARCH: "wasm" },
     };
   },
@@ -130,11 +130,11 @@ const tinygoAdapter: ToolchainAdapter = {
     // TinyGo resolves modules through the go command it wraps.
     return { file: "go", args: ["mod", "download"], env: {} };
   },
-  buildCommand(outFile) {
-    return { file: "tinygo", args: ["build", "-o", outFile, "-scheduler=none", "-target=wasi", "."], env: {} };
+  buildCommand(outFile, _dir, flags) {
+    return { file: "tinygo", args: ["build", "-o", outFile, "-scheduler=none", "-target=wasi", ...flags, "."], env: {} };
   },
-  // The tests are Go's, against the SDK's emulator; TinyGo is only the module's compiler.
-  testCommand: goTest,
+  // The tests are Go's, against the SDK's emulator; TinyGo is only the module's compiler (its flags are not go test's).
+  testCommand: (options) => goTest({ ...options, flags: [] }),
 };
 
 const ADAPTERS: Record<Toolchain, ToolchainAdapter> = { go: goAdapter, tinygo: tinygoAdapter, rust: rustAdapter };

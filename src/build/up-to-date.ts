@@ -25,7 +25,7 @@ export async function upToDateByLayout(cwd: string, started: number): Promise<Bu
   return { plugins, toolchain: info.version, ms: Math.round(performance.now() - started) };
 }
 
-export type LaidOutPlugin = Pick<PluginTarget, "dir" | "absDir" | "moduleDir" | "wasm" | "wasmRelative" | "wasmAbs">;
+export type LaidOutPlugin = Pick<PluginTarget, "dir" | "absDir" | "moduleDir" | "wasm" | "wasmRelative" | "wasmAbs" | "flags">;
 
 /** The plugin's build key now, and its stamp when that still describes its module (the one up-to-date decision). */
 export async function currentModule(
@@ -35,7 +35,7 @@ export async function currentModule(
   info: ToolchainInfo,
 ): Promise<{ key: string; stampFile: string; stamp?: BuildStamp & { sha256: string }; modulesKey?: string }> {
   const stampFile = buildStampFile(root, plugin.dir);
-  const spec = toolchain.buildCommand(path.relative(plugin.absDir, plugin.wasmAbs), plugin.absDir);
+  const spec = toolchain.buildCommand(path.relative(plugin.absDir, plugin.wasmAbs), plugin.absDir, plugin.flags);
   const key = await buildKey({
     pluginDir: plugin.moduleDir,
     toolchainVersion: info.version,

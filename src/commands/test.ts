@@ -76,7 +76,7 @@ export async function testPlugins(options: TestOptions): Promise<TestResult> {
 }
 
 async function testOne(plugin: PluginTarget, toolchain: ToolchainAdapter, options: TestOptions & { host?: string }, result: TestResult): Promise<void> {
-  const command = toolchain.testCommand({ run: options.run, verbose: options.verbose, wasm: plugin.wasmAbs, host: options.host });
+  const command = toolchain.testCommand({ run: options.run, verbose: options.verbose, wasm: plugin.wasmAbs, host: options.host, flags: plugin.flags });
   ui.debug(`$ ${formatCommand(command.file, command.args, command.env, plugin.absDir)}`);
   const child = execa(command.file, command.args, { cwd: plugin.absDir, env: command.env, reject: false, buffer: false, stdin: "ignore" });
   options.onStart?.(plugin.dir, [command.file, ...command.args].join(" "));

@@ -127,6 +127,12 @@ const SETTINGS = {
       cluster: v.nullish(text()),
     }),
   ),
+  /** More arguments for the plugin's compiler (`go build`, `tinygo build`, `cargo build`), e.g. build tags. */
+  build: v.nullish(
+    mapping({
+      flags: v.nullish(v.array(text(), say("must be a list of the compiler's arguments, e.g. [-tags=mytag]"))),
+    }),
+  ),
   /** Requests `up` suggests after start (printed as curl lines against the plugin's listener). */
   try: v.nullish(v.array(TryRequestSchema, say("must be a list of requests, e.g. [{ path: /hello }]"))),
   envoy: v.nullish(

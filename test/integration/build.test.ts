@@ -1,6 +1,6 @@
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import { chmod, cp, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
@@ -131,6 +131,26 @@ describe("envoywasm build (go toolchain, real Go)", () => {
     await writeFile(wasm, "");
     expect((await fullBuild()).stderr).toContain("built build/b-auth.wasm");
     expect((await readFile(wasm)).length).toBeGreaterThan(1000);
+
+    // envoywasm.yaml's build.flags: a change rebuilds, and they reach go build and go test (files only that tag builds).
+    const project = path.join(dir, "envoywasm.yaml");
+    const settings = await readFile(project, "utf8");
+    await writeFile(
+      path.join(dir, "plugin/tagged_test.go"),
+      '//go:build envoywasm_tagged\n\npackage main\n\nimport "testing"\n\nfunc TestTagged(t *testing.T) { t.Fatal("the tag reached go test") }\n',
+    );
+    await writeFile(project, `${settings}build:\n  flags: [-tags=envoywasm_tagged]\n`);
+    expect((await fullBuild()).stderr).toContain("built build/b-auth.wasm");
+    const tested = await runCli(["test", "--run", "TestTagged"], { cwd: dir });
+    expect(tested.exitCode).toBe(1);
+    expect(tested.stdout).toContain("the tag reached go test");
+    await writeFile(path.join(dir, "plugin/tagged.go"), '//go:build envoywasm_tagged\n\npackage main\n\nvar _ int = "only with the tag"\n');
+    const broken = await runCli(["build"], { cwd: dir });
+    expect(broken.exitCode).toBe(1);
+    expect(broken.stderr).toMatch(/plugin\/tagged\.go:5:\d+: cannot use "only with the tag"/);
+    await rm(path.join(dir, "plugin/tagged.go"));
+    await rm(path.join(dir, "plugin/tagged_test.go"));
+    await writeFile(project, settings);
   });
 
   it("shows compiler errors with project-relative paths, exits 1 and keeps the last good module", async () => {
@@ -311,7 +331,7 @@ describe("toolchain checks", () => {
 
   // TinyGo cannot be installed here. This checks the exact command line envoywasm
   // runs for it, with a stand-in that records its arguments; it compiles nothing.
-  it("runs `tinygo build -o <tmp> -scheduler=none -target=wasi .` in the plugin folder", async () => {
+  it("runs `tinygo build -o <tmp> -scheduler=none -target=wasi [build.flags] .` in the plugin folder", async () => {
     const root = await tempDir();
     expect((await runCli(["init", "tg2", "--toolchain", "tinygo"], { cwd: root })).exitCode).toBe(0);
     const log = path.join(root, "tinygo-args.txt");
@@ -325,6 +345,10 @@ describe("toolchain checks", () => {
     const [cwd, args] = (await readFile(log, "utf8")).trim().split("\n");
     expect(cwd).toBe(path.join(root, "tg2", "plugin"));
     expect(args).toMatch(/^build -o \.\.\/build\/\.tg2\.wasm\.[0-9a-f]+\.tmp -scheduler=none -target=wasi \.$/);
+    // envoywasm.yaml's build.flags (coraza-proxy-wasm's, for instance) go before the package.
+    await appendFile(path.join(root, "tg2", "envoywasm.yaml"), 'build:\n  flags: [-gc=custom, "-tags=custommalloc nottinygc_envoy"]\n');
+    await runCli(["build"], { cwd: path.join(root, "tg2"), env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect((await readFile(log, "utf8")).trim().split("\n")[1]).toMatch(/ -target=wasi -gc=custom -tags=custommalloc nottinygc_envoy \.$/);
   });
 
   // The tinygo templates' own unit tests run on the SDK's emulator under regular Go.

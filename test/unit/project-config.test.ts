@@ -25,6 +25,8 @@ runtime: docker
 plugins:
   - src/auth
   - src/headers
+build:
+  flags: [-gc=custom, "-tags=custommalloc nottinygc_envoy"]
 envoy:
   config: conf/envoy.yaml
   version: "1.39.1"
@@ -63,6 +65,7 @@ describe("parseProjectConfig", () => {
       toolchain: "tinygo",
       runtime: "docker",
       plugins: ["src/auth", "src/headers"],
+      build: { flags: ["-gc=custom", "-tags=custommalloc nottinygc_envoy"] },
       envoy: {
         config: "conf/envoy.yaml",
         version: "1.39.1",
@@ -125,6 +128,9 @@ describe("parseProjectConfig", () => {
     );
     expect(failure("name: x\nplugins: [a, ./a/]\n").message).toBe('envoywasm.yaml:2:14: plugins.1 lists "./a/" twice');
     expect(failure("name: x\nplugins: []\n").message).toBe("envoywasm.yaml:2:10: plugins must be a list of plugin folders, e.g. [plugin]");
+    expect(failure("name: x\nbuild:\n  flags: -tags=x\n").message).toBe(
+      "envoywasm.yaml:3:10: build.flags must be a list of the compiler's arguments, e.g. [-tags=mytag]",
+    );
   });
 
   describe("YAML syntax errors", () => {
@@ -160,7 +166,7 @@ describe("parseProjectConfig", () => {
     it("names a misspelt top-level key and suggests the right one", () => {
       const e = failure("name: x\nplugns: [a]\n");
       expect(e.message).toBe('envoywasm.yaml:2:1: plugns unknown setting (did you mean "plugins"?)');
-      expect(e.hint).toBe("allowed here: name, toolchain, runtime, plugins, backend, try, envoy, plugin, ports");
+      expect(e.hint).toBe("allowed here: name, toolchain, runtime, plugins, backend, build, try, envoy, plugin, ports");
       expect(e.exitCode).toBe(1);
     });
 

@@ -10,8 +10,20 @@ describe("toolchainFor", () => {
   it("builds with upstream Go as a wasip1 reactor", () => {
     const go = toolchainFor("go");
     expect(go.name).toBe("go");
-    const spec = go.buildCommand("out.wasm", "/p/plugin");
+    const spec = go.buildCommand("out.wasm", "/p/plugin", []);
     expect([spec.file, ...spec.args].join(" ")).toBe("go build -trimpath -buildvcs=false -buildmode=c-shared -o out.wasm .");
+    // envoywasm.yaml's build.flags go before the package, and to go test as well (it compiles the same package).
+    const tagged = go.buildCommand("out.wasm", "/p/plugin", ["-tags=fast", "-ldflags=-X main.v=1"]);
+    expect(tagged.args.slice(-3)).toEqual(["-tags=fast", "-ldflags=-X main.v=1", "."]);
+    expect(go.testCommand({ wasm: "m.wasm", run: "TestX", flags: ["-tags=fast"] }).args).toEqual([
+      "test",
+      "-json",
+      "-count=1",
+      "-tags=fast",
+      "-run",
+      "TestX",
+      "./...",
+    ]);
     expect(spec.env).toEqual({ GOOS: "wasip1", GOARCH: "wasm" });
     expect(formatCommand(spec.file, spec.args, spec.env)).toBe("GOOS=wasip1 GOARCH=wasm go build -trimpath -buildvcs=false -buildmode=c-shared -o out.wasm .");
     expect(go.fetchCommand()).toEqual({ file: "go", args: ["mod", "download"], env: {} });
@@ -20,14 +32,26 @@ describe("toolchainFor", () => {
   it("builds with TinyGo for WASI without a scheduler", () => {
     const tinygo = toolchainFor("tinygo");
     expect(tinygo.name).toBe("tinygo");
-    const spec = tinygo.buildCommand("out.wasm", "/p/plugin");
+    const spec = tinygo.buildCommand("out.wasm", "/p/plugin", []);
     expect([spec.file, ...spec.args].join(" ")).toBe("tinygo build -o out.wasm -scheduler=none -target=wasi .");
+    // coraza-proxy-wasm's flags, for instance; go test runs the tests and takes none of TinyGo's.
+    expect(tinygo.buildCommand("out.wasm", "/p/plugin", ["-gc=custom", "-tags=custommalloc"]).args).toEqual([
+      "build",
+      "-o",
+      "out.wasm",
+      "-scheduler=none",
+      "-target=wasi",
+      "-gc=custom",
+      "-tags=custommalloc",
+      ".",
+    ]);
+    expect(tinygo.testCommand({ wasm: "m.wasm", flags: ["-gc=custom"] }).args).toEqual(["test", "-json", "-count=1", "./..."]);
     expect(spec.env).toEqual({});
     expect(tinygo.fetchCommand()).toEqual({ file: "go", args: ["mod", "download"], env: {} });
   });
 
   it("keeps an output path with spaces as one argument", () => {
-    const spec = toolchainFor("go").buildCommand("../build dir/my plugin.wasm", "/p/plugin");
+    const spec = toolchainFor("go").buildCommand("../build dir/my plugin.wasm", "/p/plugin", []);
     expect(spec.args).toEqual(["build", "-trimpath", "-buildvcs=false", "-buildmode=c-shared", "-o", "../build dir/my plugin.wasm", "."]);
   });
 
@@ -35,9 +59,20 @@ describe("toolchainFor", () => {
     const rust = toolchainFor("rust");
     expect(rust.name).toBe("rust");
     expect(rust.manifest).toBe("Cargo.toml");
-    const spec = rust.buildCommand("{output}", "/no/such/p/plugin");
+    const spec = rust.buildCommand("{output}", "/no/such/p/plugin", []);
     // cargo writes to a path of its own (target/wasm32-wasip1/release/<lib>.wasm); the build copies it from there.
     expect([spec.file, ...spec.args].join(" ")).toBe("cargo build --release --target wasm32-wasip1");
+    // build.flags after cargo's own, and before the test harness's arguments in cargo test.
+    expect(rust.buildCommand("{output}", "/no/such/p/plugin", ["--features", "metrics"]).args.slice(-2)).toEqual(["--features", "metrics"]);
+    expect(rust.testCommand({ wasm: "m.wasm", host: "x86_64-unknown-linux-gnu", run: "denies", flags: ["--features", "metrics"] }).args).toEqual([
+      "test",
+      "--target",
+      "x86_64-unknown-linux-gnu",
+      "--features",
+      "metrics",
+      "--",
+      "denies",
+    ]);
     const homes = [...new Set([realpathSync(cargoHome()), cargoHome()])].map((h) => `--remap-path-prefix=${h}=/cargo`);
     expect(spec.env).toEqual({ RUSTFLAGS: ["--remap-path-prefix=/no/such/p/plugin=.", ...homes].join(" ") });
     expect(rust.fetchCommand()).toBeUndefined();
