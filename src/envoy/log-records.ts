@@ -41,8 +41,8 @@ export interface LogRecord {
 
 /** Envoy's own log line: `[2026-11-25 23:19:37.816][1406][error][wasm] …`. */
 const ENVOY_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]\[[\w-]+\]/;
-/** Envoy's default access log line: `[2026-11-25T23:19:37.816Z] "GET / HTTP/1.1" …`. */
-const ACCESS_LINE = /^\[\d{4}-\d\d-\d\dT[^\]]*\] "/;
+/** An access log line that starts with %START_TIME% as Envoy's default format does: `[2026-11-25T23:19:37.816Z] "GET / HTTP/1.1" …`, or `… src=…` in one of its own. */
+const ACCESS_LINE = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:[^\]]*\] /;
 
 interface Pending {
   record: LogRecord;
