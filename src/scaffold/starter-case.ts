@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import { get, parseBootstrap, pluginListener } from "../envoy/bootstrap.js";
+import { speaksHttp2 } from "../envoy/adoption.js";
 
 const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
 const str = (x: unknown): string | undefined => (typeof x === "string" && x !== "" ? x : undefined);
@@ -32,7 +33,8 @@ export function starterCase(envoyYaml: string, display: string, backendCluster: 
   if (!path.startsWith("/") || /\s/.test(path)) return undefined;
   const direct = get(route, ["direct_response", "status"]);
   const toBackend = backendCluster !== undefined && get(route, ["route", "cluster"]) === backendCluster;
-  const upstream = toBackend ? 200 : typeof direct === "number" ? direct : undefined;
+  // The backend answers HTTP/1.1 only: a cluster that speaks HTTP/2 (gRPC) to it gets no answer to suggest.
+  const upstream = toBackend ? (speaksHttp2(bootstrap.data, backendCluster) ? undefined : 200) : typeof direct === "number" ? direct : undefined;
   const whereTo = toBackend ? "the backend" : typeof direct === "number" ? "its direct response" : `cluster ${String(get(route, ["route", "cluster"]))}`;
   const header = [
     "# A first case for `envoywasm test`, written by `envoywasm init --from` from the",

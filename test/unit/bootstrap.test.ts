@@ -449,6 +449,14 @@ describe("an adopted project's starter case (starterCase)", () => {
     expect(unknown).toContain("# Once you know what comes back here, say it: status: <code>.");
   });
 
+  it("suggests no status for a backend cluster that speaks HTTP/2 (gRPC, as the Rust SDK's grpc_auth_random), which the HTTP/1.1 backend cannot answer", () => {
+    const grpc = EXAMPLE.replace("      transport_socket:\n", "      http2_protocol_options: {}\n      transport_socket:\n");
+    const text = starterCase(grpc, "envoy.yaml", "httpbin");
+    expect(cases(text)).toEqual([{ name: "GET / through the plugin to the backend", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
+    expect(text).not.toContain("answers 200");
+    expect(text).toContain("# Once you know what comes back here, say it: status: <code>.");
+  });
+
   it("sends no request for a plugin that makes no stream context (a request through its filter makes it panic), and says why", () => {
     const text = starterCase(EXAMPLE, "envoy.yaml", "httpbin", false);
     expect(cases(text)).toEqual([]);
