@@ -305,8 +305,6 @@ function mainPackages(files: readonly PlannedFile[]): string[] {
 /** The stream contexts the copy's plugin makes (its Go or Rust sources, tests aside). */
 function contextsOf(files: readonly PlannedFile[]): StreamContexts {
   return streamContexts(
-    files
-      .filter((f) => f.path.startsWith(`${PLUGIN_DIR}/`) && /\.(go|rs)$/.test(f.path) && !f.path.endsWith("_test.go"))
-      .map((f) => String(f.contents)),
+    files.filter((f) => f.path.startsWith(`${PLUGIN_DIR}/`) && /\.(go|rs)$/.test(f.path) && !f.path.endsWith("_test.go")).map((f) => String(f.contents)),
   );
 }

@@ -240,7 +240,9 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const root = await tempDir();
     const r = await runCli(["init", "--from", source, "ticker"], { cwd: root });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toContain("~ e2e/starter.yaml: no request case: the plugin makes no HTTP or TCP context, so a request through its filter would make it panic");
+    expect(r.stdout).toContain(
+      "~ e2e/starter.yaml: no request case: the plugin makes no HTTP or TCP context, so a request through its filter would make it panic",
+    );
     const dir = path.join(root, "ticker");
     expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8"))).toEqual({ cases: [] });
     // Envoy still starts with the plugin; no case sends it a request.

@@ -468,17 +468,27 @@ describe("an adopted project's starter case (starterCase)", () => {
 
 describe("the stream contexts a plugin's source makes (streamContexts)", () => {
   it("reads the Go SDK's New*Context methods and Set*Context shortcuts, and the Rust SDK's root context hooks", () => {
-    expect(streamContexts(["proxywasm.SetVMContext(&vm{})", "func (*p) NewHttpContext(uint32) types.HttpContext {"])).toEqual({ http: true, tcp: false, rootOnly: false });
+    expect(streamContexts(["proxywasm.SetVMContext(&vm{})", "func (*p) NewHttpContext(uint32) types.HttpContext {"])).toEqual({
+      http: true,
+      tcp: false,
+      rootOnly: false,
+    });
     expect(streamContexts(["proxywasm.SetTcpContext(func(uint32) types.TcpContext { return &c{} })"])).toEqual({ http: false, tcp: true, rootOnly: false });
     expect(streamContexts(["proxywasm.SetHttpContext(newCtx)"])).toMatchObject({ http: true });
-    expect(streamContexts(["proxy_wasm::set_root_context(|_| Box::new(R));", "fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {"])).toMatchObject({
+    expect(
+      streamContexts(["proxy_wasm::set_root_context(|_| Box::new(R));", "fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {"]),
+    ).toMatchObject({
       http: true,
       rootOnly: false,
     });
   });
 
   it("is root-only for a plugin context that makes neither (ticks, calls), never for one whose contexts a wrapper library makes", () => {
-    expect(streamContexts(["proxywasm.SetVMContext(&vmContext{})", "func (ctx *pluginContext) OnTick() {}"])).toEqual({ http: false, tcp: false, rootOnly: true });
+    expect(streamContexts(["proxywasm.SetVMContext(&vmContext{})", "func (ctx *pluginContext) OnTick() {}"])).toEqual({
+      http: false,
+      tcp: false,
+      rootOnly: true,
+    });
     expect(streamContexts(["proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Ticker) });"])).toMatchObject({ rootOnly: true });
     expect(streamContexts(['wrapper.SetCtx("my-plugin", wrapper.ProcessRequestHeaders(onHeaders))'])).toEqual({ http: false, tcp: false, rootOnly: false });
   });
