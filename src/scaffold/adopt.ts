@@ -14,6 +14,7 @@ import { templateValues } from "./init.js";
 import { rewriteCargoToml } from "./cargo-manifest.js";
 import { cargoPackage, fetchCrates, pluginCratesBelow } from "./rust-package.js";
 import { starterCase } from "./starter-case.js";
+import { parseBootstrap, pluginListener } from "../envoy/bootstrap.js";
 import { streamContexts, type StreamContexts } from "./plugin-contexts.js";
 import { pluginsHint } from "./plugins-below.js";
 
@@ -52,6 +53,8 @@ export interface AdoptResult {
   changes: string[];
   files: WriteReport;
   hasBackend: boolean;
+  /** `up` will suggest a request: the plugin runs in a listener, and a request there does not make it panic. */
+  suggestsRequests: boolean;
 }
 
 const PLUGIN_DIR = "plugin";
@@ -204,7 +207,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     await undoWrite(dir, report.created, existed);
     throw error;
   }
-  return { dir, name, toolchain, changes, files: report, hasBackend };
+  const suggestsRequests = !contexts.rootOnly && pluginListener(parseBootstrap(envoyText, "envoy.yaml", "envoy.yaml")) !== undefined;
+  return { dir, name, toolchain, changes, files: report, hasBackend, suggestsRequests };
 }
 
 /** go.mod repaired and tidied, or the crates fetched, in the new project's copy of the plugin. */

@@ -79,6 +79,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
       cases: [{ name: "GET / through the plugin to cluster web_service", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }],
     });
     expect(init.stdout).toContain("+ .github/workflows/envoywasm.yml");
+    expect(init.stdout).toContain("  envoywasm up        # it prints requests to try (e2e/)");
 
     // Its own tests, natively and against the built module it reads as ./main.wasm: none skipped.
     const test = await runCli(["test", "--unit"], { cwd: dir });
@@ -199,6 +200,8 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const r = await runCli(["init", "--from", source, "ticker"], { cwd: root });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain("the module path /etc/envoy/proxy-wasm-plugins/ticker.wasm is now build/ticker.wasm");
+    // No listener runs it: up has no request to suggest.
+    expect(r.stdout).toContain("  envoywasm up        # runs it, with its logs");
     const dir = path.join(root, "ticker");
     running.push({ dir, ports: [admin!] });
     const up = await runCli(["up", "-d"], { cwd: dir });
@@ -245,6 +248,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     );
     const dir = path.join(root, "ticker");
     expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8"))).toEqual({ cases: [] });
+    expect(r.stdout).toContain("  envoywasm up        # runs it, with its logs");
     // Envoy still starts with the plugin; no case sends it a request.
     const e2e = await runCli(["test", "--e2e", "--json"], { cwd: dir });
     expect(e2e.exitCode, e2e.stderr + e2e.stdout).toBe(0);
