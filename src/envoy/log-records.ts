@@ -175,6 +175,11 @@ export class RecordAssembler {
       record.panic = { ...record.panic!, ...parseGoPanic(open.fragments, this.root) };
       const frame = record.lines.map((l) => BACKTRACE_FRAME.exec(l)?.[1]).find((f) => f?.startsWith("main.") === true);
       if (record.panic.func === undefined && frame !== undefined) record.panic.func = frame;
+    } else if (open.record.plugin !== undefined) {
+      // A message that ends with a newline ("value: %d\n") leaves a bare empty line behind it: not worth a line of its own.
+      const { lines, plugin } = open.record;
+      while (lines.length > 1 && lines.at(-1)!.trim() === "") lines.pop();
+      plugin.message = plugin.message.replace(/\n\s*$/, "");
     }
     this.emit(open.record);
   }

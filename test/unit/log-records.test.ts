@@ -32,6 +32,17 @@ describe("log records", () => {
     expect(records[2]!.plugin).toBeUndefined();
   });
 
+  it('a message that ends with a newline (the Go SDK\'s http_routing logs "value: %d\\n") has no empty line after it; one inside is kept', () => {
+    const wasm = `${T}[info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log: `;
+    const records = recordsOf(
+      "envoy",
+      [`${wasm}value: 2908252685`, "", `${wasm}data: GET / HTTP/1.1`, "Host: x", "", "body", "", "", `${wasm}next`].map((line) => ({ line })),
+      "/p",
+    );
+    expect(records.map((r) => r.plugin?.message)).toEqual(["value: 2908252685", "data: GET / HTTP/1.1\nHost: x\n\nbody", "next"]);
+    expect(records.map((r) => r.lines.length)).toEqual([1, 4, 1]);
+  });
+
   it("an access log line of a format of its own that starts with [%START_TIME%] (the Rust SDK's envoy_tcp_routing) is not the plugin's", () => {
     const records = recordsOf(
       "envoy",
