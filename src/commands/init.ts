@@ -71,5 +71,5 @@ async function runAdopt(from: string, dir: string, opts: Record<string, string |
   ui.result("Next:");
   if (rel !== ".") ui.result(`  cd ${rel}`);
   ui.result("  envoywasm build && envoywasm test");
-  ui.result("  envoywasm up        # it prints requests to try (e2e/)");
+  ui.result(`  envoywasm up        # ${result.suggestsRequests ? "it prints requests to try (e2e/)" : "runs it, with its logs"}`);
 }

@@ -179,7 +179,7 @@ export function takeOverEnvoyConfig(
     }
     if (!leaves) continue;
     backendCluster ??= cluster.name;
-    if (JSON.stringify(get(model.data, cluster.path) ?? {}).includes('"http2_protocol_options"')) {
+    if (speaksHttp2(model.data, cluster.name)) {
       say(
         `cluster ${cluster.name} speaks HTTP/2 (gRPC) to its upstream, and the backend answers HTTP/1.1 only: calls to it fail until it points at a server of yours`,
       );
@@ -222,4 +222,10 @@ export function asNetworkFilter(text: string, backendCluster: string): string {
   );
   // The template's opening comment, told of connections.
   return doc.toString({ lineWidth: 0 }).replace("# request through the Wasm plugin, then routes it", "# connection through the Wasm plugin, then proxies it");
+}
+
+/** A cluster of the config that speaks HTTP/2 (gRPC) to its upstream, which the generated backend (HTTP/1.1) cannot answer. */
+export function speaksHttp2(data: unknown, clusterName: string): boolean {
+  const cluster = asArray(get(data, ["static_resources", "clusters"])).find((c) => get(c, ["name"]) === clusterName);
+  return JSON.stringify(cluster ?? {}).includes('"http2_protocol_options"');
 }

@@ -41,8 +41,8 @@ export interface LogRecord {
 
 /** Envoy's own log line: `[2026-11-25 23:19:37.816][1406][error][wasm] …`. */
 const ENVOY_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]\[[\w-]+\]/;
-/** Envoy's default access log line: `[2026-11-25T23:19:37.816Z] "GET / HTTP/1.1" …`. */
-const ACCESS_LINE = /^\[\d{4}-\d\d-\d\dT[^\]]*\] "/;
+/** An access log line that starts with %START_TIME% as Envoy's default format does: `[2026-11-25T23:19:37.816Z] "GET / HTTP/1.1" …`, or `… src=…` in one of its own. */
+const ACCESS_LINE = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:[^\]]*\] /;
 
 interface Pending {
   record: LogRecord;
@@ -175,6 +175,11 @@ export class RecordAssembler {
       record.panic = { ...record.panic!, ...parseGoPanic(open.fragments, this.root) };
       const frame = record.lines.map((l) => BACKTRACE_FRAME.exec(l)?.[1]).find((f) => f?.startsWith("main.") === true);
       if (record.panic.func === undefined && frame !== undefined) record.panic.func = frame;
+    } else if (open.record.plugin !== undefined) {
+      // A message that ends with a newline ("value: %d\n") leaves a bare empty line behind it: not worth a line of its own.
+      const { lines, plugin } = open.record;
+      while (lines.length > 1 && lines.at(-1)!.trim() === "") lines.pop();
+      plugin.message = plugin.message.replace(/\n\s*$/, "");
     }
     this.emit(open.record);
   }

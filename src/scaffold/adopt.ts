@@ -24,6 +24,8 @@ import { templateValues } from "./init.js";
 import { rewriteCargoToml } from "./cargo-manifest.js";
 import { cargoPackage, fetchCrates, pluginCratesBelow } from "./rust-package.js";
 import { starterCase } from "./starter-case.js";
+import { parseBootstrap, pluginListener } from "../envoy/bootstrap.js";
+import { streamContexts, type StreamContexts } from "./plugin-contexts.js";
 import { pluginsHint } from "./plugins-below.js";
 
 /**
@@ -61,6 +63,8 @@ export interface AdoptResult {
   changes: string[];
   files: WriteReport;
   hasBackend: boolean;
+  /** `up` will suggest a request: the plugin runs in a listener, and a request there does not make it panic. */
+  suggestsRequests: boolean;
 }
 
 const PLUGIN_DIR = "plugin";
@@ -142,6 +146,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   let hasBackend: boolean;
   let backendCluster: string | undefined;
   let pluginFolders: string[] = [];
+  const contexts = contextsOf(files);
   /** A fresh envoy.yaml loads the plugin as a network filter. */
   let network = false;
   const values = templateValues({
@@ -169,7 +174,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     hasBackend = taken.backendCluster !== undefined;
     backendCluster = taken.backendCluster;
   } else {
-    network = onlyTcpContexts(files);
+    network = contexts.tcp && !contexts.http;
     changes.push(
       `${path.basename(source)} has no envoy.yaml: wrote a fresh one (listener 127.0.0.1:${values.listenerPort}, the plugin${network ? " as a network filter (it makes only TCP contexts) before a tcp_proxy" : ""}, the backend)`,
     );
@@ -199,8 +204,10 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     else if (file.path.startsWith(".github/")) files.push(file);
   }
   const envoyText = String(files.find((f) => f.path === "envoy.yaml")!.contents);
-  const starter = starterCase(envoyText, "envoy.yaml", hasBackend ? backendCluster : undefined);
+  const starter = starterCase(envoyText, "envoy.yaml", hasBackend ? backendCluster : undefined, !contexts.rootOnly);
   if (starter !== undefined) files.push({ path: STARTER_CASE, contents: starter });
+  if (starter !== undefined && contexts.rootOnly)
+    changes.push(`${STARTER_CASE}: no request case: the plugin makes no HTTP or TCP context, so a request through its filter would make it panic`);
 
   const existed = existsSync(dir);
   const report = await writePlan(dir, files, options.force === true);
@@ -211,7 +218,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     await undoWrite(dir, report.created, existed);
     throw error;
   }
-  return { dir, name, toolchain, changes, files: report, hasBackend };
+  const suggestsRequests = !contexts.rootOnly && pluginListener(parseBootstrap(envoyText, "envoy.yaml", "envoy.yaml")) !== undefined;
+  return { dir, name, toolchain, changes, files: report, hasBackend, suggestsRequests };
 }
 
 /** go.mod repaired and tidied, or the crates fetched, in the new project's copy of the plugin. */
@@ -309,13 +317,9 @@ function mainPackages(files: readonly PlannedFile[]): string[] {
   return [...found];
 }
 
-/** The copy's plugin makes TCP (stream) contexts and no HTTP ones: it is a network filter. */
-function onlyTcpContexts(files: readonly PlannedFile[]): boolean {
-  const code = files
-    .filter((f) => f.path.startsWith(`${PLUGIN_DIR}/`) && /\.(go|rs)$/.test(f.path) && !f.path.endsWith("_test.go"))
-    .map((f) => String(f.contents))
-    .join("\n");
-  const tcp = /\bNewTcpContext\s*\(|ContextType::StreamContext|\bset_stream_context\b/.test(code);
-  const http = /\bNewHttpContext\s*\(|ContextType::HttpContext|\bset_http_context\b/.test(code);
-  return tcp && !http;
+/** The stream contexts the copy's plugin makes (its Go or Rust sources, tests aside). */
+function contextsOf(files: readonly PlannedFile[]): StreamContexts {
+  return streamContexts(
+    files.filter((f) => f.path.startsWith(`${PLUGIN_DIR}/`) && /\.(go|rs)$/.test(f.path) && !f.path.endsWith("_test.go")).map((f) => String(f.contents)),
+  );
 }

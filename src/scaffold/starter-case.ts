@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import { get, parseBootstrap, pluginListener } from "../envoy/bootstrap.js";
+import { speaksHttp2 } from "../envoy/adoption.js";
 
 const list = (x: unknown): unknown[] => (Array.isArray(x) ? x : []);
 const str = (x: unknown): string | undefined => (typeof x === "string" && x !== "" ? x : undefined);
@@ -11,12 +12,15 @@ const str = (x: unknown): string | undefined => (typeof x === "string" && x !== 
  * status: an adopted plugin may answer itself (a challenge, a denial), so the
  * upstream's status (the generated backend's 200, a direct_response's) is
  * only suggested in a comment. Undefined when envoy.yaml names no route there
- * (e.g. routes from RDS).
+ * (e.g. routes from RDS). For a plugin that makes no stream context
+ * (`makesStreams` false), a file without a case: a request through its filter
+ * makes it panic in any Envoy, while `envoywasm test` still starts it.
  */
-export function starterCase(envoyYaml: string, display: string, backendCluster: string | undefined): string | undefined {
+export function starterCase(envoyYaml: string, display: string, backendCluster: string | undefined, makesStreams = true): string | undefined {
   const bootstrap = parseBootstrap(envoyYaml, display, display);
   const listener = pluginListener(bootstrap);
   if (listener === undefined) return undefined;
+  if (!makesStreams) return NO_REQUEST;
   // static_resources.listeners[i] (a listener may have no name)
   const entry = get(bootstrap.data, listener.addressPath.slice(0, 3));
   const route = list(get(entry, ["filter_chains"]))
@@ -29,7 +33,8 @@ export function starterCase(envoyYaml: string, display: string, backendCluster: 
   if (!path.startsWith("/") || /\s/.test(path)) return undefined;
   const direct = get(route, ["direct_response", "status"]);
   const toBackend = backendCluster !== undefined && get(route, ["route", "cluster"]) === backendCluster;
-  const upstream = toBackend ? 200 : typeof direct === "number" ? direct : undefined;
+  // The backend answers HTTP/1.1 only: a cluster that speaks HTTP/2 (gRPC) to it gets no answer to suggest.
+  const upstream = toBackend ? (speaksHttp2(bootstrap.data, backendCluster) ? undefined : 200) : typeof direct === "number" ? direct : undefined;
   const whereTo = toBackend ? "the backend" : typeof direct === "number" ? "its direct response" : `cluster ${String(get(route, ["route", "cluster"]))}`;
   const header = [
     "# A first case for `envoywasm test`, written by `envoywasm init --from` from the",
@@ -42,3 +47,11 @@ export function starterCase(envoyYaml: string, display: string, backendCluster: 
   ];
   return `${header.join("\n")}\n${stringify({ cases: [{ name: `GET ${path} through the plugin to ${whereTo}`, request: { path }, expect: { noLogs: ["/panic/"] } }] }, { lineWidth: 0 })}`;
 }
+
+const NO_REQUEST = `# A first file for \`envoywasm test\`, written by \`envoywasm init --from\`. The plugin
+# makes no HTTP or TCP context (it works from its plugin context: ticks, calls), so a
+# request through its filter would make it panic, in any Envoy: no case sends one, and
+# \`envoywasm up\` suggests none. \`envoywasm test\` still starts Envoy with the plugin, and
+# fails if it does not start. Add cases once it handles requests (docs/e2e.md).
+cases: []
+`;

@@ -79,6 +79,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
       cases: [{ name: "GET / through the plugin to cluster web_service", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }],
     });
     expect(init.stdout).toContain("+ .github/workflows/envoywasm.yml");
+    expect(init.stdout).toContain("  envoywasm up        # it prints requests to try (e2e/)");
 
     // Its own tests, natively and against the built module it reads as ./main.wasm: none skipped.
     const test = await runCli(["test", "--unit"], { cwd: dir });
@@ -199,12 +200,59 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const r = await runCli(["init", "--from", source, "ticker"], { cwd: root });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain("the module path /etc/envoy/proxy-wasm-plugins/ticker.wasm is now build/ticker.wasm");
+    // No listener runs it: up has no request to suggest.
+    expect(r.stdout).toContain("  envoywasm up        # runs it, with its logs");
     const dir = path.join(root, "ticker");
     running.push({ dir, ports: [admin!] });
     const up = await runCli(["up", "-d"], { cwd: dir });
     expect(up.exitCode, up.stderr).toBe(0);
     await waitFor(async () => /tick 2\b/.test((await runCli(["logs", "--wasm"], { cwd: dir })).stdout), 20_000, "the service's second tick");
     expect((await runCli(["logs", "--wasm"], { cwd: dir })).stdout).toContain("ticker started");
+  });
+
+  it("adopts a plugin that makes no stream context, run as an HTTP filter (as the Go SDK's tick examples are): no request case, and its e2e run passes", async () => {
+    const [listener, admin] = await freePorts(2);
+    const source = await userFolder("ticker", {});
+    // The ticker (a plugin context only) in a listener's http_filters: a request through it would make it panic, in any Envoy.
+    await writeFile(
+      path.join(source, "envoy.yaml"),
+      [
+        "static_resources:",
+        "  listeners:",
+        "    - name: main",
+        `      address: { socket_address: { address: 0.0.0.0, port_value: ${listener} } }`,
+        "      filter_chains:",
+        "        - filters:",
+        "            - name: envoy.http_connection_manager",
+        "              typed_config:",
+        '                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+        "                stat_prefix: ingress_http",
+        "                route_config:",
+        '                  virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, direct_response: { status: 200 } }] }]',
+        "                http_filters:",
+        "                  - name: envoy.filters.http.wasm",
+        "                    typed_config:",
+        '                      "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+        "                      config: { vm_config: { code: { local: { filename: ./examples/ticker/main.wasm } } } }",
+        "                  - name: envoy.filters.http.router",
+        '                    typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }',
+        `admin: { address: { socket_address: { address: 0.0.0.0, port_value: ${admin} } } }`,
+        "",
+      ].join("\n"),
+    );
+    const root = await tempDir();
+    const r = await runCli(["init", "--from", source, "ticker"], { cwd: root });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      "~ e2e/starter.yaml: no request case: the plugin makes no HTTP or TCP context, so a request through its filter would make it panic",
+    );
+    const dir = path.join(root, "ticker");
+    expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8"))).toEqual({ cases: [] });
+    expect(r.stdout).toContain("  envoywasm up        # runs it, with its logs");
+    // Envoy still starts with the plugin; no case sends it a request.
+    const e2e = await runCli(["test", "--e2e", "--json"], { cwd: dir });
+    expect(e2e.exitCode, e2e.stderr + e2e.stdout).toBe(0);
+    expect(JSON.parse(e2e.stdout)).toMatchObject({ passed: 0, failed: 0, runs: [{ cases: [] }] });
   });
 
   it("adopts a network (TCP) filter with no envoy.yaml: a fresh one runs it before a tcp_proxy to the backend, and HTTP goes through it", async () => {

@@ -10,6 +10,7 @@ import { planModulePaths, takeOverEnvoyConfig } from "../../src/envoy/adoption.j
 import { UserError } from "../../src/errors.js";
 import { tryRequests } from "../../src/run/e2e/try-requests.js";
 import { starterCase } from "../../src/scaffold/starter-case.js";
+import { streamContexts } from "../../src/scaffold/plugin-contexts.js";
 import { resolvePlugins } from "../../src/build/plugins.js";
 import type { Project } from "../../src/project/config.js";
 
@@ -406,6 +407,15 @@ describe("the requests up suggests (tryRequests)", () => {
     }
   });
 
+  it("are none when the case files hold no case (an adopted plugin that no request may reach)", async () => {
+    const root = await withCases({ "starter.yaml": "# no request reaches this plugin\ncases: []\n" });
+    try {
+      expect(await tryRequests(project(root), keyed)).toEqual({ requests: [], warnings: [] });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it("are envoywasm.yaml's try: requests while it has them, with one line on how to move them", async () => {
     const { requests, warnings } = await tryRequests(
       project("/p", [{ path: "/", headers: { "x-key": "{config.secret}" } }]),
@@ -437,5 +447,49 @@ describe("an adopted project's starter case (starterCase)", () => {
     const unknown = starterCase(EXAMPLE, "envoy.yaml", undefined);
     expect(cases(unknown)).toEqual([{ name: "GET / through the plugin to cluster httpbin", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
     expect(unknown).toContain("# Once you know what comes back here, say it: status: <code>.");
+  });
+
+  it("suggests no status for a backend cluster that speaks HTTP/2 (gRPC, as the Rust SDK's grpc_auth_random), which the HTTP/1.1 backend cannot answer", () => {
+    const grpc = EXAMPLE.replace("      transport_socket:\n", "      http2_protocol_options: {}\n      transport_socket:\n");
+    const text = starterCase(grpc, "envoy.yaml", "httpbin");
+    expect(cases(text)).toEqual([{ name: "GET / through the plugin to the backend", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
+    expect(text).not.toContain("answers 200");
+    expect(text).toContain("# Once you know what comes back here, say it: status: <code>.");
+  });
+
+  it("sends no request for a plugin that makes no stream context (a request through its filter makes it panic), and says why", () => {
+    const text = starterCase(EXAMPLE, "envoy.yaml", "httpbin", false);
+    expect(cases(text)).toEqual([]);
+    expect(text).toContain("# makes no HTTP or TCP context (it works from its plugin context: ticks, calls), so a");
+    // Still none for a config that runs the plugin on no listener.
+    expect(starterCase("static_resources: { listeners: [] }\n", "envoy.yaml", undefined, false)).toBeUndefined();
+  });
+});
+
+describe("the stream contexts a plugin's source makes (streamContexts)", () => {
+  it("reads the Go SDK's New*Context methods and Set*Context shortcuts, and the Rust SDK's root context hooks", () => {
+    expect(streamContexts(["proxywasm.SetVMContext(&vm{})", "func (*p) NewHttpContext(uint32) types.HttpContext {"])).toEqual({
+      http: true,
+      tcp: false,
+      rootOnly: false,
+    });
+    expect(streamContexts(["proxywasm.SetTcpContext(func(uint32) types.TcpContext { return &c{} })"])).toEqual({ http: false, tcp: true, rootOnly: false });
+    expect(streamContexts(["proxywasm.SetHttpContext(newCtx)"])).toMatchObject({ http: true });
+    expect(
+      streamContexts(["proxy_wasm::set_root_context(|_| Box::new(R));", "fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {"]),
+    ).toMatchObject({
+      http: true,
+      rootOnly: false,
+    });
+  });
+
+  it("is root-only for a plugin context that makes neither (ticks, calls), never for one whose contexts a wrapper library makes", () => {
+    expect(streamContexts(["proxywasm.SetVMContext(&vmContext{})", "func (ctx *pluginContext) OnTick() {}"])).toEqual({
+      http: false,
+      tcp: false,
+      rootOnly: true,
+    });
+    expect(streamContexts(["proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Ticker) });"])).toMatchObject({ rootOnly: true });
+    expect(streamContexts(['wrapper.SetCtx("my-plugin", wrapper.ProcessRequestHeaders(onHeaders))'])).toEqual({ http: false, tcp: false, rootOnly: false });
   });
 });

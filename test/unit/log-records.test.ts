@@ -32,6 +32,31 @@ describe("log records", () => {
     expect(records[2]!.plugin).toBeUndefined();
   });
 
+  it('a message that ends with a newline (the Go SDK\'s http_routing logs "value: %d\\n") has no empty line after it; one inside is kept', () => {
+    const wasm = `${T}[info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log: `;
+    const records = recordsOf(
+      "envoy",
+      [`${wasm}value: 2908252685`, "", `${wasm}data: GET / HTTP/1.1`, "Host: x", "", "body", "", "", `${wasm}next`].map((line) => ({ line })),
+      "/p",
+    );
+    expect(records.map((r) => r.plugin?.message)).toEqual(["value: 2908252685", "data: GET / HTTP/1.1\nHost: x\n\nbody", "next"]);
+    expect(records.map((r) => r.lines.length)).toEqual([1, 4, 1]);
+  });
+
+  it("an access log line of a format of its own that starts with [%START_TIME%] (the Rust SDK's envoy_tcp_routing) is not the plugin's", () => {
+    const records = recordsOf(
+      "envoy",
+      [
+        `${T}[info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log tcp_routing: Routed source 127.0.0.10:51982 to egress-router1`,
+        "[2026-12-06T14:07:03.068Z] src=127.0.0.10:51982 via=127.0.0.1:20370 dst=127.0.0.1:20372 (egress-router1)",
+      ].map((line) => ({ line })),
+      "/p",
+    );
+    expect(records.map((r) => r.lines.length)).toEqual([1, 1]);
+    expect(records[0]!.plugin?.message).toBe("Routed source 127.0.0.10:51982 to egress-router1");
+    expect(records[1]!.plugin).toBeUndefined();
+  });
+
   it("a Go panic during a request (Envoy 1.40's ~40 fragments, the trap and V8's backtrace) is one record with its explanation", () => {
     const lines = fixture("envoy-go-panic.log");
     const records = recordsOf("envoy", lines, "/tmp/pan/pn");

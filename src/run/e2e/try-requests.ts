@@ -26,8 +26,9 @@ export interface TryRequest {
 /**
  * The requests `up` suggests (and `bench` sends by default): those of the
  * first e2e cases, in the order `envoywasm test` runs them, against the
- * port of each case's listener in envoy.yaml. Without cases: GET / on the
- * plugin's listener. A bad case file is told, and GET / suggested. A project
+ * port of each case's listener in envoy.yaml. Without a case file: GET / on
+ * the plugin's listener; case files that hold no case (an adopted plugin no
+ * request may reach) suggest nothing. A bad case file is told, and GET / suggested. A project
  * that still has envoywasm.yaml's `try:` gets those, and a line on how to move them.
  */
 export async function tryRequests(project: Project, bootstrap: EnvoyBootstrap): Promise<{ requests: TryRequest[]; warnings: string[] }> {
@@ -49,7 +50,7 @@ export async function tryRequests(project: Project, bootstrap: EnvoyBootstrap): 
   }
   const context = caseContext(bootstrap);
   const warnings: string[] = [];
-  let cases: E2eCase[] = [];
+  let cases: E2eCase[] | undefined;
   try {
     cases = await loadCases(project.root, context);
   } catch (error) {
@@ -57,7 +58,8 @@ export async function tryRequests(project: Project, bootstrap: EnvoyBootstrap): 
     if (error instanceof UsageError) warnings.push(`${error.message} (so up suggests GET /)`);
     else if (!(error instanceof UserError)) throw error;
   }
-  const requests = cases.slice(0, SHOWN).flatMap((c) => {
+  if (cases?.length === 0) return { requests: [], warnings };
+  const requests = (cases ?? []).slice(0, SHOWN).flatMap((c) => {
     const port = portOf(c.listener);
     return port === undefined ? [] : [make(c.request, port, c.expect.status)];
   });
