@@ -94,7 +94,7 @@ describe("a message of several lines and a panic during a request, in logs, --ta
 
   it("a panic on a tick: the live stream tells it once, in proxy_on_tick, without the fragments", async () => {
     const p = await newProject("add-header", "ticks");
-    onPluginStart(p, "\tproxywasm.SetTickPeriodMilliSeconds(200)");
+    onPluginStart(p, '\tproxywasm.SetTickPeriodMilliSeconds(200)\n\tproxywasm.LogInfo("a message that ends with a newline\\n")');
     const main = path.join(p.dir, "plugin/main.go");
     writeFileSync(main, `${readFileSync(main, "utf8")}\nfunc (p *pluginContext) OnTick() {\n\tvar m map[string]int\n\tm["tick"] = 1\n}\n`);
     const { up, out } = await foreground(p);
@@ -103,6 +103,9 @@ describe("a message of several lines and a panic during a request, in logs, --ta
       /the plugin panicked: assignment to entry in nil map \(in proxy_on_tick\)\n\s+at main\.\(\*pluginContext\)\.OnTick \(plugin\/main\.go:\d+\)/,
     );
     expect(out.out).not.toMatch(/\] goroutine $/m);
+    // The empty line its newline leaves is in the file, not on the terminal.
+    expect(out.out).toContain("a message that ends with a newline\n");
+    expect(out.out).not.toMatch(/a message that ends with a newline\nenvoy {3}\| *\n/);
     up.kill("SIGINT");
     expect((await up).exitCode).toBe(0);
   });

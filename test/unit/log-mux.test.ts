@@ -37,6 +37,26 @@ describe("LogMux", () => {
     expect(backend[1]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z line 2$/);
   });
 
+  it("drops the empty line a plugin message ending in a newline leaves on the terminal, keeps one inside a message, and keeps both in the file", async () => {
+    const dir = await tempDir();
+    const t = terminal();
+    const mux = new LogMux({ services: ["envoy"], logsDir: dir, terminal: t.stream, colour: false, readable: true });
+    const wasm = (text: string) => `[2026-12-06 10:00:00.000][7][info][wasm] [source/extensions/common/wasm/context.cc:1195] wasm log p p p: ${text}`;
+    // LogInfof("value: %d\n", 5), then a dump of a request (headers, an empty line, a body) that ends in one too.
+    for (const line of [wasm("value: 5"), "", wasm("dump: GET / HTTP/1.1"), "host: x", "", "body", ""]) mux.line("envoy", line);
+    await new Promise((r) => setImmediate(r));
+    const shown = t.writes.join("").split("\n").slice(0, -1);
+    expect(shown.map((l) => l.replace(/^envoy \| /, ""))).toEqual([
+      expect.stringMatching(/\[p\] value: 5$/),
+      expect.stringMatching(/\[p\] dump: GET \/ HTTP\/1\.1$/),
+      expect.stringMatching(/host: x$/),
+      "",
+      expect.stringMatching(/body$/),
+    ]);
+    await mux.close();
+    expect(readFileSync(path.join(dir, "envoy.log"), "utf8").split("\n").slice(0, -1)).toHaveLength(7);
+  });
+
   it("flushTerminal() writes the pending lines at once (what envoywasm says next follows them)", async () => {
     const t = terminal();
     const mux = new LogMux({ services: ["backend"], logsDir: await tempDir(), terminal: t.stream, colour: false });

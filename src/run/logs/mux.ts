@@ -33,6 +33,9 @@ export interface LogMuxOptions {
 
 export const MAX_LOG_BYTES = 64 * 1024 * 1024;
 
+/** The first line of an Envoy log record or access log line (`[2026-11-25 23:19:37.816]…`, `[2026-11-25T23:19:37.816Z] …`). */
+const NEW_RECORD = /^\[\d{4}-\d\d-\d\d[ T]/;
+
 /** Under a steady stream, lines are written at most this often: a write per handful cost more CPU than the lines (bench figure 8). */
 const FLUSH_INTERVAL_MS = 10;
 /** A burst is written as it comes: holding it made the supervisor's small young generation slow it down. */
@@ -58,6 +61,8 @@ export class LogMux {
   private starting = true;
   private closed = false;
   private held = 0;
+  /** Empty Envoy lines not shown yet: kept inside a message, dropped at its end (a plugin's "value: %d\n"). */
+  private blankEnvoyLines = 0;
 
   constructor(private readonly options: LogMuxOptions) {
     this.services = [...options.services];
@@ -102,9 +107,19 @@ export class LogMux {
       this.held++;
       return;
     }
-    this.terminalPending.push(
-      `${formatLine(service, line, { colour: this.options.colour, prefix: true, width: this.width, services: this.services, readable: this.options.readable === true })}\n`,
-    );
+    if (service === "envoy" && this.options.readable === true) {
+      if (line.trim() === "") {
+        this.blankEnvoyLines++;
+        return;
+      }
+      if (!NEW_RECORD.test(line)) for (; this.blankEnvoyLines > 0; this.blankEnvoyLines--) this.terminalPending.push(this.format(service, ""));
+      this.blankEnvoyLines = 0;
+    }
+    this.terminalPending.push(this.format(service, line));
+  }
+
+  private format(service: string, line: string): string {
+    return `${formatLine(service, line, { colour: this.options.colour, prefix: true, width: this.width, services: this.services, readable: this.options.readable === true })}\n`;
   }
 
   /**
@@ -121,6 +136,8 @@ export class LogMux {
 
   /** Writes the terminal lines still pending now: before anything else is said there, so it follows them. */
   flushTerminal(): void {
+    // Empty lines that end a burst end a message: Envoy writes a message's lines together.
+    this.blankEnvoyLines = 0;
     if (this.terminalPending.length === 0) return;
     const text = this.terminalPending.join("");
     this.terminalPending = [];
