@@ -438,4 +438,29 @@ describe("an adopted project's starter case (starterCase)", () => {
     expect(cases(unknown)).toEqual([{ name: "GET / through the plugin to cluster httpbin", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
     expect(unknown).toContain("# Once you know what comes back here, say it: status: <code>.");
   });
+
+  it("GETs / through a network filter's listener whose tcp_proxy goes to the backend, and writes none where it goes elsewhere", () => {
+    const tcp = `static_resources:
+  listeners:
+    - name: main
+      address: { socket_address: { address: 127.0.0.1, port_value: 18000 } }
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.wasm
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm
+                config: { vm_config: { code: { local: { filename: "build/tcp.wasm" } } } }
+            - name: envoy.tcp_proxy
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                stat_prefix: tcp
+                cluster: web_service
+`;
+    const text = starterCase(tcp, "envoy.yaml", "web_service");
+    expect(cases(text)).toEqual([
+      { name: "GET / through the plugin and the tcp_proxy to the backend", request: { path: "/" }, expect: { noLogs: ["/panic/"] } },
+    ]);
+    expect(text).toContain("listener\n# main in envoy.yaml runs the plugin on the connection, then a tcp_proxy to the");
+    expect(starterCase(tcp, "envoy.yaml", "backend")).toBeUndefined();
+  });
 });
