@@ -222,16 +222,26 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(envoyYaml).toContain("# connection through the Wasm plugin, then proxies it to the backend");
     const filters = parse(envoyYaml).static_resources.listeners[0].filter_chains[0].filters as { name: string }[];
     expect(filters.map((f) => f.name)).toEqual(["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]);
-    // No route to start from: no starter case.
-    expect(existsSync(path.join(dir, "e2e/starter.yaml"))).toBe(false);
-
-    running.push({ dir, ports: [listener!, admin!, backend!] });
-    const up = await runCli(["up", "-d"], { cwd: dir });
-    expect(up.exitCode, up.stderr).toBe(0);
-    const res = await request(listener!, { path: "/hello" });
-    expect(res.status).toBe(200);
-    expect(res.body).toBe("hola mundo :)");
-    await waitFor(async () => /connection done: \d+ bytes in/.test((await runCli(["logs", "--wasm"], { cwd: dir })).stdout), 10_000, "the plugin's line");
+    // A starter case through the tcp_proxy (the backend speaks HTTP), so `envoywasm test` has one as init's Next: says.
+    expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8")).cases).toEqual([
+      { name: "GET / through the plugin and the tcp_proxy to the backend", request: { path: "/" }, expect: { noLogs: ["/panic/"] } },
+    ]);
+    // The plugin logs when the connection closes; a case that looks for a line it never writes fails on that alone,
+    // not also on a missing end of the request (the tcp_proxy's access line ends a case, as the HTTP one does).
+    await writeFile(
+      path.join(dir, "e2e/tcp.yaml"),
+      "cases:\n  - name: through\n    request: { path: /hello }\n    expect: { status: 200, body: 'hola mundo :)', logs: ['/connection done: \\d+ bytes in/'] }\n" +
+        "  - name: a line it never writes\n    request: { path: /hello }\n    expect: { logs: ['/no such line/'] }\n",
+    );
+    const e2e = await runCli(["test", "--e2e", "--json"], { cwd: dir });
+    expect(e2e.exitCode, e2e.stderr).toBe(1);
+    const cases = (JSON.parse(e2e.stdout) as { runs: { cases: { name: string; ok: boolean; mismatches: { detail: string[] }[] }[] }[] }).runs[0]!.cases;
+    expect(cases.map((c) => [c.name, c.ok])).toEqual([
+      ["GET / through the plugin and the tcp_proxy to the backend", true],
+      ["through", true],
+      ["a line it never writes", false],
+    ]);
+    expect(JSON.stringify(cases[2]!.mismatches)).not.toContain("access line");
   });
 
   it("adopts two plugins of one Go module (main packages in folders, a package they share, as the SDK's shared_queue): each built, run, talking", async () => {
