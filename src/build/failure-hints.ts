@@ -31,5 +31,11 @@ export function failureHint(output: string, pluginDir: string, toolchain: Toolch
   const tool = /Could not find `([\w.-]+)`|failed to (?:run|execute) `?([\w.-]+)`?: No such file or directory/.exec(output);
   if (tool !== null) return `the build needs \`${tool[1] ?? tool[2]}\`, which is not installed: install it (the message above says how) and build again`;
   if (!go && /failed to run custom build command/.test(output)) return "a crate's build script (build.rs) failed: its output is above";
+  // cargo names a registry crate without a path (`Compiling log v0.4.14`), the plugin's own with its folder.
+  const crate = [...output.matchAll(/could not compile `([\w-]+)`/g)]
+    .map((m) => m[1]!)
+    .find((name) => new RegExp(`^\\s*Compiling ${name} v[\\w.+-]+\\s*$`, "m").test(output));
+  if (!go && crate !== undefined)
+    return `a dependency, ${crate}, does not compile with this Rust: \`cargo update -p ${crate}\` in ${pluginDir}/ takes its newest compatible version (Cargo.lock may pin an old one), then build again`;
   return "the compiler's messages are above; fix the code and run `envoywasm build` again";
 }

@@ -29,6 +29,23 @@ describe("a failed build's hint names its cause", () => {
     expect(failureHint("go: example.com/x: dial tcp: lookup proxy.golang.org: no such host", "plugin", "go")).toContain("a Go module could not be downloaded");
   });
 
+  it("a dependency that does not compile (an old wasm-bindgen in Cargo.lock): update it, not 'fix the code'", () => {
+    // cargo's lines from a 2021 plugin's Cargo.lock (jeremybaumont/wasm-filter-http-metrics) on today's Rust.
+    const output = [
+      "   Compiling wasm-bindgen v0.2.76",
+      "   Compiling http-metrics v0.1.0 (/tmp/p/plugin)",
+      "error: older versions of the `wasm-bindgen` crate are incompatible with current versions of Rust; please update to `wasm-bindgen` v0.2.88",
+      "error: could not compile `wasm-bindgen` (lib) due to 1 previous error",
+    ].join("\n");
+    expect(failureHint(output, "plugin", "rust")).toBe(
+      "a dependency, wasm-bindgen, does not compile with this Rust: `cargo update -p wasm-bindgen` in plugin/ takes its newest compatible version (Cargo.lock may pin an old one), then build again",
+    );
+    // The plugin's own crate (cargo names it with its folder) is the code's.
+    const own =
+      "   Compiling http-metrics v0.1.0 (/tmp/p/plugin)\nerror[E0308]: mismatched types\nerror: could not compile `http-metrics` (lib) due to 1 previous error";
+    expect(failureHint(own, "plugin", "rust")).toContain("fix the code");
+  });
+
   it("a full disk names the toolchain's own caches", () => {
     expect(failureHint("error: No space left on device (os error 28)", "plugin", "rust")).toContain("plugin/target");
     expect(failureHint("write /tmp/go-build1/b001/_pkg_.a: no space left on device", "plugin", "go")).toContain("go env GOCACHE");
