@@ -244,16 +244,24 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(JSON.stringify(cases[2]!.mismatches)).not.toContain("access line");
   });
 
-  it("adopts two plugins of one Go module (main packages in folders, a package they share, as the SDK's shared_queue): each built, run, talking", async () => {
+  it("adopts two plugins of one Go module (main packages in folders, a package they share, as the SDK's shared_queue; one in cmd/, built as its name): each built, run, talking", async () => {
     const [listener, admin] = await freePorts(2);
     const source = await userFolder("relay", { 18000: listener!, 8001: admin! });
+    // One plugin laid out as a Makefile's `go build -o forwarder.wasm ./cmd/forwarder` has it.
+    await mkdir(path.join(source, "cmd"));
+    await rename(path.join(source, "forwarder"), path.join(source, "cmd", "forwarder"));
+    const config = path.join(source, "envoy.yaml");
+    await writeFile(config, (await readFile(config, "utf8")).replace("./examples/relay/forwarder/main.wasm", "./forwarder.wasm"));
     const root = await tempDir();
     const r = await runCli(["init", "--from", source, "relay"], { cwd: root });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain("the module path ./examples/relay/counter/main.wasm is now build/counter.wasm (built from counter/)");
-    expect(r.stdout).toContain("the module path ./examples/relay/forwarder/main.wasm is now build/forwarder.wasm (built from forwarder/)");
+    expect(r.stdout).toContain("the module path ./forwarder.wasm is now build/forwarder.wasm (built from cmd/forwarder/)");
     const dir = path.join(root, "relay");
-    expect((parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8")) as { plugins: string[] }).plugins).toEqual(["plugin/forwarder", "plugin/counter"]);
+    expect((parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8")) as { plugins: string[] }).plugins).toEqual([
+      "plugin/cmd/forwarder",
+      "plugin/counter",
+    ]);
 
     const built = await runCli(["build"], { cwd: dir });
     expect(built.exitCode, built.stderr).toBe(0);

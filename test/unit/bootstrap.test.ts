@@ -293,8 +293,18 @@ describe("adopting an envoy.yaml (init --from)", () => {
     };
     const none = refused(["./a/sender/main.wasm", "./a/receiver/main.wasm"], ["", "receiver"]);
     expect(none.message).toBe(
-      "envoy.yaml loads 2 different modules (./a/sender/main.wasm, ./a/receiver/main.wasm); init --from adopts them only from main packages in folders named as their paths end (./a/sender/main.wasm: none)",
+      "envoy.yaml loads 2 different modules (./a/sender/main.wasm, ./a/receiver/main.wasm); init --from adopts them only from main packages in folders named as their paths end, or as their files are named (./a/sender/main.wasm: none)",
     );
+    // Modules named as their main packages' folders (./sender.wasm from cmd/sender, as a Makefile builds them): taken.
+    expect(planModulePaths(["./sender.wasm", "./receiver.wasm"], "envoy.yaml", "sq", ["cmd/receiver", "cmd/sender"])).toEqual({
+      paths: new Map([
+        ["./sender.wasm", "build/sender.wasm"],
+        ["./receiver.wasm", "build/receiver.wasm"],
+      ]),
+      folders: ["cmd/sender", "cmd/receiver"],
+    });
+    // Two main packages of that name: which one builds it is not known.
+    expect(refused(["./sender.wasm", "./receiver.wasm"], ["cmd/sender", "tools/sender", "cmd/receiver"]).message).toContain("(./sender.wasm: none)");
     expect(none.hint).toContain("a folder of its own with its own go.mod");
     expect(none.hint).toContain("docs/configuration.md#several-plugins");
     expect(readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8")).toMatch(/^## Several plugins$/m);
