@@ -167,6 +167,12 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     backendCluster = "backend";
   }
 
+  // No main package at the root and one module: the one main package that uses the SDK builds it (cmd/<name>/ beside a generator's).
+  const sdkMains = mains.filter((m) => m !== "" && usesSdk(files, m));
+  if (gomod !== undefined && !mains.includes("") && pluginFolders.length === 0 && sdkMains.length === 1) {
+    pluginFolders = sdkMains;
+    changes.push(`the plugin is the main package in ${sdkMains[0]}/, the one that imports the proxy-wasm SDK: envoywasm.yaml lists it under plugins:`);
+  }
   if (gomod !== undefined) assertRootMainPackage(options.from, mains, pluginFolders);
   const rendered = await render({
     template: "headers",
@@ -296,6 +302,14 @@ function mainPackages(files: readonly PlannedFile[]): string[] {
     if (/^package main\b/m.test(String(f.contents))) found.add(path.posix.dirname(f.path.slice(PLUGIN_DIR.length + 1)).replace(/^\.$/, ""));
   }
   return [...found];
+}
+
+/** A main package's folder (relative to the adopted one) has a Go file that imports a proxy-wasm Go SDK. */
+function usesSdk(files: readonly PlannedFile[], folder: string): boolean {
+  return files.some(
+    (f) =>
+      path.posix.dirname(f.path) === `${PLUGIN_DIR}/${folder}` && f.path.endsWith(".go") && /"[^"\s]*proxy-wasm-go-sdk\/proxywasm"/.test(String(f.contents)),
+  );
 }
 
 /** The copy's plugin makes TCP (stream) contexts and no HTTP ones: it is a network filter. */

@@ -286,7 +286,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     );
   });
 
-  it("adopts a folder laid out like a repository: its Envoy config in test/fixtures/, a replace of a sibling module kept working", async () => {
+  it("adopts a folder laid out like a repository: its Envoy config in test/fixtures/, its plugin in cmd/ beside a generator, a replace of a sibling module kept working", async () => {
     const [listener, admin, staticReply] = await freePorts(3);
     const source = await userFolder("headers", { 18000: listener!, 8001: admin!, 8099: staticReply! });
     const repo = path.dirname(path.dirname(source));
@@ -310,6 +310,11 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
         .replace('"encoding/json"', '"encoding/json"\n\n\t"example.com/lib"')
         .replace("func main() {}", "func main() { _ = lib.Greeting }"),
     );
+    // The plugin's main package in cmd/headers/, beside a generator's (a main package that does not use the SDK).
+    await mkdir(path.join(source, "cmd", "headers"), { recursive: true });
+    for (const f of ["main.go", "main_test.go"]) await rename(path.join(source, f), path.join(source, "cmd", "headers", f));
+    await mkdir(path.join(source, "tools", "gen"), { recursive: true });
+    await writeFile(path.join(source, "tools", "gen", "main.go"), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("// generated") }\n');
     const before = await treeHash(source);
     const root = await tempDir();
     const dir = path.join(root, "repo-like");
@@ -318,9 +323,14 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(init.exitCode, init.stderr).toBe(0);
     expect(init.stdout).toContain("~ took test/fixtures/envoy.yaml as its Envoy config");
     expect(init.stdout).toContain(`~ plugin/go.mod: \`replace example.com/lib => ../../lib\` now names ${path.join(repo, "lib")}`);
+    expect(init.stdout).toContain(
+      "~ the plugin is the main package in cmd/headers/, the one that imports the proxy-wasm SDK: envoywasm.yaml lists it under plugins:",
+    );
+    expect((parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8")) as { plugins: string[] }).plugins).toEqual(["plugin/cmd/headers"]);
     expect(await treeHash(source)).toBe(before);
     const build = await runCli(["build"], { cwd: dir });
     expect(build.exitCode, build.stderr).toBe(0);
+    expect(existsSync(path.join(dir, "build", "repo-like.wasm"))).toBe(true);
 
     // --envoy-config as the folder names it (relative to the --from folder when it is not here); with --backend-port
     // for a config whose clusters all stay on the machine, a refusal that names the config and the others found.
