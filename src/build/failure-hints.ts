@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { Toolchain } from "../project/config.js";
 
 /** What to do about a failed build step, by what its output says the cause was (the first rule that matches). */
@@ -27,6 +28,11 @@ export function failureHint(output: string, pluginDir: string, toolchain: Toolch
     )
   ) {
     return "a crate could not be downloaded: check the network and cargo's registry settings (CARGO_HOME/config.toml), or vendor the crates (`cargo vendor`)";
+  }
+  const embed = /^(\S+\.go):\d+:\d+: pattern (\S+): no matching files found/m.exec(output);
+  if (go && embed !== null) {
+    const file = path.posix.isAbsolute(embed[1]!) ? embed[1]! : path.posix.normalize(`${pluginDir}/${embed[1]}`);
+    return `a //go:embed in ${file} names ${embed[2]}, which is not there: if a //go:generate makes it, run \`go generate\` in ${path.posix.dirname(file)}/, then build again`;
   }
   const tool = /Could not find `([\w.-]+)`|failed to (?:run|execute) `?([\w.-]+)`?: No such file or directory/.exec(output);
   if (tool !== null) return `the build needs \`${tool[1] ?? tool[2]}\`, which is not installed: install it (the message above says how) and build again`;

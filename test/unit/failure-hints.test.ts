@@ -46,6 +46,14 @@ describe("a failed build's hint names its cause", () => {
     expect(failureHint(own, "plugin", "rust")).toContain("fix the code");
   });
 
+  it("a //go:embed of a file a generator makes (not in git): go generate where it is, not 'fix the code'", () => {
+    // go build's line for ishioni/envoy-wasm-error-pages built from cmd/eep/ without its `go generate ./l10n/...` step.
+    const output = "../../l10n/embed.go:7:12: pattern localize.min.js: no matching files found";
+    expect(failureHint(output, "plugin/cmd/eep", "go")).toBe(
+      "a //go:embed in plugin/l10n/embed.go names localize.min.js, which is not there: if a //go:generate makes it, run `go generate` in plugin/l10n/, then build again",
+    );
+  });
+
   it("a full disk names the toolchain's own caches", () => {
     expect(failureHint("error: No space left on device (os error 28)", "plugin", "rust")).toContain("plugin/target");
     expect(failureHint("write /tmp/go-build1/b001/_pkg_.a: no space left on device", "plugin", "go")).toContain("go env GOCACHE");
