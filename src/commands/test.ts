@@ -67,7 +67,8 @@ export async function testPlugins(options: TestOptions): Promise<TestResult> {
   for (const plugin of layout.plugins) {
     const restore = await placeModule(plugin, result);
     try {
-      await testOne(plugin, toolchain, { ...options, host }, result);
+      const alone = layout.plugins.filter((p) => p.moduleDir === plugin.moduleDir).length === 1;
+      await testOne(plugin, toolchain, { ...options, host, alone }, result);
     } finally {
       await restore();
     }
@@ -75,11 +76,18 @@ export async function testPlugins(options: TestOptions): Promise<TestResult> {
   return result;
 }
 
-async function testOne(plugin: PluginTarget, toolchain: ToolchainAdapter, options: TestOptions & { host?: string }, result: TestResult): Promise<void> {
+async function testOne(
+  plugin: PluginTarget,
+  toolchain: ToolchainAdapter,
+  options: TestOptions & { host?: string; alone: boolean },
+  result: TestResult,
+): Promise<void> {
   const command = toolchain.testCommand({ run: options.run, verbose: options.verbose, wasm: plugin.wasmAbs, host: options.host });
-  ui.debug(`$ ${formatCommand(command.file, command.args, command.env, plugin.absDir)}`);
-  const child = execa(command.file, command.args, { cwd: plugin.absDir, env: command.env, reject: false, buffer: false, stdin: "ignore" });
-  options.onStart?.(plugin.dir, [command.file, ...command.args].join(" "));
+  // A main package (cmd/<name>/) alone in its Go module: its module's packages are its own, and their tests too.
+  const cwd = options.alone ? plugin.moduleDir : plugin.absDir;
+  ui.debug(`$ ${formatCommand(command.file, command.args, command.env, cwd)}`);
+  const child = execa(command.file, command.args, { cwd, env: command.env, reject: false, buffer: false, stdin: "ignore" });
+  options.onStart?.(path.join(plugin.dir, path.relative(plugin.absDir, cwd)), [command.file, ...command.args].join(" "));
   const parser = testOutputParser(command.format, options.onProgress);
   const verbose = options.verbose === true;
   const lines = (stream: NodeJS.ReadableStream, each: (line: string) => void) => {

@@ -315,6 +315,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     for (const f of ["main.go", "main_test.go"]) await rename(path.join(source, f), path.join(source, "cmd", "headers", f));
     await mkdir(path.join(source, "tools", "gen"), { recursive: true });
     await writeFile(path.join(source, "tools", "gen", "main.go"), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("// generated") }\n');
+    await writeFile(path.join(source, "tools", "gen", "main_test.go"), 'package main\n\nimport "testing"\n\nfunc TestGenerator(t *testing.T) {}\n');
     const before = await treeHash(source);
     const root = await tempDir();
     const dir = path.join(root, "repo-like");
@@ -331,6 +332,11 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const build = await runCli(["build"], { cwd: dir });
     expect(build.exitCode, build.stderr).toBe(0);
     expect(existsSync(path.join(dir, "build", "repo-like.wasm"))).toBe(true);
+    // The plugin is its module's one main package on the SDK: the module's other packages' tests are its own too.
+    const unit = await runCli(["test", "--unit"], { cwd: dir });
+    expect(unit.exitCode, unit.stderr).toBe(0);
+    expect(unit.stderr).toContain("• plugin/: go test");
+    expect(unit.stderr).toMatch(/✔ \S+\/tools\/gen ok/);
 
     // --envoy-config as the folder names it (relative to the --from folder when it is not here); with --backend-port
     // for a config whose clusters all stay on the machine, a refusal that names the config and the others found.
