@@ -1,6 +1,16 @@
 import path from "node:path";
 import type { Toolchain } from "../project/config.js";
 
+/** go refusing a go.mod that asks for a newer Go than it is, with GOTOOLCHAIN=local keeping it from fetching that Go. */
+export function goTooOld(output: string, goMod: string): { message: string; hint: string } | undefined {
+  const m = /go\.mod requires go >= (\S+) \(running go (\S+); GOTOOLCHAIN=local\)/.exec(output);
+  if (m === null) return undefined;
+  return {
+    message: `${goMod} asks for Go ${m[1]}, and this Go is ${m[2]} (GOTOOLCHAIN=local: it fetches no other)`,
+    hint: `install Go ${m[1]} or newer, or let go fetch it from the module proxy: GOTOOLCHAIN=auto (\`go env -w GOTOOLCHAIN=auto\`)`,
+  };
+}
+
 /** What to do about a failed build step, by what its output says the cause was (the first rule that matches). */
 export function failureHint(output: string, pluginDir: string, toolchain: Toolchain): string {
   const go = toolchain !== "rust";
@@ -10,6 +20,8 @@ export function failureHint(output: string, pluginDir: string, toolchain: Toolch
       : `cargo's output is ${pluginDir}/target, its downloads under CARGO_HOME`;
     return `the disk is full: free some space (${caches}) and build again`;
   }
+  const old = go ? goTooOld(output, `${pluginDir}/go.mod`) : undefined;
+  if (old !== undefined) return `${old.message}: ${old.hint}`;
   if (go && /missing go\.sum entry|updates to go\.mod needed|no required module provides package/.test(output)) {
     return `the plugin's go.mod/go.sum are out of date: run \`go mod tidy\` in ${pluginDir}/, then build again`;
   }

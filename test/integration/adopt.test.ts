@@ -370,6 +370,17 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(failed.exitCode).toBe(1);
     expect(failed.stderr).toContain("go mod tidy failed");
     expect(existsSync(dir)).toBe(false);
+    // A go.mod that asks for a newer Go than this one, which GOTOOLCHAIN=local keeps from fetching it: said in two lines, nothing left.
+    const gomod = path.join(source, "go.mod");
+    const text = await readFile(gomod, "utf8");
+    await writeFile(gomod, text.replace(/^go \S+$/m, "go 1.99.0"));
+    const newer = await runCli(["init", "--from", source, dir], { cwd: root, env: { GOTOOLCHAIN: "local" } });
+    expect(newer.exitCode).toBe(1);
+    expect(newer.stderr).toMatch(
+      /^error: plugin\/go\.mod asks for Go 1\.99\.0, and this Go is \S+ \(GOTOOLCHAIN=local: it fetches no other\)\nhint: install Go 1\.99\.0 or newer/m,
+    );
+    expect(existsSync(dir)).toBe(false);
+    await writeFile(gomod, text);
     const retried = await runCli(["init", "--from", source, dir], { cwd: root });
     expect(retried.exitCode, retried.stderr).toBe(0);
   });

@@ -54,6 +54,13 @@ describe("a failed build's hint names its cause", () => {
     );
   });
 
+  it("a go.mod that asks for a newer Go than this one, with GOTOOLCHAIN=local: install it or let go fetch it", () => {
+    const output = "go: go.mod requires go >= 1.27.0 (running go 1.26.8; GOTOOLCHAIN=local)";
+    expect(failureHint(output, "plugin", "go")).toBe(
+      "plugin/go.mod asks for Go 1.27.0, and this Go is 1.26.8 (GOTOOLCHAIN=local: it fetches no other): install Go 1.27.0 or newer, or let go fetch it from the module proxy: GOTOOLCHAIN=auto (`go env -w GOTOOLCHAIN=auto`)",
+    );
+  });
+
   it("a full disk names the toolchain's own caches", () => {
     expect(failureHint("error: No space left on device (os error 28)", "plugin", "rust")).toContain("plugin/target");
     expect(failureHint("write /tmp/go-build1/b001/_pkg_.a: no space left on device", "plugin", "go")).toContain("go env GOCACHE");
