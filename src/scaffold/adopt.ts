@@ -71,12 +71,17 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     const sdk = await pinnedSdk("go");
     // A repository's root: the plugin folders below it (Go modules, Cargo packages).
     const below = [...(await pluginModulesBelow(source)), ...(await pluginCratesBelow(source))];
+    // One plugin below, and the repository's Envoy config outside its folder: the command that takes both.
+    const config = below.length === 1 ? (await findEnvoyConfig(source))?.file : undefined;
+    const outside = config !== undefined && !config.startsWith(path.join(source, below[0]!) + path.sep) ? path.relative(source, config) : undefined;
     throw new UserError(
       `${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`,
       {
         hint: texts.some((t) => t.includes(SDK_MODULES.go))
           ? `make its Go files a module first: cd ${options.from} && go mod init ${looseModulePath(source, texts)} && go get ${sdk.module}@${sdk.version} && go mod tidy`
-          : (pluginsHint(options.from, below) ?? "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml"),
+          : outside !== undefined
+            ? `the plugin is in ${below[0]}/ and its Envoy config in ${outside}: envoywasm init --from ${path.join(options.from, below[0]!)} --envoy-config ${path.join(options.from, outside)}`
+            : (pluginsHint(options.from, below) ?? "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml"),
       },
     );
   }

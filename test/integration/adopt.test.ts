@@ -428,6 +428,16 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const noMod = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
     expect(noMod.exitCode).toBe(1);
     expect(noMod.stderr).toContain("has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one");
+    // A repository's root with one plugin folder and its Envoy config in examples/: the command that adopts both.
+    const withConfig = await tempDir();
+    await cp(source, path.join(withConfig, "wasm"), { recursive: true });
+    await mkdir(path.join(withConfig, "examples", "envoy"), { recursive: true });
+    await rename(path.join(withConfig, "wasm", "envoy.yaml"), path.join(withConfig, "examples", "envoy", "envoy.yaml"));
+    const rooted = await runCli(["init", "--from", withConfig, "x"], { cwd: await tempDir() });
+    expect(rooted.exitCode).toBe(1);
+    expect(rooted.stderr).toContain(
+      `hint: the plugin is in wasm/ and its Envoy config in examples/envoy/envoy.yaml: envoywasm init --from ${path.join(withConfig, "wasm")} --envoy-config ${path.join(withConfig, "examples", "envoy", "envoy.yaml")}`,
+    );
     // Go files on the SDK, without a module (service-extensions' samples): the commands that make them one.
     await cp(path.join(EXAMPLES, "headers", "main.go"), path.join(empty, "plugin.go"));
     const loose = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
