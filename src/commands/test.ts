@@ -208,7 +208,9 @@ async function runUnitTests(opts: TestFlags, globals: { cwd: string }): Promise<
   for (const s of result.skipped) ui.warn(`skipped ${s.name} (${s.plugin}/): ${s.reason}`);
   if (result.failed.length > 0 || result.exitCode !== 0) {
     const names = result.failed.map((t) => t.name).join(", ");
-    throw new UserError(`plugin tests failed: ${counts}${names === "" ? "" : ` (${names})`}`, {
+    // None failed, yet the command did: some (or all) did not build or start, which the hint names.
+    const what = result.failed.length > 0 ? "failed" : result.passed + result.skipped.length > 0 ? "did not all run" : "did not run";
+    throw new UserError(`plugin tests ${what}: ${counts}${names === "" ? "" : ` (${names})`}`, {
       hint:
         result.failed.length > 0
           ? "the failing tests' output is above"
