@@ -200,7 +200,8 @@ async function runStep(
       command: result.command,
       childExitCode: result.exitCode,
       output: tailLines(output, 40),
-      hint: failureHint(output, plugin.dir, toolchain.name),
+      // The whole output: cargo's progress lines tell a dependency from the plugin's own crate.
+      hint: failureHint(result.all, plugin.dir, toolchain.name),
     });
   }
 }

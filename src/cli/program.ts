@@ -107,7 +107,7 @@ export function buildProgram(): Command {
     .command("test")
     .summary("run the plugin's unit tests, then its e2e cases against a real Envoy")
     .description(
-      "Build the plugin and run its unit tests in the plugin folder: `go test ./...`, so a Go plugin's tests run both as Go " +
+      "Build the plugin and run its unit tests in the plugin folder (its Go module's, for a cmd/<name>/ plugin): `go test ./...`, so a Go plugin's tests run both as Go " +
         "and against the built .wasm (the SDK's proxytest emulator), or `cargo test` for a rust plugin. Then, when the project has " +
         "e2e/*.yaml cases, start an Envoy (and the backend, if the project has one) of the test run's own (on free ports, beside any running `up`), send each " +
         "case's request and check its answer and what the plugin logged. Exit 1 when a test or case failed, 2 for a bad case file.",

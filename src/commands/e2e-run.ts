@@ -67,7 +67,10 @@ export async function runE2eCommand(opts: E2eFlags, globals: { cwd: string }): P
       );
     }
   }
-  if (result.failed > 0 || result.runs.some((r) => r.error !== undefined)) throw failure(result);
+  const failed = result.failed > 0 || result.runs.some((r) => r.error !== undefined);
+  // Under --json the results are the answer: one JSON document on stdout, and the exit code says they failed (as doctor does).
+  if (failed && opts.json === true) process.exitCode = 1;
+  else if (failed) throw failure(result);
   return { passed: result.passed, failed: result.failed };
 }
 

@@ -67,7 +67,8 @@ export async function testPlugins(options: TestOptions): Promise<TestResult> {
   for (const plugin of layout.plugins) {
     const restore = await placeModule(plugin, result);
     try {
-      await testOne(plugin, toolchain, { ...options, host }, result);
+      const alone = layout.plugins.filter((p) => p.moduleDir === plugin.moduleDir).length === 1;
+      await testOne(plugin, toolchain, { ...options, host, alone }, result);
     } finally {
       await restore();
     }
@@ -75,11 +76,18 @@ export async function testPlugins(options: TestOptions): Promise<TestResult> {
   return result;
 }
 
-async function testOne(plugin: PluginTarget, toolchain: ToolchainAdapter, options: TestOptions & { host?: string }, result: TestResult): Promise<void> {
+async function testOne(
+  plugin: PluginTarget,
+  toolchain: ToolchainAdapter,
+  options: TestOptions & { host?: string; alone: boolean },
+  result: TestResult,
+): Promise<void> {
   const command = toolchain.testCommand({ run: options.run, verbose: options.verbose, wasm: plugin.wasmAbs, host: options.host, flags: plugin.flags });
-  ui.debug(`$ ${formatCommand(command.file, command.args, command.env, plugin.absDir)}`);
-  const child = execa(command.file, command.args, { cwd: plugin.absDir, env: command.env, reject: false, buffer: false, stdin: "ignore" });
-  options.onStart?.(plugin.dir, [command.file, ...command.args].join(" "));
+  // A main package (cmd/<name>/) alone in its Go module: its module's packages are its own, and their tests too.
+  const cwd = options.alone ? plugin.moduleDir : plugin.absDir;
+  ui.debug(`$ ${formatCommand(command.file, command.args, command.env, cwd)}`);
+  const child = execa(command.file, command.args, { cwd, env: command.env, reject: false, buffer: false, stdin: "ignore" });
+  options.onStart?.(path.join(plugin.dir, path.relative(plugin.absDir, cwd)), [command.file, ...command.args].join(" "));
   const parser = testOutputParser(command.format, options.onProgress);
   const verbose = options.verbose === true;
   const lines = (stream: NodeJS.ReadableStream, each: (line: string) => void) => {
@@ -200,7 +208,9 @@ async function runUnitTests(opts: TestFlags, globals: { cwd: string }): Promise<
   for (const s of result.skipped) ui.warn(`skipped ${s.name} (${s.plugin}/): ${s.reason}`);
   if (result.failed.length > 0 || result.exitCode !== 0) {
     const names = result.failed.map((t) => t.name).join(", ");
-    throw new UserError(`plugin tests failed: ${counts}${names === "" ? "" : ` (${names})`}`, {
+    // None failed, yet the command did: some (or all) did not build or start, which the hint names.
+    const what = result.failed.length > 0 ? "failed" : result.passed + result.skipped.length > 0 ? "did not all run" : "did not run";
+    throw new UserError(`plugin tests ${what}: ${counts}${names === "" ? "" : ` (${names})`}`, {
       hint:
         result.failed.length > 0
           ? "the failing tests' output is above"

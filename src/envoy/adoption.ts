@@ -1,3 +1,4 @@
+import path from "node:path";
 import { isMap, isScalar, parseDocument, YAMLSeq, type Document } from "yaml";
 import { UsageError, UserError } from "../errors.js";
 import { asArray, get, isAnyAddress, isLoopback, parseBootstrap, type DocPath } from "./bootstrap.js";
@@ -21,7 +22,8 @@ export interface ModulePlan {
  * One module: build/<name>.wasm, built from the adopted folder. Several (the
  * Go SDK's shared_queue: a sender and a receiver of one go.mod): each from
  * the main package whose folder ends its path (…/receiver/main.wasm from
- * receiver/), as build/<folder>.wasm; `mainPackages` are those folders,
+ * receiver/), else the one named as the file (sender.wasm from cmd/sender/),
+ * as build/<folder>.wasm; `mainPackages` are those folders,
  * relative to the adopted one ("" for itself).
  */
 export function planModulePaths(filenames: readonly string[], display: string, name: string, mainPackages: readonly string[]): ModulePlan {
@@ -41,8 +43,14 @@ export function planModulePaths(filenames: readonly string[], display: string, n
       .split("/")
       .slice(0, -1)
       .join("/");
-    const folder = mainPackages.filter((m) => m !== "" && (dir === m || dir.endsWith(`/${m}`))).sort((a, b) => b.length - a.length)[0];
-    if (folder === undefined) throw refuse(`init --from adopts them only from main packages in folders named as their paths end (${file}: none)`);
+    // Else the one main package named as the file is (a Makefile's `go build -o sender.wasm ./cmd/sender`).
+    const stem = path.posix.basename(file.replace(/\\/g, "/"), ".wasm");
+    const named = mainPackages.filter((m) => m !== "" && m.split("/").pop() === stem);
+    const folder =
+      mainPackages.filter((m) => m !== "" && (dir === m || dir.endsWith(`/${m}`))).sort((a, b) => b.length - a.length)[0] ??
+      (named.length === 1 ? named[0] : undefined);
+    if (folder === undefined)
+      throw refuse(`init --from adopts them only from main packages in folders named as their paths end, or as their files are named (${file}: none)`);
     const built = `build/${folder.split("/").pop()!}.wasm`;
     if (folders.includes(folder) || [...paths.values()].includes(built)) throw refuse(`two of them would be built from ${folder}/ or as ${built}`);
     paths.set(file, built);

@@ -86,12 +86,17 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     // A repository's root: the plugin folders below it (Go modules, Cargo packages, else folders of loose Go files).
     const modules = [...(await pluginModulesBelow(source)), ...(await pluginCratesBelow(source))];
     const below = modules.length > 0 ? modules : await loosePluginsBelow(source);
+    // One plugin below, and the repository's Envoy config outside its folder: the command that takes both.
+    const config = below.length === 1 ? (await findEnvoyConfig(source))?.file : undefined;
+    const outside = config !== undefined && !config.startsWith(path.join(source, below[0]!) + path.sep) ? path.relative(source, config) : undefined;
     throw new UserError(
       `${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`,
       {
         hint: texts.some(importsGoSdk)
           ? `make its Go files a module first: cd ${options.from} && go mod init ${looseModulePath(source, texts)} && go get ${sdk.module}@${sdk.version} && go mod tidy`
-          : (pluginsHint(options.from, below) ?? "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml"),
+          : outside !== undefined
+            ? `the plugin is in ${below[0]}/ and its Envoy config in ${outside}: envoywasm init --from ${path.join(options.from, below[0]!)} --envoy-config ${path.join(options.from, outside)}`
+            : (pluginsHint(options.from, below) ?? "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml"),
       },
     );
   }
@@ -183,6 +188,12 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     backendCluster = "backend";
   }
 
+  // No main package at the root and one module: the one main package that uses the SDK builds it (cmd/<name>/ beside a generator's).
+  const sdkMains = mains.filter((m) => m !== "" && usesSdk(files, m));
+  if (gomod !== undefined && !mains.includes("") && pluginFolders.length === 0 && sdkMains.length === 1) {
+    pluginFolders = sdkMains;
+    changes.push(`the plugin is the main package in ${sdkMains[0]}/, the one that imports the proxy-wasm SDK: envoywasm.yaml lists it under plugins:`);
+  }
   if (gomod !== undefined) assertRootMainPackage(options.from, mains, pluginFolders);
   const rendered = await render({
     template: "headers",
@@ -315,6 +326,14 @@ function mainPackages(files: readonly PlannedFile[]): string[] {
     if (/^package main\b/m.test(String(f.contents))) found.add(path.posix.dirname(f.path.slice(PLUGIN_DIR.length + 1)).replace(/^\.$/, ""));
   }
   return [...found];
+}
+
+/** A main package's folder (relative to the adopted one) has a Go file that imports a proxy-wasm Go SDK. */
+function usesSdk(files: readonly PlannedFile[], folder: string): boolean {
+  return files.some(
+    (f) =>
+      path.posix.dirname(f.path) === `${PLUGIN_DIR}/${folder}` && f.path.endsWith(".go") && /"[^"\s]*proxy-wasm-go-sdk\/proxywasm"/.test(String(f.contents)),
+  );
 }
 
 /** The stream contexts the copy's plugin makes (its Go or Rust sources, tests aside). */

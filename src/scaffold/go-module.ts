@@ -3,6 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ChildProcessError, UserError } from "../errors.js";
 import { run, tailLines } from "../platform/exec.js";
+import { goTooOld } from "../build/failure-hints.js";
 import type { Toolchain } from "../project/config.js";
 import { pinnedSdk, SDK_MODULES } from "./templates.js";
 import { fileSays, listed, pluginsBelow, pluginsHint } from "./plugins-below.js";
@@ -143,6 +144,8 @@ export async function repairGoMod(
   const untidy = await modFiles();
   onPhase?.("go mod tidy");
   const tidy = await run("go", ["mod", "tidy"], { cwd: pluginDir, env: { GOFLAGS: "-mod=mod" }, timeoutMs: 300_000 });
+  const tooOld = goTooOld(tidy.all, `${shown}/go.mod`);
+  if (tidy.exitCode !== 0 && tooOld !== undefined) throw new UserError(tooOld.message, { hint: tooOld.hint });
   if (tidy.exitCode !== 0) {
     throw new ChildProcessError(`go mod tidy failed in ${shown}/ of the new project`, {
       command: tidy.command,

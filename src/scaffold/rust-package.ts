@@ -53,6 +53,12 @@ export async function fetchCrates(pluginDir: string, shown: string, hadLock: boo
   onPhase?.("cargo fetch");
   // For the target envoywasm builds, whatever the folder's .cargo/config.toml names (an old wasm32-wasi, say).
   const fetch = await run("cargo", ["fetch", "--target", RUST_TARGET], { cwd: pluginDir, timeoutMs: 300_000 });
+  const git = gitDependencyFailure(fetch.all);
+  if (fetch.exitCode !== 0 && git !== undefined) {
+    throw new UserError(`${shown}/ needs ${git.crate} from git (${git.url}), which cargo could not fetch from here`, {
+      hint: "a git dependency needs that repository reachable: give cargo the network, vendor the crates where it is (`cargo vendor`), or use a crates.io version",
+    });
+  }
   if (fetch.exitCode !== 0) {
     throw new ChildProcessError(`cargo fetch failed in ${shown}/ of the new project`, {
       command: fetch.command,
@@ -61,4 +67,10 @@ export async function fetchCrates(pluginDir: string, shown: string, hadLock: boo
     });
   }
   return `${shown}/Cargo.lock: ${hadLock ? "brought up to date" : "written"} by cargo fetch, which resolved and downloaded the crates`;
+}
+
+/** The crate and repository of a git dependency cargo could not fetch, from its error's chain of causes. */
+export function gitDependencyFailure(output: string): { crate: string; url: string } | undefined {
+  const m = /failed to load source for dependency `([^`]+)`\s*\n\s*Caused by:\s*\n\s*unable to update ((?:https?|ssh|git):\/\/[^\s?#]+)/i.exec(output);
+  return m === null ? undefined : { crate: m[1]!, url: m[2]! };
 }

@@ -11,10 +11,11 @@ const str = (x: unknown): string | undefined => (typeof x === "string" && x !== 
  * in envoy.yaml that must pass the plugin without a panic. It asserts no
  * status: an adopted plugin may answer itself (a challenge, a denial), so the
  * upstream's status (the generated backend's 200, a direct_response's) is
- * only suggested in a comment. Undefined when envoy.yaml names no route there
- * (e.g. routes from RDS). For a plugin that makes no stream context
- * (`makesStreams` false), a file without a case: a request through its filter
- * makes it panic in any Envoy, while `envoywasm test` still starts it.
+ * only suggested in a comment. A network filter's listener whose tcp_proxy goes to
+ * the backend gets a GET / through it (the backend speaks HTTP). Undefined when
+ * envoy.yaml names no route there (e.g. routes from RDS). For a plugin that makes
+ * no stream context (`makesStreams` false), a file without a case: a request through
+ * its filter makes it panic in any Envoy, while `envoywasm test` still starts it.
  */
 export function starterCase(envoyYaml: string, display: string, backendCluster: string | undefined, makesStreams = true): string | undefined {
   const bootstrap = parseBootstrap(envoyYaml, display, display);
@@ -23,11 +24,18 @@ export function starterCase(envoyYaml: string, display: string, backendCluster: 
   if (!makesStreams) return NO_REQUEST;
   // static_resources.listeners[i] (a listener may have no name)
   const entry = get(bootstrap.data, listener.addressPath.slice(0, 3));
-  const route = list(get(entry, ["filter_chains"]))
-    .flatMap((chain) => list(get(chain, ["filters"])))
+  const filters = list(get(entry, ["filter_chains"])).flatMap((chain) => list(get(chain, ["filters"])));
+  const tcpToBackend =
+    backendCluster !== undefined &&
+    filters.some(
+      (f) =>
+        get(f, ["typed_config", "cluster"]) === backendCluster && /tcp_proxy/.test(`${String(get(f, ["name"]))} ${String(get(f, ["typed_config", "@type"]))}`),
+    );
+  const route = filters
     .map((f) => list(get(f, ["typed_config", "route_config", "virtual_hosts"]))[0])
     .map((host) => list(get(host, ["routes"]))[0])
     .find((r) => r !== undefined);
+  if (route === undefined && tcpToBackend) return tcpCase(listener.name);
   if (route === undefined) return undefined;
   const path = str(get(route, ["match", "path"])) ?? str(get(route, ["match", "prefix"])) ?? str(get(route, ["match", "path_separated_prefix"])) ?? "/";
   if (!path.startsWith("/") || /\s/.test(path)) return undefined;
@@ -55,3 +63,15 @@ const NO_REQUEST = `# A first file for \`envoywasm test\`, written by \`envoywas
 # fails if it does not start. Add cases once it handles requests (docs/e2e.md).
 cases: []
 `;
+
+function tcpCase(listener: string): string {
+  const header = [
+    "# A first case for `envoywasm test`, written by `envoywasm init --from`: listener",
+    `# ${listener} in envoy.yaml runs the plugin on the connection, then a tcp_proxy to the`,
+    "# backend, which speaks HTTP; the request must pass the plugin without a panic. Add a",
+    "# case for each thing the plugin does (docs/e2e.md). The backend answers 200 at /:",
+    "# once you know the plugin lets this connection through, add status: 200.",
+  ];
+  const cases = [{ name: "GET / through the plugin and the tcp_proxy to the backend", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }];
+  return `${header.join("\n")}\n${stringify({ cases }, { lineWidth: 0 })}`;
+}

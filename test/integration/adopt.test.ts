@@ -270,28 +270,46 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(envoyYaml).toContain("# connection through the Wasm plugin, then proxies it to the backend");
     const filters = parse(envoyYaml).static_resources.listeners[0].filter_chains[0].filters as { name: string }[];
     expect(filters.map((f) => f.name)).toEqual(["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]);
-    // No route to start from: no starter case.
-    expect(existsSync(path.join(dir, "e2e/starter.yaml"))).toBe(false);
-
-    running.push({ dir, ports: [listener!, admin!, backend!] });
-    const up = await runCli(["up", "-d"], { cwd: dir });
-    expect(up.exitCode, up.stderr).toBe(0);
-    const res = await request(listener!, { path: "/hello" });
-    expect(res.status).toBe(200);
-    expect(res.body).toBe("hola mundo :)");
-    await waitFor(async () => /connection done: \d+ bytes in/.test((await runCli(["logs", "--wasm"], { cwd: dir })).stdout), 10_000, "the plugin's line");
+    // A starter case through the tcp_proxy (the backend speaks HTTP), so `envoywasm test` has one as init's Next: says.
+    expect(parse(await readFile(path.join(dir, "e2e/starter.yaml"), "utf8")).cases).toEqual([
+      { name: "GET / through the plugin and the tcp_proxy to the backend", request: { path: "/" }, expect: { noLogs: ["/panic/"] } },
+    ]);
+    // The plugin logs when the connection closes; a case that looks for a line it never writes fails on that alone,
+    // not also on a missing end of the request (the tcp_proxy's access line ends a case, as the HTTP one does).
+    await writeFile(
+      path.join(dir, "e2e/tcp.yaml"),
+      "cases:\n  - name: through\n    request: { path: /hello }\n    expect: { status: 200, body: 'hola mundo :)', logs: ['/connection done: \\d+ bytes in/'] }\n" +
+        "  - name: a line it never writes\n    request: { path: /hello }\n    expect: { logs: ['/no such line/'] }\n",
+    );
+    const e2e = await runCli(["test", "--e2e", "--json"], { cwd: dir });
+    expect(e2e.exitCode, e2e.stderr).toBe(1);
+    const cases = (JSON.parse(e2e.stdout) as { runs: { cases: { name: string; ok: boolean; mismatches: { detail: string[] }[] }[] }[] }).runs[0]!.cases;
+    expect(cases.map((c) => [c.name, c.ok])).toEqual([
+      ["GET / through the plugin and the tcp_proxy to the backend", true],
+      ["through", true],
+      ["a line it never writes", false],
+    ]);
+    expect(JSON.stringify(cases[2]!.mismatches)).not.toContain("access line");
   });
 
-  it("adopts two plugins of one Go module (main packages in folders, a package they share, as the SDK's shared_queue): each built, run, talking", async () => {
+  it("adopts two plugins of one Go module (main packages in folders, a package they share, as the SDK's shared_queue; one in cmd/, built as its name): each built, run, talking", async () => {
     const [listener, admin] = await freePorts(2);
     const source = await userFolder("relay", { 18000: listener!, 8001: admin! });
+    // One plugin laid out as a Makefile's `go build -o forwarder.wasm ./cmd/forwarder` has it.
+    await mkdir(path.join(source, "cmd"));
+    await rename(path.join(source, "forwarder"), path.join(source, "cmd", "forwarder"));
+    const config = path.join(source, "envoy.yaml");
+    await writeFile(config, (await readFile(config, "utf8")).replace("./examples/relay/forwarder/main.wasm", "./forwarder.wasm"));
     const root = await tempDir();
     const r = await runCli(["init", "--from", source, "relay"], { cwd: root });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain("the module path ./examples/relay/counter/main.wasm is now build/counter.wasm (built from counter/)");
-    expect(r.stdout).toContain("the module path ./examples/relay/forwarder/main.wasm is now build/forwarder.wasm (built from forwarder/)");
+    expect(r.stdout).toContain("the module path ./forwarder.wasm is now build/forwarder.wasm (built from cmd/forwarder/)");
     const dir = path.join(root, "relay");
-    expect((parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8")) as { plugins: string[] }).plugins).toEqual(["plugin/forwarder", "plugin/counter"]);
+    expect((parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8")) as { plugins: string[] }).plugins).toEqual([
+      "plugin/cmd/forwarder",
+      "plugin/counter",
+    ]);
 
     const built = await runCli(["build"], { cwd: dir });
     expect(built.exitCode, built.stderr).toBe(0);
@@ -316,7 +334,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     );
   });
 
-  it("adopts a folder laid out like a repository: its Envoy config in test/fixtures/, a replace of a sibling module kept working", async () => {
+  it("adopts a folder laid out like a repository: its Envoy config in test/fixtures/, its plugin in cmd/ beside a generator, a replace of a sibling module kept working", async () => {
     const [listener, admin, staticReply] = await freePorts(3);
     const source = await userFolder("headers", { 18000: listener!, 8001: admin!, 8099: staticReply! });
     const repo = path.dirname(path.dirname(source));
@@ -340,6 +358,12 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
         .replace('"encoding/json"', '"encoding/json"\n\n\t"example.com/lib"')
         .replace("func main() {}", "func main() { _ = lib.Greeting }"),
     );
+    // The plugin's main package in cmd/headers/, beside a generator's (a main package that does not use the SDK).
+    await mkdir(path.join(source, "cmd", "headers"), { recursive: true });
+    for (const f of ["main.go", "main_test.go"]) await rename(path.join(source, f), path.join(source, "cmd", "headers", f));
+    await mkdir(path.join(source, "tools", "gen"), { recursive: true });
+    await writeFile(path.join(source, "tools", "gen", "main.go"), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("// generated") }\n');
+    await writeFile(path.join(source, "tools", "gen", "main_test.go"), 'package main\n\nimport "testing"\n\nfunc TestGenerator(t *testing.T) {}\n');
     const before = await treeHash(source);
     const root = await tempDir();
     const dir = path.join(root, "repo-like");
@@ -348,9 +372,19 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(init.exitCode, init.stderr).toBe(0);
     expect(init.stdout).toContain("~ took test/fixtures/envoy.yaml as its Envoy config");
     expect(init.stdout).toContain(`~ plugin/go.mod: \`replace example.com/lib => ../../lib\` now names ${path.join(repo, "lib")}`);
+    expect(init.stdout).toContain(
+      "~ the plugin is the main package in cmd/headers/, the one that imports the proxy-wasm SDK: envoywasm.yaml lists it under plugins:",
+    );
+    expect((parse(await readFile(path.join(dir, "envoywasm.yaml"), "utf8")) as { plugins: string[] }).plugins).toEqual(["plugin/cmd/headers"]);
     expect(await treeHash(source)).toBe(before);
     const build = await runCli(["build"], { cwd: dir });
     expect(build.exitCode, build.stderr).toBe(0);
+    expect(existsSync(path.join(dir, "build", "repo-like.wasm"))).toBe(true);
+    // The plugin is its module's one main package on the SDK: the module's other packages' tests are its own too.
+    const unit = await runCli(["test", "--unit"], { cwd: dir });
+    expect(unit.exitCode, unit.stderr).toBe(0);
+    expect(unit.stderr).toContain("• plugin/: go test");
+    expect(unit.stderr).toMatch(/✔ \S+\/tools\/gen ok/);
 
     // --envoy-config as the folder names it (relative to the --from folder when it is not here); with --backend-port
     // for a config whose clusters all stay on the machine, a refusal that names the config and the others found.
@@ -384,6 +418,17 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(failed.exitCode).toBe(1);
     expect(failed.stderr).toContain("go mod tidy failed");
     expect(existsSync(dir)).toBe(false);
+    // A go.mod that asks for a newer Go than this one, which GOTOOLCHAIN=local keeps from fetching it: said in two lines, nothing left.
+    const gomod = path.join(source, "go.mod");
+    const text = await readFile(gomod, "utf8");
+    await writeFile(gomod, text.replace(/^go \S+$/m, "go 1.99.0"));
+    const newer = await runCli(["init", "--from", source, dir], { cwd: root, env: { GOTOOLCHAIN: "local" } });
+    expect(newer.exitCode).toBe(1);
+    expect(newer.stderr).toMatch(
+      /^error: plugin\/go\.mod asks for Go 1\.99\.0, and this Go is \S+ \(GOTOOLCHAIN=local: it fetches no other\)\nhint: install Go 1\.99\.0 or newer/m,
+    );
+    expect(existsSync(dir)).toBe(false);
+    await writeFile(gomod, text);
     const retried = await runCli(["init", "--from", source, dir], { cwd: root });
     expect(retried.exitCode, retried.stderr).toBe(0);
   });
@@ -431,6 +476,16 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const noMod = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });
     expect(noMod.exitCode).toBe(1);
     expect(noMod.stderr).toContain("has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one");
+    // A repository's root with one plugin folder and its Envoy config in examples/: the command that adopts both.
+    const withConfig = await tempDir();
+    await cp(source, path.join(withConfig, "wasm"), { recursive: true });
+    await mkdir(path.join(withConfig, "examples", "envoy"), { recursive: true });
+    await rename(path.join(withConfig, "wasm", "envoy.yaml"), path.join(withConfig, "examples", "envoy", "envoy.yaml"));
+    const rooted = await runCli(["init", "--from", withConfig, "x"], { cwd: await tempDir() });
+    expect(rooted.exitCode).toBe(1);
+    expect(rooted.stderr).toContain(
+      `hint: the plugin is in wasm/ and its Envoy config in examples/envoy/envoy.yaml: envoywasm init --from ${path.join(withConfig, "wasm")} --envoy-config ${path.join(withConfig, "examples", "envoy", "envoy.yaml")}`,
+    );
     // Go files on the SDK, without a module (service-extensions' samples): the commands that make them one.
     await cp(path.join(EXAMPLES, "headers", "main.go"), path.join(empty, "plugin.go"));
     const loose = await runCli(["init", "--from", empty, "x"], { cwd: await tempDir() });

@@ -60,6 +60,13 @@ describe("envoywasm test (real Go; the SDK's emulator runs the built .wasm)", ()
       expect(failed.stdout).toContain("on purpose");
       expect(failed.stderr).toContain("error: plugin tests failed: 0 passed, 1 failed, 0 skipped (TestMustFail)");
 
+      // Tests that do not compile: they did not run (not "failed" with none failing), and the hint names the package.
+      await writeFile(test, `${original}\nfunc TestBroken(t *testing.T) { undefinedThing() }\n`);
+      const broken = await runCli(["test", "--unit"], { cwd: dir });
+      expect(broken.exitCode).toBe(1);
+      expect(broken.stderr).toContain("error: plugin tests did not run: 0 passed, 0 failed, 0 skipped");
+      expect(broken.stderr).toMatch(/hint: \S+ did not build/);
+
       await writeFile(test, `${original}\nfunc TestNeedsANetwork(t *testing.T) { t.Skip("no network in here") }\n`);
       const skipped = await runCli(["test", "--run", "TestNeedsANetwork"], { cwd: dir });
       expect(skipped.exitCode).toBe(0);

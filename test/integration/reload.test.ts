@@ -1,8 +1,10 @@
+import { once } from "node:events";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { askSupervisor } from "../../src/run/supervisor/control.js";
-import { removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
+import { freePorts, removeTempDirs, runCli, spawnCli } from "../helpers/cli.js";
 import { edit, newProject as newTemplateProject, stopProjects, type Project } from "../helpers/project.js";
 import { request, steadyLoad, waitFor } from "../helpers/run.js";
 
@@ -127,6 +129,22 @@ describe("envoywasm reload", () => {
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain("error: envoywasm reload: Envoy refused the new plugin/: the plugin rejected its start-up");
     expect((await request(p.ports.listener)).headers["x-version"]).toBe("b");
+
+    // The backend moved to a port another process holds: refused before the running backend stops, so the run goes on.
+    const [taken] = await freePorts(1);
+    const holder = net.createServer().listen(taken, "127.0.0.1");
+    await once(holder, "listening");
+    try {
+      edit(path.join(p.dir, "envoy.yaml"), `port_value: ${p.ports.backend}`, `port_value: ${taken}`);
+      const moved = await runCli(["reload"], { cwd: p.dir });
+      expect(moved.exitCode).toBe(1);
+      expect(moved.stderr).toContain(`the backend's port ${taken} of the changed envoy.yaml is already in use; the previous version keeps running`);
+      expect((await request(p.ports.listener)).status).toBe(200);
+      expect((await runCli(["status"], { cwd: p.dir })).stdout).toMatch(/^running/);
+    } finally {
+      holder.close();
+    }
+    edit(path.join(p.dir, "envoy.yaml"), `port_value: ${taken}`, `port_value: ${p.ports.backend}`);
 
     // A plugin that does not compile: the hint says to run reload again (nothing here watches for saves).
     edit(path.join(p.dir, "plugin/main.go"), "func main() {}", "func main() { undefinedThing() }");

@@ -257,7 +257,7 @@ async function treeHash(dir: string): Promise<string> {
 }
 
 describe("init --from a Rust plugin", () => {
-  it("refuses a library crate or a virtual workspace whose plugins are crates below it, naming them, writing nothing", async () => {
+  it("refuses a library crate or a virtual workspace whose plugins are crates below it, naming them, and a git dependency it cannot fetch, writing nothing", async () => {
     const plugin = (name: string, extra = "") =>
       `[package]\nname = "${name}"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\ncrate-type = ["cdylib"]\n\n[dependencies]\nproxy-wasm = "0.2"\n${extra}`;
     // Higress's wasm-rust: a library on the SDK at the root, each plugin a crate of its own below.
@@ -285,6 +285,16 @@ describe("init --from a Rust plugin", () => {
     expect(workspace.exitCode).toBe(1);
     expect(workspace.stderr).toContain("(a virtual workspace)");
     expect(workspace.stderr).toContain("hint: the plugins are in crates of their own: crates/a;");
+    // A plugin with a git dependency cargo cannot fetch (3scale-labs/gsoc-wasm-filters' threescalers, here from a host that never resolves).
+    const gitDep = await tempDir();
+    await writeFile(path.join(gitDep, "Cargo.toml"), plugin("g", 'remote = { git = "https://git.invalid/remote", branch = "main" }\n'));
+    await mkdir(path.join(gitDep, "src"));
+    await writeFile(path.join(gitDep, "src", "lib.rs"), "");
+    const git = await runCli(["init", "--from", gitDep, "c"], { cwd, env: { CARGO_NET_RETRY: "0" } });
+    expect(git.exitCode).toBe(1);
+    expect(git.stderr).toContain(
+      "error: plugin/ needs remote from git (https://git.invalid/remote), which cargo could not fetch from here\nhint: a git dependency",
+    );
     expect(await readdir(cwd)).toEqual([]);
   });
 

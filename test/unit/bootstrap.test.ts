@@ -294,8 +294,18 @@ describe("adopting an envoy.yaml (init --from)", () => {
     };
     const none = refused(["./a/sender/main.wasm", "./a/receiver/main.wasm"], ["", "receiver"]);
     expect(none.message).toBe(
-      "envoy.yaml loads 2 different modules (./a/sender/main.wasm, ./a/receiver/main.wasm); init --from adopts them only from main packages in folders named as their paths end (./a/sender/main.wasm: none)",
+      "envoy.yaml loads 2 different modules (./a/sender/main.wasm, ./a/receiver/main.wasm); init --from adopts them only from main packages in folders named as their paths end, or as their files are named (./a/sender/main.wasm: none)",
     );
+    // Modules named as their main packages' folders (./sender.wasm from cmd/sender, as a Makefile builds them): taken.
+    expect(planModulePaths(["./sender.wasm", "./receiver.wasm"], "envoy.yaml", "sq", ["cmd/receiver", "cmd/sender"])).toEqual({
+      paths: new Map([
+        ["./sender.wasm", "build/sender.wasm"],
+        ["./receiver.wasm", "build/receiver.wasm"],
+      ]),
+      folders: ["cmd/sender", "cmd/receiver"],
+    });
+    // Two main packages of that name: which one builds it is not known.
+    expect(refused(["./sender.wasm", "./receiver.wasm"], ["cmd/sender", "tools/sender", "cmd/receiver"]).message).toContain("(./sender.wasm: none)");
     expect(none.hint).toContain("a folder of its own with its own go.mod");
     expect(none.hint).toContain("docs/configuration.md#several-plugins");
     expect(readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8")).toMatch(/^## Several plugins$/m);
@@ -447,6 +457,31 @@ describe("an adopted project's starter case (starterCase)", () => {
     const unknown = starterCase(EXAMPLE, "envoy.yaml", undefined);
     expect(cases(unknown)).toEqual([{ name: "GET / through the plugin to cluster httpbin", request: { path: "/" }, expect: { noLogs: ["/panic/"] } }]);
     expect(unknown).toContain("# Once you know what comes back here, say it: status: <code>.");
+  });
+
+  it("GETs / through a network filter's listener whose tcp_proxy goes to the backend, and writes none where it goes elsewhere", () => {
+    const tcp = `static_resources:
+  listeners:
+    - name: main
+      address: { socket_address: { address: 127.0.0.1, port_value: 18000 } }
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.wasm
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm
+                config: { vm_config: { code: { local: { filename: "build/tcp.wasm" } } } }
+            - name: envoy.tcp_proxy
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                stat_prefix: tcp
+                cluster: web_service
+`;
+    const text = starterCase(tcp, "envoy.yaml", "web_service");
+    expect(cases(text)).toEqual([
+      { name: "GET / through the plugin and the tcp_proxy to the backend", request: { path: "/" }, expect: { noLogs: ["/panic/"] } },
+    ]);
+    expect(text).toContain("listener\n# main in envoy.yaml runs the plugin on the connection, then a tcp_proxy to the");
+    expect(starterCase(tcp, "envoy.yaml", "backend")).toBeUndefined();
   });
 
   it("suggests no status for a backend cluster that speaks HTTP/2 (gRPC, as the Rust SDK's grpc_auth_random), which the HTTP/1.1 backend cannot answer", () => {

@@ -202,4 +202,11 @@ describe("a case's end: Envoy's access line for its request id", () => {
       vi.useRealTimers();
     }
   });
+
+  it("ends the request in flight when a tcp_proxy's connection closes (its line carries no request id)", async () => {
+    const done = new Completions();
+    const seen = done.wait("c3");
+    expect(done.line("envoywasm-e2e connection closed")).toBe(true);
+    await expect(seen).resolves.toBe(true);
+  });
 });

@@ -12,7 +12,10 @@ import { writeFileAtomic } from "../../platform/files.js";
  */
 
 const HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+const TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 const DONE_LINE = /^envoywasm-e2e done (\S+)$/;
+/** A tcp_proxy's access line, at the end of a connection: it carries no request id, and cases run one connection at a time. */
+const CLOSED_LINE = "envoywasm-e2e connection closed";
 /** Envoy buffers access lines for a second by default: written within 10 ms instead. */
 export const FLUSH_ARGS = ["--file-flush-interval-msec", "10"];
 /**
@@ -22,26 +25,28 @@ export const FLUSH_ARGS = ["--file-flush-interval-msec", "10"];
  */
 export const DONE_TIMEOUT_MS = 10_000;
 
-/** Adds the access line to every HTTP connection manager of the config Envoy runs (the derived file: its lines are not the user's, its proto paths stay). */
+/** Adds the access line to every HTTP connection manager and tcp_proxy of the config Envoy runs (the derived file: its lines are not the user's, its proto paths stay). */
 export async function addDoneLines(derivedFile: string): Promise<void> {
   const doc = parseDocument(await readFile(derivedFile, "utf8"));
   const data = doc.toJS() as { static_resources?: { listeners?: Listener[] } };
-  const logger = {
+  const logger = (line: string) => ({
     name: "envoywasm.e2e.done",
     typed_config: {
       "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog",
-      log_format: { text_format_source: { inline_string: "envoywasm-e2e done %REQ(X-REQUEST-ID)%\n" } },
+      log_format: { text_format_source: { inline_string: `${line}\n` } },
     },
-  };
+  });
   (data.static_resources?.listeners ?? []).forEach((listener, i) => {
     const chains: [(string | number)[], Chain | undefined][] = (listener.filter_chains ?? []).map((c, j) => [["filter_chains", j], c]);
     chains.push([["default_filter_chain"], listener.default_filter_chain]);
     for (const [at, chain] of chains) {
       (chain?.filters ?? []).forEach((f, k) => {
-        if (f.typed_config?.["@type"] !== HCM_TYPE) return;
-        const hcm = ["static_resources", "listeners", i, ...at, "filters", k, "typed_config"];
-        doc.setIn([...hcm, "access_log"], doc.createNode([...(f.typed_config.access_log ?? []), logger]));
-        doc.setIn([...hcm, "preserve_external_request_id"], true);
+        const type = f.typed_config?.["@type"];
+        if (type !== HCM_TYPE && type !== TCP_PROXY_TYPE) return;
+        const config = ["static_resources", "listeners", i, ...at, "filters", k, "typed_config"];
+        const line = type === HCM_TYPE ? "envoywasm-e2e done %REQ(X-REQUEST-ID)%" : CLOSED_LINE;
+        doc.setIn([...config, "access_log"], doc.createNode([...(f.typed_config?.access_log ?? []), logger(line)]));
+        if (type === HCM_TYPE) doc.setIn([...config, "preserve_external_request_id"], true);
       });
     }
   });
@@ -57,9 +62,11 @@ export class Completions {
 
   /** Told every line of Envoy's output; true for an access line of ours (not the plugin's, not Envoy's own). */
   line(text: string): boolean {
+    // A closed connection ends the request in flight, whatever its id (a case through a tcp_proxy).
+    if (text === CLOSED_LINE) for (const finish of [...this.waiting.values()]) finish(true);
     const id = DONE_LINE.exec(text)?.[1];
     if (id !== undefined) this.waiting.get(id)?.(true);
-    return id !== undefined;
+    return id !== undefined || text === CLOSED_LINE;
   }
 
   /** Call before sending the request: its line may come before the answer is read. */

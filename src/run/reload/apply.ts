@@ -89,6 +89,8 @@ export class Reloader {
     if (backend !== undefined && spec !== undefined) {
       const port = backend.port;
       if (!backend.upToDate || spec.ready.port !== port) {
+        // Checked before the running backend stops, as Envoy's new ports are: a taken one leaves the run as it was.
+        if (spec.ready.port !== port && (await portInUse(port))) throw new Error(`the backend's port ${port} of the changed envoy.yaml is already in use`);
         const next: ServicePlan = { ...spec, env: { ...spec.env, PORT: String(port) }, ports: [port], ready: { kind: "http", port } };
         const t = performance.now();
         await this.sup.restartService(next);
