@@ -54,7 +54,7 @@ export function buildProgram(): Command {
     .option("--from <folder>", "adopt an existing Go or Rust proxy-wasm plugin folder (copied, never edited), with its envoy.yaml")
     .option(
       "--envoy-config <file>",
-      "with --from: the Envoy config to take over, relative to here or else to the --from folder (default: the best one found in the folder: root, test/, example(s)/, deploy/, config/, …)",
+      "with --from: the Envoy config to take over, relative to here or else to the --from folder, or none for a fresh one (default: the best one found in the folder: root, test/, example(s)/, deploy/, config/, …)",
     )
     .option("-y, --yes", "take the defaults, ask nothing")
     .option("-f, --force", "write into a folder that is not empty: only missing files are written, existing ones are kept")

@@ -105,12 +105,12 @@ export function takeOverEnvoyConfig(
       throw new UserError(
         `${display} is written for Envoy's v2 API (filter ${String(get(v2, ["name"]))} has config:, not typed_config:), which Envoy 1.18 and later do not read`,
         {
-          hint: "rewrite it for the v3 API (each filter's typed_config with its \"@type\", a cluster's hosts: as load_assignment), or remove envoy.yaml from the folder to get a fresh one",
+          hint: "rewrite it for the v3 API (each filter's typed_config with its \"@type\", a cluster's hosts: as load_assignment), or take a fresh one instead: --envoy-config none",
         },
       );
     }
     throw new UserError(`${display} loads no Wasm module from a local file (vm_config.code.local.filename)`, {
-      hint: "envoywasm builds the plugin to a local file; add a Wasm filter that loads it, or remove envoy.yaml from the folder to get a fresh one",
+      hint: "envoywasm builds the plugin to a local file: add a Wasm filter that loads it, or take a fresh config instead: --envoy-config none",
     });
   }
   const plan = want.modules([...filenames]);

@@ -181,7 +181,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   } else {
     network = contexts.tcp && !contexts.http;
     changes.push(
-      `${path.basename(source)} has no envoy.yaml: wrote a fresh one (listener 127.0.0.1:${values.listenerPort}, the plugin${network ? " as a network filter (it makes only TCP contexts) before a tcp_proxy" : ""}, the backend)`,
+      `${options.envoyConfig === "none" ? "--envoy-config none" : `${path.basename(source)} has no envoy.yaml`}: wrote a fresh one (listener 127.0.0.1:${values.listenerPort}, the plugin${network ? " as a network filter (it makes only TCP contexts) before a tcp_proxy" : ""}, the backend)`,
     );
     envoyYaml = "";
     hasBackend = true;

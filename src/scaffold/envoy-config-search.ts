@@ -20,6 +20,8 @@ const SKIP = new Set([".git", ".envoywasm", "build", "target", "node_modules", "
 const PREFERRED = ["", "test", "tests", "test/fixtures", "testdata", "example", "examples", "deploy", "config", "e2e"];
 
 export async function findEnvoyConfig(source: string, explicit?: string, cwd = process.cwd()): Promise<FoundConfig | undefined> {
+  // A fresh config, whatever the folder holds (one that loads the module from elsewhere, one for another setup).
+  if (explicit === "none") return undefined;
   if (explicit !== undefined) {
     // Relative to where the command runs, or else to the adopted folder (`--envoy-config example/envoy.yaml`).
     let file = path.resolve(cwd, explicit);

@@ -179,7 +179,7 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     expect(JSON.parse((await request(listener!, { path: "/user-agent", headers: { "user-agent": "tester/1" } })).body)).toEqual({ "user-agent": "tester/1" });
   });
 
-  it("adopts a folder with no envoy.yaml by writing a fresh one", async () => {
+  it("adopts a folder with no envoy.yaml by writing a fresh one, and with --envoy-config none one whose config loads the module from elsewhere", async () => {
     const source = path.join(await tempDir("envoywasm-src-"), "plain");
     await cp(path.join(EXAMPLES, "headers"), source, { recursive: true });
     const { rm } = await import("node:fs/promises");
@@ -191,6 +191,25 @@ describe("envoywasm init --from (adopting an existing plugin)", () => {
     const envoy = await readFile(path.join(root, "adopted/envoy.yaml"), "utf8");
     expect(envoy).toContain('filename: "build/adopted.wasm"');
     expect((await runCli(["build"], { cwd: path.join(root, "adopted") })).exitCode).toBe(0);
+    // A config that loads the module from elsewhere (a URL): refused, with the flag that takes a fresh one instead.
+    await writeFile(
+      path.join(source, "envoy.yaml"),
+      envoy.replace(
+        /local:\s*\n\s*filename: "build\/adopted\.wasm"/,
+        'remote: { http_uri: { uri: "https://example.com/p.wasm", cluster: backend, timeout: 5s }, sha256: "00" }',
+      ),
+    );
+    expect(await readFile(path.join(source, "envoy.yaml"), "utf8")).toContain("remote:");
+    const remote = await runCli(["init", "--from", source, "remote"], { cwd: root });
+    expect(remote.exitCode).toBe(1);
+    expect(remote.stderr).toContain("loads no Wasm module from a local file");
+    expect(remote.stderr).toContain(
+      "hint: envoywasm builds the plugin to a local file: add a Wasm filter that loads it, or take a fresh config instead: --envoy-config none",
+    );
+    const fresh = await runCli(["init", "--from", source, "fresh", "--envoy-config", "none"], { cwd: root });
+    expect(fresh.exitCode, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toContain("--envoy-config none: wrote a fresh one");
+    expect(await readFile(path.join(root, "fresh/envoy.yaml"), "utf8")).toContain('filename: "build/fresh.wasm"');
   });
 
   it("adopts a plugin Envoy runs as a service (bootstrap_extensions, no listener): built, run, its lines shown, stopped", async () => {
