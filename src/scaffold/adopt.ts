@@ -10,6 +10,7 @@ import {
   assertGoPlugin,
   assertRootMainPackage,
   goModJson,
+  importsAnyGoSdk,
   importsGoSdk,
   looseModulePath,
   loosePluginsBelow,
@@ -330,10 +331,7 @@ function mainPackages(files: readonly PlannedFile[]): string[] {
 
 /** A main package's folder (relative to the adopted one) has a Go file that imports a proxy-wasm Go SDK. */
 function usesSdk(files: readonly PlannedFile[], folder: string): boolean {
-  return files.some(
-    (f) =>
-      path.posix.dirname(f.path) === `${PLUGIN_DIR}/${folder}` && f.path.endsWith(".go") && /"[^"\s]*proxy-wasm-go-sdk\/proxywasm"/.test(String(f.contents)),
-  );
+  return files.some((f) => path.posix.dirname(f.path) === `${PLUGIN_DIR}/${folder}` && f.path.endsWith(".go") && importsAnyGoSdk(String(f.contents)));
 }
 
 /** The stream contexts the copy's plugin makes (its Go or Rust sources, tests aside). */

@@ -83,6 +83,11 @@ export function importsGoSdk(text: string): boolean {
   return text.includes(SDK_MODULES.go);
 }
 
+/** Whether Go source imports the proxywasm package of any proxy-wasm Go SDK (the maintained one, the archived one, a fork). */
+export function importsAnyGoSdk(text: string): boolean {
+  return /"[^"\s]*proxy-wasm-go-sdk\/proxywasm"/.test(text);
+}
+
 /** The folders below `source` of Go files on the maintained Go SDK with no go.mod of their own (service-extensions' samples). */
 export function loosePluginsBelow(source: string): Promise<string[]> {
   return pluginsBelow(source, async (dir) => {
