@@ -44,6 +44,11 @@ const ENVOY_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]\[[\w-
 /** An access log line that starts with %START_TIME% as Envoy's default format does: `[2026-11-25T23:19:37.816Z] "GET / HTTP/1.1" …`, or `… src=…` in one of its own. */
 const ACCESS_LINE = /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:[^\]]*\] /;
 
+/** A line that begins a record of its own (Envoy's log line, an access line); any other continues the one before. */
+export function startsRecord(line: string): boolean {
+  return ENVOY_LINE.test(line) || ACCESS_LINE.test(line);
+}
+
 interface Pending {
   record: LogRecord;
   fragments?: string[];
@@ -98,13 +103,13 @@ export class RecordAssembler {
         this.inPanic = true;
         return;
       }
-      if (!ENVOY_LINE.test(line) && !ACCESS_LINE.test(line) && (open.trapped === true ? isBacktrace(line) : true)) {
+      if (!startsRecord(line) && (open.trapped === true ? isBacktrace(line) : true)) {
         open.record.lines.push(line);
         if (open.rust === true && open.trapped !== true) open.fragments.push(line);
         this.inPanic = true;
         return;
       }
-    } else if (open !== undefined && !ENVOY_LINE.test(line) && !ACCESS_LINE.test(line)) {
+    } else if (open !== undefined && !startsRecord(line)) {
       // A continuation: a plugin message's next line, or Envoy's own multi-line message.
       open.record.lines.push(line);
       if (open.record.plugin !== undefined) {

@@ -1,6 +1,7 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, type WriteStream } from "node:fs";
 import path from "node:path";
 import { formatLine, stampLine } from "./format.js";
+import { startsRecord } from "../../envoy/log-records.js";
 
 /**
  * The one place service output goes through. Each whole line goes to the
@@ -32,9 +33,6 @@ export interface LogMuxOptions {
 }
 
 export const MAX_LOG_BYTES = 64 * 1024 * 1024;
-
-/** The first line of an Envoy log record or access log line (`[2026-11-25 23:19:37.816]…`, `[2026-11-25T23:19:37.816Z] …`). */
-const NEW_RECORD = /^\[\d{4}-\d\d-\d\d[ T]/;
 
 /** Under a steady stream, lines are written at most this often: a write per handful cost more CPU than the lines (bench figure 8). */
 const FLUSH_INTERVAL_MS = 10;
@@ -112,7 +110,8 @@ export class LogMux {
         this.blankEnvoyLines++;
         return;
       }
-      if (!NEW_RECORD.test(line)) for (; this.blankEnvoyLines > 0; this.blankEnvoyLines--) this.terminalPending.push(this.format(service, ""));
+      if (this.blankEnvoyLines > 0 && !startsRecord(line))
+        for (; this.blankEnvoyLines > 0; this.blankEnvoyLines--) this.terminalPending.push(this.format(service, ""));
       this.blankEnvoyLines = 0;
     }
     this.terminalPending.push(this.format(service, line));
