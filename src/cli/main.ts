@@ -1,5 +1,3 @@
-import { isEnvoywasmError } from "../errors.js";
-import { ui } from "../ui/output.js";
 import type { CommanderError as CommanderErrorClass } from "commander";
 import { PACKAGE_VERSION } from "../platform/package-root.js";
 
@@ -19,7 +17,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
-    return report(error, argv.includes("--json"), CommanderError);
+    return await report(error, argv.includes("--json"), CommanderError);
   }
 }
 
@@ -29,7 +27,8 @@ export async function main(argv: readonly string[]): Promise<number> {
  * Exit codes: 0 ok, 1 failure, 2 wrong command line, 70 internal error,
  * 130/143 interrupted.
  */
-function report(error: unknown, json: boolean, commanderError: typeof CommanderErrorClass): number {
+async function report(error: unknown, json: boolean, commanderError: typeof CommanderErrorClass): Promise<number> {
+  const [{ isEnvoywasmError }, { ui }] = await Promise.all([import("../errors.js"), import("../ui/output.js")]);
   if (error instanceof commanderError) {
     // commander printed its own message; help and --version are not failures.
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0) return 0;
