@@ -207,7 +207,7 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     return state;
   }
 
-  it("a supervisor killed -9 takes its services with it (pdeathsig); status tidies up and says so", async () => {
+  it("a supervisor killed -9 takes its services with it (pdeathsig), status tidies up; without pdeathsig, the next up stops what it left", async () => {
     const p = await newProject("headers");
     expect((await runCli(["up", "-d"], { cwd: p.dir })).exitCode).toBe(0);
     const state = await killSupervisor(p);
@@ -215,22 +215,19 @@ describe("envoywasm up -d / logs / down, end to end with the real Envoy and back
     const status = await runCli(["status"], { cwd: p.dir });
     expect(status.stdout).toContain("not running");
     expect(existsSync(path.join(p.dir, ".envoywasm/state.json"))).toBe(false);
-    const up = await runCli(["up", "-d"], { cwd: p.dir });
-    expect(up.exitCode, up.stderr).toBe(0);
-    expect((await request(p.ports.listener)).status).toBe(200);
-  });
 
-  it("without pdeathsig, the next up stops what a killed supervisor left, and says so", async () => {
-    const p = await newProject("headers");
+    // The next up runs; started without pdeathsig, its services outlive its supervisor's kill -9.
     const env = { ENVOYWASM_NO_PDEATHSIG: "1" };
-    expect((await runCli(["up", "-d"], { cwd: p.dir, env })).exitCode).toBe(0);
-    const state = await killSupervisor(p);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(state.services.some((s) => alive(s.process.pid))).toBe(true);
     const up = await runCli(["up", "-d"], { cwd: p.dir, env });
     expect(up.exitCode, up.stderr).toBe(0);
-    expect(up.stderr).toMatch(/an earlier run ended without cleaning up; stopped what it left: .*\(pid \d+\)/);
-    for (const s of state.services) expect(alive(s.process.pid)).toBe(false);
+    expect((await request(p.ports.listener)).status).toBe(200);
+    const left = await killSupervisor(p);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(left.services.some((s) => alive(s.process.pid))).toBe(true);
+    const again = await runCli(["up", "-d"], { cwd: p.dir, env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/an earlier run ended without cleaning up; stopped what it left: .*\(pid \d+\)/);
+    for (const s of left.services) expect(alive(s.process.pid)).toBe(false);
     expect((await request(p.ports.listener)).status).toBe(200);
   });
 });
