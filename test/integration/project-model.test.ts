@@ -26,7 +26,7 @@ describe("envoy.yaml is the one place for Envoy's facts", () => {
     expect((await statusOf(p)).listeners).toEqual([{ name: "listener", port: listener }]);
   });
 
-  it("checks every listener envoy.yaml has, not only the plugin's", async () => {
+  it("checks every listener envoy.yaml has, not only the plugin's, and refuses one bound to 0.0.0.0 unless --expose, which warns", async () => {
     const p = await newProject("headers");
     const [extra] = await freePorts(1);
     const file = path.join(p.dir, "envoy.yaml");
@@ -56,14 +56,7 @@ describe("envoy.yaml is the one place for Envoy's facts", () => {
     } finally {
       await new Promise((r) => blocker.close(r));
     }
-    const up = await runCli(["up", "-d"], { cwd: p.dir });
-    expect(up.exitCode, up.stderr).toBe(0);
-    expect((await request(extra!)).status).toBe(204);
-  });
-
-  it("refuses a listener bound to 0.0.0.0 unless --expose, which warns", async () => {
-    const p = await newProject("headers");
-    edit(path.join(p.dir, "envoy.yaml"), `address: 127.0.0.1, port_value: ${p.ports.listener}`, `address: 0.0.0.0, port_value: ${p.ports.listener}`);
+    edit(file, `address: 127.0.0.1, port_value: ${p.ports.listener}`, `address: 0.0.0.0, port_value: ${p.ports.listener}`);
     const r = await runCli(["up"], { cwd: p.dir });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`envoy\\.yaml:\\d+: listener listener binds 0\\.0\\.0\\.0:${p.ports.listener}, which other machines can reach`));
@@ -71,6 +64,8 @@ describe("envoy.yaml is the one place for Envoy's facts", () => {
     const exposed = await runCli(["up", "-d", "--expose"], { cwd: p.dir });
     expect(exposed.exitCode, exposed.stderr).toBe(0);
     expect(exposed.stderr).toContain("warning: --expose");
+    expect((await request(extra!)).status).toBe(204);
+    expect((await request(p.ports.listener)).status).toBe(200);
   });
 
   it("keeps a 0.1.0 project running, and says which lines of envoywasm.yaml to delete", async () => {
