@@ -184,7 +184,7 @@ describe("every failure is clear, documented in its exit code, and changes none 
     await expectAllStopped(p.dir, Object.values(p.ports));
   });
 
-  it("Envoy killed under load: up says so, stops the backend, exits 1", async () => {
+  it("Envoy killed under load: up says so with its exit and last lines, stops the backend, exits 1, and status tells it later", async () => {
     const p = await newProject("headers", "underload");
     const up = spawnCli(["up"], { cwd: p.dir });
     let err = "";
@@ -213,7 +213,10 @@ describe("every failure is clear, documented in its exit code, and changes none 
     agent.destroy();
     expect(result.exitCode).toBe(1);
     expect(err).toContain("envoy was killed by SIGKILL on its own; stopped backend");
+    expect(err).toContain("its last lines:");
     await expectAllStopped(p.dir, Object.values(p.ports));
+    const status = await runCli(["status"], { cwd: p.dir });
+    expect(status.stdout).toMatch(/last run \(foreground, .*\) ended because envoy was killed by SIGKILL on its own/);
   });
 });
 

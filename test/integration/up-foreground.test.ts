@@ -91,20 +91,6 @@ describe("envoywasm up in the foreground", () => {
     expect(logs.stderr).toContain("envoywasm: the plugin panicked: assignment to entry in nil map (in proxy_on_request_headers)");
   });
 
-  it("when Envoy dies, says so with its exit, stops the backend, exits non-zero, and status tells it later", async () => {
-    const p = await newProject("headers");
-    const { up, out } = await foreground(p);
-    const envoy = (await statusOf(p)).services.find((s) => s.name === "envoy")!;
-    process.kill(envoy.pid, "SIGKILL");
-    const result = await up;
-    expect(result.exitCode).toBe(1);
-    expect(out.err).toContain("envoy was killed by SIGKILL on its own; stopped backend");
-    expect(out.err).toContain("its last lines:");
-    await expectAllStopped(p.dir, Object.values(p.ports));
-    const status = await runCli(["status"], { cwd: p.dir });
-    expect(status.stdout).toMatch(/last run \(foreground, .*\) ended because envoy was killed by SIGKILL on its own/);
-  });
-
   it("when the backend dies, says so, stops Envoy and exits non-zero", async () => {
     const p = await newProject("auth");
     const { up, out } = await foreground(p);
