@@ -199,11 +199,12 @@ async function ecdsApplied(admin: number, resources: readonly { name: string; ve
     if (bad !== undefined) throw new UserError(`Envoy rejected the no-op filter's config (${bad.name}): see .envoywasm/bench-run/logs/floor.log`);
     if (resources.every((r) => status?.get(r.name)?.version === r.version)) return;
     if (Date.now() > deadline) {
-      const seen = status?.get(resources[0]!.name);
+      const late = resources.find((r) => status?.get(r.name)?.version !== r.version)!;
+      const seen = status?.get(late.name);
       const said =
         seen === undefined
           ? "its admin interface did not answer"
-          : `its admin reports version "${seen.version}" (want "${resources[0]!.version}"), ${seen.succeeded} update(s) applied`;
+          : `its admin reports version "${seen.version}" of ${late.name} (want "${late.version}"), ${seen.succeeded} update(s) applied`;
       throw new UserError(`the no-op filter's config was not applied in 30 s: ${said}`, { hint: "see .envoywasm/bench-run/logs/floor.log" });
     }
     await delay(50);
