@@ -75,8 +75,43 @@ function processGroup(pid: number): number {
   }
 }
 
-/** A port nothing listens on right now, on 127.0.0.1. */
-export function freePort(): Promise<number> {
+/** The ports Linux gives outgoing connections (its default where it does not say). */
+function ephemeralFloor(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 0) return low;
+  } catch {
+    // not Linux
+  }
+  return 32768;
+}
+
+const LOWEST = 10_000;
+const handedOut = new Set<number>();
+
+/**
+ * A port nothing listens on right now, on 127.0.0.1, for a listener bound a
+ * moment later. Picked at random below the range the OS takes outgoing
+ * connections' ports from: a port from there (what port 0 gives) can be taken
+ * by a connection in that moment, and a busy machine makes many. Never one
+ * this process handed out before.
+ */
+export async function freePort(): Promise<number> {
+  const top = ephemeralFloor();
+  for (let tries = 0; top - LOWEST > 1000 && tries < 100; tries++) {
+    const port = LOWEST + Math.floor(Math.random() * (top - LOWEST));
+    if (handedOut.has(port) || (await portInUse(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  // An ephemeral range that starts low (or none free below it): the OS's pick.
+  for (;;) {
+    const port = await osPort();
+    if (!handedOut.has(port)) return (handedOut.add(port), port);
+  }
+}
+
+function osPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

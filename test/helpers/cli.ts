@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 /**
  * A port free now and handed to no other test of this run: the test files run in parallel processes, and
- * the OS can give two of them the same free port a moment apart (it happened: one test's Envoy held the
+ * two of them can be handed the same free port a moment apart (it happened: one test's Envoy held the
  * admin port another's was about to bind). Each port is claimed with an exclusive create in the run's folder.
  */
 export async function freePort(): Promise<number> {
