@@ -18,8 +18,9 @@ export async function upToDateByLayout(cwd: string, started: number): Promise<Bu
   if (info === undefined) return undefined;
   const plugins: PluginBuildResult[] = [];
   for (const plugin of layout.plugins) {
-    const current = await currentModule(root, plugin, toolchain, info);
-    if (current.stamp === undefined) return undefined;
+    // A plugin folder that cannot be read (moved, renamed) is for the full path to name.
+    const current = await currentModule(root, plugin, toolchain, info).catch(() => undefined);
+    if (current?.stamp === undefined) return undefined;
     plugins.push(upToDateResult(plugin, current.stamp, started));
   }
   return { plugins, toolchain: info.version, ms: Math.round(performance.now() - started) };

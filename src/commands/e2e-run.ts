@@ -1,6 +1,6 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { UserError } from "../errors.js";
+import { UsageError, UserError } from "../errors.js";
 import type { PullPolicy } from "../platform/docker.js";
 import { caseFailure, junitXml, resultJson, runLabel } from "../run/e2e/report.js";
 import { runE2eVersions, type E2eRuns } from "../run/e2e/versions.js";
@@ -26,6 +26,7 @@ export interface E2eFlags {
  * several), or the results as JSON; JUnit XML when asked. Exit 1 when a case failed.
  */
 export async function runE2eCommand(opts: E2eFlags, globals: { cwd: string }): Promise<{ passed: number; failed: number }> {
+  const junit = opts.junit === undefined ? undefined : await junitTarget(opts.junit, globals.cwd);
   const result = await runE2eVersions({
     cwd: globals.cwd,
     cases: opts.case,
@@ -37,10 +38,15 @@ export async function runE2eCommand(opts: E2eFlags, globals: { cwd: string }): P
     onEnvoy: (e) => ui.info(ui.paint("bold", `Envoy ${e}`)),
     onCase: (r) => ui.info(`${r.ok ? ui.paint("green", "✔") : ui.paint("red", "✘")} ${r.file}: ${r.name} ${ui.paint("gray", `(${r.ms} ms)`)}`),
   });
-  if (opts.junit !== undefined) {
-    const file = path.resolve(globals.cwd, opts.junit);
-    await writeFile(file, junitXml(result));
-    ui.info(ui.paint("gray", `• JUnit results: ${path.relative(globals.cwd, file) || file}`));
+  if (junit !== undefined) {
+    try {
+      await mkdir(path.dirname(junit.file), { recursive: true });
+      await writeFile(junit.file, junitXml(result));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new UserError(`could not write the JUnit results to ${junit.given} (${code})`, { hint: "give --junit a file in a folder you can write to" });
+    }
+    ui.info(ui.paint("gray", `• JUnit results: ${path.relative(globals.cwd, junit.file) || junit.file}`));
   }
   const several = result.runs.length > 1;
   if (opts.json === true) ui.resultJson(resultJson(result));
@@ -85,4 +91,13 @@ function failure(result: E2eRuns): UserError {
     .map((r) => (r.error === undefined ? `${r.failed} of ${r.cases.length} failed on ${runLabel(r)}` : `${runLabel(r)} could not run them`));
   const broken = result.runs.find((r) => r.error !== undefined);
   return new UserError(`e2e cases: ${parts.join("; ")}`, { hint: broken?.error?.hint ?? hint });
+}
+
+/** Where --junit writes, checked before any case runs: a folder there is a wrong command line. */
+async function junitTarget(given: string, cwd: string): Promise<{ file: string; given: string }> {
+  const file = path.resolve(cwd, given);
+  if ((await stat(file).catch(() => undefined))?.isDirectory() === true) {
+    throw new UsageError(`--junit ${given} is a folder: give the file to write, e.g. --junit ${path.join(given, "e2e.xml")}`);
+  }
+  return { file, given };
 }

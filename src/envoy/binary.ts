@@ -155,7 +155,14 @@ async function describeUncached(file: string, source: string): Promise<EnvoyBina
   const text = `${result.stdout}\n${result.stderr}`;
   const version = parseEnvoyVersion(text);
   if (result.spawnError !== undefined || result.exitCode !== 0 || version === undefined) {
-    throw new UserError(`${file} (from ${source}) did not say which Envoy it is: ${text.trim().split("\n")[0] ?? ""}`, {
+    const said = text.trim().split("\n")[0] ?? "";
+    const why =
+      result.spawnError !== undefined
+        ? `it could not be run (${result.spawnError.code ?? result.spawnError.message})`
+        : said === ""
+          ? `\`--version\` printed nothing (exit ${result.exitCode ?? "by a signal"})`
+          : `\`--version\` printed: ${said}`;
+    throw new UserError(`${file} (from ${source}) did not say which Envoy it is: ${why}`, {
       hint: "is it an Envoy binary? Try `envoywasm envoy install`",
     });
   }

@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { UserError } from "../errors.js";
+import { readUserFile } from "../platform/files.js";
 
 /**
  * What envoywasm reads from envoy.yaml, the one place where everything Envoy
@@ -85,17 +85,11 @@ export interface EnvoyBootstrap {
 }
 
 export async function loadBootstrap(file: string, display: string): Promise<EnvoyBootstrap> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new UserError(`${display} not found`, {
-        hint: "envoy.config in envoywasm.yaml names Envoy's config file; create it, or run `envoywasm init` for a fresh project",
-      });
-    }
-    throw error;
-  }
+  const text = await readUserFile(
+    file,
+    display,
+    "envoy.config in envoywasm.yaml names Envoy's config file; create it, or run `envoywasm init` for a fresh project",
+  );
   return parseBootstrap(text, file, display);
 }
 

@@ -1,5 +1,6 @@
-import { chmod, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { UserError } from "../errors.js";
 
 let tempSeq = 0;
 
@@ -24,4 +25,21 @@ export async function openToContainer(file: string, executable = false): Promise
   const s = await stat(file);
   const want = s.mode | 0o444 | (executable ? 0o111 : 0);
   if ((s.mode & 0o777) !== (want & 0o777)) await chmod(file, want & 0o777);
+}
+
+/**
+ * The text of a file the user keeps (envoywasm.yaml, envoy.yaml, an e2e case
+ * file). A missing one, a folder in its place or one that cannot be read is a
+ * UserError naming `display`; `missingHint` says what to do when it is missing.
+ */
+export async function readUserFile(file: string, display: string, missingHint?: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UserError(`${display} not found`, missingHint === undefined ? undefined : { hint: missingHint });
+    if (code === "EISDIR") throw new UserError(`${display} is a folder; it must be a file`, { hint: `move the folder ${display} away` });
+    if (code === "EACCES" || code === "EPERM") throw new UserError(`${display} cannot be read (permission denied)`, { hint: `chmod u+r ${display}` });
+    throw error;
+  }
 }

@@ -1,9 +1,9 @@
 import { closest } from "../platform/closest.js";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import * as v from "valibot";
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { UserError } from "../errors.js";
+import { readUserFile } from "../platform/files.js";
 import { ProjectConfigSchema, type ProjectConfig } from "./config-schema.js";
 import { findProjectRoot, PROJECT_FILE } from "./root.js";
 import { offsetOf } from "./yaml-position.js";
@@ -41,8 +41,8 @@ export async function loadProject(cwd: string): Promise<Project> {
     });
   }
   const file = path.join(root, PROJECT_FILE);
-  const text = await readFile(file, "utf8");
-  const { config, legacy } = parseProjectFile(text, path.relative(cwd, file) || PROJECT_FILE);
+  const display = path.relative(cwd, file) || PROJECT_FILE;
+  const { config, legacy } = parseProjectFile(await readUserFile(file, display), display);
   return { root, file, config, legacy };
 }
 

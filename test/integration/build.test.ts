@@ -1,6 +1,6 @@
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import { appendFile, chmod, cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkModule, inspectModule } from "../../src/wasm/check.js";
@@ -107,6 +107,14 @@ describe("envoywasm build (go toolchain, real Go)", () => {
           .digest("hex"),
       }),
     ]);
+
+    // The plugin folder moved away after a good build: named by the full path, not an internal error.
+    await rename(path.join(dir, "plugin"), path.join(dir, "plugin-moved"));
+    const moved = await runCli(["build"], { cwd: dir });
+    expect(moved.exitCode).toBe(1);
+    expect(moved.stderr).toContain("error: plugin/go.mod not found");
+    await rename(path.join(dir, "plugin-moved"), path.join(dir, "plugin"));
+    expect((await runCli(["build"], { cwd: dir })).stderr).toContain("is up to date");
 
     const fullBuild = async (env: Record<string, string> = {}) => {
       const r = await runCli(["build"], { cwd: dir, env });

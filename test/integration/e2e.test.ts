@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runE2eCommand, type E2eFlags } from "../../src/commands/e2e-run.js";
-import { isEnvoywasmError } from "../../src/errors.js";
+import { isEnvoywasmError, UsageError } from "../../src/errors.js";
 import { freePort, REPO, removeTempDirs, runCli } from "../helpers/cli.js";
 import { parseDocument, stringify } from "yaml";
 import { newProject, statusOf, stopProjects, type Project } from "../helpers/project.js";
@@ -92,6 +92,11 @@ const KINDS = `cases:
 describe("envoywasm test: e2e cases against a real Envoy", () => {
   it("runs the template's cases and each kind of expectation, telling each failure with its curl line, a diff and the plugin's records; JUnit", async () => {
     writeFileSync(path.join(auth.dir, "e2e", "kinds.yaml"), KINDS);
+    // A folder given to --junit is refused before any case runs.
+    const folder = await run(auth, { junit: "e2e" });
+    expect(folder.error).toBeInstanceOf(UsageError);
+    expect((folder.error as Error).message).toBe("--junit e2e is a folder: give the file to write, e.g. --junit e2e/e2e.xml");
+    expect(folder.stderr).not.toContain("starting");
     const r = await run(auth, { junit: "results.xml" });
     expect(r.exitCode, r.stderr).toBe(1);
     expect((r.error as Error).message).toBe("5 of 12 e2e cases failed");

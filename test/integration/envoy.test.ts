@@ -100,6 +100,16 @@ describe("finding Envoy", () => {
       env: { PATH, ENVOY_BIN: path.join(bins, "envoy-1.35.0") },
     });
     expect(JSON.parse(viaFlag.stdout)).toMatchObject({ version: "1.36.0", source: "--envoy" });
+    // Something else given as Envoy: what it said, or that it could not run.
+    const notEnvoy = path.join(bins, "not-envoy");
+    await writeFile(notEnvoy, "#!/bin/sh\necho 'hello 1.2'\n");
+    await chmod(notEnvoy, 0o755);
+    const said = await runCli(["envoy", "which", "--envoy", notEnvoy], { cwd: bins, env: { PATH } });
+    expect(said.exitCode).toBe(1);
+    expect(said.stderr).toContain(`error: ${notEnvoy} (from --envoy) did not say which Envoy it is: \`--version\` printed: hello 1.2`);
+    await chmod(notEnvoy, 0o644);
+    const cannot = await runCli(["envoy", "which", "--envoy", notEnvoy], { cwd: bins, env: { PATH } });
+    expect(cannot.stderr).toContain(`error: ${notEnvoy} (from --envoy) did not say which Envoy it is: it could not be run (EACCES)`);
   });
 
   // No Envoy older than 1.36 can be installed here; a stand-in that only

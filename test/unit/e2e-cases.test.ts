@@ -1,6 +1,9 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { UsageError } from "../../src/errors.js";
-import { parseCaseFile, type CaseContext, type E2eCase } from "../../src/run/e2e/cases.js";
+import { UsageError, UserError } from "../../src/errors.js";
+import { loadCases, parseCaseFile, type CaseContext, type E2eCase } from "../../src/run/e2e/cases.js";
 import { Completions, DONE_TIMEOUT_MS } from "../../src/run/e2e/completion.js";
 import { check, curlFor, lineDiff, subsetMismatch, type Answer } from "../../src/run/e2e/expect.js";
 import { junitXml } from "../../src/run/e2e/report.js";
@@ -87,6 +90,25 @@ cases:
       /^e2e\/t\.yaml:4:23: cases\[0\]\.expect\.status: must be an HTTP status/,
     );
     expect(failure("cases: [\n").message).toMatch(/^e2e\/t\.yaml:\d+:\d+: invalid YAML/);
+  });
+});
+
+describe("e2e/ as a folder", () => {
+  it("reads its .yaml files in name order; a folder named *.yaml holds no cases, a link to one is named", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "envoywasm-cases-"));
+    try {
+      const dir = path.join(root, "e2e");
+      await mkdir(path.join(dir, "fixtures.yaml"), { recursive: true });
+      await writeFile(path.join(dir, "b.yaml"), "cases:\n  - name: second\n    request: { path: /b }\n");
+      await writeFile(path.join(dir, "a.yml"), "cases:\n  - name: first\n    request: { path: /a }\n");
+      expect((await loadCases(root, CONTEXT)).map((c) => c.name)).toEqual(["first", "second"]);
+      await symlink(path.join(dir, "fixtures.yaml"), path.join(dir, "c.yaml"));
+      const error = await loadCases(root, CONTEXT).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UserError);
+      expect((error as UserError).message).toBe("e2e/c.yaml is a folder; it must be a file");
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 

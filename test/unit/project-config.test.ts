@@ -6,6 +6,7 @@ import { isEnvoywasmError, UserError } from "../../src/errors.js";
 import { legacyWarning, loadProject, parseProjectConfig, parseProjectFile } from "../../src/project/config.js";
 import { closest } from "../../src/platform/closest.js";
 import { findProjectRoot } from "../../src/project/root.js";
+import { loadBootstrap } from "../../src/envoy/bootstrap.js";
 
 /** Runs parseProjectConfig and returns the UserError it must throw. */
 function failure(text: string, displayName?: string): UserError {
@@ -348,6 +349,23 @@ describe("findProjectRoot and loadProject", () => {
     expect(project.root).toBe(root);
     expect(project.file).toBe(path.join(root, "envoywasm.yaml"));
     expect(project.config.name).toBe("good");
+  });
+
+  it("a folder where envoywasm.yaml or envoy.yaml should be is the user's to move (exit 1, named), not an internal error", async () => {
+    const { root, nested } = await makeProject("name: x\n");
+    await rm(path.join(root, "envoywasm.yaml"));
+    await mkdir(path.join(root, "envoywasm.yaml"));
+    const error = await loadProject(nested).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toBe("../../../envoywasm.yaml is a folder; it must be a file");
+    expect((error as UserError).hint).toBe("move the folder ../../../envoywasm.yaml away");
+    await mkdir(path.join(root, "envoy.yaml"));
+    const envoy = await loadBootstrap(path.join(root, "envoy.yaml"), "envoy.yaml").catch((e: unknown) => e);
+    expect(envoy).toBeInstanceOf(UserError);
+    expect((envoy as UserError).message).toBe("envoy.yaml is a folder; it must be a file");
+    const missing = await loadBootstrap(path.join(root, "other.yaml"), "other.yaml").catch((e: unknown) => e);
+    expect((missing as UserError).message).toBe("other.yaml not found");
+    expect((missing as UserError).hint).toContain("envoy.config in envoywasm.yaml");
   });
 
   it("says how to create a project when there is none", async () => {

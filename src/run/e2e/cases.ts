@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import * as v from "valibot";
 import { LineCounter, parseDocument, type Document } from "yaml";
@@ -6,6 +6,7 @@ import { UsageError, UserError } from "../../errors.js";
 import { get, pluginListener, type EnvoyBootstrap } from "../../envoy/bootstrap.js";
 import { CASES_DIR } from "../../project/paths.js";
 import { closest } from "../../platform/closest.js";
+import { readUserFile } from "../../platform/files.js";
 import { offsetOf } from "../../project/yaml-position.js";
 
 /**
@@ -120,14 +121,22 @@ export function caseContext(bootstrap: EnvoyBootstrap): CaseContext {
  */
 export async function loadCases(root: string, context: CaseContext, filter?: string): Promise<E2eCase[]> {
   const dir = path.join(root, CASES_DIR);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /\.ya?ml$/.test(n)).sort();
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  // Files only: a folder whose name ends in .yaml holds no cases.
+  const names = entries
+    .filter((e) => /\.ya?ml$/.test(e.name) && !e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   if (names.length === 0) {
     throw new UserError(`no cases: ${CASES_DIR}/ holds no .yaml file`, {
       hint: `write ${CASES_DIR}/<name>.yaml with cases: [{ name, request: { path: / }, expect: { status: 200 } }]`,
     });
   }
   const all: E2eCase[] = [];
-  for (const name of names) all.push(...parseCaseFile(await readFile(path.join(dir, name), "utf8"), `${CASES_DIR}/${name}`, context));
+  for (const name of names) {
+    const display = `${CASES_DIR}/${name}`;
+    all.push(...parseCaseFile(await readUserFile(path.join(dir, name), display), display, context));
+  }
   if (filter === undefined) return all;
   const selected = all.filter((c) => selects(filter, c));
   if (selected.length === 0) throw new UsageError(`no case matches ${JSON.stringify(filter)} (cases: ${all.map((c) => c.name).join(", ")})`);
