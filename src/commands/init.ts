@@ -4,6 +4,7 @@ import type { WriteReport } from "../scaffold/write-plan.js";
 import { TOOLCHAIN_TEXT } from "../scaffold/templates.js";
 import { UsageError } from "../errors.js";
 import { ui } from "../ui/output.js";
+import { shellQuote } from "../platform/exec.js";
 
 export async function runInit(dir: string, opts: Record<string, string | boolean | undefined>, globals: { cwd: string }): Promise<void> {
   const str = (k: string) => (typeof opts[k] === "string" ? (opts[k] as string) : undefined);
@@ -33,7 +34,7 @@ export async function runInit(dir: string, opts: Record<string, string | boolean
   listFiles(result.files);
   ui.result("");
   ui.result("Next:");
-  if (rel !== ".") ui.result(`  cd ${rel}`);
+  if (rel !== ".") ui.result(`  cd ${shellQuote(rel)}`);
   ui.result("  envoywasm build     # compile plugin/ to a .wasm and check it");
   ui.result(`  envoywasm test      # ${TOOLCHAIN_TEXT[answers.toolchain].testSays}`);
   ui.result("  envoywasm up        # run Envoy + the plugin + the backend, with their logs; it prints requests to try (e2e/)");
@@ -69,7 +70,7 @@ async function runAdopt(from: string, dir: string, opts: Record<string, string |
   listFiles(result.files);
   ui.result("");
   ui.result("Next:");
-  if (rel !== ".") ui.result(`  cd ${rel}`);
+  if (rel !== ".") ui.result(`  cd ${shellQuote(rel)}`);
   ui.result("  envoywasm build && envoywasm test");
   ui.result(`  envoywasm up        # ${result.suggestsRequests ? "it prints requests to try (e2e/)" : "runs it, with its logs"}`);
 }

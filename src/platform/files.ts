@@ -1,6 +1,7 @@
 import { chmod, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
+import { shellQuote } from "./exec.js";
 
 let tempSeq = 0;
 
@@ -39,7 +40,8 @@ export async function readUserFile(file: string, display: string, missingHint?: 
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new UserError(`${display} not found`, missingHint === undefined ? undefined : { hint: missingHint });
     if (code === "EISDIR") throw new UserError(`${display} is a folder; it must be a file`, { hint: `move the folder ${display} away` });
-    if (code === "EACCES" || code === "EPERM") throw new UserError(`${display} cannot be read (permission denied)`, { hint: `chmod u+r ${display}` });
+    if (code === "EACCES" || code === "EPERM")
+      throw new UserError(`${display} cannot be read (permission denied)`, { hint: `chmod u+r ${shellQuote(display)}` });
     throw error;
   }
 }

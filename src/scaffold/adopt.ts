@@ -3,6 +3,7 @@ import { lstat, readdir, readFile, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import { UsageError, UserError } from "../errors.js";
+import { shellQuote } from "../platform/exec.js";
 import { NAME_PATTERN, NAME_RULE, type Toolchain } from "../project/config.js";
 import { pinnedSdk, render, SDK_MODULES, type PlannedFile } from "./templates.js";
 import { asNetworkFilter, planModulePaths, takeOverEnvoyConfig } from "../envoy/adoption.js";
@@ -94,9 +95,9 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       `${options.from} has no go.mod or Cargo.toml: --from takes the folder of a Go proxy-wasm plugin (its own Go module) or a Rust one (its own Cargo package)`,
       {
         hint: texts.some(importsGoSdk)
-          ? `make its Go files a module first: cd ${options.from} && go mod init ${looseModulePath(source, texts)} && go get ${sdk.module}@${sdk.version} && go mod tidy`
+          ? `make its Go files a module first: cd ${shellQuote(options.from)} && go mod init ${looseModulePath(source, texts)} && go get ${sdk.module}@${sdk.version} && go mod tidy`
           : outside !== undefined
-            ? `the plugin is in ${below[0]}/ and its Envoy config in ${outside}: envoywasm init --from ${path.join(options.from, below[0]!)} --envoy-config ${path.join(options.from, outside)}`
+            ? `the plugin is in ${below[0]}/ and its Envoy config in ${outside}: envoywasm init --from ${shellQuote(path.join(options.from, below[0]!))} --envoy-config ${shellQuote(path.join(options.from, outside))}`
             : (pluginsHint(options.from, below) ?? "point --from at the folder that holds the plugin's main.go and go.mod, or its src/ and Cargo.toml"),
       },
     );
@@ -104,7 +105,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   const dir = path.resolve(options.cwd, options.dir ?? ".");
   if (dir === source || dir.startsWith(source + path.sep)) {
     throw new UsageError("the new project must be outside the folder it adopts (that folder is copied, never edited)", {
-      hint: `e.g. envoywasm init --from ${options.from} ../${path.basename(source)}-project`,
+      hint: `e.g. envoywasm init --from ${shellQuote(options.from)} ${shellQuote(`../${path.basename(source)}-project`)}`,
     });
   }
   const name = options.name ?? nameFor(dir);

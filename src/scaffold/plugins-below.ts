@@ -1,5 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { shellQuote } from "../platform/exec.js";
 
 const SKIP = new Set(["vendor", "node_modules", "testdata", "target"]);
 
@@ -34,5 +35,5 @@ export function listed(folders: readonly string[]): string {
 export function pluginsHint(shown: string, found: readonly string[], kind = "folders"): string | undefined {
   return found.length === 0
     ? undefined
-    : `the plugins are in ${kind} of their own: ${listed(found)}; e.g. envoywasm init --from ${path.join(shown, found[0]!)}`;
+    : `the plugins are in ${kind} of their own: ${listed(found)}; e.g. envoywasm init --from ${shellQuote(path.join(shown, found[0]!))}`;
 }

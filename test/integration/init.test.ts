@@ -130,6 +130,10 @@ describe("envoywasm init", () => {
     const bad = await runCli(["init", "q", "--module", 'evil"\nmodule x'], { cwd: dir });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("not a Go module path");
+    // The folder in Next: is quoted for the shell.
+    const spaced = await runCli(["init", "my plugin's", "--name", "spaced"], { cwd: dir });
+    expect(spaced.exitCode, spaced.stderr).toBe(0);
+    expect(spaced.stdout).toContain("  cd 'my plugin'\\''s'\n");
   });
 });
 
