@@ -32,7 +32,12 @@ export function backendTarget(project: Project, bootstrap: EnvoyBootstrap): Back
     );
   }
   const endpoint = cluster.endpoints[0];
-  if (endpoint === undefined || !(isLoopback(endpoint.address) || isAnyAddress(endpoint.address))) {
+  if (endpoint === undefined) {
+    throw new UserError(`cluster ${cluster.name} (${cluster.where}) has no endpoint with an address and a numeric port_value for the backend to serve`, {
+      hint: `give it one in ${bootstrap.display}: load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address: { address: 127.0.0.1, port_value: 8080 }`,
+    });
+  }
+  if (!(isLoopback(endpoint.address) || isAnyAddress(endpoint.address))) {
     throw new UserError(`cluster ${cluster.name} (${cluster.where}) does not point at this machine, so the backend cannot serve it`, {
       hint: `point its endpoint at 127.0.0.1:<port> in ${bootstrap.display}`,
     });

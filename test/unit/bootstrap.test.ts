@@ -8,6 +8,7 @@ import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { deriveConfig } from "../../src/envoy/derive.js";
 import { planModulePaths, takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
 import { UserError } from "../../src/errors.js";
+import { backendTarget } from "../../src/project/backend.js";
 import { tryRequests } from "../../src/run/e2e/try-requests.js";
 import { starterCase } from "../../src/scaffold/starter-case.js";
 import { streamContexts } from "../../src/scaffold/plugin-contexts.js";
@@ -101,6 +102,23 @@ describe("reading envoy.yaml", () => {
       pluginName: "",
       failurePolicy: "FAIL_CLOSED",
     });
+  });
+
+  it("finds the backend's cluster and port, and says what is wrong with one it cannot serve", () => {
+    const project = { config: { backend: { dir: "backend" } } } as unknown as Project;
+    const withBackend = (address: string, port: string) =>
+      parseBootstrap(
+        `static_resources:\n  clusters:\n    - name: backend\n      load_assignment:\n        cluster_name: backend\n        endpoints:\n          - lb_endpoints:\n              - endpoint:\n                  address:\n                    socket_address: { address: ${address}, port_value: ${port} }\n`,
+        "/x/envoy.yaml",
+        "envoy.yaml",
+      );
+    expect(backendTarget(project, withBackend("127.0.0.1", "8080"))).toEqual({ cluster: "backend", port: 8080 });
+    expect(() => backendTarget(project, withBackend("127.0.0.1", '"abc"'))).toThrow(
+      "cluster backend (envoy.yaml:3) has no endpoint with an address and a numeric port_value for the backend to serve",
+    );
+    expect(() => backendTarget(project, withBackend("example.com", "80"))).toThrow(
+      "cluster backend (envoy.yaml:3) does not point at this machine, so the backend cannot serve it",
+    );
   });
 
   it("reads the failure policy: failure_policy, else fail_open, else FAIL_CLOSED", () => {
