@@ -121,6 +121,9 @@ export function takeOverEnvoyConfig(
   [...plan.paths].forEach(([from, to], i) =>
     say(`the module path ${from} is now ${to}${plan.folders.length === 0 ? "" : ` (built from ${plan.folders[i]}/)`}, where \`envoywasm build\` writes it`),
   );
+  for (const bad of model.badPorts) {
+    say(`port_value ${JSON.stringify(bad.value)} (${bad.where}) is no port: put one there before \`envoywasm up\``);
+  }
 
   const oldAdmin = model.admin?.port;
   const taken = new Set<number>([...model.listeners.map((l) => l.port), ...(oldAdmin === undefined ? [] : [oldAdmin])]);

@@ -82,6 +82,8 @@ export interface EnvoyBootstrap {
   admin?: SocketAddress & { where: string; addressPath: DocPath };
   clusters: ClusterInfo[];
   wasmFilters: WasmFilterInfo[];
+  /** port_values that are no port (a placeholder such as OPA_PORT), with where each is. */
+  badPorts: { where: string; value: unknown }[];
 }
 
 export async function loadBootstrap(file: string, display: string): Promise<EnvoyBootstrap> {
@@ -90,7 +92,15 @@ export async function loadBootstrap(file: string, display: string): Promise<Envo
     display,
     "envoy.config in envoywasm.yaml names Envoy's config file; create it, or run `envoywasm init` for a fresh project",
   );
-  return parseBootstrap(text, file, display);
+  const bootstrap = parseBootstrap(text, file, display);
+  // Adopting a config keeps a placeholder port for its owner to fill in; running one needs real ports.
+  const [bad] = bootstrap.badPorts;
+  if (bad !== undefined) {
+    throw new UserError(`${bad.where}: port_value must be a whole number from 0 to 65535 (got ${JSON.stringify(bad.value)})`, {
+      hint: "put the port there, e.g. port_value: 8080",
+    });
+  }
+  return bootstrap;
 }
 
 export function parseBootstrap(text: string, file: string, display: string): EnvoyBootstrap {
@@ -116,6 +126,8 @@ export function parseBootstrap(text: string, file: string, display: string): Env
     return display;
   };
 
+  const badPorts: EnvoyBootstrap["badPorts"] = [];
+  const bad = (at: DocPath, value: unknown) => badPorts.push({ where: where(at), value });
   const listeners: ListenerInfo[] = [];
   const listenerList = asArray(get(data, ["static_resources", "listeners"]));
   listenerList.forEach((listener, i) => {
@@ -124,13 +136,13 @@ export function parseBootstrap(text: string, file: string, display: string): Env
     const addresses: DocPath[] = [[...base, "address", "socket_address"]];
     asArray(get(listener, ["additional_addresses"])).forEach((_, j) => addresses.push([...base, "additional_addresses", j, "address", "socket_address"]));
     for (const addressPath of addresses) {
-      const socket = socketAt(data, addressPath);
+      const socket = socketAt(data, addressPath, bad);
       if (socket !== undefined) listeners.push({ name, ...socket, where: where([...addressPath, "port_value"]), addressPath });
     }
   });
 
   const adminPath = ["admin", "address", "socket_address"];
-  const adminSocket = socketAt(data, adminPath);
+  const adminSocket = socketAt(data, adminPath, bad);
 
   const clusters: ClusterInfo[] = asArray(get(data, ["static_resources", "clusters"])).map((cluster, i) => {
     const base = ["static_resources", "clusters", i];
@@ -138,7 +150,7 @@ export function parseBootstrap(text: string, file: string, display: string): Env
     asArray(get(cluster, ["load_assignment", "endpoints"])).forEach((locality, j) => {
       asArray(get(locality, ["lb_endpoints"])).forEach((_, k) => {
         const p = [...base, "load_assignment", "endpoints", j, "lb_endpoints", k, "endpoint", "address", "socket_address"];
-        const socket = socketAt(data, p);
+        const socket = socketAt(data, p, bad);
         if (socket !== undefined) endpoints.push({ ...socket, path: p });
       });
     });
@@ -176,6 +188,7 @@ export function parseBootstrap(text: string, file: string, display: string): Env
     ...(adminSocket === undefined ? {} : { admin: { ...adminSocket, where: where([...adminPath, "port_value"]), addressPath: adminPath } }),
     clusters,
     wasmFilters,
+    badPorts,
   };
 }
 
@@ -268,13 +281,18 @@ function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-function socketAt(data: unknown, p: DocPath): SocketAddress | undefined {
+/** A socket_address's address and port; a port_value that is no port is passed to `bad`, with where it is. */
+function socketAt(data: unknown, p: DocPath, bad: (at: DocPath, value: unknown) => void): SocketAddress | undefined {
   const socket = get(data, p);
   const address = str(get(socket, ["address"]));
   const port = get(socket, ["port_value"]);
+  if (port === undefined) return undefined;
   const n = typeof port === "number" ? port : typeof port === "string" && /^\d+$/.test(port) ? Number(port) : undefined;
-  if (address === undefined || n === undefined) return undefined;
-  return { address, port: n };
+  if (n === undefined || !Number.isInteger(n) || n > 65535 || n < 0) {
+    bad([...p, "port_value"], port);
+    return undefined;
+  }
+  return address === undefined ? undefined : { address, port: n };
 }
 
 /** The listener a request meant for the plugin goes to: the first that runs a Wasm filter, else the first. */

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { boundPorts, parseBootstrap } from "../../src/envoy/bootstrap.js";
+import { boundPorts, loadBootstrap, parseBootstrap } from "../../src/envoy/bootstrap.js";
 import { deriveConfig } from "../../src/envoy/derive.js";
 import { planModulePaths, takeOverEnvoyConfig } from "../../src/envoy/adoption.js";
 import { UserError } from "../../src/errors.js";
@@ -132,6 +132,39 @@ describe("reading envoy.yaml", () => {
     expect(withPolicy("failure_policy: FAIL_OPEN")).toBe("FAIL_OPEN");
     expect(withPolicy("fail_open: true")).toBe("FAIL_OPEN");
     expect(withPolicy("name: p")).toBe("FAIL_CLOSED");
+  });
+
+  it("a port_value that is no port: the project's config is refused on its line; an adopted one keeps it and says so", async () => {
+    const withPorts = (listener: string, cluster: string) =>
+      EXAMPLE.replace("port_value: 18000", `port_value: ${listener}`).replace("port_value: 443", `port_value: ${cluster}`);
+    const dir = await mkdtemp(path.join(os.tmpdir(), "envoywasm-ports-"));
+    try {
+      for (const [value, shown] of [
+        ["70000", "70000"],
+        ["-5", "-5"],
+        ["1.5", "1.5"],
+        ["LISTEN_PORT", '"LISTEN_PORT"'],
+      ]) {
+        await writeFile(path.join(dir, "envoy.yaml"), withPorts(value!, "443"));
+        const line =
+          withPorts(value!, "443")
+            .split("\n")
+            .findIndex((l) => l.includes(`port_value: ${value}`)) + 1;
+        await expect(loadBootstrap(path.join(dir, "envoy.yaml"), "envoy.yaml")).rejects.toThrow(
+          `envoy.yaml:${line}: port_value must be a whole number from 0 to 65535 (got ${shown})`,
+        );
+      }
+      await writeFile(path.join(dir, "envoy.yaml"), withPorts('"18000"', "443"));
+      expect((await loadBootstrap(path.join(dir, "envoy.yaml"), "envoy.yaml")).listeners[0]!.port).toBe(18000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const taken = takeOverEnvoyConfig(withPorts("18000", "UPSTREAM_PORT"), "src/envoy.yaml", { modules: (f) => planModulePaths(f, "envoy.yaml", "hh", []) });
+    const line =
+      withPorts("18000", "UPSTREAM_PORT")
+        .split("\n")
+        .findIndex((l) => l.includes("UPSTREAM_PORT")) + 1;
+    expect(taken.changes).toContain(`envoy.yaml: port_value "UPSTREAM_PORT" (src/envoy.yaml:${line}) is no port: put one there before \`envoywasm up\``);
   });
 
   it("says where a YAML syntax error is", () => {
