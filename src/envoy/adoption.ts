@@ -128,9 +128,9 @@ export function takeOverEnvoyConfig(
   const oldAdmin = model.admin?.port;
   const taken = new Set<number>([...model.listeners.map((l) => l.port), ...(oldAdmin === undefined ? [] : [oldAdmin])]);
   const rebind = (p: DocPath, what: string, address: string, port: number) => {
-    if (isAnyAddress(address)) {
+    if (isAnyAddress(address) || address === "::1" || address === "localhost") {
       doc.setIn([...p, "address"], "127.0.0.1");
-      say(`${what} now binds 127.0.0.1:${port} instead of ${address} (loopback only)`);
+      say(`${what} now binds 127.0.0.1:${port} instead of ${address} (${isAnyAddress(address) ? "loopback only" : "envoywasm reaches Envoy over IPv4"})`);
     }
   };
   const wasmListener = (model.wasmFilters.find((f) => f.listener !== "") ?? model.wasmFilters[0]!).listener;

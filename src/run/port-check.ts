@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { UserError } from "../errors.js";
 import { boundPorts, isAnyAddress, isLoopback, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import { findPortHolder, portInUse } from "../platform/ports.js";
@@ -9,7 +10,9 @@ import type { BackendTarget } from "../project/backend.js";
  * Envoy down and dumps its config).
  */
 export async function checkPorts(bootstrap: EnvoyBootstrap, backend: BackendTarget | undefined, allowAny: boolean): Promise<void> {
-  const wanted = boundPorts(bootstrap).map((p) => ({ ...p, hint: `change the port in ${p.where}` }));
+  const binds = boundPorts(bootstrap);
+  binds.forEach(refuseUnreachable);
+  const wanted = binds.map((p) => ({ ...p, hint: `change the port in ${p.where}` }));
   if (backend !== undefined)
     wanted.push({
       what: `backend (cluster ${backend.cluster})`,
@@ -38,5 +41,18 @@ export async function checkPorts(bootstrap: EnvoyBootstrap, backend: BackendTarg
         holder === undefined ? "another process" : `pid ${holder.pid} (${holder.command.length > 80 ? `${holder.command.slice(0, 79)}…` : holder.command})`;
       throw new UserError(`port ${p.port} (${p.what}, ${p.where}) is already in use by ${who}`, { hint: `stop that process, or ${p.hint}` });
     }
+  }
+}
+
+/** Envoy binds IP addresses only, and envoywasm reaches what Envoy binds over IPv4 (127.0.0.1). */
+function refuseUnreachable(p: { what: string; address: string; port: number; where: string }): void {
+  const family = isIP(p.address);
+  if (family === 0) {
+    throw new UserError(`${p.where}: ${p.what} binds ${p.address}:${p.port}, but Envoy binds IP addresses only`, { hint: "write 127.0.0.1 there" });
+  }
+  if (family === 6) {
+    throw new UserError(`${p.where}: ${p.what} binds [${p.address}]:${p.port}, an IPv6 address; envoywasm reaches Envoy over IPv4 (127.0.0.1)`, {
+      hint: "bind 127.0.0.1 there (0.0.0.0 with `envoywasm up --expose`)",
+    });
   }
 }

@@ -56,6 +56,18 @@ describe("envoy.yaml is the one place for Envoy's facts", () => {
     } finally {
       await new Promise((r) => blocker.close(r));
     }
+    // Envoy binds IP addresses only, and envoywasm reaches it over IPv4: a name or an IPv6 address is refused on its line, --expose or not.
+    for (const [address, shown, said] of [
+      ["localhost", "localhost", "but Envoy binds IP addresses only"],
+      ['"::1"', "[::1]", "an IPv6 address; envoywasm reaches Envoy over IPv4 (127.0.0.1)"],
+    ] as const) {
+      edit(file, `address: 127.0.0.1, port_value: ${p.ports.listener}`, `address: ${address}, port_value: ${p.ports.listener}`);
+      const refused = await runCli(["up", "--expose"], { cwd: p.dir });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toMatch(/error: envoy\.yaml:\d+: listener listener binds /);
+      expect(refused.stderr).toContain(`listener listener binds ${shown}:${p.ports.listener}, ${said}`);
+      edit(file, `address: ${address}, port_value: ${p.ports.listener}`, `address: 127.0.0.1, port_value: ${p.ports.listener}`);
+    }
     edit(file, `address: 127.0.0.1, port_value: ${p.ports.listener}`, `address: 0.0.0.0, port_value: ${p.ports.listener}`);
     const r = await runCli(["up"], { cwd: p.dir });
     expect(r.exitCode).toBe(1);

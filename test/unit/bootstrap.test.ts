@@ -159,6 +159,10 @@ describe("reading envoy.yaml", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+    const ipv6 = takeOverEnvoyConfig(EXAMPLE.replace("address: 0.0.0.0, port_value: 18000", 'address: "::1", port_value: 18000'), "src/envoy.yaml", {
+      modules: (f) => planModulePaths(f, "envoy.yaml", "hh", []),
+    });
+    expect(ipv6.changes).toContain("envoy.yaml: listener main now binds 127.0.0.1:18000 instead of ::1 (envoywasm reaches Envoy over IPv4)");
     const taken = takeOverEnvoyConfig(withPorts("18000", "UPSTREAM_PORT"), "src/envoy.yaml", { modules: (f) => planModulePaths(f, "envoy.yaml", "hh", []) });
     const line =
       withPorts("18000", "UPSTREAM_PORT")
