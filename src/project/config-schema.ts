@@ -57,6 +57,8 @@ const relativePath = () =>
       say((got) => `must be a path inside the project (got ${got})`, "use a path relative to the project root, without .."),
     ),
   );
+/** plugin/, ./plugin and plugin name one folder. */
+const folder = (dir: string) => path.posix.normalize(dir).replace(/(.)\/+$/, "$1");
 
 function oneOf<const T extends readonly string[]>(options: T, fallback: T[number]) {
   return v.nullish(
@@ -89,7 +91,7 @@ const duplicates = v.rawCheck<string[]>(({ dataset, addIssue }) => {
   if (!dataset.typed) return;
   const seen = new Set<string>();
   dataset.value.forEach((dir, i) => {
-    const key = path.posix.normalize(dir).replace(/\/+$/, "");
+    const key = folder(dir);
     if (seen.has(key))
       addIssue({ message: `lists ${JSON.stringify(dir)} twice`, path: [{ type: "array", origin: "value", input: dataset.value, key: i, value: dir }] });
     seen.add(key);
@@ -117,12 +119,19 @@ const SETTINGS = {
   toolchain: oneOf(TOOLCHAINS, "go"),
   runtime: oneOf(RUNTIMES, "native"),
   /** The plugins' Go module folders, relative to the project root; each builds a module envoy.yaml loads. */
-  plugins: v.nullish(v.pipe(v.array(relativePath(), pluginList), v.minLength(1, pluginList), duplicates)),
+  plugins: v.nullish(
+    v.pipe(
+      v.array(relativePath(), pluginList),
+      v.minLength(1, pluginList),
+      duplicates,
+      v.transform((dirs) => dirs.map(folder)),
+    ),
+  ),
   /** The backend Envoy forwards to; absent when the project has none. */
   backend: v.nullish(
     mapping({
       /** Folder of the backend's Go module, relative to the project root. */
-      dir: v.nullish(relativePath(), "backend"),
+      dir: v.nullish(v.pipe(relativePath(), v.transform(folder)), "backend"),
       /** The envoy.yaml cluster it serves (default: "backend", or the only loopback one). */
       cluster: v.nullish(text()),
     }),

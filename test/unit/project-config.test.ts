@@ -128,6 +128,10 @@ describe("parseProjectConfig", () => {
       "envoywasm.yaml:3:1: plugin is the 0.1.0 form of plugins:, which this file has too",
     );
     expect(failure("name: x\nplugins: [a, ./a/]\n").message).toBe('envoywasm.yaml:2:14: plugins.1 lists "./a/" twice');
+    // Read as the folders they name: messages say plugin/, not plugin//.
+    const read = parseProjectConfig("name: x\nplugins: [plugin/, ./src//auth]\nbackend:\n  dir: ./svc/\n");
+    expect(read.plugins).toEqual(["plugin", "src/auth"]);
+    expect(read.backend?.dir).toBe("svc");
     expect(failure("name: x\nplugins: []\n").message).toBe("envoywasm.yaml:2:10: plugins must be a list of plugin folders, e.g. [plugin]");
     expect(failure("name: x\nbuild:\n  flags: -tags=x\n").message).toBe(
       "envoywasm.yaml:3:10: build.flags must be a list of the compiler's arguments, e.g. [-tags=mytag]",
