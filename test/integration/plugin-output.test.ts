@@ -98,7 +98,7 @@ describe("a message of several lines and a panic during a request, in logs, --ta
     const main = path.join(p.dir, "plugin/main.go");
     writeFileSync(main, `${readFileSync(main, "utf8")}\nfunc (p *pluginContext) OnTick() {\n\tvar m map[string]int\n\tm["tick"] = 1\n}\n`);
     const { up, out } = await foreground(p);
-    await waitFor(() => out.err.includes("(in proxy_on_tick)"), 20_000, "the tick's panic to be told");
+    await waitFor(() => /\(in proxy_on_tick\)[^]*run `envoywasm reload`/.test(out.err), 20_000, "the tick's panic to be told, whole");
     expect(out.err).toMatch(
       /the plugin panicked: assignment to entry in nil map \(in proxy_on_tick\)\n\s+at main\.\(\*pluginContext\)\.OnTick \(plugin\/main\.go:\d+\)/,
     );
