@@ -5,6 +5,7 @@ import { example, globals, integer, port } from "./options.js";
 import { registerShipCommands } from "./program-ship.js";
 import { ui } from "../ui/output.js";
 import { PACKAGE_VERSION } from "../platform/package-root.js";
+import { DEFAULT_PORTS } from "../envoy/default-ports.js";
 
 /**
  * Wires commander to the commands. Each command lives in src/commands/ and is
@@ -47,9 +48,13 @@ export function buildProgram(): Command {
     .option("-n, --name <name>", "project name: lowercase letters, digits and dashes (default: the folder's name)")
     .addOption(new Option("-t, --template <name>", "plugin template; headers is the default").choices(["headers", "add-header", "auth"]))
     .addOption(new Option("--toolchain <toolchain>", "go (Go >= 1.24, the default), tinygo, or rust (cargo, wasm32-wasip1)").choices(["go", "tinygo", "rust"]))
-    .option("--listener-port <port>", "port Envoy listens on (default: 8085; with --from, the adopted config's)", (v: string) => String(port(v)))
-    .option("--admin-port <port>", "port of Envoy's admin interface (default: 8001; with --from, the adopted config's)", (v: string) => String(port(v)))
-    .option("--backend-port <port>", "port of the backend service (default: 8080)", (v: string) => String(port(v)))
+    .option("--listener-port <port>", `port Envoy listens on (default: ${DEFAULT_PORTS.listener}; with --from, the adopted config's)`, (v: string) =>
+      String(port(v)),
+    )
+    .option("--admin-port <port>", `port of Envoy's admin interface (default: ${DEFAULT_PORTS.admin}; with --from, the adopted config's)`, (v: string) =>
+      String(port(v)),
+    )
+    .option("--backend-port <port>", `port of the backend service (default: ${DEFAULT_PORTS.backend})`, (v: string) => String(port(v)))
     .option("--module <path>", "Go module path of the plugin (default: example.com/<name>/plugin; not for rust)")
     .option("--from <folder>", "adopt an existing Go or Rust proxy-wasm plugin folder (copied, never edited), with its envoy.yaml")
     .option(
@@ -173,7 +178,7 @@ export function buildProgram(): Command {
     .addHelpText(
       "after",
       example(`envoywasm up --watch
-        envoywasm up -d && curl -i http://127.0.0.1:8085/hello && envoywasm down
+        envoywasm up -d && curl -i http://127.0.0.1:${DEFAULT_PORTS.listener}/hello && envoywasm down
         envoywasm up --docker --envoy-image envoyproxy/envoy:v1.40.0
         envoywasm up -l debug --envoy /opt/envoy/bin/envoy`),
     )

@@ -2,6 +2,7 @@ import path from "node:path";
 import { isMap, isScalar, parseDocument, YAMLSeq, type Document } from "yaml";
 import { UsageError, UserError } from "../errors.js";
 import { asArray, get, isAnyAddress, isLoopback, parseBootstrap, type DocPath } from "./bootstrap.js";
+import { DEFAULT_PORTS } from "./default-ports.js";
 
 export interface TakeOver {
   text: string;
@@ -145,7 +146,7 @@ export function takeOverEnvoyConfig(
   }
   const listenerPort = want.listenerPort ?? model.listeners.find((l) => l.name === wasmListener)?.port;
   if (model.admin === undefined) {
-    let port = want.adminPort ?? 8001;
+    let port = want.adminPort ?? DEFAULT_PORTS.admin;
     while (want.adminPort === undefined && taken.has(port)) port++;
     taken.add(port);
     doc.set("admin", doc.createNode({ address: { socket_address: { address: "127.0.0.1", port_value: port } } }));
@@ -164,7 +165,7 @@ export function takeOverEnvoyConfig(
   // Envoy's own ports; then every port a cluster reaches on this machine, which the backend must not take.
   const envoyPorts = new Set([...taken, ...(listenerPort === undefined ? [] : [listenerPort])]);
   for (const cluster of model.clusters) for (const e of cluster.endpoints) if (isLoopback(e.address) || isAnyAddress(e.address)) taken.add(e.port);
-  let backendPort = want.backendPort ?? 8080;
+  let backendPort = want.backendPort ?? DEFAULT_PORTS.backend;
   while (want.backendPort === undefined && taken.has(backendPort)) backendPort++;
   for (const cluster of model.clusters) {
     let leaves = false;

@@ -1,6 +1,7 @@
 import { LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { UserError } from "../errors.js";
 import { readUserFile } from "../platform/files.js";
+import { DEFAULT_PORTS } from "./default-ports.js";
 
 /**
  * What envoywasm reads from envoy.yaml, the one place where everything Envoy
@@ -97,7 +98,7 @@ export async function loadBootstrap(file: string, display: string): Promise<Envo
   const [bad] = bootstrap.badPorts;
   if (bad !== undefined) {
     throw new UserError(`${bad.where}: port_value must be a whole number from 0 to 65535 (got ${JSON.stringify(bad.value)})`, {
-      hint: "put the port there, e.g. port_value: 8080",
+      hint: `put the port there, e.g. port_value: ${DEFAULT_PORTS.listener}`,
     });
   }
   return bootstrap;

@@ -1,6 +1,7 @@
 import { UserError } from "../errors.js";
 import { boundPorts, isAnyAddress, isLoopback, type EnvoyBootstrap } from "../envoy/bootstrap.js";
 import type { Project } from "./config.js";
+import { DEFAULT_PORTS } from "../envoy/default-ports.js";
 
 export interface BackendTarget {
   cluster: string;
@@ -34,7 +35,7 @@ export function backendTarget(project: Project, bootstrap: EnvoyBootstrap): Back
   const endpoint = cluster.endpoints[0];
   if (endpoint === undefined) {
     throw new UserError(`cluster ${cluster.name} (${cluster.where}) has no endpoint with an address and a numeric port_value for the backend to serve`, {
-      hint: `give it one in ${bootstrap.display}: load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address: { address: 127.0.0.1, port_value: 8080 }`,
+      hint: `give it one in ${bootstrap.display}: load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address: { address: 127.0.0.1, port_value: ${DEFAULT_PORTS.backend} }`,
     });
   }
   if (!(isLoopback(endpoint.address) || isAnyAddress(endpoint.address))) {

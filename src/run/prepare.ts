@@ -24,6 +24,7 @@ import { backendTarget } from "../project/backend.js";
 import { deriveRun } from "./derived-files.js";
 import { checkPorts } from "./port-check.js";
 import { baseIdFor, containerUser, controlSocketPath } from "./run-ids.js";
+import { DEFAULT_PORTS } from "../envoy/default-ports.js";
 
 export interface UpOptions {
   cwd: string;
@@ -159,7 +160,7 @@ export async function preparePlan(project: Project, paths: ProjectPaths, runId: 
   const admin = bootstrap.admin;
   if (admin === undefined) {
     throw new UserError(`${bootstrap.display} has no admin interface (admin.address.socket_address)`, {
-      hint: "envoywasm asks Envoy's admin interface whether it is ready; add `admin: { address: { socket_address: { address: 127.0.0.1, port_value: 8001 } } }`",
+      hint: `envoywasm asks Envoy's admin interface whether it is ready; add \`admin: { address: { socket_address: { address: 127.0.0.1, port_value: ${DEFAULT_PORTS.admin} } } }\``,
     });
   }
   const baseId = options.baseId ?? baseIdFor(project.root);

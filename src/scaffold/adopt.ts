@@ -29,6 +29,7 @@ import { starterCase } from "./starter-case.js";
 import { parseBootstrap, pluginListener } from "../envoy/bootstrap.js";
 import { streamContexts, type StreamContexts } from "./plugin-contexts.js";
 import { pluginsHint } from "./plugins-below.js";
+import { DEFAULT_PORTS } from "../envoy/default-ports.js";
 
 /**
  * `envoywasm init --from <folder>`: make a project of a Go or Rust proxy-wasm
@@ -160,9 +161,9 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     name,
     template: "headers",
     toolchain,
-    listenerPort: Number(options.listenerPort ?? 8085),
-    adminPort: Number(options.adminPort ?? 8001),
-    backendPort: backendPort ?? 8080,
+    listenerPort: Number(options.listenerPort ?? DEFAULT_PORTS.listener),
+    adminPort: Number(options.adminPort ?? DEFAULT_PORTS.admin),
+    backendPort: backendPort ?? DEFAULT_PORTS.backend,
     // A rust plugin has no Go module path; the backend's is made from this one.
     module: gomod?.Module.Path ?? `example.com/${name}/plugin`,
   });

@@ -6,6 +6,7 @@ import { DEFAULT_TEMPLATE, findTemplate, lockedCrates, render, SDK_MODULES, TEMP
 import { BlockText, MODULE_PATH, type TemplateValues } from "./render-text.js";
 import { writePlan, type WriteReport } from "./write-plan.js";
 import type { Prompter as PromptFn, Question as PromptQuestion } from "../ui/prompt.js";
+import { DEFAULT_PORTS } from "../envoy/default-ports.js";
 
 export interface InitOptions {
   cwd: string;
@@ -111,9 +112,9 @@ async function gatherAnswers(options: InitOptions, dir: string): Promise<Answers
     name,
     template: given.template ?? DEFAULT_TEMPLATE,
     toolchain: (given.toolchain ?? "go") as Toolchain,
-    listenerPort: Number(given.listenerPort ?? 8085),
-    adminPort: Number(given.adminPort ?? 8001),
-    backendPort: Number(given.backendPort ?? 8080),
+    listenerPort: Number(given.listenerPort ?? DEFAULT_PORTS.listener),
+    adminPort: Number(given.adminPort ?? DEFAULT_PORTS.admin),
+    backendPort: Number(given.backendPort ?? DEFAULT_PORTS.backend),
     module: given.module ?? defaultModule(name),
   };
 }
@@ -139,9 +140,9 @@ function buildQuestions(given: Partial<Record<keyof Answers, string>>, defaultNa
       ],
       validate: validators.toolchain,
     },
-    { key: "listenerPort", message: "Listener port", default: "8085", validate: validators.listenerPort },
-    { key: "adminPort", message: "Envoy admin port", default: "8001", validate: validators.adminPort },
-    { key: "backendPort", message: "Backend port", default: "8080", validate: validators.backendPort },
+    { key: "listenerPort", message: "Listener port", default: String(DEFAULT_PORTS.listener), validate: validators.listenerPort },
+    { key: "adminPort", message: "Envoy admin port", default: String(DEFAULT_PORTS.admin), validate: validators.adminPort },
+    { key: "backendPort", message: "Backend port", default: String(DEFAULT_PORTS.backend), validate: validators.backendPort },
   ];
   return all.filter((q) => given[q.key] === undefined);
 }
